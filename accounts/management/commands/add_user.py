@@ -1,0 +1,53 @@
+import sys
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import User
+from accounts.roles import Role
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update an account. The password is read from standard input "
+        "(--password-stdin), never from the command line, so that it stays out of "
+        "shell history and process lists."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--role", required=True, choices=Role.values)
+        parser.add_argument("--password-stdin", action="store_true")
+        parser.add_argument("--first-name", default=None)
+        parser.add_argument("--last-name", default=None)
+        parser.add_argument("--email", default=None)
+
+    def handle(self, *args, **options):
+        password = None
+        if options["password_stdin"]:
+            password = sys.stdin.readline().rstrip("\r\n")
+            if not password:
+                raise CommandError("Aucun mot de passe lu sur l'entrée standard.")
+
+        with transaction.atomic():
+            user, created = User.objects.get_or_create(username=options["username"])
+            user.role = options["role"]
+            for field in ("first_name", "last_name", "email"):
+                if options[field] is not None:
+                    setattr(user, field, options[field])
+            if password is not None:
+                try:
+                    validate_password(password, user)
+                except ValidationError as exc:
+                    raise CommandError(" ".join(exc.messages)) from None
+                user.set_password(password)
+            elif created:
+                user.set_unusable_password()
+            user.save()
+
+        verb = "créé" if created else "mis à jour"
+        self.stdout.write(f"Compte {user.username} {verb} (rôle : {user.get_role_display()}).")
+        if created and password is None:
+            self.stdout.write("Aucun mot de passe défini : relancez avec --password-stdin.")

@@ -1,0 +1,198 @@
+"""Load or update beneficiaries from a CSV export of the Département's tool.
+
+Accepts UTF-8 (with or without BOM) or Latin-1, `;` or `,` separated, with a
+header. Bad rows are reported with their line number and reason and do not
+stop the good ones. Re-running the same file changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from django.db import transaction
+
+from beneficiaries.models import Beneficiary, Source
+from beneficiaries.names import name_key
+from beneficiaries.nir import InvalidNIR, clean_nir, nir_key
+
+REQUIRED_COLUMNS = ("nom_naissance", "prenom", "date_naissance")
+OPTIONAL_COLUMNS = ("nir", "nom_usage", "num_caf", "num_msa", "code_insee_commune", "date_entree_rsa")
+# CSV column -> model field
+FIELDS = {
+    "nir": "nir",
+    "nom_naissance": "birth_name",
+    "nom_usage": "usage_name",
+    "prenom": "first_name",
+    "date_naissance": "birth_date",
+    "num_caf": "caf_number",
+    "num_msa": "msa_number",
+    "code_insee_commune": "commune_code",
+    "date_entree_rsa": "rsa_start_date",
+}
+MAX_LENGTHS = {"nom_naissance": 100, "nom_usage": 100, "prenom": 100, "num_caf": 15, "num_msa": 13}
+
+
+class CSVFileError(ValueError):
+    """The whole file is unusable (encoding, header): nothing was loaded."""
+
+
+@dataclass
+class RowError:
+    line: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "field": self.field, "message": self.message}
+
+
+@dataclass
+class ImportSummary:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": len(self.errors),
+            "errors": [error.as_dict() for error in self.errors],
+        }
+
+
+def parse_date(value: str) -> date:
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"date « {value} » invalide (attendu AAAA-MM-JJ ou JJ/MM/AAAA)")
+
+
+def decode(raw: bytes) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _clean_row(row: dict[str, str]) -> dict:
+    """Return model values for one row, or raise ValueError(field, message)."""
+    values: dict = {}
+    for column, model_field in FIELDS.items():
+        raw = (row.get(column) or "").strip()
+        if column in REQUIRED_COLUMNS and not raw:
+            raise ValueError(column, "valeur obligatoire manquante")
+        if column in MAX_LENGTHS and len(raw) > MAX_LENGTHS[column]:
+            raise ValueError(column, f"trop long ({len(raw)} caractères, {MAX_LENGTHS[column]} au plus)")
+        if column == "nir" and raw:
+            try:
+                raw = clean_nir(raw)
+            except InvalidNIR as exc:
+                raise ValueError(column, str(exc)) from None
+        elif column in ("date_naissance", "date_entree_rsa") and raw:
+            try:
+                raw = parse_date(raw)
+            except ValueError as exc:
+                raise ValueError(column, str(exc)) from None
+        elif column == "code_insee_commune" and raw and not (len(raw) == 5 and raw[:2].isalnum()):
+            raise ValueError(column, f"code INSEE « {raw} » invalide (5 caractères)")
+        values[model_field] = raw if raw != "" else ("" if column not in ("date_entree_rsa",) else None)
+    return values
+
+
+def read_rows(raw: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    text = decode(raw)
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise CSVFileError("le fichier est vide ou n'a pas de ligne d'en-tête")
+    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
+    if missing:
+        raise CSVFileError("colonnes obligatoires absentes de l'en-tête : " + ", ".join(missing))
+    # line 1 is the header; DictReader.line_num would count multi-line cells.
+    return header, [(index, row) for index, row in enumerate(reader, start=2)]
+
+
+def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSummary:
+    raw = Path(path).read_bytes()
+    _, rows = read_rows(raw)
+    summary = ImportSummary()
+
+    by_nir: dict[str, Beneficiary] = {}
+    by_identity: dict[tuple[str, str, date], Beneficiary] = {}
+    for beneficiary in Beneficiary.objects.all():
+        if beneficiary.nir_key:
+            by_nir[beneficiary.nir_key] = beneficiary
+        by_identity[(beneficiary.birth_name_key, beneficiary.first_name_key, beneficiary.birth_date)] = (
+            beneficiary
+        )
+
+    with transaction.atomic():
+        for line, row in rows:
+            summary.rows += 1
+            try:
+                values = _clean_row(row)
+            except ValueError as exc:
+                column, message = exc.args
+                summary.errors.append(RowError(line, column, message))
+                continue
+            key = nir_key(values["nir"])
+            identity = (name_key(values["birth_name"]), name_key(values["first_name"]), values["birth_date"])
+            existing = by_nir.get(key) if key else None
+            if existing is None:
+                candidate = by_identity.get(identity)
+                # Same name and birth date but another NIR: two different people.
+                if candidate is not None and not (key and candidate.nir_key and candidate.nir_key != key):
+                    existing = candidate
+            if (
+                existing is not None
+                and key
+                and existing.nir_key == key
+                and existing.birth_date != values["birth_date"]
+            ):
+                summary.errors.append(
+                    RowError(line, "date_naissance", "ce NIR est déjà connu avec une autre date de naissance")
+                )
+                continue
+            if existing is None:
+                beneficiary = Beneficiary(**values, source=Source.LOCAL)
+                beneficiary.save()
+                summary.created += 1
+            else:
+                beneficiary = existing
+                changed = [
+                    name for name, value in values.items() if value and getattr(beneficiary, name) != value
+                ]
+                # A person first known from France Travail now appears in the Département's tool.
+                if beneficiary.source != Source.LOCAL:
+                    beneficiary.source = Source.LOCAL
+                    changed.append("source")
+                if not changed:
+                    summary.unchanged += 1
+                    continue
+                for name in changed:
+                    if name != "source":
+                        setattr(beneficiary, name, values[name])
+                beneficiary.save()
+                summary.updated += 1
+            if beneficiary.nir_key:
+                by_nir[beneficiary.nir_key] = beneficiary
+            by_identity[identity] = beneficiary
+        if dry_run:
+            transaction.set_rollback(True)
+    return summary

@@ -1,0 +1,88 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from beneficiaries.names import fold, name_key
+from beneficiaries.nir import mask_nir, nir_key
+
+
+class Source(models.TextChoices):
+    LOCAL = "local", _("Outil du Département")
+    FRANCE_TRAVAIL = "france_travail", _("Connu seulement de France Travail")
+
+
+class Beneficiary(models.Model):
+    """An RSA beneficiary as the Département knows them.
+
+    The `*_key` columns are derived on save and drive matching and searching;
+    they are never typed in.
+    """
+
+    nir = models.CharField(_("NIR"), max_length=15, blank=True)
+    nir_key = models.CharField(max_length=13, blank=True, editable=False, db_index=True)
+    birth_name = models.CharField(_("nom de naissance"), max_length=100)
+    usage_name = models.CharField(_("nom d'usage"), max_length=100, blank=True)
+    first_name = models.CharField(_("prénom"), max_length=100)
+    birth_date = models.DateField(_("date de naissance"))
+    caf_number = models.CharField(_("n° allocataire CAF"), max_length=15, blank=True, db_index=True)
+    msa_number = models.CharField(_("n° allocataire MSA"), max_length=13, blank=True, db_index=True)
+    commune_code = models.CharField(_("commune (code INSEE)"), max_length=5, blank=True, db_index=True)
+    rsa_start_date = models.DateField(_("date d'entrée au RSA"), null=True, blank=True)
+    source = models.CharField(_("origine"), max_length=20, choices=Source.choices, default=Source.LOCAL)
+
+    birth_name_key = models.CharField(max_length=100, editable=False)
+    usage_name_key = models.CharField(max_length=100, editable=False, blank=True)
+    first_name_key = models.CharField(max_length=100, editable=False)
+    # Folded "names + identifiers" text for the search box.
+    search_text = models.TextField(editable=False, blank=True)
+
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("bénéficiaire")
+        verbose_name_plural = _("bénéficiaires")
+        ordering = ["birth_name_key", "first_name_key", "id"]
+        indexes = [
+            models.Index(fields=["birth_name_key", "first_name_key", "birth_date"]),
+            models.Index(fields=["usage_name_key", "first_name_key", "birth_date"]),
+        ]
+
+    def __str__(self) -> str:
+        # Used in the admin and in messages to the user, never in logs.
+        return f"{self.display_name} ({self.birth_date:%d/%m/%Y})"
+
+    def save(self, *args, **kwargs):
+        self.refresh_keys()
+        super().save(*args, **kwargs)
+
+    @property
+    def display_name(self) -> str:
+        name = self.usage_name or self.birth_name
+        suffix = (
+            f" ({_('naissance')} : {self.birth_name})"
+            if self.usage_name and self.usage_name != self.birth_name
+            else ""
+        )
+        return f"{name.upper()} {self.first_name}{suffix}"
+
+    @property
+    def masked_nir(self) -> str:
+        return mask_nir(self.nir)
+
+    def refresh_keys(self) -> None:
+        self.nir_key = nir_key(self.nir)
+        self.birth_name_key = name_key(self.birth_name)
+        self.usage_name_key = name_key(self.usage_name)
+        self.first_name_key = name_key(self.first_name)
+        self.search_text = " ".join(
+            part
+            for part in (
+                fold(self.birth_name),
+                fold(self.usage_name),
+                fold(self.first_name),
+                self.nir_key,
+                self.caf_number,
+                self.msa_number,
+            )
+            if part
+        )

@@ -1,0 +1,110 @@
+"""Strict, typed readers for environment variables.
+
+django-environ parses URLs well but is lenient with scalars (any unknown
+string is a false boolean). A misspelt value in production must stop start-up
+with the variable's name instead of silently meaning something else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def env_str(name: str, default: str = "") -> str:
+    value = _raw(name)
+    return default if value is None else value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use one of {sorted(_TRUE | _FALSE)}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} is below the minimum {minimum}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name}={number} is above the maximum {maximum}")
+    return number
+
+
+def env_float(
+    name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} is below the minimum {minimum}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name}={number} is above the maximum {maximum}")
+    return number
+
+
+def env_choice(name: str, default: str, choices: Iterable[str]) -> str:
+    allowed = list(choices)
+    value = env_str(name, default)
+    if value not in allowed:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of {allowed}")
+    return value
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return list(default or [])
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_db(name: str, default: str) -> dict:
+    value = env_str(name, default)
+    try:
+        config = environ.Env.db_url_config(value)
+    except Exception as exc:  # environ raises several types for a bad URL
+        raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
+    if not config.get("ENGINE"):
+        raise ImproperlyConfigured(f"{name}: unsupported database scheme")
+    return config
+
+
+_DEPARTEMENT = re.compile(r"^(0?([0-9]{2}|2[AB])|97[1-6])$")
+
+
+def env_departement(name: str, default: str) -> str:
+    """The INSEE code of a département, normalised without the left padding (`082` → `82`)."""
+    value = env_str(name, default).upper()
+    if not _DEPARTEMENT.match(value) or value in {"00", "000", "20", "020"}:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a département code (01…95, 2A, 2B, 971…976)")
+    return value[1:] if len(value) == 3 and value.startswith("0") else value

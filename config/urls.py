@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+admin.site.site_header = _("Liaison RSA — administration")
+admin.site.site_title = _("Liaison RSA")
+
+urlpatterns = [
+    path("", include("accounts.urls")),
+    path("beneficiaires/", include("beneficiaries.urls")),
+    path("admin/", admin.site.urls),
+]

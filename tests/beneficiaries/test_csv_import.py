@@ -1,0 +1,158 @@
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from beneficiaries.csv_import import import_beneficiaries
+from beneficiaries.demo import fake_people
+from beneficiaries.models import Beneficiary, Source
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "beneficiaires.csv"
+HEADER = "nir,nom_naissance,nom_usage,prenom,date_naissance,num_caf,num_msa,code_insee_commune"
+
+
+def write(tmp_path, text: str, encoding="utf-8", name="b.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def rows_for(people, sep=",", date_format="%Y-%m-%d") -> str:
+    lines = [HEADER.replace(",", sep)]
+    for p in people:
+        lines.append(
+            sep.join(
+                [
+                    p["nir"],
+                    p["birth_name"],
+                    p["usage_name"],
+                    p["first_name"],
+                    p["birth_date"].strftime(date_format),
+                    p["caf_number"],
+                    "",
+                    p["commune_code"],
+                ]
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.django_db
+def test_sample_file_loads_and_is_idempotent():
+    first = import_beneficiaries(SAMPLE)
+    assert (first.rows, first.created, first.errors) == (25, 25, [])
+    second = import_beneficiaries(SAMPLE)
+    assert (second.created, second.updated, second.unchanged) == (0, 0, 25)
+    assert Beneficiary.objects.count() == 25
+    colas = Beneficiary.objects.get(nir_key="1850782186822")
+    assert colas.birth_name == "Colas" and colas.birth_date.isoformat() == "1985-07-13"
+
+
+@pytest.mark.django_db
+def test_latin1_semicolon_and_french_dates(tmp_path):
+    people = fake_people(5, seed=1)
+    people[0]["birth_name"] = "Lefèvre"
+    path = write(tmp_path, rows_for(people, sep=";", date_format="%d/%m/%Y"), encoding="latin-1")
+    summary = import_beneficiaries(path)
+    assert summary.created == 5 and summary.errors == []
+    assert Beneficiary.objects.filter(birth_name="Lefèvre").count() == 1
+
+
+@pytest.mark.django_db
+def test_utf8_bom_and_extra_columns(tmp_path):
+    people = fake_people(2, seed=2)
+    text = rows_for(people).replace(HEADER, HEADER + ",couleur").replace("\n", ",bleu\n")
+    text = text.replace(HEADER + ",couleur,bleu", HEADER + ",couleur")
+    path = write(tmp_path, "\ufeff" + text)
+    summary = import_beneficiaries(path)
+    assert summary.created == 2, summary.errors
+
+
+@pytest.mark.django_db
+def test_bad_rows_are_reported_and_good_rows_kept(tmp_path):
+    people = fake_people(4, seed=3)
+    text = rows_for(people)
+    lines = text.splitlines()
+    lines[2] = lines[2].replace(
+        people[1]["nir"],
+        people[1]["nir"][:-1] + "9" if people[1]["nir"][-1] != "9" else people[1]["nir"][:-1] + "8",
+    )
+    lines[3] = lines[3].replace(people[2]["birth_date"].isoformat(), "31/02/1990")
+    lines.append(",,,Jean,1980-01-01,,,")
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    summary = import_beneficiaries(path)
+    assert summary.created == 2
+    errors = {(e.line, e.field): e.message for e in summary.errors}
+    assert errors[(3, "nir")] == "la clé du NIR est fausse"
+    assert "31/02/1990" in errors[(4, "date_naissance")]
+    assert errors[(6, "nom_naissance")] == "valeur obligatoire manquante"
+
+
+@pytest.mark.django_db
+def test_update_changes_only_what_changed(tmp_path):
+    people = fake_people(3, seed=4)
+    import_beneficiaries(write(tmp_path, rows_for(people)))
+    people[0]["commune_code"] = "82001"
+    summary = import_beneficiaries(write(tmp_path, rows_for(people), name="c.csv"))
+    assert (summary.updated, summary.unchanged) == (1, 2)
+    assert Beneficiary.objects.get(nir_key=people[0]["nir"][:13]).commune_code == "82001"
+
+
+@pytest.mark.django_db
+def test_same_nir_other_birth_date_is_an_error(tmp_path):
+    people = fake_people(1, seed=5)
+    import_beneficiaries(write(tmp_path, rows_for(people)))
+    people[0]["birth_date"] = people[0]["birth_date"].replace(year=people[0]["birth_date"].year - 1)
+    summary = import_beneficiaries(write(tmp_path, rows_for(people), name="c.csv"))
+    assert [e.field for e in summary.errors] == ["date_naissance"]
+    assert Beneficiary.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_france_travail_only_person_becomes_local(tmp_path):
+    people = fake_people(1, seed=6)
+    Beneficiary.objects.create(
+        nir=people[0]["nir"][:13],
+        birth_name=people[0]["birth_name"],
+        first_name=people[0]["first_name"],
+        birth_date=people[0]["birth_date"],
+        source=Source.FRANCE_TRAVAIL,
+    )
+    summary = import_beneficiaries(write(tmp_path, rows_for(people)))
+    assert summary.updated == 1
+    beneficiary = Beneficiary.objects.get()
+    assert beneficiary.source == Source.LOCAL
+    assert beneficiary.nir == people[0]["nir"]  # the full NIR with its key now
+
+
+def test_missing_required_column_rejects_file(tmp_path):
+    path = write(tmp_path, "nir,nom_naissance\n1850782186822,Colas\n")
+    with pytest.raises(
+        CommandError, match="colonnes obligatoires absentes de l'en-tête : prenom, date_naissance"
+    ):
+        call_command("import_beneficiaries", str(path))
+
+
+@pytest.mark.django_db
+def test_command_json_and_dry_run(tmp_path):
+    out = io.StringIO()
+    call_command("import_beneficiaries", str(SAMPLE), "--json", "--dry-run", stdout=out)
+    summary = json.loads(out.getvalue())
+    assert summary["created"] == 25 and summary["rejected"] == 0
+    assert Beneficiary.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_safe_to_rerun():
+    call_command("seed_demo", "--count", "40", stdout=io.StringIO())
+    call_command("seed_demo", "--count", "40", stdout=io.StringIO())
+    from accounts.models import User
+
+    assert Beneficiary.objects.count() == 40
+    assert sorted(User.objects.values_list("role", flat=True)) == [
+        "admin",
+        "orientation_officer",
+        "social_worker",
+    ]

@@ -1,0 +1,68 @@
+import pytest
+
+from beneficiaries.names import fold, name_key
+from beneficiaries.nir import InvalidNIR, clean_nir, mask_nir, nir_key
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "185078218682285",  # 15 characters, right key
+        "1850782186822",  # 13 characters
+        "2 65 04 82 079 780",  # spaces are dropped
+    ],
+)
+def test_valid_nirs(value):
+    assert len(clean_nir(value)) in (13, 15)
+
+
+def test_corsica_key_is_checked():
+    from stdnum.fr import nir
+
+    body = "185072A012345"
+    good = body + nir.calc_check_digits(body)
+    assert clean_nir(good) == good
+    bad = body + f"{(int(nir.calc_check_digits(body)) + 1) % 97:02d}"
+    with pytest.raises(InvalidNIR, match="clé"):
+        clean_nir(bad)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("", "vide"),
+        ("18507821868", "13 ou 15"),
+        ("985078218682285", "format"),
+        ("185078218682286", "clé"),
+        ("18507821868ZZ", "format"),
+    ],
+)
+def test_invalid_nirs(value, message):
+    with pytest.raises(InvalidNIR, match=message):
+        clean_nir(value)
+
+
+def test_nir_key_and_mask():
+    assert nir_key("185078218682285") == "1850782186822"
+    assert nir_key(" 1850782186822 ") == "1850782186822"
+    assert nir_key(None) == ""
+    assert mask_nir("1850782186822") == "18507••••••••"
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("Éloïse", "ELOISE"),
+        ("d'Artagnan", "D ARTAGNAN"),
+        ("  Jean-Pierre ", "jean pierre"),
+        ("Cœur", "COEUR"),
+        ("Lætitia", "laetitia"),
+        ("D’Artagnan", "dartagnan"),
+    ],
+)
+def test_names_fold_to_the_same_key(a, b):
+    assert name_key(a) == name_key(b)
+
+
+def test_fold_keeps_word_boundaries():
+    assert fold("Da Costa-Lopès") == "DA COSTA LOPES"

@@ -1,0 +1,113 @@
+"""Settings refuse bad values, naming the variable."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config import env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("value, expected", [("true", True), ("0", False), ("Yes", True), ("off", False)])
+def test_env_bool_accepts(monkeypatch, value, expected):
+    monkeypatch.setenv("SOME_FLAG", value)
+    assert env.env_bool("SOME_FLAG", not expected) is expected
+
+
+def test_env_bool_refuses_garbage(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "ture")
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
+        env.env_bool("SOME_FLAG", False)
+
+
+def test_env_int_bounds(monkeypatch):
+    monkeypatch.setenv("SOME_NUMBER", "0")
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER=0 is below"):
+        env.env_int("SOME_NUMBER", 5, minimum=1)
+    monkeypatch.setenv("SOME_NUMBER", "douze")
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER"):
+        env.env_int("SOME_NUMBER", 5)
+
+
+@pytest.mark.parametrize(
+    "value, expected", [("82", "82"), ("082", "82"), ("2A", "2A"), ("02b", "2B"), ("971", "971")]
+)
+def test_departement_normalised(monkeypatch, value, expected):
+    monkeypatch.setenv("DEPARTEMENT", value)
+    assert env.env_departement("DEPARTEMENT", "82") == expected
+
+
+@pytest.mark.parametrize("value", ["00", "96x", "977", "20", "1"])
+def test_departement_refused(monkeypatch, value):
+    monkeypatch.setenv("DEPARTEMENT", value)
+    with pytest.raises(ImproperlyConfigured, match="DEPARTEMENT"):
+        env.env_departement("DEPARTEMENT", "82")
+
+
+def check_with(tmp_path, **variables) -> subprocess.CompletedProcess:
+    """Start Django in a child process with only these variables (no .env)."""
+    environment = {
+        "PATH": os.environ["PATH"],
+        "DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        **variables,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+
+
+def test_embedded_default_starts_without_any_variable(tmp_path):
+    result = check_with(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "secret_key").exists()
+
+
+PRODUCTION = {
+    "APP_MODE": "production",
+    "SECRET_KEY": "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz",
+    "ALLOWED_HOSTS": "rsa.example.fr",
+    "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY must be set"),
+        ({"SECRET_KEY": "django-insecure-short"}, "SECRET_KEY is too weak"),
+        ({"DEBUG": "true"}, "DEBUG must be off"),
+        ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must list"),
+        ({"ALLOWED_HOSTS": "*"}, "must not contain"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL must be set"),
+        ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "must point to PostgreSQL"),
+        ({"REDIS_URL": ""}, "REDIS_URL must be set"),
+        ({"DEBUG": "peut-être"}, "DEBUG='peut-être' is not a boolean"),
+    ],
+)
+def test_production_refuses_unsafe_settings(tmp_path, change, message):
+    result = check_with(tmp_path, **{**PRODUCTION, **change})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_check_deploy_is_clean(tmp_path):
+    environment = {
+        "PATH": os.environ["PATH"],
+        "DATA_DIR": str(tmp_path),
+        **PRODUCTION,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
