@@ -26,9 +26,11 @@ pg_ctlcluster "$pg_version" "$pg_name" start 2>/dev/null || true
 for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p "$pg_port" && break; sleep 1; done
 su postgres -c "psql -q -p $pg_port -tc \"SELECT 1 FROM pg_roles WHERE rolname='liaison'\"" | grep -q 1 \
   || su postgres -c "psql -q -p $pg_port -c \"CREATE ROLE liaison LOGIN SUPERUSER PASSWORD 'liaison'\""
-su postgres -c "psql -q -p $pg_port -tc \"SELECT 1 FROM pg_database WHERE datname='liaison'\"" | grep -q 1 \
-  || su postgres -c "createdb -p $pg_port -O liaison liaison"
-export DATABASE_URL="postgres://liaison:liaison@127.0.0.1:$pg_port/liaison"
+# LIAISON_DB_NAME lets several checkouts on one machine test side by side.
+db_name=${LIAISON_DB_NAME:-liaison}
+su postgres -c "psql -q -p $pg_port -tc \"SELECT 1 FROM pg_database WHERE datname='$db_name'\"" | grep -q 1 \
+  || su postgres -c "createdb -p $pg_port -O liaison $db_name"
+export DATABASE_URL="postgres://liaison:liaison@127.0.0.1:$pg_port/$db_name"
 
 # Redis on its own port, so as not to meet a system instance.
 redis_port=6390
