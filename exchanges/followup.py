@@ -1,0 +1,170 @@
+"""A beneficiary's current job-seeker situation, and the events between two situations.
+
+The current situation is the beneficiary's newest record: the newest monthly
+stock, or a flux newer than it. The same rules serve the import (in bulk) and
+the review queue (one beneficiary at a time, `refresh_followup`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Max
+
+from exchanges.layouts import PECGM
+from exchanges.models import (
+    SUCCESSFUL_STATUSES,
+    EventKind,
+    FollowUp,
+    FollowUpStatus,
+    ImportRun,
+    JobSeekerSnapshot,
+    pecgm_attrs,
+)
+
+PECGM_ATTRS = pecgm_attrs()
+CODED_FIELDS = [(attr, item.codes) for _path, item, attr in PECGM.detail.flat_fields() if item.codes]
+
+
+def derive_status(values: Mapping) -> str:
+    """Registered, ceased or struck off: whichever of the three dates is the latest.
+
+    A registration dated after a cessation or a radiation is a new
+    registration; on the same day, the end wins. A record without any of the
+    three (nor a category) says the person is known but not registered.
+    """
+    registered = values.get("registration_date")
+    ceased = values.get("cessation_date")
+    struck_off = values.get("radiation_date")
+    ends = [day for day in (ceased, struck_off) if day]
+    if registered and (not ends or registered > max(ends)):
+        return FollowUpStatus.REGISTERED
+    if struck_off and (not ceased or struck_off >= ceased):
+        return FollowUpStatus.STRUCK_OFF
+    if ceased:
+        return FollowUpStatus.CEASED
+    if values.get("category"):
+        return FollowUpStatus.REGISTERED
+    return FollowUpStatus.NOT_REGISTERED
+
+
+def has_unknown_codes(values: Mapping) -> bool:
+    """France Travail adds codes without notice: they are kept, and flagged."""
+    return any(values.get(attr) and values[attr] not in codes for attr, codes in CODED_FIELDS)
+
+
+def clean_values(values: Mapping) -> dict:
+    """The snapshot/follow-up columns of a parsed record: '' for a missing text, None for a missing date."""
+    out = {}
+    for attr in PECGM_ATTRS:
+        value = values.get(attr)
+        out[attr] = value if value is not None else (None if attr in DATE_ATTRS else "")
+    return out
+
+
+DATE_ATTRS = frozenset(attr for _path, item, attr in PECGM.detail.flat_fields() if item.is_date)
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """The few values events are computed from, kept in memory for every follow-up during an import."""
+
+    reference_date: date | None
+    status: str
+    category: str
+    structure: str
+    absent: bool
+
+    @classmethod
+    def of(cls, values: Mapping, reference_date: date | None, absent: bool = False) -> Situation:
+        return cls(
+            reference_date,
+            values.get("status") or derive_status(values),
+            values.get("category") or "",
+            values.get("main_structure_name") or "",
+            absent,
+        )
+
+
+def events_between(old: Situation | None, new: Situation, values: Mapping, *, stock: bool) -> list[dict]:
+    """The transitions from `old` to `new`, as StatusEvent field dicts (without beneficiary and run).
+
+    A person seen for the first time is a new registration when registered;
+    a person who was absent from the previous stock and is back "returned".
+    """
+    events: list[dict] = []
+    day = new.reference_date
+
+    def add(kind: str, when: date | None, **extra) -> None:
+        events.append({"kind": kind, "date": when or day, **extra})
+
+    old_status = old.status if old else None
+    if old is not None and old.absent and stock:
+        add(EventKind.RETURNED, day)
+    if new.status != old_status:
+        if new.status == FollowUpStatus.REGISTERED:
+            add(EventKind.NEW_REGISTRATION, values.get("registration_date"))
+        elif new.status == FollowUpStatus.CEASED:
+            add(
+                EventKind.CESSATION,
+                values.get("cessation_date"),
+                motive=values.get("cessation_motive") or "",
+                motive_label=values.get("cessation_motive_label") or "",
+            )
+        elif new.status == FollowUpStatus.STRUCK_OFF:
+            add(
+                EventKind.RADIATION,
+                values.get("radiation_date"),
+                motive=values.get("radiation_motive") or "",
+                motive_label=values.get("radiation_motive_label") or "",
+            )
+    if old is not None:
+        if old.structure and new.structure and old.structure != new.structure:
+            add(EventKind.STRUCTURE_CHANGE, day, previous_value=old.structure, new_value=new.structure)
+        if (
+            old.category
+            and new.category
+            and old.category != new.category
+            and old_status == new.status == FollowUpStatus.REGISTERED
+        ):
+            add(EventKind.CATEGORY_CHANGE, day, previous_value=old.category, new_value=new.category)
+    return events
+
+
+def newest_stock_date() -> date | None:
+    return ImportRun.objects.filter(status__in=SUCCESSFUL_STATUSES, periodicity="M").aggregate(
+        day=Max("reference_date")
+    )["day"]
+
+
+def followup_from_snapshot(snapshot: JobSeekerSnapshot, stock_date: date | None) -> FollowUp:
+    values = {attr: getattr(snapshot, attr) for attr in PECGM_ATTRS}
+    return FollowUp(
+        beneficiary_id=snapshot.beneficiary_id,
+        status=derive_status(values),
+        reference_date=snapshot.reference_date,
+        periodicity=snapshot.periodicity,
+        source_snapshot=snapshot,
+        absent_from_last_stock=bool(stock_date and snapshot.reference_date < stock_date),
+        has_unknown_codes=has_unknown_codes(values),
+        **values,
+    )
+
+
+@transaction.atomic
+def refresh_followup(beneficiary_id: int) -> FollowUp | None:
+    """Recompute one beneficiary's follow-up from their snapshots (after a review decision)."""
+    snapshot = (
+        JobSeekerSnapshot.objects.filter(beneficiary_id=beneficiary_id)
+        .order_by("-reference_date", "-run_id", "-record_number")
+        .first()
+    )
+    FollowUp.objects.filter(beneficiary_id=beneficiary_id).delete()
+    if snapshot is None:
+        return None
+    followup = followup_from_snapshot(snapshot, newest_stock_date())
+    followup.save()
+    return followup

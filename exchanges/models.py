@@ -1,0 +1,350 @@
+"""What the PECGM import keeps: runs, rejects, snapshots, current follow-up, events, review cases.
+
+The job-seeker columns of `JobSeekerSnapshot` and `FollowUp` are generated
+from `exchanges.layouts.PECGM` (see `PecgmFields`): adding an element to the
+layout adds it here, through a migration, without spelling it twice.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from beneficiaries.models import Beneficiary
+from exchanges.layouts import PECGM, PERIODICITIES
+
+
+def pecgm_attrs() -> list[str]:
+    """The PECGM detail attributes kept per record (the constant record type is not)."""
+    return [attr for _path, item, attr in PECGM.detail.flat_fields() if item.constant is None]
+
+
+def _pecgm_model_fields() -> dict[str, models.Field]:
+    fields: dict[str, models.Field] = {}
+    for _path, item, attr in PECGM.detail.flat_fields():
+        if item.constant is not None:
+            continue
+        label = item.label.capitalize()
+        if item.is_date:
+            fields[attr] = models.DateField(label, null=True, blank=True)
+        elif item.is_label:
+            # Labels run longer than the table says (FORMATS.md): kept whole.
+            fields[attr] = models.TextField(label, blank=True)
+        else:
+            # The reader rejects a value longer than the layout allows (labels
+            # aside); the margin only guards against a layout tweak.
+            fields[attr] = models.CharField(label, max_length=max(2 * (item.length or 30), 10), blank=True)
+    return fields
+
+
+# An abstract model built from the layout: the job-seeker columns shared by
+# snapshots and follow-ups.
+PecgmFields = type(
+    "PecgmFields",
+    (models.Model,),
+    {
+        "__module__": __name__,
+        "Meta": type("Meta", (), {"abstract": True}),
+        **_pecgm_model_fields(),
+    },
+)
+
+PERIODICITY_CHOICES = [(code, label) for code, label in PERIODICITIES.items()]
+
+
+class ImportStatus(models.TextChoices):
+    RUNNING = "running", _("en cours")
+    IMPORTED = "imported", _("importé")
+    IMPORTED_WITH_REJECTS = "imported_with_rejects", _("importé avec rejets")
+    REJECTED = "rejected", _("rejeté")
+    DUPLICATE = "duplicate", _("déjà importé")
+
+
+SUCCESSFUL_STATUSES = (ImportStatus.IMPORTED, ImportStatus.IMPORTED_WITH_REJECTS)
+
+
+class MatchRule(models.TextChoices):
+    NIR = "nir", _("NIR")
+    FT_IDENTIFIER = "ft_identifier", _("identifiant France Travail")
+    CAF_MSA = "caf_msa", _("n° CAF ou MSA et date de naissance")
+    NAME = "name", _("nom, prénom et date de naissance")
+
+
+class ImportRun(models.Model):
+    """One attempt at importing one PECGM file, whatever its outcome."""
+
+    file_name = models.CharField(_("fichier"), max_length=255)
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64, db_index=True)
+    size = models.BigIntegerField(_("taille (octets)"), default=0)
+    reference_date = models.DateField(_("date de référence"), null=True, blank=True)
+    periodicity = models.CharField(_("périodicité"), max_length=1, choices=PERIODICITY_CHOICES, blank=True)
+    started_by = models.CharField(_("lancé par"), max_length=50, default="command")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("utilisateur"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    started_at = models.DateTimeField(_("début"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
+    status = models.CharField(
+        _("statut"), max_length=25, choices=ImportStatus.choices, default=ImportStatus.RUNNING
+    )
+
+    records = models.PositiveIntegerField(_("enregistrements"), default=0)
+    imported = models.PositiveIntegerField(_("importés"), default=0)
+    rejected_records = models.PositiveIntegerField(_("rejetés"), default=0)
+    warnings = models.PositiveIntegerField(_("avertissements"), default=0)
+    matched_nir = models.PositiveIntegerField(_("rapprochés par NIR"), default=0)
+    matched_ft_identifier = models.PositiveIntegerField(
+        _("rapprochés par identifiant France Travail"), default=0
+    )
+    matched_caf_msa = models.PositiveIntegerField(_("rapprochés par n° CAF/MSA"), default=0)
+    matched_name = models.PositiveIntegerField(_("rapprochés par nom"), default=0)
+    created = models.PositiveIntegerField(_("bénéficiaires créés"), default=0)
+    review = models.PositiveIntegerField(_("à vérifier"), default=0)
+    error_message = models.TextField(_("erreur"), blank=True)
+
+    # Polled by the progress bar while the run is going.
+    progress_processed = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("import PECGM")
+        verbose_name_plural = _("imports PECGM")
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # A file is imported once; duplicate and rejected attempts are kept beside it.
+            models.UniqueConstraint(
+                fields=["sha256"],
+                condition=models.Q(status__in=["imported", "imported_with_rejects"]),
+                name="exchanges_importrun_unique_imported_sha256",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    # Not a column: set on the object returned by a dry run, which is never saved.
+    dry_run = False
+
+    @property
+    def matched(self) -> int:
+        return self.matched_nir + self.matched_ft_identifier + self.matched_caf_msa + self.matched_name
+
+    @property
+    def is_success(self) -> bool:
+        return self.status in SUCCESSFUL_STATUSES or self.status == ImportStatus.DUPLICATE
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.progress_total:
+            return 0
+        return min(100, int(100 * self.progress_processed / self.progress_total))
+
+    def error_list(self) -> list[dict]:
+        """The errors of the `--json` summary: rejected records, or the reason the file was refused."""
+        errors = getattr(self, "_pending_errors", None)
+        if errors is None:
+            errors = [
+                {"record": reject.record_number, "field": reject.field, "message": reject.message}
+                for reject in self.rejects.filter(level=RejectLevel.ERROR).order_by("id")
+            ]
+        return errors
+
+    def summary(self) -> dict:
+        """Exactly the JSON printed by `import_pecgm --json`."""
+        return {
+            "status": self.status,
+            "reference_date": self.reference_date.isoformat() if self.reference_date else None,
+            "records": self.records,
+            "imported": self.imported,
+            "rejected_records": self.rejected_records,
+            "matched": self.matched,
+            "created": self.created,
+            "review": self.review,
+            "errors": self.error_list(),
+        }
+
+
+class RejectLevel(models.TextChoices):
+    ERROR = "error", _("rejet")
+    WARNING = "warning", _("avertissement")
+
+
+class ImportReject(models.Model):
+    """A rejected record (or a refused file: no record number), or a warning on a kept one."""
+
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="rejects")
+    level = models.CharField(
+        _("niveau"), max_length=10, choices=RejectLevel.choices, default=RejectLevel.ERROR
+    )
+    record_number = models.PositiveIntegerField(_("enregistrement n°"), null=True, blank=True)
+    field = models.CharField(_("champ"), max_length=100, blank=True)
+    value = models.TextField(_("valeur"), blank=True)
+    message = models.TextField(_("motif"))
+
+    class Meta:
+        verbose_name = _("rejet")
+        verbose_name_plural = _("rejets")
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run", "level"])]
+
+    def __str__(self) -> str:
+        return f"{self.record_number or '-'} {self.field}: {self.message}"
+
+
+class JobSeekerSnapshot(PecgmFields):
+    """One PECGM record as received: the dated history of a beneficiary's job-seeker data.
+
+    `beneficiary` is empty while the record waits in the review queue.
+    """
+
+    beneficiary = models.ForeignKey(
+        Beneficiary, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots"
+    )
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="snapshots")
+    record_number = models.PositiveIntegerField(_("enregistrement n°"))
+    reference_date = models.DateField(_("date de référence"))
+    periodicity = models.CharField(_("périodicité"), max_length=1, choices=PERIODICITY_CHOICES)
+    match_rule = models.CharField(_("rapproché par"), max_length=20, choices=MatchRule.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("situation France Travail reçue")
+        verbose_name_plural = _("situations France Travail reçues")
+        ordering = ["-reference_date", "-id"]
+        indexes = [models.Index(fields=["beneficiary", "-reference_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.record_number}"
+
+
+class FollowUpStatus(models.TextChoices):
+    # The values are the `statut_pe` of the export.
+    REGISTERED = "inscrit", _("inscrit")
+    CEASED = "cessation", _("cessation d'inscription")
+    STRUCK_OFF = "radie", _("radié")
+    NOT_REGISTERED = "non_inscrit", _("non inscrit")
+    UNKNOWN = "inconnu", _("inconnu")
+
+
+class FollowUp(PecgmFields):
+    """A beneficiary's current job-seeker situation, derived by `exchanges.followup`.
+
+    It comes from their newest record: the newest monthly stock, or a newer
+    flux. The beneficiary is the primary key so that an import may replace
+    the row whole.
+    """
+
+    beneficiary = models.OneToOneField(
+        Beneficiary, primary_key=True, on_delete=models.CASCADE, related_name="followup"
+    )
+    status = models.CharField(
+        _("situation France Travail"),
+        max_length=20,
+        choices=FollowUpStatus.choices,
+        default=FollowUpStatus.UNKNOWN,
+        db_index=True,
+    )
+    reference_date = models.DateField(_("données France Travail au"), null=True, blank=True, db_index=True)
+    periodicity = models.CharField(_("périodicité"), max_length=1, choices=PERIODICITY_CHOICES, blank=True)
+    source_snapshot = models.ForeignKey(
+        JobSeekerSnapshot, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    absent_from_last_stock = models.BooleanField(_("absent du dernier fichier"), default=False, db_index=True)
+    has_unknown_codes = models.BooleanField(_("codes inconnus"), default=False)
+    updated_at = models.DateTimeField(_("mis à jour le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("suivi France Travail")
+        verbose_name_plural = _("suivis France Travail")
+        indexes = [models.Index(fields=["ft_institution_code", "ft_identifier"])]
+
+    def __str__(self) -> str:
+        return f"{self.beneficiary_id}: {self.status}"
+
+
+class EventKind(models.TextChoices):
+    NEW_REGISTRATION = "new_registration", _("nouvelle inscription")
+    CESSATION = "cessation", _("cessation d'inscription")
+    RADIATION = "radiation", _("radiation")
+    LEFT_STOCK = "left_stock", _("sortie du fichier")
+    RETURNED = "returned", _("retour dans le fichier")
+    STRUCTURE_CHANGE = "structure_change", _("changement de structure de suivi")
+    CATEGORY_CHANGE = "category_change", _("changement de catégorie")
+
+
+class StatusEvent(models.Model):
+    """A transition seen between a beneficiary's previous and new situation, for cohorts and alerts."""
+
+    beneficiary = models.ForeignKey(Beneficiary, on_delete=models.CASCADE, related_name="status_events")
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="events")
+    date = models.DateField(_("date"))
+    kind = models.CharField(_("évènement"), max_length=20, choices=EventKind.choices)
+    motive = models.CharField(_("motif"), max_length=10, blank=True)
+    motive_label = models.TextField(_("libellé du motif"), blank=True)
+    previous_value = models.TextField(_("avant"), blank=True)
+    new_value = models.TextField(_("après"), blank=True)
+
+    class Meta:
+        verbose_name = _("évènement France Travail")
+        verbose_name_plural = _("évènements France Travail")
+        ordering = ["-date", "-id"]
+        indexes = [models.Index(fields=["kind", "date"]), models.Index(fields=["beneficiary", "-date"])]
+
+    def __str__(self) -> str:
+        return f"{self.beneficiary_id} {self.kind} {self.date}"
+
+
+class ReviewReason(models.TextChoices):
+    NIR_CONFLICT = "nir_conflict", _("NIR connu avec une autre date de naissance")
+    SEVERAL_CANDIDATES = "several_candidates", _("plusieurs bénéficiaires possibles")
+    IDENTIFIER_MISMATCH = "identifier_mismatch", _("rapprochement contredit par un autre identifiant")
+    CREATED_FROM_FT = "created_from_ft", _("connu seulement de France Travail")
+
+
+class ReviewStatus(models.TextChoices):
+    OPEN = "open", _("à traiter")
+    LINKED = "linked", _("rattaché à un bénéficiaire")
+    CREATED = "created", _("bénéficiaire créé ou confirmé")
+    DISMISSED = "dismissed", _("écarté")
+
+
+class ReviewCase(models.Model):
+    """A record that was not linked with certainty: an admin links, creates or dismisses it."""
+
+    run = models.ForeignKey(
+        ImportRun, null=True, blank=True, on_delete=models.CASCADE, related_name="reviews"
+    )
+    snapshot = models.ForeignKey(
+        JobSeekerSnapshot, null=True, blank=True, on_delete=models.CASCADE, related_name="reviews"
+    )
+    record_number = models.PositiveIntegerField(_("enregistrement n°"), null=True, blank=True)
+    # The identity as received (names, birth date, identifiers), for display and for other importers.
+    values = models.JSONField(_("données reçues"), default=dict, blank=True)
+    reason = models.CharField(_("motif"), max_length=30, choices=ReviewReason.choices)
+    candidates = models.ManyToManyField(Beneficiary, blank=True, related_name="+")
+    # The beneficiary created from France Travail's record (reason created_from_ft).
+    beneficiary = models.ForeignKey(
+        Beneficiary, null=True, blank=True, on_delete=models.SET_NULL, related_name="review_cases"
+    )
+    status = models.CharField(
+        _("état"), max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.OPEN, db_index=True
+    )
+    created_at = models.DateTimeField(_("ouvert le"), auto_now_add=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(_("traité le"), null=True, blank=True)
+    resolution_note = models.TextField(_("motif de la décision"), blank=True)
+
+    class Meta:
+        verbose_name = _("rapprochement à vérifier")
+        verbose_name_plural = _("rapprochements à vérifier")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} ({self.get_status_display()})"
