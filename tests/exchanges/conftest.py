@@ -1,0 +1,36 @@
+"""The exchange-server simulator, started per test on an ephemeral port."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from exchanges.simulator import ExchangeServer, ServerUser
+
+USER = ServerUser("082", "cd82", "mot-de-passe-echanges-82")
+OTHER_USER = ServerUser("031", "cd31", "mot-de-passe-echanges-31")
+
+
+class FakeClock:
+    """The simulator's clock, moved by hand to test the retention rule."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 2, 3, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def exchange_server(tmp_path, clock):
+    with ExchangeServer(tmp_path / "server", [USER, OTHER_USER], clock=clock, quiet=True) as server:
+        yield server
