@@ -240,6 +240,81 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 PECGM_MAX_FILE_SIZE = env_int("PECGM_MAX_FILE_SIZE_MB", 500, minimum=1) * 1024 * 1024
 PECGM_MAX_REJECT_RATIO = env_float("PECGM_MAX_REJECT_RATIO", 0.05, minimum=0.0, maximum=1.0)
 
+# --- Exchange server (France Travail) -----------------------------------------
+# HTTPS only; Basic credentials. EXCHANGE_CA_BUNDLE: a PEM file of the
+# authorities to trust instead of the system's (internal CA, the simulator).
+EXCHANGE_URL = env_str("EXCHANGE_URL").rstrip("/")
+if EXCHANGE_URL and not EXCHANGE_URL.startswith("https://"):
+    raise ImproperlyConfigured("EXCHANGE_URL must start with https:// (exchanges are never sent in clear)")
+EXCHANGE_USERNAME = env_str("EXCHANGE_USERNAME")
+EXCHANGE_PASSWORD = env_str("EXCHANGE_PASSWORD")
+EXCHANGE_CA_BUNDLE = env_str("EXCHANGE_CA_BUNDLE")
+EXCHANGE_TIMEOUT_SECONDS = env_int("EXCHANGE_TIMEOUT_SECONDS", 60, minimum=1)
+# Tries of one request on network errors and 5xx, spaced by BACKOFF, 2×BACKOFF…
+EXCHANGE_ATTEMPTS = env_int("EXCHANGE_ATTEMPTS", 3, minimum=1, maximum=10)
+EXCHANGE_RETRY_BACKOFF_SECONDS = env_float("EXCHANGE_RETRY_BACKOFF_SECONDS", 5.0, minimum=0.0)
+# Then the Celery task itself comes back later, this many times.
+EXCHANGE_TASK_MAX_RETRIES = env_int("EXCHANGE_TASK_MAX_RETRIES", 5, minimum=0)
+EXCHANGE_TASK_RETRY_DELAY_SECONDS = env_int("EXCHANGE_TASK_RETRY_DELAY_SECONDS", 600, minimum=1)
+# A task is stopped after this long (under the broker's visibility timeout).
+EXCHANGE_TASK_TIME_LIMIT_SECONDS = env_int("EXCHANGE_TASK_TIME_LIMIT_SECONDS", 3000, minimum=60, maximum=3500)
+# A run whose worker has not shown signs of life for this long is taken over.
+EXCHANGE_LOCK_LEASE_SECONDS = env_int("EXCHANGE_LOCK_LEASE_SECONDS", 120, minimum=2)
+
+# Celery beat: when exchanges run by themselves (Europe/Paris time).
+EXCHANGE_SCHEDULE_HOUR = env_int("EXCHANGE_SCHEDULE_HOUR", 6, minimum=0, maximum=23)
+EXCHANGE_MONTHLY_FETCH = env_bool("EXCHANGE_MONTHLY_FETCH", True)
+EXCHANGE_MONTHLY_FETCH_DAY = env_int("EXCHANGE_MONTHLY_FETCH_DAY", 5, minimum=1, maximum=28)
+EXCHANGE_DAILY_FETCH = env_bool("EXCHANGE_DAILY_FETCH", False)
+EXCHANGE_MONTHLY_DEPOSIT = env_bool("EXCHANGE_MONTHLY_DEPOSIT", True)
+EXCHANGE_MONTHLY_DEPOSIT_DAY = env_int("EXCHANGE_MONTHLY_DEPOSIT_DAY", 1, minimum=1, maximum=28)
+EXCHANGE_DAILY_DEPOSIT = env_bool("EXCHANGE_DAILY_DEPOSIT", False)
+
+# Admins' home page warns when no monthly file is imported by this day of the month.
+EXCHANGE_ALERT_DAY = env_int("EXCHANGE_ALERT_DAY", 10, minimum=1, maximum=28)
+# Also email the admins (with an email address) when a run fails.
+EXCHANGE_ALERT_EMAIL = env_bool("EXCHANGE_ALERT_EMAIL", False)
+
+
+def _beat_schedule() -> dict:
+    from celery.schedules import crontab
+
+    hour = EXCHANGE_SCHEDULE_HOUR
+    entries = {
+        "pecgm-monthly-stock": (
+            EXCHANGE_MONTHLY_FETCH,
+            "exchanges.tasks.fetch_pecgm",
+            crontab(minute=0, hour=hour, day_of_month=EXCHANGE_MONTHLY_FETCH_DAY),
+            {"periodicities": ["M"], "started_by": "beat"},
+        ),
+        "pecgm-daily-flux": (
+            EXCHANGE_DAILY_FETCH,
+            "exchanges.tasks.fetch_pecgm",
+            crontab(minute=30, hour=hour),
+            {"periodicities": ["Q", "H"], "started_by": "beat"},
+        ),
+        "cgpem-monthly-stock": (
+            EXCHANGE_MONTHLY_DEPOSIT,
+            "exchanges.tasks.deposit_cgpem",
+            crontab(minute=15, hour=hour, day_of_month=EXCHANGE_MONTHLY_DEPOSIT_DAY),
+            {"periodicity": "M", "started_by": "beat"},
+        ),
+        "cgpem-daily-flux": (
+            EXCHANGE_DAILY_DEPOSIT,
+            "exchanges.tasks.deposit_cgpem",
+            crontab(minute=45, hour=hour),
+            {"periodicity": "Q", "started_by": "beat"},
+        ),
+    }
+    return {
+        name: {"task": task, "schedule": schedule, "kwargs": kwargs}
+        for name, (enabled, task, schedule, kwargs) in entries.items()
+        if enabled
+    }
+
+
+CELERY_BEAT_SCHEDULE = _beat_schedule()
+
 # --- Logging --------------------------------------------------------------------
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -34,3 +34,17 @@ def clock() -> FakeClock:
 def exchange_server(tmp_path, clock):
     with ExchangeServer(tmp_path / "server", [USER, OTHER_USER], clock=clock, quiet=True) as server:
         yield server
+
+
+@pytest.fixture
+def exchange_settings(settings, exchange_server):
+    """Point the application at the in-process simulator, with fast retries."""
+    settings.EXCHANGE_URL = exchange_server.base_url
+    settings.EXCHANGE_USERNAME = USER.username
+    settings.EXCHANGE_PASSWORD = USER.password
+    settings.EXCHANGE_CA_BUNDLE = str(exchange_server.ca_path)
+    settings.EXCHANGE_TIMEOUT_SECONDS = 5
+    settings.EXCHANGE_ATTEMPTS = 3
+    settings.EXCHANGE_RETRY_BACKOFF_SECONDS = 0.01
+    settings.DEPARTEMENT = "82"
+    return settings

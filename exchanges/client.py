@@ -1,0 +1,362 @@
+"""The HTTPS client of France Travail's exchange server.
+
+The contract (docs/formats): `GET <base>/<DEP>/PECGM/` is an HTML index with
+one link per waiting file, `GET …/PECGM/<NAME>` downloads one,
+`PUT <base>/<DEP>/CGPEM/<NAME>` deposits (201 created, 409 name taken).
+
+Errors come in two kinds, and callers decide on the kind only:
+`TransientExchangeError` (network down, timeout, 5xx: worth another try
+later) and `FinalExchangeError` (wrong password, forbidden folder,
+certificate not trusted, file too large: retrying changes nothing, an admin
+must act). Messages are French, meant for the admin, and never contain the
+credentials (requests' own messages are not copied: they may quote URLs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import requests
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from exchanges.simulator import FILE_NAME, departement_folder
+
+logger = logging.getLogger(__name__)
+
+MAX_INDEX_SIZE = 2 * 1024 * 1024
+_CHUNK = 256 * 1024
+
+
+class ExchangeError(Exception):
+    """A failed exchange; `retryable` tells whether trying again later may help."""
+
+    retryable = False
+
+
+class TransientExchangeError(ExchangeError):
+    retryable = True
+
+
+class FinalExchangeError(ExchangeError):
+    retryable = False
+
+
+class DepositConflict(FinalExchangeError):
+    """The server already holds a file of that name (409)."""
+
+
+@dataclass(frozen=True)
+class ExchangeConfig:
+    url: str
+    username: str
+    password: str = field(repr=False)
+    departement: str
+    ca_bundle: str = ""
+    timeout: float = 30.0
+    attempts: int = 3
+    backoff: float = 2.0
+    max_file_size: int = 500 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls) -> ExchangeConfig:
+        missing = [
+            name
+            for name in ("EXCHANGE_URL", "EXCHANGE_USERNAME", "EXCHANGE_PASSWORD")
+            if not getattr(settings, name, "")
+        ]
+        if missing:
+            raise FinalExchangeError(
+                _("Échanges non configurés : renseignez %(names)s dans l'environnement.")
+                % {"names": ", ".join(missing)}
+            )
+        return cls(
+            url=settings.EXCHANGE_URL,
+            username=settings.EXCHANGE_USERNAME,
+            password=settings.EXCHANGE_PASSWORD,
+            departement=settings.DEPARTEMENT,
+            ca_bundle=settings.EXCHANGE_CA_BUNDLE,
+            timeout=settings.EXCHANGE_TIMEOUT_SECONDS,
+            attempts=settings.EXCHANGE_ATTEMPTS,
+            backoff=settings.EXCHANGE_RETRY_BACKOFF_SECONDS,
+            max_file_size=settings.PECGM_MAX_FILE_SIZE,
+        )
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    reference_date: str  # YYYYMMDD, from the name
+    periodicity: str  # M, H, Q
+
+
+@dataclass(frozen=True)
+class Download:
+    name: str
+    path: Path
+    sha256: str
+    size: int
+
+
+class _LinkCollector(HTMLParser):
+    """The `href` of every `<a>`: the only thing read from the index page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            for key, value in attrs:
+                if key == "href" and value:
+                    self.hrefs.append(value)
+
+
+def parse_index(page: str, departement: str) -> list[RemoteFile]:
+    """The PECGM files of `departement` linked from an index page, sorted by reference date.
+
+    Only plain relative links whose name is a PECGM name of our département
+    are kept: parent links, sort links (`?C=N;O=D`), absolute URLs and
+    anything that would climb out of the folder are ignored.
+    """
+    collector = _LinkCollector()
+    collector.feed(page)
+    collector.close()
+    dep = departement_folder(departement)
+    found: dict[str, RemoteFile] = {}
+    for href in collector.hrefs:
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc or parts.query or parts.fragment:
+            continue
+        name = unquote(parts.path)
+        if name.startswith("./"):
+            name = name[2:]
+        match = FILE_NAME.match(name)
+        if not match or match["kind"] != "PECGM" or match["dep"] != dep:
+            continue
+        found[name] = RemoteFile(name, match["date"], match["period"])
+    # Stocks before fluxes of the same date: a flux applies on top of a stock.
+    order = {"M": 0, "H": 1, "Q": 2}
+    return sorted(found.values(), key=lambda f: (f.reference_date, order[f.periodicity], f.name))
+
+
+class ExchangeClient:
+    def __init__(self, config: ExchangeConfig, *, session: requests.Session | None = None) -> None:
+        parts = urlsplit(config.url)
+        if parts.scheme != "https":
+            raise FinalExchangeError(
+                _("EXCHANGE_URL doit commencer par https:// : les échanges sont chiffrés.")
+            )
+        if parts.username or parts.password:
+            raise FinalExchangeError(
+                _(
+                    "EXCHANGE_URL ne doit pas contenir d'identifiants : "
+                    "utilisez EXCHANGE_USERNAME et EXCHANGE_PASSWORD."
+                )
+            )
+        if config.ca_bundle and not Path(config.ca_bundle).is_file():
+            raise FinalExchangeError(
+                _("Le fichier de certificats EXCHANGE_CA_BUNDLE est introuvable : %(path)s")
+                % {"path": config.ca_bundle}
+            )
+        self.config = config
+        self.base = config.url.rstrip("/")
+        self.dep = departement_folder(config.departement)
+        self.session = session or requests.Session()
+        self.session.auth = (config.username, config.password)
+        # Certificates are always verified: against the configured bundle, or
+        # the system's authorities. Never `verify=False`.
+        self.session.verify = config.ca_bundle or True
+        self.session.trust_env = False  # no proxy or .netrc credentials picked up silently
+        self.session.headers["User-Agent"] = "liaison-rsa"
+
+    # --- public API -------------------------------------------------------
+
+    def pecgm_folder_url(self) -> str:
+        return f"{self.base}/{self.dep}/PECGM/"
+
+    def list_pecgm(self) -> list[RemoteFile]:
+        response = self._request("GET", self.pecgm_folder_url(), stream=True, what=_("la liste des fichiers"))
+        try:
+            body = self._read_limited(response, MAX_INDEX_SIZE, _("la liste des fichiers"))
+        finally:
+            response.close()
+        encoding = response.encoding or "utf-8"
+        return parse_index(body.decode(encoding, errors="replace"), self.config.departement)
+
+    def download(self, name: str, directory: Path) -> Download:
+        """Stream one PECGM file to a temporary file in `directory`; the caller deletes it."""
+        if not FILE_NAME.match(name):
+            raise FinalExchangeError(_("Nom de fichier refusé : %(name)s") % {"name": name})
+        what = _("le fichier %(name)s") % {"name": name}
+        response = self._request("GET", self.pecgm_folder_url() + name, stream=True, what=what)
+        limit = self.config.max_file_size
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            response.close()
+            raise self._too_large(name, limit)
+        directory.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
+        path = Path(temp)
+        try:
+            with os.fdopen(fd, "wb") as handle, response:
+                for chunk in response.iter_content(_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise self._too_large(name, limit)
+                    digest.update(chunk)
+                    handle.write(chunk)
+        except requests.RequestException as exc:
+            path.unlink(missing_ok=True)
+            raise TransientExchangeError(
+                _("Téléchargement de %(name)s interrompu (%(reason)s) : nouvel essai possible.")
+                % {"name": name, "reason": type(exc).__name__}
+            ) from None
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        if declared.isdigit() and int(declared) != size:
+            path.unlink(missing_ok=True)
+            raise TransientExchangeError(_("Téléchargement de %(name)s incomplet.") % {"name": name})
+        logger.info("exchange: downloaded %s (%d bytes)", name, size)
+        return Download(name, path, digest.hexdigest(), size)
+
+    def deposit(self, name: str, path: Path) -> int:
+        """PUT a CGPEM file; returns 201. A 409 raises `DepositConflict` (the caller decides)."""
+        match = FILE_NAME.match(name)
+        if not match or match["kind"] != "CGPEM" or match["dep"] != self.dep:
+            raise FinalExchangeError(_("Nom de fichier CGPEM refusé : %(name)s") % {"name": name})
+        url = f"{self.base}/{self.dep}/CGPEM/{name}"
+        what = _("le dépôt de %(name)s") % {"name": name}
+        data = path.read_bytes()  # CGPEM files are small (one line per decision of a period)
+        response = self._request(
+            "PUT",
+            url,
+            data=data,
+            headers={"Content-Type": "application/xml"},
+            what=what,
+            accept=(201, 409),
+        )
+        response.close()
+        if response.status_code == 409:
+            raise DepositConflict(_("Le serveur a déjà un fichier nommé %(name)s (409).") % {"name": name})
+        logger.info("exchange: deposited %s (%d bytes)", name, len(data))
+        return response.status_code
+
+    # --- plumbing -----------------------------------------------------------
+
+    def _request(self, method: str, url: str, *, what: str, accept=(200,), **kwargs) -> requests.Response:
+        """One request with retries on network errors and 5xx; other failures are final at once."""
+        attempts = max(1, self.config.attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self.session.request(
+                    method, url, timeout=self.config.timeout, allow_redirects=False, **kwargs
+                )
+            except requests.exceptions.SSLError:
+                raise FinalExchangeError(
+                    _(
+                        "Le certificat du serveur d'échanges n'est pas reconnu : vérifiez EXCHANGE_URL "
+                        "et, s'il s'agit d'une autorité interne, EXCHANGE_CA_BUNDLE."
+                    )
+                ) from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                error = TransientExchangeError(
+                    _("Serveur d'échanges injoignable pour %(what)s (%(reason)s).")
+                    % {"what": what, "reason": _network_reason(exc)}
+                )
+            except requests.RequestException as exc:
+                raise FinalExchangeError(
+                    _("Requête impossible pour %(what)s (%(reason)s).")
+                    % {"what": what, "reason": type(exc).__name__}
+                ) from None
+            else:
+                if response.status_code in accept:
+                    return response
+                response.close()
+                error = _status_error(response.status_code, what)
+                if not error.retryable:
+                    raise error
+            logger.warning(
+                "exchange: %s %s failed (attempt %d/%d): %s", method, _path_of(url), attempt, attempts, error
+            )
+            if attempt < attempts:
+                time.sleep(self.config.backoff * 2 ** (attempt - 1))
+        raise error
+
+    @staticmethod
+    def _read_limited(response: requests.Response, limit: int, what: str) -> bytes:
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(_CHUNK):
+                body += chunk
+                if len(body) > limit:
+                    raise FinalExchangeError(_("Réponse trop volumineuse pour %(what)s.") % {"what": what})
+        except requests.RequestException as exc:
+            raise TransientExchangeError(
+                _("Réponse interrompue pour %(what)s (%(reason)s).")
+                % {"what": what, "reason": type(exc).__name__}
+            ) from None
+        return bytes(body)
+
+    @staticmethod
+    def _too_large(name: str, limit: int) -> FinalExchangeError:
+        return FinalExchangeError(
+            _("Le fichier %(name)s dépasse la taille maximale acceptée (%(mb)d Mo, PECGM_MAX_FILE_SIZE_MB).")
+            % {"name": name, "mb": limit // (1024 * 1024)}
+        )
+
+
+def _path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+def _network_reason(exc: Exception) -> str:
+    if isinstance(exc, requests.Timeout):
+        return _("délai dépassé")
+    return _("connexion impossible")
+
+
+def _status_error(status: int, what: str) -> ExchangeError:
+    if status == 401:
+        return FinalExchangeError(
+            _(
+                "Identifiant ou mot de passe refusé par le serveur d'échanges (401) pour %(what)s : "
+                "vérifiez EXCHANGE_USERNAME et EXCHANGE_PASSWORD."
+            )
+            % {"what": what}
+        )
+    if status == 403:
+        return FinalExchangeError(
+            _(
+                "Accès refusé par le serveur d'échanges (403) pour %(what)s : ce compte n'a pas accès "
+                "au dossier du département (vérifiez DEPARTEMENT et le compte)."
+            )
+            % {"what": what}
+        )
+    if status == 404:
+        return FinalExchangeError(
+            _("Introuvable sur le serveur d'échanges (404) : %(what)s. Vérifiez EXCHANGE_URL.")
+            % {"what": what}
+        )
+    if status == 413:
+        return FinalExchangeError(_("Fichier refusé car trop volumineux (413) : %(what)s.") % {"what": what})
+    if 500 <= status < 600:
+        return TransientExchangeError(
+            _("Le serveur d'échanges est en erreur (%(status)d) pour %(what)s.")
+            % {"status": status, "what": what}
+        )
+    return FinalExchangeError(
+        _("Réponse inattendue du serveur d'échanges (%(status)d) pour %(what)s.")
+        % {"status": status, "what": what}
+    )
