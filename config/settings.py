@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "accounts",
     "beneficiaries",
     "exchanges",
+    "orientations",
 ]
 
 MIDDLEWARE = [

@@ -8,5 +8,6 @@ admin.site.site_title = _("Liaison RSA")
 urlpatterns = [
     path("", include("accounts.urls")),
     path("beneficiaires/", include("beneficiaries.urls")),
+    path("orientations/", include("orientations.urls")),
     path("admin/", admin.site.urls),
 ]

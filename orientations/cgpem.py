@@ -1,0 +1,427 @@
+"""The CGPEM file: the Département's orientation decisions, sent to France Travail.
+
+`generate_cgpem` selects the decisions of a period, fits each one into the
+file's layout (exchanges.layouts.CGPEM: lengths, formats, ISO-8859-1), writes
+the file to a temporary path, validates it against cgpem.xsd, and only then
+archives it and records a CgpemExport. A decision that cannot fit is left out
+with its reason (shown to admins on the exports page); the file is never
+invalid.
+
+Choices where the contract leaves room (see docs/cgpem.md):
+- the beneficiary's names (birth, marital, first) are what France Travail
+  matches on: over 25 letters after transliteration, the decision is left out
+  (FORMATS.md), never cut;
+- the correspondent's names and service are contact details: cut to their
+  maximum with a warning;
+- the referent body (name and address, 90), the e-mail (60) and the phone (10
+  digits) cannot be cut without becoming wrong: the decision is left out;
+- a France Travail identifier or institution code of the wrong length (they
+  come from a PECGM) is dropped with a warning, the decision is still sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from lxml import etree
+
+from exchanges.layouts import CGPEM, DATE, VERSION, A, N
+from orientations.latin1 import NotLatin1, is_name, to_latin1
+from orientations.models import CgpemExport, OrientationDecision
+
+ENCODING = "ISO-8859-1"
+SCHEMA_PATH = Path(settings.BASE_DIR) / "exchanges" / "schemas" / "cgpem.xsd"
+
+# Policies by layout attribute (see the module's docstring).
+CUT_WITH_WARNING = frozenset({"correspondent_last_name", "correspondent_first_name", "correspondent_service"})
+DROP_WITH_WARNING = frozenset({"ft_institution_code", "ft_identifier"})
+# Values shared by many decisions: fitted once per run.
+SHARED = frozenset(
+    {
+        "referent_body",
+        "correspondent_last_name",
+        "correspondent_first_name",
+        "correspondent_phone",
+        "correspondent_email",
+        "correspondent_service",
+    }
+)
+
+_LEAVES = [(path[-1], item, attr) for path, item, attr in CGPEM.detail.flat_fields()]
+
+
+class CgpemError(RuntimeError):
+    """The file could not be produced (French message)."""
+
+
+class Excluded(ValueError):
+    """One value makes the decision impossible to send (French reason naming the element)."""
+
+
+@dataclass
+class Report:
+    excluded: list[dict] = field(default_factory=list)
+    transliterations: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+
+
+def period_bounds(periodicity: str, period_end: date) -> tuple[date, date]:
+    """M: the calendar month of period_end; H: the 7 days ending at it; Q: that day."""
+    if periodicity == "M":
+        return period_end.replace(day=1), period_end
+    if periodicity == "H":
+        return period_end - timedelta(days=6), period_end
+    if periodicity == "Q":
+        return period_end, period_end
+    raise CgpemError(f"périodicité « {periodicity} » inconnue (M, H ou Q)")
+
+
+def select_decisions(periodicity: str, period_start: date, period_end: date):
+    """Decisions in force at period_end; for a flux, only those recorded or corrected in the period."""
+    decisions = OrientationDecision.objects.filter(
+        Q(ended_on__isnull=True) | Q(ended_on__gt=period_end), decision_date__lte=period_end
+    )
+    if periodicity != "M":
+        tz = timezone.get_current_timezone()
+        start = datetime.combine(period_start, time.min, tzinfo=tz)
+        end = datetime.combine(period_end + timedelta(days=1), time.min, tzinfo=tz)
+        decisions = decisions.filter(changed_at__gte=start, changed_at__lt=end)
+    return decisions.order_by("beneficiary_id", "id")
+
+
+def _decision_rows(decisions) -> Iterator[tuple[int, int, dict]]:
+    """(decision id, beneficiary id, values keyed by layout attribute), streamed."""
+    followups = _followups()
+    rows = decisions.values_list(
+        "id",
+        "beneficiary_id",
+        "beneficiary__nir_key",
+        "beneficiary__birth_name",
+        "beneficiary__usage_name",
+        "beneficiary__first_name",
+        "beneficiary__birth_date",
+        "nature",
+        "decision_date",
+        "referent_body__name",
+        "referent_body__address",
+        "correspondent__last_name",
+        "correspondent__first_name",
+        "correspondent__phone",
+        "correspondent__email",
+        "correspondent__service",
+    )
+    for (
+        pk,
+        beneficiary_id,
+        nir,
+        birth_name,
+        usage_name,
+        first_name,
+        birth_date,
+        nature,
+        decision_date,
+        body_name,
+        body_address,
+        last_name,
+        corr_first_name,
+        phone,
+        email,
+        service,
+    ) in rows.iterator(chunk_size=5000):
+        ft_institution_code, ft_identifier = followups.get(beneficiary_id, ("", ""))
+        yield (
+            pk,
+            beneficiary_id,
+            {
+                "nir": nir,
+                "birth_name": birth_name,
+                # Written only when it differs from the birth name.
+                "usage_name": usage_name if usage_name != birth_name else "",
+                "first_name": first_name,
+                "birth_date": birth_date,
+                "ft_institution_code": ft_institution_code,
+                "ft_identifier": ft_identifier,
+                "nature": nature,
+                "decision_date": decision_date,
+                "referent_body": " ".join(part for part in (body_name, body_address) if part),
+                "correspondent_last_name": last_name,
+                "correspondent_first_name": corr_first_name,
+                "correspondent_phone": phone,
+                "correspondent_email": email,
+                "correspondent_service": service,
+            },
+        )
+
+
+def _followups() -> dict[int, tuple[str, str]]:
+    """France Travail identifier and institution code per beneficiary, from the latest PECGM."""
+    try:
+        model = apps.get_model("exchanges", "FollowUp")
+    except LookupError:
+        return {}
+    rows = model.objects.exclude(ft_identifier="", ft_institution_code="").values_list(
+        "beneficiary_id", "ft_institution_code", "ft_identifier"
+    )
+    return {beneficiary: (code or "", identifier or "") for beneficiary, code, identifier in rows}
+
+
+def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | None]:
+    """(value to write or None, transliterated characters, warning) or raise Excluded."""
+    if value is None or value == "":
+        if item.required:
+            raise Excluded(f"{tag} : valeur obligatoire absente")
+        return None, {}, None
+    if item.format == DATE:
+        return value, {}, None
+    try:
+        fitted = to_latin1(str(value))
+    except NotLatin1 as exc:
+        raise Excluded(
+            f"{tag} : le caractère U+{ord(exc.character):04X} n'a pas d'équivalent en ISO-8859-1"
+        ) from None
+    text, replaced = fitted.text, fitted.replaced
+    if not text:
+        if item.required:
+            raise Excluded(f"{tag} : valeur obligatoire absente")
+        return None, replaced, None
+    if item.codes is not None and text not in item.codes:
+        raise Excluded(f"{tag} : code « {text} » inconnu")
+    if item.format == A and not is_name(text):
+        raise Excluded(f"{tag} : seuls les lettres, espaces, tirets et apostrophes sont admis")
+    if item.format == N and not (text.isascii() and text.isdigit()):
+        raise Excluded(f"{tag} : chiffres seulement")
+    warning = None
+    if item.fixed_length and len(text) != item.length:
+        message = f"{tag} : {len(text)} caractères au lieu de {item.length}"
+        if attr in DROP_WITH_WARNING:
+            return None, replaced, message + " ; valeur non transmise"
+        raise Excluded(message)
+    if item.length is not None and len(text) > item.length:
+        message = f"{tag} : {len(text)} caractères après translittération, {item.length} au plus"
+        if attr not in CUT_WITH_WARNING:
+            raise Excluded(message)
+        text = text[: item.length].rstrip()
+        warning = message + " ; valeur coupée"
+    return text, replaced, warning
+
+
+def fit_records(rows: Iterable[tuple[int, int, dict]], report: Report) -> Iterator[dict]:
+    """The records that fit, ready for the writer; the others land in report.excluded."""
+    shared_cache: dict[tuple[str, object], tuple] = {}
+    for pk, beneficiary_id, values in rows:
+        record: dict = {}
+        reasons: list[str] = []
+        transliterated: list[dict] = []
+        warnings: list[dict] = []
+        for tag, item, attr in _LEAVES:
+            value = values.get(attr)
+            key = (attr, value)
+            try:
+                if attr in SHARED and key in shared_cache:
+                    outcome = shared_cache[key]
+                    if isinstance(outcome, Excluded):
+                        raise outcome
+                else:
+                    try:
+                        outcome = fit_value(tag, item, attr, value)
+                    except Excluded as exc:
+                        if attr in SHARED:
+                            shared_cache[key] = exc
+                        raise
+                    if attr in SHARED:
+                        shared_cache[key] = outcome
+            except Excluded as exc:
+                reasons.append(str(exc))
+                continue
+            text, replaced, warning = outcome
+            if text is not None:
+                record[attr] = text
+            if replaced:
+                transliterated.append({"decision": pk, "field": tag, "replaced": replaced})
+            if warning:
+                warnings.append({"decision": pk, "beneficiary": beneficiary_id, "message": warning})
+        if reasons:
+            report.excluded.append({"decision": pk, "beneficiary": beneficiary_id, "reasons": reasons})
+            continue
+        report.transliterations.extend(transliterated)
+        report.warnings.extend(warnings)
+        yield record
+
+
+# --- Writing and validating ---------------------------------------------------------
+
+
+def _writer():
+    """The project's layout-driven writer when present, else the local one below."""
+    try:
+        from exchanges.xml_writer import write_file
+    except ImportError:
+        return write_layout
+    return write_file
+
+
+def _text(item, value) -> str:
+    return value.strftime("%Y%m%d") if item.format == DATE else str(value)
+
+
+def _element(record, values: dict):
+    element = etree.Element(record.tag)
+    for item in record.fields:
+        value = values.get(item.attr, item.constant)
+        if value is None or value == "":
+            if not item.required:
+                continue
+            value = ""
+        etree.SubElement(element, item.tag).text = _text(item, value)
+    return element
+
+
+def write_layout(
+    layout, header: dict, records: Iterable[dict], destination, *, encoding: str = ENCODING
+) -> int:
+    """Stream a file of `layout`: header, one element per record, footer counting them.
+
+    Values are keyed by layout attribute and already fitted (this writes, it
+    does not check).
+    """
+    count = 0
+    with etree.xmlfile(str(destination), encoding=encoding) as xf:
+        xf.write_declaration()
+        with xf.element(layout.name):
+            xf.write("\n")
+            xf.write(_element(layout.header, header), pretty_print=True)
+            for values in records:
+                xf.write(_element(layout.detail, values), pretty_print=True)
+                count += 1
+            footer = {
+                "departement": header["departement"],
+                "reference_date": header["reference_date"],
+                "record_count": str(count),
+            }
+            xf.write(_element(layout.footer, footer), pretty_print=True)
+    return count
+
+
+def load_schema() -> etree.XMLSchema:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH), parser))
+
+
+def validate_file(path: Path, schema: etree.XMLSchema | None = None) -> None:
+    """Stream the file through cgpem.xsd; raise CgpemError at the first fault."""
+    schema = schema or load_schema()
+    try:
+        for _event, element in etree.iterparse(
+            str(path), events=("end",), schema=schema, resolve_entities=False, no_network=True, load_dtd=False
+        ):
+            if element.tag == CGPEM.detail.tag:
+                element.clear(keep_tail=True)
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+    except etree.XMLSyntaxError as exc:
+        raise CgpemError(f"le fichier produit ne respecte pas cgpem.xsd : {exc}") from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def archive_dir() -> Path:
+    return Path(settings.EXCHANGE_FILES_DIR) / "cgpem"
+
+
+def archived_path(export: CgpemExport) -> Path | None:
+    """The archived file of an export, if it is still there (and inside the archive)."""
+    path = Path(export.path)
+    root = archive_dir().resolve()
+    try:
+        resolved = path.resolve()
+    except OSError:
+        return None
+    if root not in resolved.parents or not resolved.is_file():
+        return None
+    return resolved
+
+
+def _free_path(directory: Path, file_name: str) -> Path:
+    """The contract's name, or name-2, name-3… when a file of that period was generated before."""
+    path = directory / file_name
+    stem, suffix = path.stem, path.suffix
+    number = 2
+    while path.exists():
+        path = directory / f"{stem}-{number}{suffix}"
+        number += 1
+    return path
+
+
+def generate_cgpem(
+    periodicity: str,
+    period_end: date,
+    *,
+    created_by: str = "command",
+    user=None,
+    output: Path | None = None,
+) -> CgpemExport:
+    """Write, validate and archive the CGPEM file of the period ending at `period_end`."""
+    period_start, period_end = period_bounds(periodicity, period_end)
+    departement = settings.DEPARTEMENT.rjust(3, "0")
+    header = {
+        "record_type": "E",
+        "file_kind": CGPEM.fichier,
+        "periodicity": periodicity,
+        "departement": departement,
+        "reference_date": period_end,
+        "production_date": timezone.localdate(),
+        "version": VERSION,
+    }
+    report = Report()
+    directory = archive_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    file_name = CGPEM.file_name(departement, period_end.strftime("%Y%m%d"), periodicity)
+
+    handle, temp_name = tempfile.mkstemp(dir=directory, prefix=".cgpem-", suffix=".tmp")
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        rows = _decision_rows(select_decisions(periodicity, period_start, period_end))
+        written = _writer()(CGPEM, header, fit_records(rows, report), temp, encoding=ENCODING)
+        validate_file(temp)
+        sha256 = _sha256(temp)
+        with transaction.atomic():
+            final = _free_path(directory, file_name)
+            os.replace(temp, final)
+            export = CgpemExport.objects.create(
+                file_name=file_name,
+                path=str(final),
+                sha256=sha256,
+                periodicity=periodicity,
+                period_start=period_start,
+                period_end=period_end,
+                records=written,
+                excluded=report.excluded,
+                transliterations=report.transliterations,
+                warnings=report.warnings,
+                created_by=created_by,
+                user=user,
+            )
+    finally:
+        temp.unlink(missing_ok=True)
+    if output is not None:
+        shutil.copyfile(final, output)
+    return export

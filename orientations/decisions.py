@@ -1,0 +1,183 @@
+"""Recording and correcting orientation decisions: the timeline's only writer.
+
+A beneficiary's decisions, sorted by decision date, are each in force until
+the next one's date (`ended_on`); the last one is current (`ended_on` None).
+Every write goes through `_rethread`, so the timeline has neither overlaps nor
+gaps whatever order decisions arrive in (pages record the newest; the CSV
+import may bring older ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from beneficiaries.models import Beneficiary
+from orientations.models import Correspondent, OrientationChange, OrientationDecision, ReferentBody
+
+# Fields an officer may correct; each change is kept as an OrientationChange.
+CORRECTABLE = ("nature", "decision_date", "referent_body", "correspondent")
+
+
+class DecisionConflict(ValueError):
+    """The decision cannot be recorded as asked (French message, shown to the user)."""
+
+
+@dataclass(frozen=True)
+class DecisionData:
+    nature: str
+    decision_date: date
+    referent_body: ReferentBody
+    correspondent: Correspondent | None = None
+
+    def same_as(self, decision: OrientationDecision) -> bool:
+        return (
+            decision.nature == self.nature
+            and decision.decision_date == self.decision_date
+            and decision.referent_body_id == self.referent_body.pk
+            and decision.correspondent_id == (self.correspondent.pk if self.correspondent else None)
+        )
+
+
+def current_decision(beneficiary: Beneficiary) -> OrientationDecision | None:
+    return (
+        OrientationDecision.objects.filter(beneficiary=beneficiary, ended_on__isnull=True)
+        .select_related("referent_body", "correspondent")
+        .first()
+    )
+
+
+def check_new_decision(beneficiary: Beneficiary, decision_date: date) -> None:
+    """Rules for a decision recorded on a page: today or earlier, after the current one."""
+    if decision_date > timezone.localdate():
+        raise DecisionConflict(_("La date de décision ne peut pas être dans le futur."))
+    current = current_decision(beneficiary)
+    if current is not None and decision_date <= current.decision_date:
+        raise DecisionConflict(
+            _(
+                "La décision en cours date du %(date)s : une nouvelle décision doit être postérieure "
+                "(pour changer la décision en cours, corrigez-la)."
+            )
+            % {"date": current.decision_date.strftime("%d/%m/%Y")}
+        )
+
+
+def record_decision(
+    beneficiary: Beneficiary, data: DecisionData, *, user=None, source: str = "app"
+) -> OrientationDecision:
+    """Add a decision to the beneficiary's timeline, closing the one it follows."""
+    with transaction.atomic():
+        # One writer per beneficiary at a time: two officers cannot both make a
+        # decision "current".
+        Beneficiary.objects.select_for_update().filter(pk=beneficiary.pk).first()
+        if OrientationDecision.objects.filter(
+            beneficiary=beneficiary, decision_date=data.decision_date
+        ).exists():
+            raise DecisionConflict(
+                _("Une décision existe déjà à la date du %(date)s pour cette personne.")
+                % {"date": data.decision_date.strftime("%d/%m/%Y")}
+            )
+        later = (
+            OrientationDecision.objects.filter(beneficiary=beneficiary, decision_date__gt=data.decision_date)
+            .order_by("decision_date")
+            .values_list("decision_date", flat=True)
+            .first()
+        )
+        if later is None:
+            # The new decision becomes current: close the previous one first
+            # (at most one current decision per person, enforced by the database).
+            OrientationDecision.objects.filter(beneficiary=beneficiary, ended_on__isnull=True).update(
+                ended_on=data.decision_date
+            )
+        decision = OrientationDecision.objects.create(
+            beneficiary=beneficiary,
+            nature=data.nature,
+            decision_date=data.decision_date,
+            referent_body=data.referent_body,
+            correspondent=data.correspondent,
+            recorded_by=user,
+            changed_at=timezone.now(),
+            ended_on=later,
+            source=source,
+        )
+        _rethread(beneficiary.pk)
+    return decision
+
+
+def correct_decision(
+    decision: OrientationDecision, data: DecisionData, *, user=None, reason: str = ""
+) -> list[OrientationChange]:
+    """Apply a correction, keeping each changed field's old and new value."""
+    with transaction.atomic():
+        Beneficiary.objects.select_for_update().filter(pk=decision.beneficiary_id).first()
+        decision = OrientationDecision.objects.select_related("referent_body", "correspondent").get(
+            pk=decision.pk
+        )
+        if (
+            data.decision_date != decision.decision_date
+            and OrientationDecision.objects.filter(
+                beneficiary_id=decision.beneficiary_id, decision_date=data.decision_date
+            )
+            .exclude(pk=decision.pk)
+            .exists()
+        ):
+            raise DecisionConflict(
+                _("Une autre décision existe déjà à la date du %(date)s pour cette personne.")
+                % {"date": data.decision_date.strftime("%d/%m/%Y")}
+            )
+        changes = []
+        for name in CORRECTABLE:
+            old, new = getattr(decision, name), getattr(data, name)
+            if old == new:
+                continue
+            changes.append(
+                OrientationChange(
+                    decision=decision,
+                    field=name,
+                    old_value=_display(decision, name, old),
+                    new_value=_display(decision, name, new),
+                    changed_by=user,
+                    reason=reason,
+                )
+            )
+            setattr(decision, name, new)
+        if not changes:
+            return []
+        decision.changed_at = timezone.now()
+        # Park the decision outside the timeline while it moves, then thread again.
+        decision.ended_on = date.min
+        decision.save()
+        OrientationChange.objects.bulk_create(changes)
+        _rethread(decision.beneficiary_id)
+    return changes
+
+
+def _display(decision: OrientationDecision, name: str, value) -> str:
+    if value is None:
+        return ""
+    if name == "nature":
+        return dict(decision._meta.get_field("nature").choices).get(value, value)
+    if name == "decision_date":
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
+def _rethread(beneficiary_id: int) -> None:
+    """Set every decision's end to the next decision's date; the last one is current."""
+    decisions = list(
+        OrientationDecision.objects.filter(beneficiary_id=beneficiary_id)
+        .order_by("decision_date", "id")
+        .values_list("id", "decision_date", "ended_on")
+    )
+    wanted = {
+        pk: (decisions[index + 1][1] if index + 1 < len(decisions) else None)
+        for index, (pk, _day, _end) in enumerate(decisions)
+    }
+    # Closed ends first, so that the database never sees two current decisions.
+    for pk, _day, ended_on in sorted(decisions, key=lambda row: wanted[row[0]] is None):
+        if ended_on != wanted[pk]:
+            OrientationDecision.objects.filter(pk=pk).update(ended_on=wanted[pk])

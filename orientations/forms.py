@@ -1,0 +1,196 @@
+"""Forms: every error in French, next to its field."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from beneficiaries.models import Beneficiary
+from orientations.decisions import DecisionData
+from orientations.models import NATURE_CHOICES, Correspondent, ReferentBody
+from orientations.validators import validate_latin1, validate_name, validate_phone
+
+REQUIRED = {"required": _("Ce champ est obligatoire.")}
+
+
+class BootstrapMixin:
+    """Bootstrap classes on every widget; errors are shown next to the field by the template."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._style()
+
+    def full_clean(self):
+        super().full_clean()
+        self._style()
+
+    def _style(self) -> None:
+        errors = self._errors or {}
+        for name, field in self.fields.items():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxSelectMultiple | forms.CheckboxInput):
+                continue
+            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+            widget.attrs["class"] = css + (" is-invalid" if name in errors else "")
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class CorrespondentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Correspondent) -> str:
+        return f"{obj} — {obj.referent_body}"
+
+
+class DecisionForm(BootstrapMixin, forms.Form):
+    """A decision: nature, date, referent body and a correspondent, picked or typed in.
+
+    A correspondent typed in is created under the chosen referent body, so that
+    an officer never has to leave the page for a new contact.
+    """
+
+    nature = forms.ChoiceField(
+        label=_("Nature de l'accompagnement"), choices=NATURE_CHOICES, error_messages=REQUIRED
+    )
+    decision_date = forms.DateField(
+        label=_("Date de la décision"),
+        widget=DateInput(),
+        error_messages={**REQUIRED, "invalid": _("Saisissez une date valide (JJ/MM/AAAA).")},
+    )
+    referent_body = forms.ModelChoiceField(
+        label=_("Organisme référent"),
+        queryset=ReferentBody.objects.filter(is_active=True),
+        error_messages={**REQUIRED, "invalid_choice": _("Choisissez un organisme de la liste.")},
+    )
+    correspondent = CorrespondentChoiceField(
+        label=_("Correspondant"),
+        queryset=Correspondent.objects.filter(is_active=True, referent_body__is_active=True).select_related(
+            "referent_body"
+        ),
+        required=False,
+        empty_label=_("— aucun ou nouveau correspondant ci-dessous —"),
+        error_messages={"invalid_choice": _("Choisissez un correspondant de la liste.")},
+    )
+    new_last_name = forms.CharField(
+        label=_("Nom du nouveau correspondant"), required=False, max_length=30, validators=[validate_name]
+    )
+    new_first_name = forms.CharField(
+        label=_("Prénom du nouveau correspondant"), required=False, max_length=25, validators=[validate_name]
+    )
+    new_phone = forms.CharField(
+        label=_("Téléphone"),
+        required=False,
+        max_length=20,
+        validators=[validate_phone],
+        help_text=_("10 chiffres ; espaces et points acceptés."),
+    )
+    new_email = forms.EmailField(
+        label=_("Courriel"),
+        required=False,
+        max_length=60,
+        error_messages={"invalid": _("Saisissez une adresse électronique valide.")},
+    )
+    new_service = forms.CharField(
+        label=_("Service"), required=False, max_length=50, validators=[validate_latin1]
+    )
+
+    NEW_FIELDS = ("new_last_name", "new_first_name", "new_phone", "new_email", "new_service")
+
+    def __init__(self, *args, instance=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("new_last_name", "new_first_name", "new_service"):
+            self.fields[name].error_messages["max_length"] = _(
+                "%(limit_value)d caractères au plus (%(show_value)d saisis)."
+            )
+        if instance is not None:
+            # A correction may keep a body or contact deactivated since.
+            self.fields["referent_body"].queryset = ReferentBody.objects.filter(
+                is_active=True
+            ) | ReferentBody.objects.filter(pk=instance.referent_body_id)
+            if instance.correspondent_id:
+                self.fields["correspondent"].queryset = Correspondent.objects.filter(
+                    is_active=True
+                ) | Correspondent.objects.filter(pk=instance.correspondent_id)
+
+    def clean_decision_date(self):
+        value = self.cleaned_data["decision_date"]
+        if value > timezone.localdate():
+            raise ValidationError(_("La date de décision ne peut pas être dans le futur."))
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        body = cleaned.get("referent_body")
+        correspondent = cleaned.get("correspondent")
+        typed = any(cleaned.get(name) for name in self.NEW_FIELDS)
+        if correspondent and typed:
+            self.add_error(
+                "correspondent", _("Choisissez un correspondant ou saisissez-en un nouveau, pas les deux.")
+            )
+        if correspondent and body and correspondent.referent_body_id != body.pk:
+            self.add_error("correspondent", _("Ce correspondant ne dépend pas de l'organisme choisi."))
+        if typed and not correspondent:
+            for name in ("new_last_name", "new_first_name"):
+                if not cleaned.get(name) and name not in self.errors:
+                    self.add_error(name, _("Ce champ est obligatoire pour un nouveau correspondant."))
+        return cleaned
+
+    def decision_data(self) -> DecisionData:
+        """The decision, creating the typed-in correspondent if there is one (call once, valid form)."""
+        cleaned = self.cleaned_data
+        correspondent = cleaned.get("correspondent")
+        if correspondent is None and cleaned.get("new_last_name"):
+            correspondent, _created = Correspondent.objects.get_or_create(
+                referent_body=cleaned["referent_body"],
+                last_name=cleaned["new_last_name"].strip(),
+                first_name=cleaned["new_first_name"].strip(),
+                defaults={
+                    "phone": cleaned["new_phone"],
+                    "email": cleaned["new_email"],
+                    "service": cleaned["new_service"].strip(),
+                },
+            )
+        return DecisionData(
+            nature=cleaned["nature"],
+            decision_date=cleaned["decision_date"],
+            referent_body=cleaned["referent_body"],
+            correspondent=correspondent,
+        )
+
+
+class CorrectionForm(DecisionForm):
+    reason = forms.CharField(label=_("Motif de la correction"), max_length=200, error_messages=REQUIRED)
+
+
+class BulkDecisionForm(DecisionForm):
+    beneficiaries = forms.ModelMultipleChoiceField(
+        label=_("Personnes"),
+        queryset=Beneficiary.objects.all(),
+        error_messages={
+            "required": _("Cochez au moins une personne."),
+            "invalid_choice": _("Une personne cochée n'existe plus."),
+            "invalid_pk_value": _("Sélection invalide."),
+        },
+    )
+
+
+class ReferentBodyForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = ReferentBody
+        fields = ["name", "address"]
+        error_messages = {"name": REQUIRED}
+        help_texts = {"address": _("Nom et adresse ensemble : 90 caractères au plus.")}
+
+
+class CorrespondentForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = Correspondent
+        fields = ["last_name", "first_name", "phone", "email", "service"]
+        error_messages = {"last_name": REQUIRED, "first_name": REQUIRED}
+        help_texts = {"phone": _("10 chiffres ; espaces et points acceptés.")}

@@ -1,0 +1,38 @@
+"""The "À orienter" queue: beneficiaries with no decision in force, newest RSA entrants first."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.db.models import Exists, F, OuterRef, QuerySet
+
+from beneficiaries.models import Beneficiary
+from orientations.models import OrientationDecision
+
+
+def territory_model():
+    """accounts.Territory when that app has it (territories arrived after this queue)."""
+    try:
+        return apps.get_model("accounts", "Territory")
+    except LookupError:
+        return None
+
+
+def to_orient(*, communes: list[str] | None = None, territory=None) -> QuerySet[Beneficiary]:
+    current = OrientationDecision.objects.filter(beneficiary=OuterRef("pk"), ended_on__isnull=True)
+    queryset = Beneficiary.objects.filter(~Exists(current))
+    if communes:
+        queryset = queryset.filter(commune_code__in=communes)
+    if territory is not None:
+        queryset = queryset.filter(commune_code__in=territory.commune_codes)
+    return queryset.order_by(F("rsa_start_date").desc(nulls_last=True), "-created_at", "-id")
+
+
+def queue_communes() -> list[str]:
+    """Commune codes that have someone waiting, for the filter's list."""
+    return list(
+        to_orient()
+        .exclude(commune_code="")
+        .order_by("commune_code")
+        .values_list("commune_code", flat=True)
+        .distinct()
+    )

@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import requires
+from accounts.roles import Capability
+from beneficiaries.models import Beneficiary
+from orientations import queue
+from orientations.cgpem import archived_path
+from orientations.decisions import (
+    DecisionConflict,
+    check_new_decision,
+    correct_decision,
+    current_decision,
+    record_decision,
+)
+from orientations.forms import (
+    BulkDecisionForm,
+    CorrectionForm,
+    CorrespondentForm,
+    DecisionForm,
+    ReferentBodyForm,
+)
+from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
+
+PAGE_SIZE = 50
+
+
+# --- Decisions -------------------------------------------------------------------
+
+
+@requires(Capability.RECORD_ORIENTATION)
+def record(request: HttpRequest, pk: int) -> HttpResponse:
+    beneficiary = get_object_or_404(Beneficiary, pk=pk)
+    form = DecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            check_new_decision(beneficiary, form.cleaned_data["decision_date"])
+            record_decision(beneficiary, form.decision_data(), user=request.user)
+        except DecisionConflict as exc:
+            form.add_error("decision_date", str(exc))
+        else:
+            messages.success(request, _("La décision d'orientation est enregistrée."))
+            return redirect("orientation_history", pk=beneficiary.pk)
+    return render(
+        request,
+        "orientations/record.html",
+        {"beneficiary": beneficiary, "form": form, "current": current_decision(beneficiary)},
+    )
+
+
+@requires(Capability.VIEW_FOLLOWUP)
+def history(request: HttpRequest, pk: int) -> HttpResponse:
+    beneficiary = get_object_or_404(Beneficiary, pk=pk)
+    decisions = (
+        OrientationDecision.objects.filter(beneficiary=beneficiary)
+        .select_related("referent_body", "correspondent", "recorded_by")
+        .prefetch_related("changes__changed_by")
+        .order_by("-decision_date", "-id")
+    )
+    return render(request, "orientations/history.html", {"beneficiary": beneficiary, "decisions": decisions})
+
+
+@requires(Capability.RECORD_ORIENTATION)
+def correct(request: HttpRequest, pk: int) -> HttpResponse:
+    decision = get_object_or_404(OrientationDecision.objects.select_related("beneficiary"), pk=pk)
+    initial = {
+        "nature": decision.nature,
+        "decision_date": decision.decision_date,
+        "referent_body": decision.referent_body_id,
+        "correspondent": decision.correspondent_id,
+    }
+    form = CorrectionForm(request.POST or None, initial=initial, instance=decision)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changes = correct_decision(
+                decision, form.decision_data(), user=request.user, reason=form.cleaned_data["reason"]
+            )
+        except DecisionConflict as exc:
+            form.add_error("decision_date", str(exc))
+        else:
+            if changes:
+                messages.success(request, _("La correction est enregistrée."))
+            else:
+                messages.info(request, _("Aucune modification : la décision est inchangée."))
+            return redirect("orientation_history", pk=decision.beneficiary_id)
+    return render(
+        request,
+        "orientations/correct.html",
+        {"decision": decision, "beneficiary": decision.beneficiary, "form": form},
+    )
+
+
+@requires(Capability.RECORD_ORIENTATION)
+def to_orient(request: HttpRequest) -> HttpResponse:
+    return _render_queue(request, BulkDecisionForm())
+
+
+@requires(Capability.RECORD_ORIENTATION)
+@require_POST
+def bulk_record(request: HttpRequest) -> HttpResponse:
+    """The same decision for several people: each one checked and reported on its own."""
+    form = BulkDecisionForm(request.POST)
+    if not form.is_valid():
+        return _render_queue(request, form, status=400)
+    data = form.decision_data()
+    results = []
+    for beneficiary in form.cleaned_data["beneficiaries"]:
+        try:
+            check_new_decision(beneficiary, data.decision_date)
+            record_decision(beneficiary, data, user=request.user)
+        except DecisionConflict as exc:
+            results.append((beneficiary, False, str(exc)))
+        else:
+            results.append((beneficiary, True, _("Décision enregistrée.")))
+    recorded = sum(1 for _b, ok, _m in results if ok)
+    return render(
+        request,
+        "orientations/bulk_result.html",
+        {"results": results, "recorded": recorded, "refused": len(results) - recorded},
+    )
+
+
+def _render_queue(request: HttpRequest, form: BulkDecisionForm, status: int = 200) -> HttpResponse:
+    source = request.POST if request.method == "POST" else request.GET
+    communes = [code for code in source.getlist("commune") if code]
+    territories = None
+    territory = None
+    model = queue.territory_model()
+    if model is not None:
+        territories = model.objects.all()
+        territory = territories.filter(pk=source.get("territoire") or None).first()
+    people = queue.to_orient(communes=communes, territory=territory)
+    page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "orientations/queue.html",
+        {
+            "page": page,
+            "form": form,
+            "communes": queue.queue_communes(),
+            "selected_communes": communes,
+            "territories": territories,
+            "territory": territory,
+            "filter_query": _filter_query(communes, territory),
+        },
+        status=status,
+    )
+
+
+def _filter_query(communes: list[str], territory) -> str:
+    params = [("commune", code) for code in communes]
+    if territory is not None:
+        params.append(("territoire", territory.pk))
+    return urlencode(params)
+
+
+# --- Reference data: referent bodies and their correspondents --------------------
+
+
+@requires(Capability.MANAGE_REFERENCE_DATA)
+def referent_bodies(request: HttpRequest) -> HttpResponse:
+    bodies = ReferentBody.objects.prefetch_related("correspondents").order_by("-is_active", "name")
+    return render(request, "orientations/referent_bodies.html", {"bodies": bodies})
+
+
+@requires(Capability.MANAGE_REFERENCE_DATA)
+def referent_body_create(request: HttpRequest) -> HttpResponse:
+    return _edit_body(request, ReferentBody())
+
+
+@requires(Capability.MANAGE_REFERENCE_DATA)
+def referent_body_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _edit_body(request, get_object_or_404(ReferentBody, pk=pk))
+
+
+def _edit_body(request: HttpRequest, body: ReferentBody) -> HttpResponse:
+    form = ReferentBodyForm(request.POST or None, instance=body)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("L'organisme référent est enregistré."))
+        return redirect("referent_bodies")
+    return render(request, "orientations/referent_body_form.html", {"form": form, "body": body})
+
+
+@requires(Capability.MANAGE_REFERENCE_DATA)
+@require_POST
+def referent_body_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    """Deactivate (or reactivate): a body named by decisions is never deleted."""
+    body = get_object_or_404(ReferentBody, pk=pk)
+    body.is_active = not body.is_active
+    body.save(update_fields=["is_active"])
+    if body.is_active:
+        messages.success(request, _("L'organisme « %(name)s » est réactivé.") % {"name": body.name})
+    else:
+        messages.success(request, _("L'organisme « %(name)s » est désactivé.") % {"name": body.name})
+    return redirect("referent_bodies")
+
+
+@requires(Capability.MANAGE_REFERENCE_DATA)
+def correspondent_create(request: HttpRequest, pk: int) -> HttpResponse:
+    body = get_object_or_404(ReferentBody, pk=pk)
+    return _edit_correspondent(request, Correspondent(referent_body=body))
+
+
+@requires(Capability.MANAGE_REFERENCE_DATA)
+def correspondent_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _edit_correspondent(request, get_object_or_404(Correspondent, pk=pk))
+
+
+def _edit_correspondent(request: HttpRequest, correspondent: Correspondent) -> HttpResponse:
+    form = CorrespondentForm(request.POST or None, instance=correspondent)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Le correspondant est enregistré."))
+        return redirect("referent_bodies")
+    return render(
+        request,
+        "orientations/correspondent_form.html",
+        {"form": form, "correspondent": correspondent, "body": correspondent.referent_body},
+    )
+
+
+@requires(Capability.MANAGE_REFERENCE_DATA)
+@require_POST
+def correspondent_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    correspondent = get_object_or_404(Correspondent, pk=pk)
+    correspondent.is_active = not correspondent.is_active
+    correspondent.save(update_fields=["is_active"])
+    if correspondent.is_active:
+        messages.success(request, _("Le correspondant est réactivé."))
+    else:
+        messages.success(request, _("Le correspondant est désactivé."))
+    return redirect("referent_bodies")
+
+
+# --- CGPEM files -------------------------------------------------------------------
+
+
+@requires(Capability.MANAGE_EXCHANGES)
+def cgpem_exports(request: HttpRequest) -> HttpResponse:
+    page = Paginator(CgpemExport.objects.all(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "orientations/cgpem_exports.html", {"page": page})
+
+
+@requires(Capability.MANAGE_EXCHANGES)
+def cgpem_export_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    export = get_object_or_404(CgpemExport, pk=pk)
+    return render(request, "orientations/cgpem_export_detail.html", {"export": export})
+
+
+@requires(Capability.MANAGE_EXCHANGES)
+def cgpem_download(request: HttpRequest, pk: int) -> HttpResponse:
+    export = get_object_or_404(CgpemExport, pk=pk)
+    path = archived_path(export)
+    if path is None:
+        raise Http404(_("Le fichier archivé est introuvable."))
+    return FileResponse(
+        path.open("rb"), as_attachment=True, filename=export.file_name, content_type="application/xml"
+    )

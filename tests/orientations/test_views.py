@@ -1,0 +1,345 @@
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+
+from orientations.decisions import DecisionData, record_decision
+from orientations.models import Correspondent, OrientationChange, OrientationDecision, ReferentBody
+from tests.factories import TEST_PASSWORD, BeneficiaryFactory
+from tests.orientations.factories import CorrespondentFactory, DecisionFactory, ReferentBodyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def officer_client(client, orientation_officer):
+    client.login(username=orientation_officer.username, password=TEST_PASSWORD)
+    return client
+
+
+@pytest.fixture
+def admin_client_(client, admin_user):
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+    return client
+
+
+def decision_post(body, correspondent=None, **extra):
+    values = {
+        "nature": "05",
+        "decision_date": "2025-01-15",
+        "referent_body": body.pk,
+        "correspondent": correspondent.pk if correspondent else "",
+    }
+    values.update(extra)
+    return values
+
+
+def test_beneficiary_page_shows_the_orientation_panel(officer_client):
+    decision = DecisionFactory(nature="05")
+    response = officer_client.get(reverse("beneficiary_detail", args=[decision.beneficiary.pk]))
+    assert response.status_code == 200
+    assert "05 — France Travail (offre de droit commun)" in response.content.decode()
+    assert reverse("orientation_record", args=[decision.beneficiary.pk]) in response.content.decode()
+
+
+def test_social_worker_sees_the_panel_without_the_record_button(client, social_worker):
+    client.login(username=social_worker.username, password=TEST_PASSWORD)
+    person = BeneficiaryFactory()
+    response = client.get(reverse("beneficiary_detail", args=[person.pk]))
+    assert "Aucune orientation en cours." in response.content.decode()
+    assert reverse("orientation_record", args=[person.pk]) not in response.content.decode()
+
+
+def test_record_a_decision(officer_client, orientation_officer):
+    person = BeneficiaryFactory()
+    correspondent = CorrespondentFactory()
+    response = officer_client.post(
+        reverse("orientation_record", args=[person.pk]),
+        decision_post(correspondent.referent_body, correspondent),
+    )
+    assert response.status_code == 302
+    decision = OrientationDecision.objects.get(beneficiary=person)
+    assert (decision.nature, decision.decision_date, decision.correspondent) == (
+        "05",
+        date(2025, 1, 15),
+        correspondent,
+    )
+    assert decision.recorded_by == orientation_officer
+    history = officer_client.get(response["Location"])
+    assert "La décision d&#x27;orientation est enregistrée." in history.content.decode()
+
+
+def test_record_with_a_new_correspondent_typed_in(officer_client):
+    person = BeneficiaryFactory()
+    body = ReferentBodyFactory()
+    response = officer_client.post(
+        reverse("orientation_record", args=[person.pk]),
+        decision_post(
+            body,
+            new_last_name="Lefèvre",
+            new_first_name="Anaïs",
+            new_phone="05.63.12.34.56",
+            new_email="a.lefevre@example.fr",
+            new_service="Insertion",
+        ),
+    )
+    assert response.status_code == 302
+    correspondent = Correspondent.objects.get(last_name="Lefèvre")
+    assert correspondent.phone == "0563123456"
+    assert correspondent.referent_body == body
+    assert OrientationDecision.objects.get(beneficiary=person).correspondent == correspondent
+
+
+def test_record_form_errors_are_french_and_next_to_the_field(officer_client):
+    person = BeneficiaryFactory()
+    body = ReferentBodyFactory()
+    response = officer_client.post(
+        reverse("orientation_record", args=[person.pk]),
+        {
+            "nature": "",
+            "decision_date": "",
+            "referent_body": body.pk,
+            "new_last_name": "Martin",
+            "new_phone": "05 63 00",
+            "new_email": "pas-une-adresse",
+        },
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'id="id_nature_error_1">Ce champ est obligatoire.' in content
+    assert 'id="id_decision_date_error_1">Ce champ est obligatoire.' in content
+    assert 'id="id_new_phone_error_1">Le numéro de téléphone doit compter 10 chiffres' in content
+    assert 'id="id_new_email_error_1">Saisissez une adresse électronique valide.' in content
+    assert 'id="id_new_first_name_error_1">Ce champ est obligatoire pour un nouveau correspondant.' in content
+    assert OrientationDecision.objects.count() == 0
+
+
+def test_record_refuses_a_correspondent_of_another_body(officer_client):
+    person = BeneficiaryFactory()
+    correspondent = CorrespondentFactory()
+    response = officer_client.post(
+        reverse("orientation_record", args=[person.pk]), decision_post(ReferentBodyFactory(), correspondent)
+    )
+    assert "Ce correspondant ne dépend pas de l&#x27;organisme choisi." in response.content.decode()
+    assert OrientationDecision.objects.count() == 0
+
+
+def test_record_refuses_a_date_before_the_current_decision(officer_client):
+    decision = DecisionFactory(decision_date=date(2025, 1, 15))
+    response = officer_client.post(
+        reverse("orientation_record", args=[decision.beneficiary.pk]),
+        decision_post(decision.referent_body, decision_date="2025-01-10"),
+    )
+    assert response.status_code == 200
+    assert "une nouvelle décision doit être postérieure" in response.content.decode()
+    assert OrientationDecision.objects.count() == 1
+
+
+def test_inactive_bodies_are_not_offered(officer_client):
+    ReferentBodyFactory(name="Organisme fermé", is_active=False)
+    ReferentBodyFactory(name="Organisme ouvert")
+    response = officer_client.get(reverse("orientation_record", args=[BeneficiaryFactory().pk]))
+    assert "Organisme ouvert" in response.content.decode()
+    assert "Organisme fermé" not in response.content.decode()
+
+
+def test_history_and_correction_pages(officer_client, orientation_officer):
+    person = BeneficiaryFactory()
+    body = ReferentBodyFactory()
+    first = record_decision(person, DecisionData("01", date(2024, 1, 10), body))
+    second = record_decision(person, DecisionData("05", date(2024, 6, 1), body))
+    response = officer_client.get(reverse("orientation_history", args=[person.pk]))
+    content = response.content.decode()
+    assert "depuis le 10/01/2024" in content
+    assert "jusqu'au 01/06/2024 (exclu)" in content
+    assert "en cours" in content
+
+    response = officer_client.post(
+        reverse("orientation_correct", args=[second.pk]),
+        {**decision_post(body), "nature": "06", "decision_date": "2024-06-01", "reason": "erreur de nature"},
+    )
+    assert response.status_code == 302
+    change = OrientationChange.objects.get(decision=second)
+    assert (change.field, change.changed_by) == ("nature", orientation_officer)
+    content = officer_client.get(reverse("orientation_history", args=[person.pk])).content.decode()
+    assert "nature de l&#x27;accompagnement « 05 — France Travail (offre de droit commun) »" in content
+    assert "erreur de nature" in content
+    first.refresh_from_db()
+    assert first.ended_on == date(2024, 6, 1)
+
+
+def test_correction_needs_a_reason(officer_client):
+    decision = DecisionFactory()
+    response = officer_client.post(
+        reverse("orientation_correct", args=[decision.pk]), decision_post(decision.referent_body, nature="02")
+    )
+    assert 'id="id_reason_error_1">Ce champ est obligatoire.' in response.content.decode()
+    decision.refresh_from_db()
+    assert decision.nature == "01"
+
+
+def test_social_worker_can_read_history_but_not_record(client, social_worker):
+    client.login(username=social_worker.username, password=TEST_PASSWORD)
+    decision = DecisionFactory()
+    assert client.get(reverse("orientation_history", args=[decision.beneficiary.pk])).status_code == 200
+    assert client.get(reverse("orientation_record", args=[decision.beneficiary.pk])).status_code == 403
+    assert client.get(reverse("orientation_correct", args=[decision.pk])).status_code == 403
+
+
+# --- Queue and bulk action ------------------------------------------------------
+
+
+def test_queue_lists_people_without_orientation_newest_entrants_first(officer_client):
+    oriented = BeneficiaryFactory(birth_name="Oriente", rsa_start_date=date(2025, 1, 1))
+    DecisionFactory(beneficiary=oriented)
+    old = BeneficiaryFactory(birth_name="Ancien", rsa_start_date=date(2020, 1, 1))
+    new = BeneficiaryFactory(birth_name="Recent", rsa_start_date=date(2025, 2, 1))
+    undated = BeneficiaryFactory(birth_name="Sansdate", rsa_start_date=None)
+    response = officer_client.get(reverse("orientation_queue"))
+    people = list(response.context["page"])
+    assert people == [new, old, undated]
+
+
+def test_queue_includes_people_whose_only_decisions_ended(officer_client):
+    from orientations.queue import to_orient
+
+    person = BeneficiaryFactory()
+    DecisionFactory(beneficiary=person)
+    assert person not in to_orient()
+    OrientationDecision.objects.filter(beneficiary=person).update(ended_on=date(2025, 2, 1))
+    assert person in to_orient()
+
+
+def test_queue_filters_by_commune(officer_client):
+    here = BeneficiaryFactory(commune_code="82121")
+    BeneficiaryFactory(commune_code="82033")
+    response = officer_client.get(reverse("orientation_queue"), {"commune": ["82121"]})
+    assert list(response.context["page"]) == [here]
+    assert response.context["filter_query"] == "commune=82121"
+
+
+def test_queue_is_paginated(officer_client):
+    BeneficiaryFactory.create_batch(51)
+    response = officer_client.get(reverse("orientation_queue"))
+    assert len(response.context["page"]) == 50
+    assert "Page 1 sur 2" in response.content.decode()
+
+
+def test_bulk_action_records_for_each_selected_person_and_reports(officer_client):
+    body = ReferentBodyFactory()
+    first, second = BeneficiaryFactory(), BeneficiaryFactory()
+    already = BeneficiaryFactory()
+    DecisionFactory(beneficiary=already, decision_date=date(2025, 3, 1))
+    response = officer_client.post(
+        reverse("orientation_bulk_record"),
+        {
+            **decision_post(body, decision_date="2025-02-01"),
+            "beneficiaries": [first.pk, second.pk, already.pk],
+        },
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "2 enregistrée(s), 1 refusée(s)." in content
+    assert "une nouvelle décision doit être postérieure" in content
+    assert OrientationDecision.objects.filter(beneficiary__in=[first, second], nature="05").count() == 2
+    assert OrientationDecision.objects.filter(beneficiary=already).count() == 1
+
+
+def test_bulk_action_without_selection_or_with_bad_fields_records_nothing(officer_client):
+    BeneficiaryFactory()
+    response = officer_client.post(reverse("orientation_bulk_record"), {"nature": "05"})
+    assert response.status_code == 400
+    content = response.content.decode()
+    assert "Cochez au moins une personne." in content
+    assert 'id="id_referent_body_error_1">Ce champ est obligatoire.' in content
+    assert OrientationDecision.objects.count() == 0
+
+
+def test_bulk_action_is_post_only(officer_client):
+    assert officer_client.get(reverse("orientation_bulk_record")).status_code == 405
+
+
+# --- Reference data pages ------------------------------------------------------------
+
+
+def test_reference_pages_are_for_admins_only(officer_client):
+    assert officer_client.get(reverse("referent_bodies")).status_code == 403
+
+
+def test_admin_creates_edits_and_deactivates_a_body(admin_client_):
+    response = admin_client_.post(
+        reverse("referent_body_create"),
+        {"name": "CCAS de Moissac", "address": "1 place Durand 82200 Moissac"},
+    )
+    assert response.status_code == 302
+    body = ReferentBody.objects.get(name="CCAS de Moissac")
+    response = admin_client_.post(
+        reverse("referent_body_edit", args=[body.pk]), {"name": "CCAS Moissac", "address": ""}
+    )
+    assert response.status_code == 302
+    admin_client_.post(reverse("referent_body_toggle", args=[body.pk]))
+    body.refresh_from_db()
+    assert (body.name, body.is_active) == ("CCAS Moissac", False)
+    content = admin_client_.get(reverse("referent_bodies")).content.decode()
+    assert "CCAS Moissac" in content
+    assert "désactivé" in content
+
+
+def test_body_over_90_characters_is_refused_in_french(admin_client_):
+    response = admin_client_.post(reverse("referent_body_create"), {"name": "N" * 60, "address": "A" * 40})
+    assert response.status_code == 200
+    assert "Le nom et l&#x27;adresse ensemble dépassent 90 caractères (101)" in response.content.decode()
+    assert not ReferentBody.objects.exists()
+
+
+def test_admin_manages_correspondents(admin_client_):
+    body = ReferentBodyFactory()
+    url = reverse("correspondent_create", args=[body.pk])
+    response = admin_client_.post(
+        url, {"last_name": "Roux", "first_name": "Léa", "phone": "0563", "email": "x", "service": ""}
+    )
+    content = response.content.decode()
+    assert "Le numéro de téléphone doit compter 10 chiffres" in content
+    assert "Saisissez une adresse électronique valide." in content
+    response = admin_client_.post(
+        url,
+        {
+            "last_name": "Roux",
+            "first_name": "Léa",
+            "phone": "05 63 11 22 33",
+            "email": "lea@example.fr",
+            "service": "",
+        },
+    )
+    assert response.status_code == 302
+    correspondent = Correspondent.objects.get(last_name="Roux")
+    assert correspondent.phone == "0563112233"
+    admin_client_.post(reverse("correspondent_toggle", args=[correspondent.pk]))
+    correspondent.refresh_from_db()
+    assert not correspondent.is_active
+    response = admin_client_.post(
+        reverse("correspondent_edit", args=[correspondent.pk]),
+        {"last_name": "Roux2", "first_name": "Léa", "phone": "", "email": "", "service": ""},
+    )
+    assert "Seuls les lettres, espaces, tirets et apostrophes sont acceptés." in response.content.decode()
+
+
+def test_deactivation_is_post_only(admin_client_):
+    body = ReferentBodyFactory()
+    assert admin_client_.get(reverse("referent_body_toggle", args=[body.pk])).status_code == 405
+    body.refresh_from_db()
+    assert body.is_active
+
+
+def test_unused_date_guard(officer_client):
+    """A decision dated in the future is refused next to the date."""
+    person = BeneficiaryFactory()
+    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    response = officer_client.post(
+        reverse("orientation_record", args=[person.pk]),
+        decision_post(ReferentBodyFactory(), decision_date=tomorrow),
+    )
+    assert (
+        'id="id_decision_date_error_1">La date de décision ne peut pas être dans le futur.'
+        in response.content.decode()
+    )
