@@ -1,0 +1,475 @@
+"""The PECGM reader: every whole-file rejection, every record-level error, warnings, hostile XML."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+
+from exchanges.layouts import PECGM
+from exchanges.pecgm_reader import FileRejected, read_pecgm
+from tests.exchanges.pecgm_files import (
+    REFERENCE_DATE,
+    SAMPLE_CGPEM,
+    SAMPLE_PECGM,
+    pecgm_bytes,
+    records,
+    replace_once,
+    write,
+)
+
+NAME = "PECGM_082_20250131_M.xml"
+
+
+def read_all(path, **kwargs):
+    reader = read_pecgm(path, departement=kwargs.pop("departement", "82"), **kwargs)
+    return reader, list(reader.records())
+
+
+def rejected(path, **kwargs) -> FileRejected:
+    with pytest.raises(FileRejected) as caught:
+        read_all(path, **kwargs)
+    assert NAME in caught.value.message or "fichier" in caught.value.message.lower()
+    return caught.value
+
+
+def detail_with(**changes) -> list[dict]:
+    """Three records, the second one changed."""
+    rows = records(3)
+    rows[1].update(changes)
+    return rows
+
+
+# --- Files that read well ---------------------------------------------------
+
+
+def test_shared_sample_parses_without_error():
+    reader, parsed = read_all(SAMPLE_PECGM)
+    assert reader.header.departement == "82"
+    assert reader.header.periodicity == "M"
+    assert reader.header.reference_date == date(2025, 1, 31)
+    assert reader.header.production_date == date(2025, 2, 3)
+    assert len(parsed) == 25
+    assert [record.number for record in parsed] == list(range(1, 26))
+    assert not [issue for record in parsed for issue in record.errors]
+    assert reader.footer.record_count == 25
+    # Annexe 4's radiation label runs past the table's 20 characters: kept, with a warning.
+    warnings = [issue for record in parsed for issue in record.warnings]
+    assert [issue.field for issue in warnings] == ["LIBELLE_MOTIF_RADIATION"]
+    struck = next(r for r in parsed if r.values["radiation_motive"])
+    assert struck.values["radiation_motive_label"] == warnings[0].value
+    assert "STÉPHANIE" in {record.values["first_name"] for record in parsed}
+
+
+def test_generated_file_round_trips_every_attr(tmp_path):
+    rows = records(40)
+    reader, parsed = read_all(write(tmp_path, pecgm_bytes(rows)))
+    attrs = [attr for _, _, attr in PECGM.detail.flat_fields()]
+    assert len(parsed) == 40
+    for row, record in zip(rows, parsed, strict=True):
+        assert list(record.values) == attrs  # every attr present, in layout order
+        assert record.values["record_type"] == "D"
+        for attr in attrs[1:]:
+            assert record.values[attr] == (row.get(attr) or None), attr
+        assert not record.errors
+
+
+def test_header_is_read_at_open_without_iterating(tmp_path):
+    reader = read_pecgm(write(tmp_path, pecgm_bytes(count=3)), departement="82")
+    assert reader.header.reference_date == REFERENCE_DATE
+    assert reader.footer is None  # known only after a full pass
+    reader.close()
+
+
+def test_validate_then_iterate_again(tmp_path):
+    rows = detail_with(birth_date="20250231")
+    reader = read_pecgm(write(tmp_path, pecgm_bytes(rows)), departement="82")
+    validation = reader.validate()
+    assert validation.record_count == 3
+    assert validation.rejected_records == 1
+    assert [(issue.record, issue.field) for issue in validation.errors] == [(2, "DATE_NAISSANCE")]
+    assert validation.footer.record_count == 3
+    assert validation.rejected_ratio == pytest.approx(1 / 3)
+    assert [record.number for record in reader.records()] == [1, 2, 3]
+
+
+def test_departement_082_and_82_are_the_same(tmp_path):
+    content = pecgm_bytes(count=2)
+    assert b"<DEPARTEMENT>082</DEPARTEMENT>" in content
+    unpadded = content.replace(b"<DEPARTEMENT>082</DEPARTEMENT>", b"<DEPARTEMENT>82</DEPARTEMENT>")
+    for data in (content, unpadded):
+        reader, parsed = read_all(write(tmp_path, data), departement="082")
+        assert reader.header.departement == "82"
+        assert reader.footer.departement == "82"
+        assert len(parsed) == 2
+
+
+def test_corsica_departement(tmp_path):
+    reader, parsed = read_all(write(tmp_path, pecgm_bytes(count=1, departement="2A")), departement="2A")
+    assert reader.header.departement == "2A"
+
+
+def test_departement_defaults_to_settings(tmp_path, settings):
+    path = write(tmp_path, pecgm_bytes(count=1))
+    settings.DEPARTEMENT = "82"
+    assert read_pecgm(path).header.departement == "82"
+    settings.DEPARTEMENT = "31"
+    with pytest.raises(FileRejected, match="département 82, cette instance sert le 31"):
+        read_pecgm(path)
+
+
+def test_file_object_source():
+    reader = read_pecgm(io.BytesIO(pecgm_bytes(count=2)), departement="82", file_name=NAME)
+    assert [record.number for record in reader.records()] == [1, 2]
+    assert reader.file_name == NAME
+
+
+def test_padding_trimmed_and_zero_dates_mean_no_date(tmp_path):
+    rows = records(1)
+    rows[0].update(
+        birth_name="   DUPONT     ", nir=" 1850782186822", cessation_date="00000000", radiation_date=None
+    )
+    content = replace_once(pecgm_bytes(rows), b"</PRENOM>", b"</PRENOM><DATE_RADIATION> </DATE_RADIATION>")
+    assert b"<DATE_CESSATION_IDE>00000000<" in content
+    _, (record,) = read_all(write(tmp_path, content))
+    assert record.values["birth_name"] == "DUPONT"
+    assert record.values["nir"] == "1850782186822"
+    assert record.values["cessation_date"] is None
+    assert record.values["radiation_date"] is None
+    assert isinstance(record.values["birth_date"], date)
+    assert not record.errors
+
+
+def test_utf8_declared_and_used_is_honoured(tmp_path):
+    rows = records(1)
+    rows[0]["birth_name"] = "LEFÈVRE"
+    content = pecgm_bytes(rows).decode("latin-1").replace("ISO-8859-1", "UTF-8").encode("utf-8")
+    _, (record,) = read_all(write(tmp_path, content))
+    assert record.values["birth_name"] == "LEFÈVRE"
+
+
+def test_memory_stays_flat(tmp_path):
+    reader = read_pecgm(write(tmp_path, pecgm_bytes(count=200)), departement="82")
+    numbers = [record.number for record in reader.records()]
+    assert numbers == list(range(1, 201))
+    # Every record was dropped once read: only the (cleared) footer is left.
+    assert len(reader._root) == 1
+    assert len(reader._root[0]) == 0
+
+
+# --- Record-level errors: this record rejected, the others kept -------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"birth_date": "20250231"}, "DATE_NAISSANCE", "date invalide"),
+        ({"registration_date": "2025013"}, "DATE_DEBUT_IDE", "date invalide"),
+        ({"cessation_date": "31/01/2025"}, "DATE_CESSATION_IDE", "date invalide"),
+        ({"ft_identifier": "123456789"}, "IDENTIFIANT_PE", "trop longue"),
+        ({"nir": "18507821868220"}, "NIR", "trop longue"),
+        ({"birth_name": None}, "NOM_NAISSANCE", "obligatoire"),
+        ({"first_name": "   "}, "PRENOM", "obligatoire"),
+        ({"birth_date": "00000000"}, "DATE_NAISSANCE", "obligatoire"),
+        (
+            {"main_structure_name": "FT", "main_structure_postcode": "82 00"},
+            "STRUCTURE_PRINCIPALE_SUIVI/CODE_POSTAL",
+            "non numérique",
+        ),
+        (
+            {"delegated_structure_name": "X", "delegated_structure_cedex": "123"},
+            "STRUCTURE_SUIVI_DELEGUEE/CEDEX",
+            "trop longue",
+        ),
+        ({"record_type": "X"}, "TYPE_ENREGISTREMENT", "D attendu"),
+    ],
+)
+def test_record_errors(tmp_path, changes, field, message):
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(detail_with(**changes))))
+    assert [bool(record.errors) for record in parsed] == [False, True, False]
+    (issue,) = parsed[1].errors
+    assert (issue.record, issue.field) == (2, field)
+    assert message in issue.message
+    value = list(changes.values())[-1]
+    assert issue.value == ("" if message == "obligatoire" else value.strip())
+    assert issue.as_dict() == {"record": 2, "field": field, "value": issue.value, "message": issue.message}
+
+
+def test_error_messages_never_hold_the_value(tmp_path):
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(detail_with(ft_identifier="SECRET123"))))
+    assert "SECRET123" not in parsed[1].errors[0].message
+
+
+# --- Warnings: the value is kept ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"work_axis": "99"}, "AXE_TRAVAIL", "code inconnu"),
+        ({"support_mode": "NEW"}, "MODALITE_ACCOMPAGNEMENT", "code inconnu"),
+        ({"category": "9"}, "CODE_CATEGORIE_INSCRIPTION", "code inconnu"),
+        ({"training_level": "XYZ"}, "NIVEAU_FORMATION", "code inconnu"),
+        ({"rome_label": "L" * 151}, "LIBELLE_ROME", "plus long que prévu"),
+        (
+            {"radiation_motive_label": "un libellé de plus de vingt caractères"},
+            "LIBELLE_MOTIF_RADIATION",
+            "long",
+        ),
+    ],
+)
+def test_warnings_keep_the_value(tmp_path, changes, field, message):
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(detail_with(**changes))))
+    record = parsed[1]
+    assert not record.errors
+    assert [(issue.field, message in issue.message) for issue in record.warnings] == [(field, True)]
+    ((attr, value),) = changes.items()
+    assert record.values[attr] == value
+
+
+def test_unknown_element_is_a_warning(tmp_path):
+    content = replace_once(pecgm_bytes(count=2), b"</PRENOM>", b"</PRENOM><NOUVEAU_CHAMP>x</NOUVEAU_CHAMP>")
+    _, parsed = read_all(write(tmp_path, content))
+    assert [issue.field for issue in parsed[0].warnings] == ["NOUVEAU_CHAMP"]
+    assert not parsed[0].errors
+
+
+# --- Whole-file rejections -------------------------------------------------------------
+
+
+def test_instance_departement_mismatch(tmp_path):
+    error = rejected(write(tmp_path, pecgm_bytes(count=1)), departement="31")
+    assert error.field == "DEPARTEMENT"
+    assert NAME in error.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        (b"<FICHIER>PECG</FICHIER>", b"<FICHIER>CGPE</FICHIER>", "FICHIER"),
+        (
+            b"<TYPE_ENREGISTREMENT>E</TYPE_ENREGISTREMENT>",
+            b"<TYPE_ENREGISTREMENT>D</TYPE_ENREGISTREMENT>",
+            None,
+        ),
+        (b"<PERIODICITE>M</PERIODICITE>", b"<PERIODICITE>X</PERIODICITE>", "PERIODICITE"),
+        (b"<PERIODICITE>M</PERIODICITE>", b"", "PERIODICITE"),
+        (b"<DATE_REFERENCE>20250131</DATE_REFERENCE>", b"<DATE_REFERENCE>20250132</DATE_REFERENCE>", None),
+        (b"<DEPARTEMENT>082</DEPARTEMENT>", b"<DEPARTEMENT>999</DEPARTEMENT>", "DEPARTEMENT"),
+        (b"<VERSION>001,0</VERSION>", b"", "VERSION"),
+    ],
+)
+def test_wrong_header(tmp_path, old, new, field):
+    error = rejected(write(tmp_path, replace_once(pecgm_bytes(count=2), old, new)))
+    if field:
+        assert error.field == field
+    assert "refusé" in error.message
+
+
+def test_missing_header(tmp_path):
+    content = pecgm_bytes(count=2)
+    start, end = content.index(b"<ENTETE>"), content.index(b"</ENTETE>") + len(b"</ENTETE>")
+    error = rejected(write(tmp_path, content[:start] + content[end:]))
+    assert "ENTETE" in error.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        (b"<NB_ENREGISTREMENTS>3</NB_ENREGISTREMENTS>", b"<NB_ENREGISTREMENTS>4</NB_ENREGISTREMENTS>", None),
+        (b"<NB_ENREGISTREMENTS>3</NB_ENREGISTREMENTS>", b"<NB_ENREGISTREMENTS>2</NB_ENREGISTREMENTS>", None),
+        (
+            b"<NB_ENREGISTREMENTS>3</NB_ENREGISTREMENTS>",
+            b"<NB_ENREGISTREMENTS>trois</NB_ENREGISTREMENTS>",
+            None,
+        ),
+        (
+            b"<TYPE_ENREGISTREMENT>F</TYPE_ENREGISTREMENT>",
+            b"<TYPE_ENREGISTREMENT>E</TYPE_ENREGISTREMENT>",
+            "TYPE_ENREGISTREMENT",
+        ),
+    ],
+)
+def test_wrong_footer_count_or_type(tmp_path, old, new, field):
+    error = rejected(write(tmp_path, replace_once(pecgm_bytes(count=3), old, new)))
+    assert error.field in ("NB_ENREGISTREMENTS", "TYPE_ENREGISTREMENT")
+
+
+def _footer_replaced(content: bytes, old: bytes, new: bytes) -> bytes:
+    start = content.index(b"<FIN>")
+    return content[:start] + replace_once(content[start:], old, new)
+
+
+def test_footer_date_differs_from_header(tmp_path):
+    content = _footer_replaced(pecgm_bytes(count=2), b"20250131", b"20250228")
+    error = rejected(write(tmp_path, content))
+    assert error.field == "DATE_REFERENCE"
+
+
+def test_footer_departement_differs_from_header(tmp_path):
+    content = _footer_replaced(pecgm_bytes(count=2), b"082", b"031")
+    error = rejected(write(tmp_path, content))
+    assert error.field == "DEPARTEMENT"
+
+
+def test_missing_footer(tmp_path):
+    content = pecgm_bytes(count=2)
+    start, end = content.index(b"<FIN>"), content.index(b"</FIN>") + len(b"</FIN>")
+    error = rejected(write(tmp_path, content[:start] + content[end:]))
+    assert "FIN" in error.message
+
+
+def test_detail_after_footer(tmp_path):
+    content = pecgm_bytes(count=2)
+    first = content[content.index(b"<DETAIL>") : content.index(b"</DETAIL>") + 9]
+    content = content.replace(b"</PECGM>", first + b"</PECGM>")
+    assert "après le pied" in rejected(write(tmp_path, content)).message
+
+
+def test_unexpected_top_level_element(tmp_path):
+    content = replace_once(pecgm_bytes(count=3), b"<DETAIL>", b"<AUTRE>x</AUTRE><DETAIL>")
+    assert "AUTRE" in rejected(write(tmp_path, content)).message
+
+
+def test_truncated_file_yields_good_records_then_rejects(tmp_path):
+    content = pecgm_bytes(count=20)
+    cut = content[: content.index(b"<DETAIL>", len(content) // 2) + 40]
+    reader = read_pecgm(write(tmp_path, cut), departement="82")
+    seen = []
+    with pytest.raises(FileRejected) as caught:
+        for record in reader.records():
+            seen.append(record.number)
+    assert len(seen) >= 5 and seen == list(range(1, len(seen) + 1))
+    assert caught.value.record == len(seen) + 1
+    assert f"après l'enregistrement {len(seen)}" in caught.value.message
+    with pytest.raises(FileRejected):
+        reader.validate()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "vide"),
+        (b"NIR;NOM\n1850782186822;COLAS\n", "pas un document XML"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "pas un document XML"),
+        (b"<?xml version='1.0' encoding='ISO-8859-1'?>\n<PECGM><ENTETE>", "tronqué"),
+        (b"<?xml version='1.0'?><PECGM/>", "ENTETE absent"),
+    ],
+)
+def test_not_xml_empty_or_broken(tmp_path, content, message):
+    assert message in rejected(write(tmp_path, content)).message
+
+
+def test_wrong_root(tmp_path):
+    error = rejected(SAMPLE_CGPEM)
+    assert "racine CGPEM" in error.message
+
+
+def test_size_limit(tmp_path):
+    path = write(tmp_path, pecgm_bytes(count=3))
+    assert "limite" in rejected(path, max_size=100).message
+    read_all(path, max_size=path.stat().st_size)
+
+
+def test_size_limit_defaults_to_settings(tmp_path, settings):
+    settings.PECGM_MAX_FILE_SIZE = 10
+    with pytest.raises(FileRejected, match="limite"):
+        read_pecgm(write(tmp_path, pecgm_bytes(count=1)), departement="82")
+
+
+# --- Hostile XML -----------------------------------------------------------------------------
+
+
+def _with_prolog(prolog: bytes, body_replacement: bytes | None = None) -> bytes:
+    content = pecgm_bytes(count=1)
+    content = replace_once(content, b"?>\n<PECGM>", b"?>\n" + prolog + b"\n<PECGM>")
+    if body_replacement is not None:
+        content = replace_once(content, b"<PRENOM>", b"<PRENOM>" + body_replacement)
+    return content
+
+
+def test_external_entity_to_a_local_file_is_never_read(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("CONTENU-SECRET-XXE")
+    content = _with_prolog(f'<!DOCTYPE PECGM [<!ENTITY xxe SYSTEM "file://{secret}">]>'.encode(), b"&xxe;")
+    error = rejected(write(tmp_path, content))
+    assert "DOCTYPE" in error.message
+    assert "CONTENU-SECRET-XXE" not in error.message
+
+
+def test_billion_laughs(tmp_path):
+    entities = b'<!ENTITY lol "lol">' + b"".join(
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10 if i > 1 else "&lol;" * 10}">'.encode() for i in range(1, 10)
+    )
+    content = _with_prolog(b"<!DOCTYPE PECGM [" + entities + b"]>", b"&lol9;")
+    assert "DOCTYPE" in rejected(write(tmp_path, content)).message
+
+
+def test_external_dtd(tmp_path):
+    dtd = tmp_path / "evil.dtd"
+    dtd.write_text('<!ENTITY leak "CONTENU-DTD">')
+    content = _with_prolog(f'<!DOCTYPE PECGM SYSTEM "file://{dtd}">'.encode())
+    assert "DOCTYPE" in rejected(write(tmp_path, content)).message
+
+
+def test_plain_doctype_is_refused(tmp_path):
+    assert "DOCTYPE" in rejected(write(tmp_path, _with_prolog(b"<!DOCTYPE PECGM>"))).message
+
+
+def test_entity_reference_without_declaration_is_refused(tmp_path):
+    content = replace_once(pecgm_bytes(count=1), b"<PRENOM>", b"<PRENOM>&xxe;")
+    assert "mal formé" in rejected(write(tmp_path, content)).message
+
+
+def test_doctype_hidden_behind_a_long_prolog_is_refused(tmp_path):
+    padding = b"<!--" + b" " * (70 * 1024) + b"-->"
+    content = _with_prolog(padding + b'<!DOCTYPE PECGM [<!ENTITY a "b">]>', b"&a;")
+    assert "refusé" in rejected(write(tmp_path, content)).message
+
+
+def test_utf16_is_refused(tmp_path):
+    content = pecgm_bytes(count=1).decode("latin-1").replace("ISO-8859-1", "UTF-16").encode("utf-16")
+    assert "UTF-16" in rejected(write(tmp_path, content)).message
+
+
+# --- Encoding accidents -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["LEFÈVRE", "STÉPHANIE", "FRANÇOIS", "DANIÈLE D’ARC", "CŒUR"])
+def test_utf8_in_a_latin1_file_is_mojibake(tmp_path, name):
+    content = pecgm_bytes(count=3)
+    marker = b"<PRENOM>"
+    second = content.index(marker, content.index(marker) + 1) + len(marker)
+    content = content[:second] + name.encode("utf-8") + content[second:]
+    error = rejected(write(tmp_path, content))
+    assert (error.record, error.field) == (2, "PRENOM")
+    assert "mal encodés" in error.message
+    assert name not in error.message
+
+
+def test_c1_control_character_rejects_the_file(tmp_path):
+    content = replace_once(pecgm_bytes(count=1), b"<NOM_NAISSANCE>", b"<NOM_NAISSANCE>\x85")
+    error = rejected(write(tmp_path, content))
+    assert (error.record, error.field) == (1, "NOM_NAISSANCE")
+    assert "U+0085" in error.message
+
+
+def test_mojibake_in_an_address(tmp_path):
+    rows = records(1)
+    rows[0]["main_structure_street"] = "RUE DES PR\u00c3\u00a9S"
+    error = rejected(write(tmp_path, pecgm_bytes(rows)))
+    assert error.field == "STRUCTURE_PRINCIPALE_SUIVI/LIBELLE_VOIE"
+
+
+def test_latin1_bytes_in_a_utf8_declared_file(tmp_path):
+    content = pecgm_bytes(count=1).replace(b"ISO-8859-1", b"UTF-8")
+    content = replace_once(content, b"<PRENOM>", b"<PRENOM>\xc9LO\xcfSE ")
+    assert "mal formé" in rejected(write(tmp_path, content)).message
+
+
+def test_genuine_latin1_accents_are_fine(tmp_path):
+    rows = records(1)
+    rows[0]["birth_name"] = "ÉLOÏSE-DÛR Ô'ÇA"
+    _, (record,) = read_all(write(tmp_path, pecgm_bytes(rows)))
+    assert record.values["birth_name"] == "ÉLOÏSE-DÛR Ô'ÇA"

@@ -1,0 +1,148 @@
+"""The layout-driven writer: valid against the XSD, readable by the reader, strict about encoding."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+from lxml import etree
+
+from exchanges.layouts import CGPEM, PECGM
+from exchanges.pecgm_reader import read_pecgm
+from exchanges.xml_writer import UnencodableValue, departement_on_three, schema_for, write_file
+from tests.exchanges.pecgm_files import REFERENCE_DATE, SAMPLE_CGPEM, SAMPLE_PECGM, records
+
+HEADER = {"periodicity": "M", "departement": "82", "reference_date": REFERENCE_DATE}
+
+
+def written(layout, rows, **header) -> bytes:
+    buffer = io.BytesIO()
+    write_file(layout, HEADER | header, rows, buffer)
+    return buffer.getvalue()
+
+
+def test_output_validates_against_the_xsd_and_round_trips(tmp_path):
+    rows = records(60)
+    path = tmp_path / "PECGM_082_20250131_M.xml"
+    assert write_file(PECGM, HEADER | {"production_date": date(2025, 2, 3)}, rows, path) == 60
+    schema_for(PECGM).assertValid(etree.parse(str(path)))
+    reader = read_pecgm(path, departement="82")
+    assert reader.header.production_date == date(2025, 2, 3)
+    parsed = list(reader.records())
+    assert [record.values["ft_identifier"] for record in parsed] == [row["ft_identifier"] for row in rows]
+    assert not [record for record in parsed if record.errors]
+    assert reader.footer.record_count == 60
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_shared_samples_validate_against_the_project_copies_of_the_xsd():
+    schema_for(PECGM).assertValid(etree.parse(str(SAMPLE_PECGM)))
+    schema_for(CGPEM).assertValid(etree.parse(str(SAMPLE_CGPEM)))
+
+
+def test_header_footer_dates_and_departement_on_three_characters():
+    content = written(PECGM, records(2), production_date=date(2025, 2, 3))
+    root = etree.fromstring(content)
+    assert content.startswith(b"<?xml version='1.0' encoding='ISO-8859-1'?>")
+    assert [child.tag for child in root] == ["ENTETE", "DETAIL", "DETAIL", "FIN"]
+    header, footer = root[0], root[-1]
+    assert [(child.tag, child.text) for child in header] == [
+        ("TYPE_ENREGISTREMENT", "E"),
+        ("FICHIER", "PECG"),
+        ("PERIODICITE", "M"),
+        ("DEPARTEMENT", "082"),
+        ("DATE_REFERENCE", "20250131"),
+        ("DATE_FABRICATION", "20250203"),
+        ("VERSION", "001,0"),
+    ]
+    assert [(child.tag, child.text) for child in footer] == [
+        ("TYPE_ENREGISTREMENT", "F"),
+        ("DEPARTEMENT", "082"),
+        ("DATE_REFERENCE", "20250131"),
+        ("NB_ENREGISTREMENTS", "2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("82", "082"), ("082", "082"), ("2A", "02A"), ("971", "971")]
+)
+def test_departement_on_three(value, expected):
+    assert departement_on_three(value) == expected
+
+
+def test_empty_optional_elements_and_address_groups_are_omitted():
+    row = {
+        "birth_name": "DURAND",
+        "first_name": "LÉA",
+        "birth_date": date(1990, 5, 4),
+        "usage_name": "",
+        "nir": None,
+        "main_structure_name": "FRANCE TRAVAIL MOISSAC",
+        "main_structure_postcode": "82200",
+    }
+    detail = etree.fromstring(written(PECGM, [row]))[1]
+    assert [child.tag for child in detail] == [
+        "TYPE_ENREGISTREMENT",
+        "NOM_NAISSANCE",
+        "PRENOM",
+        "DATE_NAISSANCE",
+        "STRUCTURE_PRINCIPALE_SUIVI",
+    ]
+    assert detail.findtext("DATE_NAISSANCE") == "19900504"
+    assert [(c.tag, c.text) for c in detail.find("STRUCTURE_PRINCIPALE_SUIVI")] == [
+        ("NOM", "FRANCE TRAVAIL MOISSAC"),
+        ("CODE_POSTAL", "82200"),
+    ]
+
+
+def test_required_element_without_value_is_written_empty_not_invented():
+    detail = etree.fromstring(written(PECGM, [{"birth_name": "X"}]))[1]
+    assert detail.find("PRENOM") is not None and not detail.findtext("PRENOM")
+
+
+def test_unencodable_character_raises_and_leaves_no_file(tmp_path):
+    rows = records(3)
+    rows[2]["birth_name"] = "BŒUF"
+    path = tmp_path / "out.xml"
+    with pytest.raises(UnencodableValue) as caught:
+        write_file(PECGM, HEADER, rows, path)
+    assert (caught.value.record, caught.value.field) == (3, "NOM_NAISSANCE")
+    assert "U+0152" in str(caught.value) and "ISO-8859-1" in str(caught.value)
+    assert "BŒUF" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unencodable_character_in_an_address():
+    rows = records(1)
+    rows[0]["main_structure_street"] = "RUE D’ARMAGNAC"
+    with pytest.raises(UnencodableValue) as caught:
+        written(PECGM, rows)
+    assert caught.value.field == "STRUCTURE_PRINCIPALE_SUIVI/LIBELLE_VOIE"
+
+
+def test_other_encoding_writes_anything_encodable():
+    rows = records(1)
+    rows[0]["birth_name"] = "BŒUF"
+    buffer = io.BytesIO()
+    write_file(PECGM, HEADER, rows, buffer, encoding="UTF-8")
+    assert "<NOM_NAISSANCE>BŒUF</NOM_NAISSANCE>".encode() in buffer.getvalue()
+    assert b"&#" not in buffer.getvalue()
+
+
+def test_cgpem_layout_writes_a_valid_file():
+    row = {
+        "nir": "1850782186822",
+        "birth_name": "COLAS",
+        "first_name": "DANIEL",
+        "birth_date": date(1985, 7, 13),
+        "nature": "05",
+        "decision_date": date(2025, 1, 15),
+        "correspondent_phone": "0563000000",
+    }
+    content = written(CGPEM, [row, row])
+    root = etree.fromstring(content)
+    schema_for(CGPEM).assertValid(root)
+    assert root[0].findtext("FICHIER") == "CGPE"
+    assert root[1].findtext("DATE_DECISION_ORIENTATION") == "20250115"
+    assert root[-1].findtext("NB_ENREGISTREMENTS") == "2"
