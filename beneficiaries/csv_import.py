@@ -112,7 +112,13 @@ def _clean_row(row: dict[str, str]) -> dict:
     return values
 
 
-def read_rows(raw: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def read_rows(
+    raw: bytes, required: tuple[str, ...] = REQUIRED_COLUMNS
+) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """(header, [(line number, row)]) of a CSV in UTF-8 or Latin-1, `;` or `,` separated.
+
+    Shared by every CSV import of the project (beneficiaries, orientations).
+    """
     text = decode(raw)
     lines = text.splitlines()
     if not lines or not lines[0].strip():
@@ -121,7 +127,7 @@ def read_rows(raw: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     reader.fieldnames = header
-    missing = [column for column in REQUIRED_COLUMNS if column not in header]
+    missing = [column for column in required if column not in header]
     if missing:
         raise CSVFileError("colonnes obligatoires absentes de l'en-tête : " + ", ".join(missing))
     # line 1 is the header; DictReader.line_num would count multi-line cells.

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -38,6 +37,7 @@ from django.utils import timezone
 from lxml import etree
 
 from exchanges.layouts import CGPEM, DATE, VERSION, A, N
+from exchanges.models import FollowUp
 from orientations.latin1 import NotLatin1, is_name, to_latin1
 from orientations.models import CgpemExport, OrientationDecision
 
@@ -166,15 +166,20 @@ def _decision_rows(decisions) -> Iterator[tuple[int, int, dict]]:
 
 
 def _followups() -> dict[int, tuple[str, str]]:
-    """France Travail identifier and institution code per beneficiary, from the latest PECGM."""
-    try:
-        model = apps.get_model("exchanges", "FollowUp")
-    except LookupError:
-        return {}
-    rows = model.objects.exclude(ft_identifier="", ft_institution_code="").values_list(
+    """France Travail institution code and identifier per beneficiary, from their newest PECGM record.
+
+    Institution codes come padded or not ("076", "76"): the file wants three characters.
+    """
+    rows = FollowUp.objects.exclude(ft_identifier="", ft_institution_code="").values_list(
         "beneficiary_id", "ft_institution_code", "ft_identifier"
     )
-    return {beneficiary: (code or "", identifier or "") for beneficiary, code, identifier in rows}
+    return {
+        beneficiary: (
+            (code or "").strip().zfill(3) if (code or "").strip().isdigit() else (code or "").strip(),
+            (identifier or "").strip(),
+        )
+        for beneficiary, code, identifier in rows.iterator(chunk_size=5000)
+    }
 
 
 def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | None]:
@@ -299,18 +304,19 @@ def write_layout(
     count = 0
     with etree.xmlfile(str(destination), encoding=encoding) as xf:
         xf.write_declaration()
+        # One record per line, like the contract's samples.
         with xf.element(layout.name):
             xf.write("\n")
-            xf.write(_element(layout.header, header), pretty_print=True)
+            xf.write(_element(layout.header, header), "\n")
             for values in records:
-                xf.write(_element(layout.detail, values), pretty_print=True)
+                xf.write(_element(layout.detail, values), "\n")
                 count += 1
             footer = {
                 "departement": header["departement"],
                 "reference_date": header["reference_date"],
                 "record_count": str(count),
             }
-            xf.write(_element(layout.footer, footer), pretty_print=True)
+            xf.write(_element(layout.footer, footer), "\n")
     return count
 
 

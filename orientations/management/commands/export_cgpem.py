@@ -1,0 +1,60 @@
+import json
+from datetime import date
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from orientations.cgpem import CgpemError, generate_cgpem
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"date « {value} » invalide (attendu AAAA-MM-JJ)") from None
+
+
+class Command(BaseCommand):
+    help = "Write, validate and archive the CGPEM file of the period ending at --date."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--periodicity", required=True, choices=["M", "H", "Q"])
+        parser.add_argument("--date", required=True, help="end of the period, YYYY-MM-DD")
+        parser.add_argument("--output", required=True, help="where to copy the file")
+        parser.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    def handle(self, *args, **options):
+        period_end = _date(options["date"])
+        output = Path(options["output"])
+        if not output.parent.is_dir():
+            raise CommandError(f"{output.parent} : dossier introuvable")
+        try:
+            export = generate_cgpem(options["periodicity"], period_end, created_by="command", output=output)
+        except CgpemError as exc:
+            raise CommandError(str(exc)) from None
+        summary = {
+            "file": export.file_name,
+            "output": str(output),
+            "archive": export.path,
+            "sha256": export.sha256,
+            "period_start": export.period_start.isoformat(),
+            "period_end": export.period_end.isoformat(),
+            "records": export.records,
+            "excluded": export.excluded,
+            "transliterated": export.transliterations,
+            "warnings": export.warnings,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(summary, ensure_ascii=False))
+            return
+        self.stdout.write(
+            f"{export.file_name} : {export.records} décisions écrites, {len(export.excluded)} écartées, "
+            f"{len(export.transliterations)} translittérations, {len(export.warnings)} avertissements."
+        )
+        for item in export.excluded:
+            self.stdout.write(f"  écartée : décision {item['decision']} : " + " ; ".join(item["reasons"]))
+        for item in export.transliterations:
+            replaced = ", ".join(f"{old} → {new}" for old, new in item["replaced"].items())
+            self.stdout.write(f"  translittérée : décision {item['decision']}, {item['field']} : {replaced}")
+        for item in export.warnings:
+            self.stdout.write(f"  avertissement : décision {item['decision']} : {item['message']}")

@@ -1,0 +1,336 @@
+"""The CGPEM file: contents, fitting rules, XSD validation, archive and reports."""
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from lxml import etree
+
+from exchanges.layouts import CGPEM
+from exchanges.models import FollowUp
+from orientations import cgpem
+from orientations.cgpem import CgpemError, generate_cgpem, period_bounds
+from orientations.decisions import DecisionData, correct_decision, record_decision
+from orientations.models import CgpemExport, OrientationDecision
+from tests.factories import BeneficiaryFactory
+from tests.orientations.factories import CorrespondentFactory, DecisionFactory, ReferentBodyFactory
+
+pytestmark = pytest.mark.django_db
+DETAIL = CGPEM.detail.tag
+TAGS = {attr: tag for (*_p, tag), _item, attr in CGPEM.detail.flat_fields()}
+
+
+def parse(path: Path) -> etree._ElementTree:
+    """Hardened parse + schema validation: the way France Travail reads the file."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    tree = etree.parse(str(path), parser)
+    cgpem.load_schema().assertValid(tree)
+    return tree
+
+
+def records(path: Path) -> list[dict]:
+    return [{child.tag: child.text or "" for child in element} for element in parse(path).iter(DETAIL)]
+
+
+def at(day: date, hour: int = 12) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=timezone.get_current_timezone())
+
+
+def test_period_bounds():
+    assert period_bounds("M", date(2025, 1, 31)) == (date(2025, 1, 1), date(2025, 1, 31))
+    assert period_bounds("H", date(2025, 1, 31)) == (date(2025, 1, 25), date(2025, 1, 31))
+    assert period_bounds("Q", date(2025, 1, 31)) == (date(2025, 1, 31), date(2025, 1, 31))
+    with pytest.raises(CgpemError):
+        period_bounds("X", date(2025, 1, 31))
+
+
+def test_monthly_stock_holds_every_current_decision_and_a_valid_header_and_footer(settings, tmp_path):
+    settings.DEPARTEMENT = "82"
+    person = BeneficiaryFactory(
+        nir="185078218682245", birth_name="Colas", first_name="Daniel", birth_date=date(1985, 7, 13)
+    )
+    correspondent = CorrespondentFactory(last_name="Martin", first_name="Paul", phone="05 63 00 00 00")
+    DecisionFactory(
+        beneficiary=person,
+        nature="05",
+        decision_date=date(2025, 1, 15),
+        referent_body=correspondent.referent_body,
+        correspondent=correspondent,
+    )
+    DecisionFactory.create_batch(2, changed_at=at(date(2024, 6, 1)), decision_date=date(2024, 6, 1))
+    output = tmp_path / "out.xml"
+    export = generate_cgpem("M", date(2025, 1, 31), output=output)
+
+    assert export.file_name == "CGPEM_082_20250131_M.xml"
+    assert export.records == 3
+    tree = parse(output)
+    assert tree.docinfo.encoding.upper() == "ISO-8859-1"
+    header = {child.tag: child.text for child in tree.getroot().find("ENTETE")}
+    assert header["FICHIER"] == "CGPE"
+    assert header["PERIODICITE"] == "M"
+    assert header["DEPARTEMENT"] == "082"
+    assert header["DATE_REFERENCE"] == "20250131"
+    footer = {child.tag: child.text for child in tree.getroot().find("FIN")}
+    assert footer == {
+        "TYPE_ENREGISTREMENT": "F",
+        "DEPARTEMENT": "082",
+        "DATE_REFERENCE": "20250131",
+        "NB_ENREGISTREMENTS": "3",
+    }
+    first = next(r for r in records(output) if r["NOM_NAISSANCE"] == "Colas")
+    assert first["NIR"] == "1850782186822"  # 13 characters, no key
+    assert first["DATE_NAISSANCE"] == "19850713"
+    assert first["NATURE_ACCOMPAGNEMENT"] == "05"
+    assert first["DATE_DECISION_ORIENTATION"] == "20250115"
+    assert first["TEL_CORRESPONDANT"] == "0563000000"
+    assert first["ORGANISME_REFERENT"] == correspondent.referent_body.file_text
+    assert "NOM_MARITAL" not in first
+
+
+def test_stock_takes_the_decision_in_force_at_the_period_end():
+    person = BeneficiaryFactory()
+    body = ReferentBodyFactory()
+    record_decision(person, DecisionData("01", date(2024, 10, 1), body))
+    record_decision(person, DecisionData("05", date(2025, 2, 10), body))
+    january = generate_cgpem("M", date(2025, 1, 31))
+    february = generate_cgpem("M", date(2025, 2, 28))
+    assert [r["NATURE_ACCOMPAGNEMENT"] for r in records(Path(january.path))] == ["01"]
+    assert [r["NATURE_ACCOMPAGNEMENT"] for r in records(Path(february.path))] == ["05"]
+
+
+def test_flux_holds_only_decisions_taken_or_changed_in_the_period():
+    body = ReferentBodyFactory()
+    in_week = BeneficiaryFactory(birth_name="Semaine")
+    before = BeneficiaryFactory(birth_name="Avant")
+    corrected = BeneficiaryFactory(birth_name="Corrige")
+    DecisionFactory(
+        beneficiary=in_week,
+        referent_body=body,
+        decision_date=date(2025, 1, 27),
+        changed_at=at(date(2025, 1, 28)),
+    )
+    DecisionFactory(
+        beneficiary=before,
+        referent_body=body,
+        decision_date=date(2025, 1, 2),
+        changed_at=at(date(2025, 1, 3)),
+    )
+    old = DecisionFactory(
+        beneficiary=corrected,
+        referent_body=body,
+        decision_date=date(2024, 12, 1),
+        changed_at=at(date(2024, 12, 1)),
+    )
+    OrientationDecision.objects.filter(pk=old.pk).update(
+        changed_at=at(date(2025, 1, 30))
+    )  # corrected that day
+
+    weekly = generate_cgpem("H", date(2025, 1, 31))
+    assert sorted(r["NOM_NAISSANCE"] for r in records(Path(weekly.path))) == ["Corrige", "Semaine"]
+    assert (weekly.period_start, weekly.period_end) == (date(2025, 1, 25), date(2025, 1, 31))
+    daily = generate_cgpem("Q", date(2025, 1, 28))
+    assert [r["NOM_NAISSANCE"] for r in records(Path(daily.path))] == ["Semaine"]
+    assert weekly.file_name.endswith("_H.xml") and daily.file_name == "CGPEM_082_20250128_Q.xml"
+    stock = generate_cgpem("M", date(2025, 1, 31))
+    assert stock.records == 3
+
+
+def test_a_correction_puts_the_decision_in_the_next_flux():
+    decision = DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))
+    today = timezone.localdate()
+    assert generate_cgpem("Q", today).records == 0
+    correct_decision(
+        decision, DecisionData("06", decision.decision_date, decision.referent_body, decision.correspondent)
+    )
+    export = generate_cgpem("Q", today)
+    assert [r["NATURE_ACCOMPAGNEMENT"] for r in records(Path(export.path))] == ["06"]
+
+
+def test_names_with_ligatures_stroked_letters_and_curly_apostrophes_are_transliterated_and_reported():
+    person = BeneficiaryFactory(birth_name="D’Œuvray", usage_name="Łukasiewicz", first_name="Bœna")
+    decision = DecisionFactory(beneficiary=person, correspondent=CorrespondentFactory(last_name="Kowalczył"))
+    export = generate_cgpem("M", date(2025, 1, 31))
+    raw = Path(export.path).read_bytes()
+    raw.decode("iso-8859-1")
+    assert "’".encode() not in raw
+    record = records(Path(export.path))[0]
+    assert record["NOM_NAISSANCE"] == "D'OEuvray"
+    assert record["NOM_MARITAL"] == "Lukasiewicz"
+    assert record["PRENOM"] == "Boena"
+    assert record["NOM_CORRESPONDANT"] == "Kowalczyl"
+    by_field = {item["field"]: item for item in export.transliterations}
+    assert by_field["NOM_NAISSANCE"] == {
+        "decision": decision.pk,
+        "field": "NOM_NAISSANCE",
+        "replaced": {"’": "'", "Œ": "OE"},
+    }
+    assert by_field["NOM_MARITAL"]["replaced"] == {"Ł": "L"}
+    assert by_field["PRENOM"]["replaced"] == {"œ": "oe"}
+    assert by_field["NOM_CORRESPONDANT"]["replaced"] == {"ł": "l"}
+
+
+def test_latin1_accents_go_through_untouched():
+    DecisionFactory(beneficiary=BeneficiaryFactory(first_name="Stéphanie", birth_name="Müller"))
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert records(Path(export.path))[0]["PRENOM"] == "Stéphanie"
+    assert "Stéphanie".encode("iso-8859-1") in Path(export.path).read_bytes()
+    assert export.transliterations == []
+
+
+def test_a_name_over_25_letters_after_transliteration_is_left_out_with_its_reason():
+    long_name = BeneficiaryFactory(birth_name="Œ" * 13)  # 26 letters once written "OE"
+    fits = BeneficiaryFactory(birth_name="A" * 25)
+    excluded = DecisionFactory(beneficiary=long_name)
+    DecisionFactory(beneficiary=fits)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 1
+    assert [r["NOM_NAISSANCE"] for r in records(Path(export.path))] == ["A" * 25]
+    assert export.excluded == [
+        {
+            "decision": excluded.pk,
+            "beneficiary": long_name.pk,
+            "reasons": ["NOM_NAISSANCE : 26 caractères après translittération, 25 au plus"],
+        }
+    ]
+    assert export.transliterations == []  # only written records are listed
+
+
+def test_a_long_correspondent_service_is_cut_with_a_warning():
+    correspondent = CorrespondentFactory(service="Œ" * 26)  # 52 once transliterated, 50 allowed
+    decision = DecisionFactory(correspondent=correspondent, referent_body=correspondent.referent_body)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 1
+    assert records(Path(export.path))[0]["SERVICE_CORRESPONDANT"] == "OE" * 25
+    assert export.warnings == [
+        {
+            "decision": decision.pk,
+            "beneficiary": decision.beneficiary_id,
+            "message": "SERVICE_CORRESPONDANT : 52 caractères après translittération, 50 au plus ; "
+            "valeur coupée",
+        }
+    ]
+
+
+@pytest.mark.parametrize("phone", ["056300000", "05630000001", "0563 00 00 0x"])
+def test_a_bad_phone_leaves_the_decision_out(phone):
+    correspondent = CorrespondentFactory()
+    type(correspondent).objects.filter(pk=correspondent.pk).update(
+        phone=phone
+    )  # legacy data, never validated
+    decision = DecisionFactory(correspondent=correspondent, referent_body=correspondent.referent_body)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 0
+    assert export.excluded[0]["decision"] == decision.pk
+    assert export.excluded[0]["reasons"][0].startswith("TEL_CORRESPONDANT")
+    assert parse(Path(export.path)).getroot().find("FIN/NB_ENREGISTREMENTS").text == "0"
+
+
+def test_several_problems_are_all_reported():
+    body = ReferentBodyFactory()
+    type(body).objects.filter(pk=body.pk).update(name="N" * 60, address="A" * 40)
+    person = BeneficiaryFactory(first_name="Jean2")
+    DecisionFactory(beneficiary=person, referent_body=body, correspondent=None)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    reasons = export.excluded[0]["reasons"]
+    assert any(reason.startswith("PRENOM : seuls les lettres") for reason in reasons)
+    assert any(reason.startswith("ORGANISME_REFERENT : 101 caractères") for reason in reasons)
+
+
+def test_a_character_without_latin1_form_leaves_the_decision_out():
+    DecisionFactory(beneficiary=BeneficiaryFactory(first_name="李"))
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 0
+    assert "U+674E" in export.excluded[0]["reasons"][0]
+
+
+def test_france_travail_identifier_and_institution_code_come_from_the_followup():
+    with_ft = DecisionFactory()
+    FollowUp.objects.create(
+        beneficiary=with_ft.beneficiary, ft_identifier="1234567A", ft_institution_code="76"
+    )
+    bad_ft = DecisionFactory()
+    FollowUp.objects.create(beneficiary=bad_ft.beneficiary, ft_identifier="123", ft_institution_code="076")
+    without = DecisionFactory()
+    export = generate_cgpem("M", date(2025, 1, 31))
+    by_nir = {r["NIR"]: r for r in records(Path(export.path))}
+    assert by_nir[with_ft.beneficiary.nir_key]["IDENTIFIANT_PE"] == "1234567A"
+    assert by_nir[with_ft.beneficiary.nir_key]["CODE_INSTITUTION_PE"] == "076"
+    assert "IDENTIFIANT_PE" not in by_nir[bad_ft.beneficiary.nir_key]
+    assert by_nir[bad_ft.beneficiary.nir_key]["CODE_INSTITUTION_PE"] == "076"
+    assert "IDENTIFIANT_PE" not in by_nir[without.beneficiary.nir_key]
+    assert (
+        export.warnings[0]["message"] == "IDENTIFIANT_PE : 3 caractères au lieu de 8 ; valeur non transmise"
+    )
+
+
+def test_the_archive_has_the_contract_name_its_sha256_and_never_overwrites(settings):
+    import hashlib
+
+    DecisionFactory()
+    first = generate_cgpem("M", date(2025, 1, 31))
+    second = generate_cgpem("M", date(2025, 1, 31))
+    assert Path(first.path) == settings.EXCHANGE_FILES_DIR / "cgpem" / "CGPEM_082_20250131_M.xml"
+    assert Path(second.path).name == "CGPEM_082_20250131_M-2.xml"
+    assert second.file_name == "CGPEM_082_20250131_M.xml"
+    assert first.sha256 == hashlib.sha256(Path(first.path).read_bytes()).hexdigest()
+    assert list((settings.EXCHANGE_FILES_DIR / "cgpem").glob("*.tmp")) == []
+
+
+def test_an_invalid_file_is_never_archived(monkeypatch, settings):
+    DecisionFactory()
+
+    def broken_writer(layout, header, records, destination, *, encoding):
+        Path(destination).write_bytes(b"<?xml version='1.0' encoding='ISO-8859-1'?><CGPEM><ENTETE/></CGPEM>")
+        return 0
+
+    monkeypatch.setattr(cgpem, "_writer", lambda: broken_writer)
+    with pytest.raises(CgpemError, match="cgpem.xsd"):
+        generate_cgpem("M", date(2025, 1, 31))
+    assert CgpemExport.objects.count() == 0
+    assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
+
+
+def test_round_trip_of_every_written_value():
+    """What is written reads back, element by element, as the fitted values."""
+    correspondent = CorrespondentFactory(
+        last_name="Le Goff", first_name="Anne-Sophie", email="a.legoff@example.fr"
+    )
+    people = [BeneficiaryFactory(usage_name="Dupont-Moretti") for _ in range(5)]
+    for index, person in enumerate(people):
+        DecisionFactory(
+            beneficiary=person,
+            nature=f"0{index + 1}",
+            decision_date=date(2025, 1, 10 + index),
+            referent_body=correspondent.referent_body,
+            correspondent=correspondent,
+        )
+    export = generate_cgpem("M", date(2025, 1, 31))
+    read = {r["NIR"]: r for r in records(Path(export.path))}
+    for index, person in enumerate(people):
+        row = read[person.nir_key]
+        assert row["NOM_NAISSANCE"] == person.birth_name
+        assert row["NOM_MARITAL"] == "Dupont-Moretti"
+        assert row["PRENOM"] == person.first_name
+        assert row["DATE_NAISSANCE"] == person.birth_date.strftime("%Y%m%d")
+        assert row["NATURE_ACCOMPAGNEMENT"] == f"0{index + 1}"
+        assert row["DATE_DECISION_ORIENTATION"] == f"202501{10 + index}"
+        assert row["NOM_CORRESPONDANT"] == "Le Goff"
+        assert row["PRENOM_CORRESPONDANT"] == "Anne-Sophie"
+        assert row["EMAIL_CORRESPONDANT"] == "a.legoff@example.fr"
+        # Element order follows the layout.
+        assert list(row) == [tag for tag in TAGS.values() if tag in row]
+
+
+def test_export_reports_no_personal_data():
+    DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="Œ" * 13, first_name="Zoé"))
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert "OE" not in str(export.excluded) and "Zoé" not in str(export.excluded)
+
+
+def test_future_period_end_is_allowed_and_ended_decisions_are_not_sent():
+    person = BeneficiaryFactory()
+    DecisionFactory(beneficiary=person, decision_date=date(2024, 1, 1), ended_on=date(2024, 6, 1))
+    assert generate_cgpem("M", date(2025, 1, 31)).records == 0
+    assert generate_cgpem("M", date(2024, 3, 31)).records == 1
+    assert generate_cgpem("M", timezone.localdate() + timedelta(days=1)).records == 0
