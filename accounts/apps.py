@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Comptes et rôles"
+
+    def ready(self) -> None:
+        from accounts import signals  # noqa: F401  (session start, disabled accounts)

@@ -1,12 +1,22 @@
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET
+from django_otp import devices_for_user, user_has_device
+from django_otp import login as otp_login
 
+from accounts import otp
 from accounts.decorators import login_required, public
 from accounts.roles import ROLE_CAPABILITIES, Capability
+from audit import Action
+from audit import log as audit_log
 
 login = public(
     auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True)
@@ -20,6 +30,67 @@ def home(request: HttpRequest) -> HttpResponse:
         Capability(value) for value in Capability.values if value in ROLE_CAPABILITIES[request.user.role]
     ]
     return render(request, "accounts/home.html", {"capabilities": capabilities})
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return "/"
+
+
+def _token(request: HttpRequest) -> str:
+    return "".join(request.POST.get("token", "").split())
+
+
+@login_required
+@never_cache
+@sensitive_post_parameters("token")
+def otp_setup(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator app: scan the QR code, then type a code to confirm."""
+    if user_has_device(request.user, confirmed=True):
+        return render(request, "accounts/otp_setup.html", {"enrolled": True})
+    device = otp.pending_device(request.user)
+    error = None
+    if request.method == "POST":
+        if device.verify_token(_token(request)):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            audit_log(request, Action.SECOND_FACTOR_ENROLLED, device)
+            messages.success(request, _("La double authentification est activée."))
+            return redirect(_next_url(request))
+        error = _("Ce code ne correspond pas : vérifiez l'heure du téléphone et réessayez.")
+    context = {
+        "qr": otp.qr_svg(device, _("QR code à scanner avec l'application d'authentification")),
+        "secret": otp.secret_for_typing(device),
+        "error": error,
+        "next": _next_url(request),
+    }
+    return render(request, "accounts/otp_setup.html", context)
+
+
+@login_required
+@never_cache
+@sensitive_post_parameters("token")
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of the login: a code from the authenticator app."""
+    error = None
+    if request.method == "POST":
+        token = _token(request)
+        for device in devices_for_user(request.user, confirmed=True):
+            if device.verify_token(token):  # throttled by django-otp after failures
+                otp_login(request, device)
+                return redirect(_next_url(request))
+        audit_log(request, Action.LOGIN_FAILED, as_user=request.user, step="second_factor")
+        error = _("Code incorrect ou expiré.")
+    return render(request, "accounts/otp_verify.html", {"error": error, "next": _next_url(request)})
+
+
+def lockout(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """What django-axes answers to a locked-out client (AXES_LOCKOUT_CALLABLE): not a URL of its own."""
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME * 60))
+    return render(request, "accounts/lockout.html", {"cooloff_minutes": minutes}, status=429)
 
 
 @public

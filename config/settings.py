@@ -87,6 +87,12 @@ INSTALLED_APPS = [
     "beneficiaries",
     "exchanges",
     "orientations",
+    # Security (issue 7): brute-force lockout, second factor, CSP, audit trail.
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -97,8 +103,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionLifetimeMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a flagged login attempt into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -153,6 +165,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# The lockout backend only watches attempts; ModelBackend checks the password.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Passwords: length and a common-password list, no composition rule and no
+# forced rotation (CNIL délibération 2022-100, OWASP ASVS 5 V6).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -211,10 +231,71 @@ if not SECURE_HSTS_PRELOAD:
     # Preloading binds the Département's whole domain, which its IT service
     # decides, not this application: off unless asked for.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
-if env_bool("BEHIND_TLS_PROXY", PRODUCTION):
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", PRODUCTION)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies append to X-Forwarded-For in front of the application: the
+# client address is read that many entries from the right (accounts/client_ip.py),
+# never from the left-most entry, which the client chooses.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0, maximum=5)
 # /healthz is polled over plain HTTP by the container healthcheck.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Security: sessions (issue 7) -----------------------------------------------
+# Idle timeout: SESSION_COOKIE_AGE above, renewed at each request, and checked
+# server-side by accounts.middleware. Absolute lifetime: a session older than
+# this ends even when active, so that a stolen cookie does not live for ever.
+SESSION_IDLE_TIMEOUT = SESSION_COOKIE_AGE
+SESSION_ABSOLUTE_LIFETIME = env_int("SESSION_ABSOLUTE_LIFETIME_HOURS", 10, minimum=1, maximum=24 * 30) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# --- Security: brute-force lockout (django-axes) --------------------------------
+# Locked per account AND per client address (either is enough to lock), for a
+# cool-off period; a successful login resets the account's counter.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1, maximum=24 * 60) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.lockout"  # French page, HTTP 429
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+# Axes' own log lines would carry the typed user name (sometimes a password
+# typed in the wrong field): keep them short, our audit log records attempts.
+AXES_VERBOSE = False
+AXES_CLIENT_STR_CALLABLE = "accounts.client_ip.client_str"
+
+# --- Security: second factor (django-otp, TOTP) -----------------------------------
+# Optional for everyone; forced on administrators when this is on (the default
+# in production): they enrol at their next login.
+OTP_REQUIRED_FOR_ADMINS = env_bool("OTP_REQUIRED_FOR_ADMINS", PRODUCTION)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Liaison RSA")
+
+# --- Security: Content-Security-Policy (django-csp 4) -----------------------------
+# Everything is served by the application itself; no inline script or style.
+# data: images only for Bootstrap's built-in SVG icons (navbar toggler, selects).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# --- Security: retention and audit (issue 7) ---------------------------------------
+# Audit entries are kept this long, then purged (CNIL délibération 2021-122: 6 to 12 months).
+AUDIT_RETENTION_MONTHS = env_int("AUDIT_RETENTION_MONTHS", 12, minimum=1, maximum=120)
+# Raw exchange files received or sent, in days.
+RETENTION_RAW_FILES_DAYS = env_int("RETENTION_RAW_FILES_DAYS", 90, minimum=1)
+# Import rejects (lines refused by an import), in months.
+RETENTION_REJECTS_MONTHS = env_int("RETENTION_REJECTS_MONTHS", 6, minimum=1)
+# Beneficiaries with no RSA activity (in no file, no decision) for this long are anonymised.
+RETENTION_INACTIVE_MONTHS = env_int("RETENTION_INACTIVE_MONTHS", 24, minimum=1)
 
 # --- Celery -------------------------------------------------------------------
 
@@ -323,7 +404,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Safety net: a NIR that slipped into a log message is masked on its way out.
+    "filters": {"mask_personal_data": {"()": "audit.logfilter.MaskPersonalDataFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_personal_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

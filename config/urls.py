@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("beneficiaires/", include("beneficiaries.urls")),
     path("orientations/", include("orientations.urls")),
+    path("", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -13,7 +13,8 @@ import shutil
 import pytest
 from django.db import connection
 
-from tests.factories import UserFactory
+from beneficiaries.demo import DEMO_COMMUNES
+from tests.factories import TerritoryFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -60,7 +61,12 @@ def _data_dirs(settings, tmp_path):
 
 @pytest.fixture
 def social_worker(db):
-    return UserFactory(username="ts", role="social_worker")
+    """Assigned to a territory covering every commune the factories use (see beneficiaries/scoping.py)."""
+    user = UserFactory(username="ts", role="social_worker")
+    user.territories.add(
+        TerritoryFactory(name="Tout le territoire de test", communes=" ".join(DEMO_COMMUNES))
+    )
+    return user
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import random
 import factory
 from factory.django import DjangoModelFactory
 
-from accounts.models import User
+from accounts.models import Territory, User
 from beneficiaries.demo import DEMO_COMMUNES, make_nir
 from beneficiaries.models import Beneficiary
 
@@ -25,6 +25,15 @@ class UserFactory(DjangoModelFactory):
     last_name = factory.Faker("last_name")
     role = "social_worker"
     password = factory.django.Password(TEST_PASSWORD)
+
+
+class TerritoryFactory(DjangoModelFactory):
+    class Meta:
+        model = Territory
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Territoire {n}")
+    communes = "82121"
 
 
 class BeneficiaryFactory(DjangoModelFactory):

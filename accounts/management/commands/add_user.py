@@ -5,8 +5,21 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import Territory, User
 from accounts.roles import Role
+from accounts.territories import is_commune_code
+
+
+def territory_for(code: str) -> Territory:
+    """A territory by name, or the one-commune territory of an INSEE code (created on demand)."""
+    code = code.strip()
+    territory = Territory.objects.filter(name=code).first()
+    if territory is not None:
+        return territory
+    if is_commune_code(code):
+        territory, _ = Territory.objects.get_or_create(name=code.upper(), defaults={"communes": code.upper()})
+        return territory
+    raise CommandError(f"Territoire inconnu : « {code} » n'est ni un territoire existant ni un code INSEE.")
 
 
 class Command(BaseCommand):
@@ -23,6 +36,17 @@ class Command(BaseCommand):
         parser.add_argument("--first-name", default=None)
         parser.add_argument("--last-name", default=None)
         parser.add_argument("--email", default=None)
+        parser.add_argument(
+            "--territory",
+            action="append",
+            default=None,
+            metavar="CODE",
+            help=(
+                "Territoire du compte (répétable) : le nom d'un territoire existant, ou un code INSEE "
+                "de commune, qui désigne un territoire d'une seule commune (créé au besoin). "
+                "Remplace les territoires existants du compte."
+            ),
+        )
 
     def handle(self, *args, **options):
         password = None
@@ -46,8 +70,13 @@ class Command(BaseCommand):
             elif created:
                 user.set_unusable_password()
             user.save()
+            if options["territory"] is not None:
+                user.territories.set([territory_for(code) for code in options["territory"]])
 
         verb = "créé" if created else "mis à jour"
         self.stdout.write(f"Compte {user.username} {verb} (rôle : {user.get_role_display()}).")
+        territories = ", ".join(t.name for t in user.territories.all())
+        if territories:
+            self.stdout.write(f"Territoires : {territories}.")
         if created and password is None:
             self.stdout.write("Aucun mot de passe défini : relancez avec --password-stdin.")

@@ -2,9 +2,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import Territory, User
 from accounts.roles import Role
-from beneficiaries.demo import fake_people
+from beneficiaries.demo import DEMO_COMMUNES, fake_people
 from beneficiaries.models import Beneficiary
 
 DEMO_PASSWORD = "liaison-rsa-demo"  # noqa: S105 - printed on purpose, demo only
@@ -34,6 +34,12 @@ class Command(BaseCommand):
                 if created:
                     user.set_password(DEMO_PASSWORD)
                 user.save()
+                if role == Role.SOCIAL_WORKER:
+                    # A social worker sees only the beneficiaries of their territories.
+                    territory, _ = Territory.objects.get_or_create(
+                        name="Territoire de démonstration", defaults={"communes": " ".join(DEMO_COMMUNES)}
+                    )
+                    user.territories.add(territory)
             known = set(Beneficiary.objects.values_list("nir_key", flat=True))
             new = []
             for person in fake_people(options["count"]):

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import auth, messages
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve, reverse
+from django.utils.translation import gettext as _
+from django_otp import user_has_device
+
+from accounts import sessions
+from accounts.second_factor import second_factor_required
+
+
+class SessionLifetimeMiddleware:
+    """Ends a session idle for too long or older than its absolute lifetime.
+
+    Django's own expiry (SESSION_COOKIE_AGE renewed at each request) already
+    drops idle sessions; the timestamps kept here make both limits explicit and
+    add the absolute one, which Django lacks.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = sessions.now()
+            started = request.session.get(sessions.STARTED_AT)
+            last_seen = request.session.get(sessions.LAST_SEEN, started)
+            if started is None:
+                sessions.mark_started(request.session)
+            elif (
+                now - started > settings.SESSION_ABSOLUTE_LIFETIME
+                or now - last_seen > settings.SESSION_IDLE_TIMEOUT
+            ):
+                auth.logout(request)
+                messages.info(request, _("Votre session a expiré : reconnectez-vous."))
+                return redirect_to_login(request.get_full_path())
+            else:
+                request.session[sessions.LAST_SEEN] = now
+        return self.get_response(request)
+
+
+# Pages reachable before the second factor is passed.
+OPEN_BEFORE_SECOND_FACTOR = {"otp_verify", "otp_setup", "logout", "login", "healthz"}
+
+
+class SecondFactorMiddleware:
+    """Sends a signed-in user who owes a TOTP code to the verification (or enrolment) page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if user.is_authenticated and not user.is_verified() and second_factor_required(user):
+            try:
+                name = resolve(request.path_info).url_name
+            except Resolver404:
+                name = None
+            if name not in OPEN_BEFORE_SECOND_FACTOR:
+                target = "otp_verify" if user_has_device(user, confirmed=True) else "otp_setup"
+                return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)

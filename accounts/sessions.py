@@ -1,0 +1,33 @@
+"""Session lifetime: idle timeout, absolute lifetime, and ending a disabled account's sessions."""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+
+STARTED_AT = "session_started_at"
+LAST_SEEN = "session_last_seen"
+
+
+def now() -> float:
+    return time.time()
+
+
+def mark_started(session) -> None:
+    session[STARTED_AT] = session[LAST_SEEN] = now()
+
+
+def end_sessions_of(user_id: int) -> int:
+    """Delete every live session of this account; returns how many.
+
+    The database session store has no index by user: the live sessions are
+    decoded one by one, which is fine for a Département's few hundred users.
+    """
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user_id):
+            session.delete()
+            ended += 1
+    return ended

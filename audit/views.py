@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+import audit
+from accounts.decorators import requires
+from accounts.roles import Capability
+from audit.models import AuditEntry
+from beneficiaries.scoping import get_visible_beneficiary_or_404
+
+PAGE_SIZE = 100
+
+
+class AuditSearchForm(forms.Form):
+    username = forms.CharField(label=_("Identifiant"), required=False, max_length=150)
+    action = forms.ChoiceField(
+        label=_("Action"), required=False, choices=[("", _("Toutes"))] + audit.Action.choices
+    )
+    start = forms.DateField(label=_("Du"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("Au"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    object_id = forms.CharField(label=_("Identifiant de l'objet"), required=False, max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.widget.attrs["class"] = "form-select" if name == "action" else "form-control"
+
+    def filter(self, entries):
+        data = self.cleaned_data
+        if data["username"]:
+            entries = entries.filter(username__iexact=data["username"])
+        if data["action"]:
+            entries = entries.filter(action=data["action"])
+        zone = timezone.get_current_timezone()
+        if data["start"]:
+            entries = entries.filter(timestamp__gte=datetime.combine(data["start"], time.min, tzinfo=zone))
+        if data["end"]:
+            entries = entries.filter(timestamp__lte=datetime.combine(data["end"], time.max, tzinfo=zone))
+        if data["object_id"]:
+            entries = entries.filter(object_id=data["object_id"].strip())
+        return entries
+
+
+@requires(Capability.VIEW_AUDIT)
+def audit_search(request: HttpRequest) -> HttpResponse:
+    form = AuditSearchForm(request.GET or None)
+    entries = AuditEntry.objects.select_related("user")
+    if form.is_valid():
+        entries = form.filter(entries)
+    elif form.is_bound:
+        entries = entries.none()
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "audit/search.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+@requires(Capability.VIEW_FOLLOWUP)
+@require_POST
+@never_cache
+def reveal_nir(request: HttpRequest, pk: int) -> HttpResponse:
+    """The full NIR, swapped in by htmx in place of the masked one; each reveal is audited."""
+    beneficiary = get_visible_beneficiary_or_404(request, pk)
+    audit.log(request, audit.Action.REVEALED_NIR, beneficiary)
+    return render(request, "audit/_nir_revealed.html", {"beneficiary": beneficiary})

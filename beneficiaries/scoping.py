@@ -1,0 +1,60 @@
+"""Who may see which beneficiary: THE place that says it.
+
+Every page, export, count, search or dashboard that shows beneficiaries (or
+anything hanging off one: follow-up, orientations, review cases…) must start
+from `visible_beneficiaries(request.user)`, never from
+`Beneficiary.objects`:
+
+    from beneficiaries.scoping import visible_beneficiaries, get_visible_beneficiary_or_404
+
+    people = visible_beneficiaries(request.user).filter(...)
+    decisions = Decision.objects.filter(beneficiary__in=visible_beneficiaries(request.user))
+    beneficiary = get_visible_beneficiary_or_404(request, pk)   # 404 + audit entry if out of scope
+
+Rules (issue 7):
+- a user with territories sees the beneficiaries whose commune is in one of
+  them, whatever the role;
+- a social worker without territory sees no one (deny by default: an admin
+  must assign territories);
+- orientation officers and admins without territory see the whole Département.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+
+from accounts.roles import Role
+from beneficiaries.models import Beneficiary
+
+
+def territory_communes(user) -> set[str] | None:
+    """The INSEE codes the user is restricted to, or None when not restricted."""
+    territories = list(user.territories.all())
+    if not territories:
+        return None if user.role != Role.SOCIAL_WORKER else set()
+    return {code for territory in territories for code in territory.commune_codes}
+
+
+def visible_beneficiaries(user) -> QuerySet[Beneficiary]:
+    beneficiaries = Beneficiary.objects.all()
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return beneficiaries.none()
+    communes = territory_communes(user)
+    if communes is None:
+        return beneficiaries
+    return beneficiaries.filter(commune_code__in=sorted(communes))
+
+
+def get_visible_beneficiary_or_404(request: HttpRequest, pk: int) -> Beneficiary:
+    """The beneficiary if the user may see them; else 404, and the attempt goes to the audit trail."""
+    try:
+        return visible_beneficiaries(request.user).get(pk=pk)
+    except Beneficiary.DoesNotExist:
+        if Beneficiary.objects.filter(pk=pk).exists():
+            import audit
+
+            audit.log(
+                request, audit.Action.ACCESS_DENIED, object_type="beneficiaries.beneficiary", object_id=pk
+            )
+        raise Http404("No beneficiary here") from None

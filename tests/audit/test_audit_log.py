@@ -1,0 +1,188 @@
+"""The audit trail: written for each action, append-only, searchable by admins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.sites import site
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+import audit
+from audit.models import AppendOnlyError, AuditEntry
+from tests.factories import TEST_PASSWORD, BeneficiaryFactory
+
+
+@pytest.mark.django_db
+def test_log_from_a_request_keeps_user_address_and_object(social_worker):
+    beneficiary = BeneficiaryFactory()
+    request = RequestFactory().get("/", REMOTE_ADDR="192.0.2.7")
+    request.user = social_worker
+    entry = audit.log(request, audit.Action.VIEWED_BENEFICIARY, beneficiary, origin="test")
+    entry.refresh_from_db()
+    assert entry.user == social_worker and entry.username == "ts"
+    assert entry.ip_address == "192.0.2.7"
+    assert (entry.object_type, entry.object_id) == ("beneficiaries.beneficiary", str(beneficiary.pk))
+    assert entry.extra == {"origin": "test"}
+    assert entry.timestamp.utcoffset() == timedelta(0)  # stored and read in UTC
+    assert entry.get_action_display() == "A consulté un bénéficiaire"
+
+
+@pytest.mark.django_db
+def test_log_from_a_command_or_the_system():
+    entry = audit.log(None, "purge", object_type="exchange_file", object_id=12, deleted=3)
+    assert entry.user is None and entry.username == "" and entry.ip_address is None
+    assert entry.object_id == "12"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "extra",
+    [{"query": "1 85 05 78 006 084"}, {"nir": "185057800608436"}, {"names": ["Dupont"]}, {"note": "x" * 101}],
+)
+def test_personal_data_refused_in_details(extra):
+    with pytest.raises(ValueError):
+        audit.log(None, audit.Action.EXPORTED, **extra)
+    assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unknown_action_refused():
+    with pytest.raises(ValueError):
+        audit.log(None, "had_a_look")
+
+
+@pytest.mark.django_db
+def test_entries_cannot_be_changed_or_deleted():
+    entry = audit.log(None, audit.Action.PURGE)
+    entry.action = audit.Action.EXPORTED
+    with pytest.raises(AppendOnlyError):
+        entry.save()
+    with pytest.raises(AppendOnlyError):
+        entry.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEntry.objects.all().update(action="exported")
+    with pytest.raises(AppendOnlyError):
+        AuditEntry.objects.all().delete()
+    assert AuditEntry.objects.get().action == audit.Action.PURGE
+
+
+@pytest.mark.django_db
+def test_only_the_retention_purge_removes_entries():
+    old = audit.log(None, audit.Action.PURGE)
+    recent = audit.log(None, audit.Action.PURGE)
+    # Age one entry the way time would: the append-only rule has no back door, so SQL.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AuditEntry._meta.db_table} SET timestamp = %s WHERE id = %s",  # noqa: S608
+            [timezone.now() - timedelta(days=400), old.pk],
+        )
+    assert AuditEntry.objects.purge_older_than(timezone.now() - timedelta(days=365)) == 1
+    assert list(AuditEntry.objects.values_list("pk", flat=True)) == [recent.pk]
+
+
+@pytest.mark.django_db
+def test_deleting_a_user_keeps_their_entries(social_worker):
+    audit.log(social_worker, audit.Action.EXPORTED)
+    social_worker.delete()
+    entry = AuditEntry.objects.get()
+    assert entry.user is None and entry.username == "ts"
+
+
+@pytest.mark.django_db
+def test_admin_site_is_read_only(rf, admin_user):
+    model_admin = site._registry[AuditEntry]
+    request = rf.get("/admin/")
+    request.user = admin_user
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
+
+
+@pytest.mark.django_db
+def test_viewing_a_beneficiary_is_audited(client, social_worker):
+    beneficiary = BeneficiaryFactory()
+    client.login(username="ts", password=TEST_PASSWORD)
+    assert client.get(reverse("beneficiary_detail", args=[beneficiary.pk])).status_code == 200
+    entry = AuditEntry.objects.get(action=audit.Action.VIEWED_BENEFICIARY)
+    assert (entry.user, entry.object_id) == (social_worker, str(beneficiary.pk))
+
+
+@pytest.mark.django_db
+def test_nir_is_masked_until_revealed_and_the_reveal_is_audited(client, social_worker):
+    beneficiary = BeneficiaryFactory()
+    client.login(username="ts", password=TEST_PASSWORD)
+    page = client.get(reverse("beneficiary_detail", args=[beneficiary.pk])).content.decode()
+    assert beneficiary.nir not in page and beneficiary.nir_key not in page
+    assert beneficiary.masked_nir in page
+    assert f'hx-post="{reverse("reveal_nir", args=[beneficiary.pk])}"' in page
+    assert not AuditEntry.objects.filter(action=audit.Action.REVEALED_NIR).exists()
+
+    assert client.get(reverse("reveal_nir", args=[beneficiary.pk])).status_code == 405
+    revealed = client.post(reverse("reveal_nir", args=[beneficiary.pk]), HTTP_HX_REQUEST="true")
+    assert revealed.status_code == 200 and beneficiary.nir in revealed.content.decode()
+    assert "no-store" in revealed["Cache-Control"]
+    entry = AuditEntry.objects.get(action=audit.Action.REVEALED_NIR)
+    assert (entry.user, entry.object_id) == (social_worker, str(beneficiary.pk))
+    assert beneficiary.nir not in str(entry.extra)
+
+
+@pytest.mark.django_db
+def test_list_masks_nir(client, social_worker):
+    beneficiary = BeneficiaryFactory()
+    client.login(username="ts", password=TEST_PASSWORD)
+    page = client.get(reverse("beneficiary_list")).content.decode()
+    assert beneficiary.masked_nir in page and beneficiary.nir_key not in page
+
+
+@pytest.fixture
+def entries(social_worker, orientation_officer):
+    first = audit.log(social_worker, audit.Action.VIEWED_BENEFICIARY, object_type="b", object_id=1)
+    audit.log(orientation_officer, audit.Action.RECORDED_ORIENTATION, object_type="o", object_id=2)
+    audit.log(social_worker, audit.Action.EXPORTED, object_type="b", object_id=3)
+    return first
+
+
+@pytest.mark.django_db
+def test_admin_searches_the_trail(client, admin_user, entries):
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+    url = reverse("audit_search")
+
+    def rows(**filters) -> int:
+        response = client.get(url, filters)
+        assert response.status_code == 200
+        return response.context["page"].paginator.count
+
+    assert rows() == 4  # the admin's own login is in the trail too
+    assert rows(username="ts") == 2
+    assert rows(action="recorded_orientation") == 1
+    assert rows(object_id="3") == 1
+    today = timezone.localdate()
+    assert rows(start=today.isoformat(), end=today.isoformat(), username="co") == 1
+    assert rows(end=(today - timedelta(days=1)).isoformat()) == 0
+    assert rows(start="pas-une-date") == 0
+    page = client.get(url, {"action": "recorded_orientation"}).content.decode()
+    assert "A enregistré une orientation" in page
+
+
+@pytest.mark.django_db
+def test_trail_is_paginated(client, admin_user, settings):
+    for number in range(120):
+        audit.log(None, audit.Action.PURGE, object_id=number)
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+    first = client.get(reverse("audit_search"), {"action": "purge"})
+    assert len(first.context["page"].object_list) == 100
+    assert "action=purge&amp;page=2" in first.content.decode()
+    second = client.get(reverse("audit_search"), {"action": "purge", "page": 2})
+    assert len(second.context["page"].object_list) == 20
+
+
+@pytest.mark.django_db
+def test_trail_closed_to_other_roles(client, social_worker, orientation_officer):
+    for user in (social_worker, orientation_officer):
+        client.force_login(user)
+        assert client.get(reverse("audit_search")).status_code == 403
