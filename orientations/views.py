@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import requires
 from accounts.roles import Capability
-from beneficiaries.models import Beneficiary
+from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
 from orientations import queue
 from orientations.cgpem import archived_path
 from orientations.decisions import (
@@ -38,7 +38,7 @@ PAGE_SIZE = 50
 
 @requires(Capability.RECORD_ORIENTATION)
 def record(request: HttpRequest, pk: int) -> HttpResponse:
-    beneficiary = get_object_or_404(Beneficiary, pk=pk)
+    beneficiary = get_visible_beneficiary_or_404(request, pk)
     form = DecisionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -58,7 +58,7 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires(Capability.VIEW_FOLLOWUP)
 def history(request: HttpRequest, pk: int) -> HttpResponse:
-    beneficiary = get_object_or_404(Beneficiary, pk=pk)
+    beneficiary = get_visible_beneficiary_or_404(request, pk)
     decisions = (
         OrientationDecision.objects.filter(beneficiary=beneficiary)
         .select_related("referent_body", "correspondent", "recorded_by")
@@ -70,7 +70,12 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires(Capability.RECORD_ORIENTATION)
 def correct(request: HttpRequest, pk: int) -> HttpResponse:
-    decision = get_object_or_404(OrientationDecision.objects.select_related("beneficiary"), pk=pk)
+    decision = get_object_or_404(
+        OrientationDecision.objects.select_related("beneficiary").filter(
+            beneficiary__in=visible_beneficiaries(request.user)
+        ),
+        pk=pk,
+    )
     initial = {
         "nature": decision.nature,
         "decision_date": decision.decision_date,
@@ -137,7 +142,9 @@ def _render_queue(request: HttpRequest, form: BulkDecisionForm, status: int = 20
     if model is not None:
         territories = model.objects.all()
         territory = territories.filter(pk=source.get("territoire") or None).first()
-    people = queue.to_orient(communes=communes, territory=territory)
+    people = queue.to_orient(communes=communes, territory=territory).filter(
+        pk__in=visible_beneficiaries(request.user).values("pk")
+    )
     page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
