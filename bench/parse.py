@@ -78,7 +78,8 @@ def main() -> None:
     )
     baseline = measure("bare iterparse", bare, path, None)
     measure("PECGM reader", reader, path, baseline)
-    print(f"peak RSS of the whole process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the whole process: {rss:.0f} MiB")
     folder.cleanup()
 
 
