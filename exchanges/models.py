@@ -348,3 +348,8 @@ class ReviewCase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} ({self.get_status_display()})"
+
+
+# --- Exchange runs (exchange automation) -------------------------------------------
+# Defined in exchanges/runs.py, with the lock that goes with them.
+from exchanges.runs import ExchangeRun  # noqa: E402, F401

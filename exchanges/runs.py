@@ -1,0 +1,218 @@
+"""Exchange runs: the durable record of each fetch or deposit, and the lock around it.
+
+A run is written by the code that does the work (the Celery task, or the
+`fetch_pecgm`/`deposit_cgpem` commands), so that the record exists whether
+Celery runs eagerly, in a worker, or not at all. The web pages only read it.
+
+The lock makes sure that one direction (fetch or deposit) never runs twice at
+once, even when the broker redelivers a task whose worker died:
+- PostgreSQL: a session advisory lock, which the server releases the moment
+  the holder's connection dies (a killed worker cannot leave it behind);
+- SQLite (embedded mode, one process, eager tasks): a run "running" with a
+  recent heartbeat blocks the next one; a crashed one stops blocking after
+  EXCHANGE_LOCK_LEASE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, connections, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
+
+
+class Direction(models.TextChoices):
+    FETCH = "fetch", _("Réception PECGM")
+    DEPOSIT = "deposit", _("Dépôt CGPEM")
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("en attente")
+    RUNNING = "running", _("en cours")
+    SUCCEEDED = "succeeded", _("réussi")
+    FAILED = "failed", _("échoué")
+
+
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
+
+# Advisory lock keys, one per direction ("EXCHF", "EXCHD" in ASCII).
+_ADVISORY_KEYS = {Direction.FETCH: 0x4558_4348_46, Direction.DEPOSIT: 0x4558_4348_44}
+
+
+class ExchangeRun(models.Model):
+    """One fetch (list, download, import) or one deposit (generate, PUT) of the exchange server."""
+
+    direction = models.CharField(_("sens"), max_length=10, choices=Direction.choices)
+    status = models.CharField(_("statut"), max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    # Fetch: the periodicities to fetch ("M", "QH"; empty = all). Deposit: the one periodicity.
+    periodicities = models.CharField(_("périodicités"), max_length=3, blank=True)
+    period_end = models.DateField(_("fin de période"), null=True, blank=True)
+    started_by = models.CharField(_("lancé par"), max_length=50, default="command")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("utilisateur"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The Celery task id: a redelivered message finds its run instead of making another.
+    task_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("tentatives"), default=0)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    started_at = models.DateTimeField(_("début"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    # Files processed: [{"name", "sha256", "size", "status", "message", "import_run", "archive"}].
+    # "archive" is relative to EXCHANGE_FILES_DIR (raw file download).
+    files = models.JSONField(_("fichiers"), default=list, blank=True)
+    # Deposit only: the CGPEM file sent, looked up when the server answers 409.
+    file_name = models.CharField(_("fichier"), max_length=100, blank=True, db_index=True)
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64, blank=True)
+    cgpem_export_id = models.PositiveIntegerField(null=True, blank=True)
+    # {"listed", "downloaded", "imported", "duplicates", "rejected", "skipped", "records", "deposited"}
+    counts = models.JSONField(_("compteurs"), default=dict, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(_("erreur"), blank=True)
+
+    class Meta:
+        verbose_name = _("échange")
+        verbose_name_plural = _("échanges")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["direction", "status", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.progress_total:
+            return 0
+        return min(100, int(100 * self.progress_done / self.progress_total))
+
+    def count(self, key: str) -> int:
+        return int(self.counts.get(key, 0))
+
+    def file_entry(self, name: str) -> dict | None:
+        return next((entry for entry in self.files if entry.get("name") == name), None)
+
+
+# --- Writing the run from the worker ------------------------------------------
+
+
+def save_fields(run: ExchangeRun, **fields) -> None:
+    """Set and store some fields now, visible to the web pages even inside a transaction.
+
+    The PECGM import writes in one long transaction; progress written through
+    the same connection would only appear at its end. On PostgreSQL the
+    update then goes through a second connection; on SQLite (one writer at a
+    time) it waits for the end of the transaction.
+    """
+    for name, value in fields.items():
+        setattr(run, name, value)
+    if not connection.in_atomic_block:
+        ExchangeRun.objects.filter(pk=run.pk).update(**fields)
+        return
+    if connection.vendor != "postgresql":
+        return
+    side = connections.create_connection("default")
+    try:
+        with side.cursor() as cursor:
+            table = ExchangeRun._meta.db_table
+            columns, values = [], []
+            for name, value in fields.items():
+                field = ExchangeRun._meta.get_field(name)
+                columns.append(f"{field.column} = %s")
+                values.append(field.get_db_prep_save(value, side))
+            cursor.execute(
+                f"UPDATE {table} SET {', '.join(columns)} WHERE id = %s",  # noqa: S608 (names from the model)
+                [*values, run.pk],
+            )
+        side.commit()
+    finally:
+        side.close()
+
+
+class RunBusy(Exception):
+    """Another run of the same direction holds the lock."""
+
+
+@contextmanager
+def run_lock(run: ExchangeRun):
+    """Hold the lock of the run's direction for the duration of the block, or raise RunBusy."""
+    if connection.vendor == "postgresql":
+        key = _ADVISORY_KEYS[run.direction]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            if not cursor.fetchone()[0]:
+                raise RunBusy
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    lease = timedelta(seconds=settings.EXCHANGE_LOCK_LEASE_SECONDS)
+    with transaction.atomic():
+        # SQLite's IMMEDIATE transactions serialise this check and the claim.
+        busy = (
+            ExchangeRun.objects.filter(
+                direction=run.direction, status=RunStatus.RUNNING, heartbeat_at__gte=timezone.now() - lease
+            )
+            .exclude(pk=run.pk)
+            .exists()
+        )
+        if busy:
+            raise RunBusy
+        ExchangeRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now())
+    yield
+
+
+def interrupted_runs_over(run: ExchangeRun) -> None:
+    """Under the lock: other runs of this direction left "running" died with their worker."""
+    ExchangeRun.objects.filter(direction=run.direction, status=RunStatus.RUNNING).exclude(pk=run.pk).update(
+        status=RunStatus.FAILED,
+        finished_at=timezone.now(),
+        error_message=_("Interrompu (le processus qui l'exécutait s'est arrêté)."),
+    )
+
+
+def run_summary(run: ExchangeRun) -> dict:
+    """The JSON printed by `fetch_pecgm --json` / `deposit_cgpem --json`, and returned by the tasks."""
+    return {
+        "run": run.pk,
+        "direction": run.direction,
+        "status": run.status,
+        "started_by": run.started_by,
+        "attempts": run.attempts,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "counts": run.counts,
+        "files": [
+            {
+                key: entry.get(key)
+                for key in ("name", "sha256", "status", "import_run", "message")
+                if key in entry
+            }
+            for entry in run.files
+        ],
+        "error": run.error_message,
+    }

@@ -1,0 +1,121 @@
+"""Celery tasks of the exchange automation: fetch-and-import PECGM, generate-and-deposit CGPEM.
+
+Thin wrappers around `exchanges.transfers`:
+- JSON arguments only (ids, codes, ISO dates);
+- each task writes its own `ExchangeRun` (created from the task id when beat
+  or a caller did not make one), so that runs are recorded with eager tasks
+  too, and a redelivered message finds its run instead of making another;
+- idempotent: a finished run is not done again, and inside a run what was
+  already imported or deposited is skipped (see transfers);
+- retries are narrow: only `RetryLater` (network down, 5xx, lock held) comes
+  back, with a doubling delay, at most EXCHANGE_TASK_MAX_RETRIES times; wrong
+  credentials, 403, bad certificates and rejected files fail at once;
+- acks_late and reject_on_worker_lost (also set globally): a worker killed
+  mid-run gives the message back, and the run starts over under the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from celery import shared_task
+from django.conf import settings
+from django.db import IntegrityError
+
+from exchanges import transfers
+from exchanges.runs import Direction, ExchangeRun, run_summary
+
+logger = logging.getLogger(__name__)
+
+_TIME_LIMIT = settings.EXCHANGE_TASK_TIME_LIMIT_SECONDS
+_OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "time_limit": _TIME_LIMIT,
+    "soft_time_limit": _TIME_LIMIT - 30,
+    "max_retries": None,  # counted against EXCHANGE_TASK_MAX_RETRIES below, which tests can change
+}
+
+
+@shared_task(name="exchanges.tasks.fetch_pecgm", **_OPTIONS)
+def fetch_pecgm(
+    self, run_id: int | None = None, periodicities: list[str] | None = None, started_by: str = "beat"
+):
+    run = _run_for(
+        self,
+        run_id,
+        direction=Direction.FETCH,
+        periodicities="".join(periodicities or []),
+        started_by=started_by,
+    )
+    return _execute(self, run) if run else None
+
+
+@shared_task(name="exchanges.tasks.deposit_cgpem", **_OPTIONS)
+def deposit_cgpem(
+    self,
+    run_id: int | None = None,
+    periodicity: str = "M",
+    period_end: str | None = None,
+    started_by: str = "beat",
+):
+    run = _run_for(
+        self,
+        run_id,
+        direction=Direction.DEPOSIT,
+        periodicities=periodicity,
+        period_end=date.fromisoformat(period_end) if period_end else None,
+        started_by=started_by,
+    )
+    return _execute(self, run) if run else None
+
+
+def _run_for(task, run_id: int | None, **fields) -> ExchangeRun | None:
+    if run_id is not None:
+        run = ExchangeRun.objects.filter(pk=run_id).first()
+        if run is None:
+            logger.warning("exchange task %s: run %s does not exist", task.request.id, run_id)
+        return run
+    try:
+        run, _created = ExchangeRun.objects.get_or_create(task_id=task.request.id, defaults=fields)
+    except IntegrityError:  # two deliveries racing on the same task id
+        run = ExchangeRun.objects.get(task_id=task.request.id)
+    return run
+
+
+def _execute(task, run: ExchangeRun) -> dict:
+    try:
+        transfers.execute(run)
+    except transfers.RetryLater as exc:
+        retries = task.request.retries
+        if task.request.is_eager or retries >= settings.EXCHANGE_TASK_MAX_RETRIES:
+            # Eager tasks run inside a web request: no waiting there. The next
+            # scheduled run, or a click, tries again.
+            transfers.fail(run, str(exc))
+            return run_summary(run)
+        countdown = exc.countdown or settings.EXCHANGE_TASK_RETRY_DELAY_SECONDS * 2**retries
+        logger.info("exchange run %s: retry %d in %ss", run.pk, retries + 1, countdown)
+        raise task.retry(kwargs={**task.request.kwargs, "run_id": run.pk}, countdown=countdown) from None
+    return run_summary(run)
+
+
+def enqueue(direction: str, *, user=None, started_by: str = "", **params) -> ExchangeRun:
+    """Create a queued run and send its task (from a view or a command)."""
+    from uuid import uuid4
+
+    from django.db import transaction
+
+    task_id = str(uuid4())
+    run = ExchangeRun.objects.create(
+        direction=direction,
+        user=user,
+        started_by=(started_by or (user.get_username() if user else "command"))[:50],
+        task_id=task_id,
+        periodicities=params.get("periodicity") or "".join(params.get("periodicities") or []),
+    )
+    task = fetch_pecgm if direction == Direction.FETCH else deposit_cgpem
+    kwargs = {"run_id": run.pk, **params}
+    transaction.on_commit(lambda: task.apply_async(kwargs=kwargs, task_id=task_id))
+    return run

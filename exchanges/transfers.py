@@ -1,0 +1,355 @@
+"""What a fetch and a deposit do, step by step; shared by the Celery tasks and the commands.
+
+`execute(run)` takes a run from queued to succeeded or failed. Errors worth
+another try later (`TransientExchangeError`, another run or import holding
+the lock) are re-raised after the run is put back to "queued", so that the
+caller (a Celery retry, or an operator) decides when to come back.
+
+Idempotence:
+- fetch: a file whose name was imported successfully is not downloaded
+  again; a downloaded file whose SHA-256 was already imported (or rejected)
+  is not imported again. A run redelivered after its worker died simply
+  starts over and skips what was done.
+- deposit: the CGPEM file of a period is generated once and kept; a period
+  already deposited is not sent again. The contract has no GET for the CGPEM
+  folder, so a `409` (name taken) counts as success only if one of our own
+  runs already sent that name with the same SHA-256 (we record the attempt
+  before the PUT, so a worker killed after the server answered is
+  recognised); otherwise it is an error for an admin to look at.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import logging
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from exchanges.client import (
+    DepositConflict,
+    ExchangeClient,
+    ExchangeConfig,
+    ExchangeError,
+    TransientExchangeError,
+)
+from exchanges.runs import (
+    Direction,
+    ExchangeRun,
+    RunBusy,
+    RunStatus,
+    interrupted_runs_over,
+    run_lock,
+    save_fields,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """The run could not start or finish now, but may later (lock held, network down)."""
+
+    def __init__(self, message: str, *, countdown: int | None = None) -> None:
+        super().__init__(message)
+        self.countdown = countdown
+
+
+def received_dir() -> Path:
+    return Path(settings.EXCHANGE_FILES_DIR) / "pecgm"
+
+
+def incoming_dir() -> Path:
+    return Path(settings.EXCHANGE_FILES_DIR) / "incoming"
+
+
+def execute(run: ExchangeRun) -> ExchangeRun:
+    """Run a queued (or interrupted) run to its end. Raises RetryLater for transient trouble."""
+    run.refresh_from_db()
+    if run.is_finished:
+        return run  # a redelivered message of a finished run: nothing to do
+    try:
+        with run_lock(run):
+            interrupted_runs_over(run)
+            save_fields(
+                run,
+                status=RunStatus.RUNNING,
+                started_at=run.started_at or timezone.now(),
+                heartbeat_at=timezone.now(),
+                attempts=run.attempts + 1,
+                error_message="",
+            )
+            logger.info("exchange run %s (%s): started, attempt %d", run.pk, run.direction, run.attempts)
+            if run.direction == Direction.FETCH:
+                _fetch(run)
+            else:
+                _deposit(run)
+    except RunBusy:
+        message = _("Un autre échange du même type est en cours : celui-ci attend son tour.")
+        save_fields(run, status=RunStatus.QUEUED, error_message=message)
+        raise RetryLater(message, countdown=settings.EXCHANGE_LOCK_LEASE_SECONDS) from None
+    except TransientExchangeError as exc:
+        save_fields(run, status=RunStatus.QUEUED, error_message=str(exc))
+        raise RetryLater(str(exc)) from None
+    except RetryLater as exc:
+        save_fields(run, status=RunStatus.QUEUED, error_message=str(exc))
+        raise
+    except ExchangeError as exc:
+        fail(run, str(exc))
+    except Exception:
+        logger.exception("exchange run %s: unexpected error", run.pk)
+        fail(run, _("Erreur inattendue : voir le journal du serveur (échange n° %(id)s).") % {"id": run.pk})
+    logger.info("exchange run %s: %s", run.pk, run.status)
+    return run
+
+
+def fail(run: ExchangeRun, message: str) -> None:
+    save_fields(run, status=RunStatus.FAILED, error_message=message, finished_at=timezone.now())
+    from exchanges.alerts import notify_failure
+
+    notify_failure(run)
+
+
+def _succeed(run: ExchangeRun, error_message: str = "") -> None:
+    status = RunStatus.FAILED if error_message else RunStatus.SUCCEEDED
+    save_fields(run, status=status, error_message=error_message, finished_at=timezone.now())
+    if error_message:
+        from exchanges.alerts import notify_failure
+
+        notify_failure(run)
+
+
+# --- Fetch ----------------------------------------------------------------------------
+
+
+def _fetch(run: ExchangeRun) -> None:
+    from exchanges.models import SUCCESSFUL_STATUSES, ImportRun, ImportStatus
+    from exchanges.pecgm_import import ImportBusy, import_pecgm
+
+    client = ExchangeClient(ExchangeConfig.from_settings())
+    remote = client.list_pecgm()
+    if run.periodicities:
+        remote = [f for f in remote if f.periodicity in run.periodicities]
+    counts = {"listed": len(remote), "downloaded": 0, "imported": 0, "duplicates": 0, "rejected": 0}
+    counts["skipped"] = 0
+    counts["records"] = 0
+    done_names = set(
+        ImportRun.objects.filter(
+            file_name__in=[f.name for f in remote], status__in=SUCCESSFUL_STATUSES
+        ).values_list("file_name", flat=True)
+    )
+    todo = [f for f in remote if f.name not in done_names]
+    counts["skipped"] = len(remote) - len(todo)
+    files = [{"name": f.name, "status": "already_imported"} for f in remote if f.name in done_names]
+    save_fields(run, counts=counts, files=files, progress_done=0, progress_total=len(todo))
+
+    rejected = []
+    for position, remote_file in enumerate(todo):
+        download = client.download(remote_file.name, incoming_dir())
+        try:
+            counts["downloaded"] += 1
+            entry = {"name": download.name, "sha256": download.sha256, "size": download.size}
+            entry["archive"] = _archive(download.path, download.name, download.sha256)
+            earlier = (
+                ImportRun.objects.filter(sha256=download.sha256)
+                .exclude(status__in=[ImportStatus.RUNNING, ImportStatus.DUPLICATE])
+                .order_by("-id")
+                .first()
+            )
+            if earlier is not None and earlier.status in SUCCESSFUL_STATUSES:
+                entry.update(status="duplicate", import_run=earlier.pk)
+                counts["duplicates"] += 1
+            elif earlier is not None and earlier.error_message != _interrupted_message():
+                # Rejected before: the same bytes would be rejected again.
+                entry.update(status="rejected", import_run=earlier.pk, message=earlier.error_message)
+                counts["rejected"] += 1
+                rejected.append(download.name)
+            else:
+                try:
+                    result = import_pecgm(
+                        download.path,
+                        started_by=_import_started_by(run),
+                        user=run.user,
+                        file_name=download.name,
+                        progress=_file_progress(run, position, len(todo)),
+                    )
+                except ImportBusy as exc:
+                    raise RetryLater(str(exc), countdown=60) from None
+                entry.update(status=result.status, import_run=result.pk, records=result.records)
+                counts["records"] += result.records
+                if result.status in SUCCESSFUL_STATUSES:
+                    counts["imported"] += 1
+                elif result.status == ImportStatus.DUPLICATE:
+                    counts["duplicates"] += 1
+                else:
+                    entry["message"] = result.error_message
+                    counts["rejected"] += 1
+                    rejected.append(download.name)
+            files.append(entry)
+            save_fields(
+                run, files=files, counts=counts, progress_done=position + 1, heartbeat_at=timezone.now()
+            )
+        finally:
+            download.path.unlink(missing_ok=True)
+    if rejected:
+        _succeed(run, _("Fichier(s) rejeté(s) à l'import : %(names)s.") % {"names": ", ".join(rejected)})
+    else:
+        _succeed(run)
+
+
+def _interrupted_message() -> str:
+    # pecgm_import marks a run killed with its worker "rejected" with this message:
+    # such a file was never really judged, so it is imported again.
+    return _("Import interrompu.")
+
+
+def _import_started_by(run: ExchangeRun) -> str:
+    return "beat" if run.started_by == "beat" else f"exchange:{run.pk}"
+
+
+def _file_progress(run: ExchangeRun, position: int, count: int):
+    """The import's (records done, total) mapped on the run's progress bar: files, then records."""
+    scale = 1000
+
+    def report(processed: int, total: int) -> None:
+        share = processed / total if total else 0
+        save_fields(
+            run,
+            progress_done=int((position + share) * scale),
+            progress_total=count * scale,
+            heartbeat_at=timezone.now(),
+        )
+
+    return report
+
+
+def _archive(temp: Path, name: str, sha256: str) -> str:
+    """Keep the raw file received under EXCHANGE_FILES_DIR/pecgm; returns its relative path."""
+    directory = received_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / name
+    if target.exists() and _sha256(target) != sha256:
+        target = directory / f"{Path(name).stem}-{sha256[:12]}.xml"
+    if not target.exists():
+        shutil.copyfile(temp, target)
+    return str(target.relative_to(Path(settings.EXCHANGE_FILES_DIR)))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- Deposit ---------------------------------------------------------------------------
+
+
+def default_period_end(periodicity: str, today: date | None = None) -> date:
+    """Monthly: the last day of the previous month. Weekly and daily: yesterday."""
+    today = today or timezone.localdate()
+    if periodicity == "M":
+        return today.replace(day=1) - timedelta(days=1)
+    return today - timedelta(days=1)
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _deposit(run: ExchangeRun) -> None:
+    from orientations.cgpem import archived_path, generate_cgpem
+    from orientations.models import CgpemExport
+
+    periodicity = run.periodicities or "M"
+    period_end = run.period_end or default_period_end(periodicity)
+    if run.period_end is None:
+        save_fields(run, period_end=period_end)
+    exports = CgpemExport.objects.filter(periodicity=periodicity, period_end=period_end).order_by("-id")
+    export = exports.filter(deposited_at__isnull=False).first()
+    if export is not None:
+        save_fields(
+            run,
+            file_name=export.file_name,
+            sha256=export.sha256,
+            cgpem_export_id=export.pk,
+            files=[_export_entry(export, "already_deposited")],
+            counts={"deposited": 0, "records": export.records},
+        )
+        _succeed(run)
+        return
+    # Generated once per period, then only sent: a redelivered task sends the same bytes.
+    export = exports.first() or generate_cgpem(
+        periodicity, period_end, created_by=_import_started_by(run)[:30], user=run.user
+    )
+    path = archived_path(export)
+    if path is None or not path.is_file():
+        fail(run, _("Le fichier archivé %(name)s est introuvable.") % {"name": export.file_name})
+        return
+    # Recorded before the PUT: if the worker dies after the server stored the
+    # file, the redelivered run recognises the 409 as its own deposit.
+    sent_before = (run.file_name, run.sha256) == (export.file_name, export.sha256) or (
+        ExchangeRun.objects.filter(
+            direction=Direction.DEPOSIT, file_name=export.file_name, sha256=export.sha256
+        )
+        .exclude(pk=run.pk)
+        .exists()
+    )
+    save_fields(
+        run,
+        file_name=export.file_name,
+        sha256=export.sha256,
+        cgpem_export_id=export.pk,
+        files=[_export_entry(export, "sending")],
+        progress_done=0,
+        progress_total=1,
+        heartbeat_at=timezone.now(),
+    )
+    client = ExchangeClient(ExchangeConfig.from_settings())
+    try:
+        client.deposit(export.file_name, path)
+        status = "deposited"
+    except DepositConflict:
+        if not sent_before or _other_sha_sent(export.file_name, export.sha256):
+            fail(
+                run,
+                _(
+                    "Le serveur a déjà un fichier %(name)s dont le contenu n'est pas celui que nous avons "
+                    "envoyé : contactez France Travail avant tout nouveau dépôt."
+                )
+                % {"name": export.file_name},
+            )
+            return
+        status = "already_deposited"
+    CgpemExport.objects.filter(pk=export.pk, deposited_at__isnull=True).update(deposited_at=timezone.now())
+    save_fields(
+        run,
+        files=[_export_entry(export, status)],
+        counts={"deposited": 1 if status == "deposited" else 0, "records": export.records},
+        progress_done=1,
+    )
+    _succeed(run)
+
+
+def _other_sha_sent(name: str, sha256: str) -> bool:
+    """Did one of our runs send another content under this name?"""
+    return (
+        ExchangeRun.objects.filter(direction=Direction.DEPOSIT, file_name=name)
+        .exclude(sha256=sha256)
+        .exclude(sha256="")
+        .exists()
+    )
+
+
+def _export_entry(export, status: str) -> dict:
+    entry = {"name": export.file_name, "sha256": export.sha256, "status": status, "records": export.records}
+    base = Path(settings.EXCHANGE_FILES_DIR).resolve()
+    path = Path(export.path).resolve()
+    if path.is_relative_to(base):
+        entry["archive"] = str(path.relative_to(base))
+    return entry
