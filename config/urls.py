@@ -10,5 +10,6 @@ urlpatterns = [
     path("beneficiaires/", include("beneficiaries.urls")),
     path("orientations/", include("orientations.urls")),
     path("", include("audit.urls")),
+    path("echanges/", include("exchanges.run_urls")),
     path("admin/", admin.site.urls),
 ]

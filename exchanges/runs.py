@@ -108,6 +108,42 @@ class ExchangeRun(models.Model):
             return 0
         return min(100, int(100 * self.progress_done / self.progress_total))
 
+    @property
+    def badge_class(self) -> str:
+        return {
+            RunStatus.QUEUED: "text-bg-secondary",
+            RunStatus.RUNNING: "text-bg-info",
+            RunStatus.SUCCEEDED: "text-bg-success",
+            RunStatus.FAILED: "text-bg-danger",
+        }[self.status]
+
+    @property
+    def file_names(self) -> list[str]:
+        return [entry["name"] for entry in self.files if entry.get("name")]
+
+    def counts_summary(self) -> str:
+        """The counts in one French line, for the list of runs."""
+        if not self.counts:
+            return ""
+        if self.direction == Direction.DEPOSIT:
+            if self.count("deposited"):
+                return _("déposé, %(n)s décision(s)") % {"n": self.count("records")}
+            if self.files and self.files[0].get("status") == "already_deposited":
+                return str(_("déjà déposé"))
+            return ""
+        parts = [_("%(n)s fichier(s) sur le serveur") % {"n": self.count("listed")}]
+        for key, label in (
+            ("imported", _("%(n)s importé(s)")),
+            ("skipped", _("%(n)s déjà importé(s)")),
+            ("duplicates", _("%(n)s en double")),
+            ("rejected", _("%(n)s rejeté(s)")),
+        ):
+            if self.count(key):
+                parts.append(label % {"n": self.count(key)})
+        if self.count("records"):
+            parts.append(_("%(n)s enregistrement(s)") % {"n": self.count("records")})
+        return ", ".join(str(part) for part in parts)
+
     def count(self, key: str) -> int:
         return int(self.counts.get(key, 0))
 
@@ -119,18 +155,26 @@ class ExchangeRun(models.Model):
 
 
 def save_fields(run: ExchangeRun, **fields) -> None:
-    """Set and store some fields now, visible to the web pages even inside a transaction.
-
-    The PECGM import writes in one long transaction; progress written through
-    the same connection would only appear at its end. On PostgreSQL the
-    update then goes through a second connection; on SQLite (one writer at a
-    time) it waits for the end of the transaction.
-    """
+    """Set and store some fields of the run now."""
     for name, value in fields.items():
         setattr(run, name, value)
+    ExchangeRun.objects.filter(pk=run.pk).update(**fields)
+
+
+def publish_progress(run: ExchangeRun, **fields) -> None:
+    """Store progress fields so that the web pages see them even from inside a transaction.
+
+    The PECGM import writes in one long transaction, and calls back with its
+    progress from inside it: written through the same connection, the figures
+    would only appear at the end. On PostgreSQL they go through a second
+    connection instead; on SQLite (one writer at a time) they wait for the end.
+    Only for fields nobody else writes within that transaction (no lock waits).
+    """
     if not connection.in_atomic_block:
-        ExchangeRun.objects.filter(pk=run.pk).update(**fields)
+        save_fields(run, **fields)
         return
+    for name, value in fields.items():
+        setattr(run, name, value)
     if connection.vendor != "postgresql":
         return
     side = connections.create_connection("default")

@@ -44,6 +44,7 @@ from exchanges.runs import (
     RunBusy,
     RunStatus,
     interrupted_runs_over,
+    publish_progress,
     run_lock,
     save_fields,
 )
@@ -128,7 +129,6 @@ def _succeed(run: ExchangeRun, error_message: str = "") -> None:
 
 def _fetch(run: ExchangeRun) -> None:
     from exchanges.models import SUCCESSFUL_STATUSES, ImportRun, ImportStatus
-    from exchanges.pecgm_import import ImportBusy, import_pecgm
 
     client = ExchangeClient(ExchangeConfig.from_settings())
     remote = client.list_pecgm()
@@ -169,6 +169,8 @@ def _fetch(run: ExchangeRun) -> None:
                 counts["rejected"] += 1
                 rejected.append(download.name)
             else:
+                from exchanges.pecgm_import import ImportBusy, import_pecgm
+
                 try:
                     result = import_pecgm(
                         download.path,
@@ -217,7 +219,7 @@ def _file_progress(run: ExchangeRun, position: int, count: int):
 
     def report(processed: int, total: int) -> None:
         share = processed / total if total else 0
-        save_fields(
+        publish_progress(
             run,
             progress_done=int((position + share) * scale),
             progress_total=count * scale,
