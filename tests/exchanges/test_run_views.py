@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from exchanges.alerts import exchange_alerts
 from exchanges.models import ImportRun, ImportStatus
 from exchanges.runs import Direction, ExchangeRun, RunStatus
@@ -105,6 +106,8 @@ def test_detail_shows_error_and_downloads_the_raw_file(admin_client, settings):
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"<PECGM/>"
     assert "attachment" in response["Content-Disposition"]
+    entry = AuditEntry.objects.get(action="downloaded_file")
+    assert entry.object_id == str(run.pk) and entry.extra == {"file": "PECGM_082_20250131_M.xml"}
 
 
 def test_raw_file_download_refuses_names_not_in_the_run(admin_client, settings):
