@@ -2,8 +2,8 @@
 
 `generate_cgpem` selects the decisions of a period, fits each one into the
 file's layout (exchanges.layouts.CGPEM: lengths, formats, ISO-8859-1), writes
-the file to a temporary path, validates it against cgpem.xsd, and only then
-archives it and records a CgpemExport. A decision that cannot fit is left out
+the file to a temporary path (exchanges.xml_writer), validates it against
+cgpem.xsd, and only then archives it and records a CgpemExport. A decision that cannot fit is left out
 with its reason (shown to admins on the exports page); the file is never
 invalid.
 
@@ -38,11 +38,11 @@ from lxml import etree
 
 from exchanges.layouts import CGPEM, DATE, VERSION, A, N
 from exchanges.models import FollowUp
+from exchanges.xml_writer import schema_for, write_file
 from orientations.latin1 import NotLatin1, is_name, to_latin1
 from orientations.models import CgpemExport, OrientationDecision
 
 ENCODING = "ISO-8859-1"
-SCHEMA_PATH = Path(settings.BASE_DIR) / "exchanges" / "schemas" / "cgpem.xsd"
 
 # Policies by layout attribute (see the module's docstring).
 CUT_WITH_WARNING = frozenset({"correspondent_last_name", "correspondent_first_name", "correspondent_service"})
@@ -265,64 +265,11 @@ def fit_records(rows: Iterable[tuple[int, int, dict]], report: Report) -> Iterat
         yield record
 
 
-# --- Writing and validating ---------------------------------------------------------
-
-
-def _writer():
-    """The project's layout-driven writer when present, else the local one below."""
-    try:
-        from exchanges.xml_writer import write_file
-    except ImportError:
-        return write_layout
-    return write_file
-
-
-def _text(item, value) -> str:
-    return value.strftime("%Y%m%d") if item.format == DATE else str(value)
-
-
-def _element(record, values: dict):
-    element = etree.Element(record.tag)
-    for item in record.fields:
-        value = values.get(item.attr, item.constant)
-        if value is None or value == "":
-            if not item.required:
-                continue
-            value = ""
-        etree.SubElement(element, item.tag).text = _text(item, value)
-    return element
-
-
-def write_layout(
-    layout, header: dict, records: Iterable[dict], destination, *, encoding: str = ENCODING
-) -> int:
-    """Stream a file of `layout`: header, one element per record, footer counting them.
-
-    Values are keyed by layout attribute and already fitted (this writes, it
-    does not check).
-    """
-    count = 0
-    with etree.xmlfile(str(destination), encoding=encoding) as xf:
-        xf.write_declaration()
-        # One record per line, like the contract's samples.
-        with xf.element(layout.name):
-            xf.write("\n")
-            xf.write(_element(layout.header, header), "\n")
-            for values in records:
-                xf.write(_element(layout.detail, values), "\n")
-                count += 1
-            footer = {
-                "departement": header["departement"],
-                "reference_date": header["reference_date"],
-                "record_count": str(count),
-            }
-            xf.write(_element(layout.footer, footer), "\n")
-    return count
+# --- Validating and archiving ------------------------------------------------------
 
 
 def load_schema() -> etree.XMLSchema:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH), parser))
+    return schema_for(CGPEM)
 
 
 def validate_file(path: Path, schema: etree.XMLSchema | None = None) -> None:
@@ -388,8 +335,6 @@ def generate_cgpem(
     period_start, period_end = period_bounds(periodicity, period_end)
     departement = settings.DEPARTEMENT.rjust(3, "0")
     header = {
-        "record_type": "E",
-        "file_kind": CGPEM.fichier,
         "periodicity": periodicity,
         "departement": departement,
         "reference_date": period_end,
@@ -406,7 +351,7 @@ def generate_cgpem(
     temp = Path(temp_name)
     try:
         rows = _decision_rows(select_decisions(periodicity, period_start, period_end))
-        written = _writer()(CGPEM, header, fit_records(rows, report), temp, encoding=ENCODING)
+        written = write_file(CGPEM, header, fit_records(rows, report), temp, encoding=ENCODING)
         validate_file(temp)
         sha256 = _sha256(temp)
         with transaction.atomic():

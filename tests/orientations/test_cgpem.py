@@ -9,6 +9,7 @@ from lxml import etree
 
 from exchanges.layouts import CGPEM
 from exchanges.models import FollowUp
+from exchanges.pecgm_reader import PecgmReader
 from orientations import cgpem
 from orientations.cgpem import CgpemError, generate_cgpem, period_bounds
 from orientations.decisions import DecisionData, correct_decision, record_decision
@@ -284,7 +285,7 @@ def test_an_invalid_file_is_never_archived(monkeypatch, settings):
         Path(destination).write_bytes(b"<?xml version='1.0' encoding='ISO-8859-1'?><CGPEM><ENTETE/></CGPEM>")
         return 0
 
-    monkeypatch.setattr(cgpem, "_writer", lambda: broken_writer)
+    monkeypatch.setattr(cgpem, "write_file", broken_writer)
     with pytest.raises(CgpemError, match="cgpem.xsd"):
         generate_cgpem("M", date(2025, 1, 31))
     assert CgpemExport.objects.count() == 0
@@ -334,3 +335,30 @@ def test_future_period_end_is_allowed_and_ended_decisions_are_not_sent():
     assert generate_cgpem("M", date(2025, 1, 31)).records == 0
     assert generate_cgpem("M", date(2024, 3, 31)).records == 1
     assert generate_cgpem("M", timezone.localdate() + timedelta(days=1)).records == 0
+
+
+def test_round_trip_through_the_projects_reader():
+    """The file reads back with the project's hardened, layout-driven reader, every record clean."""
+    correspondent = CorrespondentFactory(
+        last_name="N’Diaye", first_name="Zoé", service="Service Œuvres sociales"
+    )
+    people = [BeneficiaryFactory(birth_name=name) for name in ("D’Œuvray", "Łukasz", "Martin")]
+    for person in people:
+        DecisionFactory(
+            beneficiary=person, referent_body=correspondent.referent_body, correspondent=correspondent
+        )
+    export = generate_cgpem("M", date(2025, 1, 31))
+    reader = PecgmReader(export.path, layout=CGPEM)
+    assert reader.header.periodicity == "M"
+    assert reader.header.reference_date == date(2025, 1, 31)
+    read = list(reader.records())
+    assert [record.errors for record in read] == [[], [], []]
+    assert reader.footer.record_count == 3
+    by_nir = {record.values["nir"]: record.values for record in read}
+    for person in people:
+        values = by_nir[person.nir_key]
+        assert values["birth_date"] == person.birth_date
+        assert values["decision_date"] == date(2025, 1, 15)
+        assert values["correspondent_last_name"] == "N'Diaye"
+        assert values["correspondent_service"] == "Service OEuvres sociales"
+    assert sorted(values["birth_name"] for values in by_nir.values()) == ["D'OEuvray", "Lukasz", "Martin"]
