@@ -276,13 +276,20 @@ def validate_file(path: Path, schema: etree.XMLSchema | None = None) -> None:
     """Stream the file through cgpem.xsd; raise CgpemError at the first fault."""
     schema = schema or load_schema()
     try:
+        # Events for records only (the other elements are validated all the same),
+        # each record dropped once seen: memory stays flat whatever the size.
         for _event, element in etree.iterparse(
-            str(path), events=("end",), schema=schema, resolve_entities=False, no_network=True, load_dtd=False
+            str(path),
+            events=("end",),
+            tag=CGPEM.detail.tag,
+            schema=schema,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
         ):
-            if element.tag == CGPEM.detail.tag:
-                element.clear(keep_tail=True)
-                while element.getprevious() is not None:
-                    del element.getparent()[0]
+            element.clear(keep_tail=True)
+            while element.getprevious() is not None:
+                del element.getparent()[0]
     except etree.XMLSyntaxError as exc:
         raise CgpemError(f"le fichier produit ne respecte pas cgpem.xsd : {exc}") from None
 
