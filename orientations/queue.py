@@ -27,11 +27,13 @@ def to_orient(*, communes: list[str] | None = None, territory=None) -> QuerySet[
     return queryset.order_by(F("rsa_start_date").desc(nulls_last=True), "-created_at", "-id")
 
 
-def queue_communes() -> list[str]:
-    """Commune codes that have someone waiting, for the filter's list."""
+def queue_communes(visible: QuerySet[Beneficiary] | None = None) -> list[str]:
+    """Commune codes that have someone waiting (among `visible`), for the filter's list."""
+    waiting = to_orient()
+    if visible is not None:
+        waiting = waiting.filter(pk__in=visible.values("pk"))
     return list(
-        to_orient()
-        .exclude(commune_code="")
+        waiting.exclude(commune_code="")
         .order_by("commune_code")
         .values_list("commune_code", flat=True)
         .distinct()

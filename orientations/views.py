@@ -113,6 +113,8 @@ def to_orient(request: HttpRequest) -> HttpResponse:
 def bulk_record(request: HttpRequest) -> HttpResponse:
     """The same decision for several people: each one checked and reported on its own."""
     form = BulkDecisionForm(request.POST)
+    # Only people the user may see can be selected (an id out of scope is an invalid choice).
+    form.fields["beneficiaries"].queryset = visible_beneficiaries(request.user)
     if not form.is_valid():
         return _render_queue(request, form, status=400)
     data = form.decision_data()
@@ -152,7 +154,7 @@ def _render_queue(request: HttpRequest, form: BulkDecisionForm, status: int = 20
         {
             "page": page,
             "form": form,
-            "communes": queue.queue_communes(),
+            "communes": queue.queue_communes(visible_beneficiaries(request.user)),
             "selected_communes": communes,
             "territories": territories,
             "territory": territory,

@@ -343,3 +343,30 @@ def test_unused_date_guard(officer_client):
         'id="id_decision_date_error_1">La date de décision ne peut pas être dans le futur.'
         in response.content.decode()
     )
+
+
+def test_queue_filters_by_territory(officer_client):
+    from accounts.models import Territory
+
+    territory = Territory.objects.create(name="Montauban", communes="82121 82112")
+    inside = BeneficiaryFactory(commune_code="82112")
+    BeneficiaryFactory(commune_code="82033")
+    response = officer_client.get(reverse("orientation_queue"), {"territoire": territory.pk})
+    assert list(response.context["page"]) == [inside]
+    assert f'<option value="{territory.pk}" selected>Montauban</option>' in response.content.decode()
+
+
+def test_queue_and_bulk_stay_within_the_users_territories(client, orientation_officer):
+    from accounts.models import Territory
+
+    orientation_officer.territories.add(Territory.objects.create(name="Moissac", communes="82112"))
+    client.login(username=orientation_officer.username, password=TEST_PASSWORD)
+    mine = BeneficiaryFactory(commune_code="82112")
+    other = BeneficiaryFactory(commune_code="82033")
+    assert list(client.get(reverse("orientation_queue")).context["page"]) == [mine]
+    response = client.post(
+        reverse("orientation_bulk_record"),
+        {**decision_post(ReferentBodyFactory()), "beneficiaries": [mine.pk, other.pk]},
+    )
+    assert response.status_code == 400
+    assert not OrientationDecision.objects.exists()
