@@ -396,6 +396,17 @@ def _beat_schedule() -> dict:
 
 
 CELERY_BEAT_SCHEDULE = _beat_schedule()
+# Retention purge (issue 7, audit/retention.py): every night, outside the exchanges' hours.
+RETENTION_PURGE_HOUR = env_int("RETENTION_PURGE_HOUR", 3, minimum=0, maximum=23)
+
+
+def _retention_beat_entry() -> dict:
+    from celery.schedules import crontab
+
+    return {"task": "audit.tasks.purge_data", "schedule": crontab(minute=20, hour=RETENTION_PURGE_HOUR)}
+
+
+CELERY_BEAT_SCHEDULE["retention-purge"] = _retention_beat_entry()
 
 # --- Logging --------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.roles import ROLE_CAPABILITIES
-from tests.factories import TEST_PASSWORD, BeneficiaryFactory
+from tests.factories import TEST_PASSWORD, BeneficiaryFactory, TerritoryFactory, UserFactory
 
 EXCLUDED_NAMESPACES = {"admin"}  # Django's admin site guards itself (staff only)
 
@@ -88,3 +88,28 @@ def test_admin_site_only_for_admins(client, users):
         client.logout()
         client.login(username=users[role].username, password=TEST_PASSWORD)
         assert client.get("/admin/").status_code == expected, role
+
+
+@pytest.mark.django_db
+def test_territories_hold_on_every_url(client):
+    """Every URL, as a restricted social worker, pointed at the outsider: never shown.
+
+    Walks the whole URL conf like the access matrix, so the pages other parts
+    add (follow-up, orientations, exports, dashboard, search) are covered too.
+    """
+    restricted = UserFactory(username="ts-montauban", role="social_worker")
+    restricted.territories.add(TerritoryFactory(name="Montauban", communes="82121"))
+    BeneficiaryFactory(commune_code="82121", birth_name="Dedans")
+    outsider = BeneficiaryFactory(commune_code="82033", birth_name="Dehors")
+    client.login(username="ts-montauban", password=TEST_PASSWORD)
+    leaks = []
+    for name, pattern in named_views():
+        if name in {"logout"}:
+            continue
+        url = url_for(pattern, {"pk": outsider.pk})
+        for query in ({}, {"q": "dehors"}, {"q": outsider.nir_key}):
+            body = client.get(url, query).content.decode(errors="replace")
+            # The query is echoed in the search box: look for what only the record shows.
+            if outsider.display_name in body or outsider.nir in body:
+                leaks.append(f"{name} {url} {query}")
+    assert leaks == []

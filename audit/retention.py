@@ -1,0 +1,180 @@
+"""Destruction of data no longer needed (convention art. 6, RGPD art. 5-1-e).
+
+`purge(apply=False)` computes, and with `apply=True` carries out, each purge:
+
+- raw exchange files (EXCHANGE_FILES_DIR) older than RETENTION_RAW_FILES_DAYS:
+  deleted (what they held is in the database);
+- import rejects of runs older than RETENTION_REJECTS_MONTHS: deleted (they
+  copy the refused values); the run keeps its counts;
+- beneficiaries with no RSA activity for RETENTION_INACTIVE_MONTHS: their
+  identity is ANONYMISED, not deleted, so that statistics keep their count
+  (orientation decisions, status events, commune, RSA start date, birth year
+  stay; NIR, names, exact birth date, CAF/MSA numbers, received France
+  Travail records and review cases go). Activity means: created or changed by
+  an import, present in a PECGM file, or an orientation decision;
+- audit entries and login records older than AUDIT_RETENTION_MONTHS: deleted.
+
+Each applied purge writes one audit entry (counts only).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
+
+import audit
+from audit.models import AuditEntry
+from beneficiaries.models import Beneficiary
+
+ANONYMOUS_NAME = "ANONYME"
+
+
+@dataclass
+class PurgeItem:
+    category: str
+    label: str
+    cutoff: str
+    count: int
+
+
+def months_ago(now: datetime, months: int) -> datetime:
+    # Good enough for retention periods: a month is 30.44 days on average.
+    return now - timedelta(days=round(months * 30.44))
+
+
+def _model(label: str):
+    try:
+        return apps.get_model(label)
+    except LookupError:
+        return None
+
+
+# --- Raw exchange files -----------------------------------------------------------
+
+
+def old_raw_files(cutoff: datetime) -> list[Path]:
+    root = Path(settings.EXCHANGE_FILES_DIR)
+    if not root.is_dir():
+        return []
+    limit = cutoff.timestamp()
+    found = []
+    for folder, _dirs, files in os.walk(root, followlinks=False):
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink() and path.is_file() and path.stat().st_mtime < limit:
+                found.append(path)
+    return sorted(found)
+
+
+# --- Import rejects -----------------------------------------------------------------
+
+
+def old_rejects(cutoff: datetime) -> QuerySet | None:
+    model = _model("exchanges.ImportReject")
+    if model is None:
+        return None
+    return model.objects.filter(run__started_at__lt=cutoff)
+
+
+# --- Inactive beneficiaries -----------------------------------------------------------
+
+
+def inactive_beneficiaries(cutoff: datetime) -> QuerySet[Beneficiary]:
+    cutoff_day = cutoff.date()
+    people = Beneficiary.objects.exclude(birth_name=ANONYMOUS_NAME, nir="").filter(
+        created_at__lt=cutoff, updated_at__lt=cutoff
+    )
+    if _model("exchanges.JobSeekerSnapshot") is not None:
+        people = people.annotate(last_file=Max("snapshots__reference_date")).filter(
+            Q(last_file__isnull=True) | Q(last_file__lt=cutoff_day)
+        )
+    decisions = _model("orientations.OrientationDecision")
+    if decisions is not None:
+        recent = decisions.objects.filter(Q(decision_date__gte=cutoff_day) | Q(recorded_at__gte=cutoff))
+        people = people.exclude(pk__in=recent.values("beneficiary_id"))
+    return people
+
+
+def anonymise(beneficiary: Beneficiary) -> None:
+    """Keep what statistics need, drop what identifies the person."""
+    for label in ("exchanges.JobSeekerSnapshot", "exchanges.FollowUp"):
+        model = _model(label)
+        if model is not None:
+            model.objects.filter(beneficiary=beneficiary).delete()
+    reviews = _model("exchanges.ReviewCase")
+    if reviews is not None:
+        reviews.objects.filter(beneficiary=beneficiary).delete()
+    beneficiary.nir = ""
+    beneficiary.birth_name = ANONYMOUS_NAME
+    beneficiary.usage_name = ""
+    beneficiary.first_name = "-"
+    beneficiary.birth_date = date(beneficiary.birth_date.year, 1, 1)
+    beneficiary.caf_number = ""
+    beneficiary.msa_number = ""
+    beneficiary.save()
+
+
+# --- Together ------------------------------------------------------------------------------
+
+
+def purge(*, apply: bool = False, now: datetime | None = None) -> list[PurgeItem]:
+    now = now or timezone.now()
+    items: list[PurgeItem] = []
+
+    def done(category: str, label: str, cutoff: datetime, count: int) -> None:
+        items.append(PurgeItem(category, label, cutoff.isoformat(timespec="seconds"), count))
+        if apply:
+            audit.log(
+                None, audit.Action.PURGE, object_type=category, count=count, cutoff=cutoff.date().isoformat()
+            )
+
+    cutoff = now - timedelta(days=settings.RETENTION_RAW_FILES_DAYS)
+    files = old_raw_files(cutoff)
+    if apply:
+        for path in files:
+            path.unlink(missing_ok=True)
+    done("raw_files", "fichiers d'échange bruts", cutoff, len(files))
+
+    cutoff = months_ago(now, settings.RETENTION_REJECTS_MONTHS)
+    rejects = old_rejects(cutoff)
+    if rejects is not None:
+        count = rejects.count()
+        if apply:
+            rejects.delete()
+        done("import_rejects", "rejets d'import", cutoff, count)
+
+    cutoff = months_ago(now, settings.RETENTION_INACTIVE_MONTHS)
+    people = list(inactive_beneficiaries(cutoff))
+    if apply:
+        with transaction.atomic():
+            for beneficiary in people:
+                anonymise(beneficiary)
+    done("inactive_beneficiaries", "bénéficiaires sans activité RSA anonymisés", cutoff, len(people))
+
+    cutoff = months_ago(now, settings.AUDIT_RETENTION_MONTHS)
+    login_records = 0
+    for label in ("axes.AccessLog", "axes.AccessAttempt", "axes.AccessFailureLog"):
+        model = _model(label)
+        if model is not None:
+            old = model.objects.filter(attempt_time__lt=cutoff)
+            login_records += old.count()
+            if apply:
+                old.delete()
+    old_entries = AuditEntry.objects.filter(timestamp__lt=cutoff)
+    count = old_entries.count()
+    if apply:
+        AuditEntry.objects.purge_older_than(cutoff)
+    done("audit_entries", "entrées du journal d'audit et traces de connexion", cutoff, count + login_records)
+    return items
+
+
+def report(items: list[PurgeItem], *, applied: bool) -> dict:
+    return {"applied": applied, "items": [asdict(item) for item in items]}

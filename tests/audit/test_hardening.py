@@ -1,0 +1,78 @@
+"""Hardening: a strict Content-Security-Policy, and templates that need nothing looser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from tests.factories import TEST_PASSWORD, BeneficiaryFactory
+
+
+def directives(header: str) -> dict[str, set[str]]:
+    result = {}
+    for part in header.split(";"):
+        words = part.split()
+        if words:
+            result[words[0]] = set(words[1:])
+    return result
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url_name", ["login", "home", "beneficiary_list"])
+def test_pages_carry_a_strict_csp(client, social_worker, url_name):
+    if url_name != "login":
+        client.login(username="ts", password=TEST_PASSWORD)
+    response = client.get(reverse(url_name))
+    assert response.status_code == 200
+    policy = directives(response["Content-Security-Policy"])
+    assert policy["default-src"] == {"'self'"}
+    assert policy["script-src"] == {"'self'"}
+    assert policy["style-src"] == {"'self'"}
+    assert policy["frame-ancestors"] == {"'none'"}
+    assert policy["form-action"] == {"'self'"}
+    assert policy["object-src"] == {"'none'"}
+    everything = " ".join(" ".join(values) for values in policy.values())
+    assert "unsafe-inline" not in everything and "unsafe-eval" not in everything
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_beneficiary_page_has_no_inline_script_or_style(client, social_worker):
+    client.login(username="ts", password=TEST_PASSWORD)
+    page = client.get(reverse("beneficiary_detail", args=[BeneficiaryFactory().pk])).content.decode()
+    assert not INLINE.search(page), INLINE.search(page)
+
+
+# An inline <script> (no src), a <style> element, a style="" attribute or an on*="" handler.
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>\s*\S|<style[\s>]|\sstyle=|\son[a-z]+=", re.IGNORECASE)
+
+
+def project_templates():
+    root = Path(settings.BASE_DIR)
+    for path in sorted(root.rglob("*.html")):
+        parts = path.relative_to(root).parts
+        if parts[0] in {".venv", "node_modules", "staticfiles", "build"} or "vendor" in parts:
+            continue
+        yield path
+
+
+def test_no_template_needs_unsafe_inline():
+    offenders = []
+    for path in project_templates():
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if INLINE.search(line):
+                offenders.append(f"{path.relative_to(settings.BASE_DIR)}:{number}: {line.strip()}")
+    assert offenders == [], "put scripts in static/js/*.js and styles in static/css/*.css"
+
+
+def test_production_security_settings():
+    """Production values are checked by `check --deploy` (tests/config/test_env.py); these hold always."""
+    assert settings.SESSION_COOKIE_HTTPONLY
+    assert settings.SECURE_CONTENT_TYPE_NOSNIFF
+    assert settings.X_FRAME_OPTIONS == "DENY"
+    assert settings.AUTH_PASSWORD_VALIDATORS[1]["OPTIONS"]["min_length"] >= 12

@@ -1,0 +1,222 @@
+"""Retention: purge_data (dry run by default) and export_person (right of access)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from datetime import date, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.utils import timezone
+
+import audit
+from audit.models import AuditEntry
+from audit.retention import ANONYMOUS_NAME, purge
+from beneficiaries.models import Beneficiary
+from exchanges.models import FollowUp, ImportReject, ImportRun, JobSeekerSnapshot, StatusEvent
+from orientations.models import OrientationDecision
+from tests.factories import BeneficiaryFactory
+from tests.orientations.factories import DecisionFactory
+
+LONG_AGO = timezone.now() - timedelta(days=5 * 365)
+
+
+def age(queryset, **fields):
+    """Move auto_now(_add) dates into the past, as time would."""
+    queryset.model._base_manager.filter(pk__in=[o.pk for o in queryset]).update(**fields)
+
+
+def age_audit_entry(entry, when):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AuditEntry._meta.db_table} SET timestamp = %s WHERE id = %s",  # noqa: S608
+            [when, entry.pk],
+        )
+
+
+@pytest.fixture
+def world(settings, tmp_path):
+    settings.RETENTION_RAW_FILES_DAYS = 90
+    settings.RETENTION_REJECTS_MONTHS = 6
+    settings.RETENTION_INACTIVE_MONTHS = 24
+    settings.AUDIT_RETENTION_MONTHS = 12
+    files = settings.EXCHANGE_FILES_DIR
+    (files / "pecgm").mkdir(parents=True)
+    old_file, new_file = files / "pecgm" / "old.xml", files / "pecgm" / "new.xml"
+    for path in (old_file, new_file):
+        path.write_text("<x/>")
+    old_time = (timezone.now() - timedelta(days=91)).timestamp()
+    os.utime(old_file, (old_time, old_time))
+
+    old_run, new_run = (
+        ImportRun.objects.create(file_name="a", sha256="a"),
+        ImportRun.objects.create(file_name="b", sha256="b"),
+    )
+    age(ImportRun.objects.filter(pk=old_run.pk), started_at=timezone.now() - timedelta(days=200))
+    ImportReject.objects.create(run=old_run, record_number=1, field="NIR", value="x", message="m")
+    ImportReject.objects.create(run=new_run, record_number=1, field="NIR", value="y", message="m")
+
+    inactive = BeneficiaryFactory(birth_name="Oublie")
+    inactive_with_old_decision = BeneficiaryFactory(birth_name="Ancien")
+    recent_decision = BeneficiaryFactory(birth_name="Decide")
+    in_a_file = BeneficiaryFactory(birth_name="Fichier")
+    new = BeneficiaryFactory(birth_name="Nouveau")
+    age(Beneficiary.objects.exclude(pk=new.pk), created_at=LONG_AGO, updated_at=LONG_AGO)
+    old_decision = DecisionFactory(beneficiary=inactive_with_old_decision, decision_date=date(2020, 3, 1))
+    age(OrientationDecision.objects.filter(pk=old_decision.pk), recorded_at=LONG_AGO)
+    DecisionFactory(beneficiary=recent_decision, decision_date=timezone.localdate())
+    snapshot = JobSeekerSnapshot.objects.create(
+        beneficiary=in_a_file,
+        run=new_run,
+        record_number=1,
+        reference_date=timezone.localdate(),
+        periodicity="M",
+    )
+    old_snapshot = JobSeekerSnapshot.objects.create(
+        beneficiary=inactive, run=old_run, record_number=2, reference_date=date(2020, 1, 31), periodicity="M"
+    )
+    FollowUp.objects.create(beneficiary=inactive, source_snapshot=old_snapshot, status="radie")
+    StatusEvent.objects.create(beneficiary=inactive, run=old_run, date=date(2020, 1, 31), kind="radiation")
+
+    old_entry = audit.log(None, audit.Action.EXPORTED)
+    age_audit_entry(old_entry, timezone.now() - timedelta(days=400))
+    audit.log(None, audit.Action.EXPORTED)
+    return locals()
+
+
+def counts(items):
+    return {item.category: item.count for item in items}
+
+
+EXPECTED = {"raw_files": 1, "import_rejects": 1, "inactive_beneficiaries": 2, "audit_entries": 1}
+
+
+@pytest.mark.django_db
+def test_dry_run_changes_nothing(world):
+    before = AuditEntry.objects.count()
+    assert counts(purge()) == EXPECTED
+    assert world["old_file"].exists()
+    assert ImportReject.objects.count() == 2
+    assert not Beneficiary.objects.filter(birth_name=ANONYMOUS_NAME).exists()
+    assert AuditEntry.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_apply_purges_and_audits(world):
+    assert counts(purge(apply=True)) == EXPECTED
+    assert not world["old_file"].exists() and world["new_file"].exists()
+    assert list(ImportReject.objects.values_list("value", flat=True)) == ["y"]
+    assert ImportRun.objects.count() == 2  # runs keep their counts
+
+    inactive = Beneficiary.objects.get(pk=world["inactive"].pk)
+    assert (inactive.nir, inactive.nir_key, inactive.birth_name, inactive.caf_number) == (
+        "",
+        "",
+        ANONYMOUS_NAME,
+        "",
+    )
+    assert inactive.birth_date == date(world["inactive"].birth_date.year, 1, 1)
+    assert inactive.commune_code == world["inactive"].commune_code  # statistics by commune kept
+    assert "oublie" not in inactive.search_text.lower()
+    assert not JobSeekerSnapshot.objects.filter(beneficiary=inactive).exists()
+    assert not FollowUp.objects.filter(beneficiary=inactive).exists()
+    assert StatusEvent.objects.filter(beneficiary=inactive).count() == 1  # statistics kept
+    older = Beneficiary.objects.get(pk=world["inactive_with_old_decision"].pk)
+    assert older.birth_name == ANONYMOUS_NAME
+    assert OrientationDecision.objects.filter(beneficiary=older).count() == 1
+    kept = set(Beneficiary.objects.exclude(birth_name=ANONYMOUS_NAME).values_list("birth_name", flat=True))
+    assert kept == {"Decide", "Fichier", "Nouveau"}
+
+    purges = AuditEntry.objects.filter(action=audit.Action.PURGE)
+    assert {e.object_type: e.extra["count"] for e in purges} == EXPECTED
+    assert AuditEntry.objects.filter(action=audit.Action.EXPORTED).count() == 1
+
+    # A second run finds nothing left to do.
+    assert set(counts(purge(apply=True)).values()) == {0}
+
+
+@pytest.mark.django_db
+def test_command_is_a_dry_run_unless_told(world):
+    out = io.StringIO()
+    call_command("purge_data", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["applied"] is False
+    assert {item["category"]: item["count"] for item in report["items"]} == EXPECTED
+    assert world["old_file"].exists()
+
+    out = io.StringIO()
+    call_command("purge_data", stdout=out)
+    assert "Simulation" in out.getvalue() and "fichiers d'échange bruts : 1" in out.getvalue()
+
+    out = io.StringIO()
+    call_command("purge_data", "--apply", "--json", stdout=out)
+    assert json.loads(out.getvalue())["applied"] is True
+    assert not world["old_file"].exists()
+
+
+def test_purge_is_scheduled(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["retention-purge"]
+    assert entry["task"] == "audit.tasks.purge_data"
+
+
+@pytest.mark.django_db
+def test_task_applies_the_purge(world):
+    from audit.tasks import purge_data
+
+    assert purge_data() == EXPECTED
+    assert not world["old_file"].exists()
+
+
+@pytest.mark.django_db
+def test_export_person_writes_everything_held(tmp_path, caplog, social_worker):
+    person = BeneficiaryFactory(birth_name="Durand")
+    DecisionFactory(beneficiary=person, decision_date=date(2025, 1, 15))
+    run = ImportRun.objects.create(file_name="f", sha256="f")
+    JobSeekerSnapshot.objects.create(
+        beneficiary=person, run=run, record_number=7, reference_date=date(2025, 1, 31), periodicity="M"
+    )
+    StatusEvent.objects.create(beneficiary=person, run=run, date=date(2025, 1, 31), kind="new_registration")
+    audit.log(social_worker, audit.Action.VIEWED_BENEFICIARY, person)
+    BeneficiaryFactory(birth_name="Autre")
+
+    output = tmp_path / "personne.json"
+    out = io.StringIO()
+    call_command("export_person", "--nir", person.nir, "--output", str(output), stdout=out)
+
+    data = json.loads(output.read_text())
+    assert len(data["people"]) == 1
+    record = data["people"][0]
+    assert record["beneficiary"]["nir"] == person.nir and record["beneficiary"]["birth_name"] == "Durand"
+    assert "search_text" not in record["beneficiary"]
+    related = record["related"]
+    assert related["orientations.orientationdecision"][0]["decision_date"] == "2025-01-15"
+    assert related["exchanges.jobseekersnapshot"][0]["record_number"] == 7
+    assert related["exchanges.statusevent"][0]["kind"] == "new_registration"
+    assert record["accesses"][0]["action"] == "A consulté un bénéficiaire"
+    assert "Autre" not in output.read_text()
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
+
+    entry = AuditEntry.objects.get(action=audit.Action.EXPORT_PERSON)
+    assert entry.object_id == str(person.pk)
+    assert person.nir not in out.getvalue()
+    assert all(person.nir[:13] not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.django_db
+def test_export_person_accepts_the_13_character_nir(tmp_path):
+    person = BeneficiaryFactory()
+    output = tmp_path / "p.json"
+    call_command("export_person", "--nir", person.nir[:13], "--output", str(output), stdout=io.StringIO())
+    assert json.loads(output.read_text())["people"][0]["beneficiary"]["id"] == person.pk
+
+
+@pytest.mark.django_db
+def test_export_person_unknown_nir_does_not_repeat_it(tmp_path):
+    with pytest.raises(CommandError) as error:
+        call_command("export_person", "--nir", "185057800608436", "--output", str(tmp_path / "x.json"))
+    assert "185057800608436" not in str(error.value)
+    assert not (tmp_path / "x.json").exists()
