@@ -158,7 +158,7 @@ class ImportRun(models.Model):
     def summary(self) -> dict:
         """Exactly the JSON printed by `import_pecgm --json`."""
         return {
-            "status": self.status,
+            "status": str(self.status),
             "reference_date": self.reference_date.isoformat() if self.reference_date else None,
             "records": self.records,
             "imported": self.imported,

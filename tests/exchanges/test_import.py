@@ -1,0 +1,365 @@
+"""The PECGM import: matching rules, review queue, history, current status, events, runs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from beneficiaries.models import Beneficiary, Source
+from exchanges import pecgm_import
+from exchanges.models import (
+    EventKind,
+    FollowUp,
+    FollowUpStatus,
+    ImportReject,
+    ImportRun,
+    ImportStatus,
+    JobSeekerSnapshot,
+    MatchRule,
+    RejectLevel,
+    ReviewCase,
+    ReviewReason,
+    StatusEvent,
+)
+from exchanges.pecgm_import import import_pecgm
+from tests.exchanges.pecgm_files import ceased, pecgm_file, record_for, struck_off
+from tests.factories import BeneficiaryFactory
+
+pytestmark = pytest.mark.django_db
+
+JAN, FEB, MAR = date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31)
+
+
+def data_counts() -> dict:
+    return {
+        model.__name__: model.objects.count()
+        for model in (Beneficiary, JobSeekerSnapshot, FollowUp, StatusEvent, ReviewCase)
+    }
+
+
+def test_each_rule_is_counted_and_recorded(tmp_path):
+    by_nir = BeneficiaryFactory()
+    by_caf = BeneficiaryFactory(nir="")
+    by_name = BeneficiaryFactory(nir="", caf_number="")
+    records = [
+        record_for(by_nir, birth_name="NOM CHANGE"),
+        record_for(by_caf, birth_name="AUTRE", first_name="X"),
+        record_for(by_name, birth_name=f"  {by_name.birth_name.lower()}  "),
+        record_for(None, nir="1991282121123"),
+    ]
+    run = import_pecgm(pecgm_file(tmp_path, records, JAN))
+
+    assert run.status == ImportStatus.IMPORTED
+    assert (run.records, run.imported, run.rejected_records) == (4, 4, 0)
+    assert (run.matched_nir, run.matched_caf_msa, run.matched_name, run.matched_ft_identifier) == (1, 1, 1, 0)
+    assert (run.matched, run.created, run.review) == (3, 1, 1)
+    rules = dict(JobSeekerSnapshot.objects.values_list("beneficiary_id", "match_rule"))
+    assert rules[by_nir.pk] == MatchRule.NIR
+    assert rules[by_caf.pk] == MatchRule.CAF_MSA
+    assert rules[by_name.pk] == MatchRule.NAME
+    assert run.reference_date == JAN and run.periodicity == "M"
+
+
+def test_france_travail_identifier_seen_before(tmp_path):
+    person = BeneficiaryFactory(nir="", caf_number="")
+    first = record_for(person, ft_identifier="7654321B")
+    import_pecgm(pecgm_file(tmp_path, [first], JAN))
+    # The next month France Travail spells the name otherwise: the identifier still finds them.
+    run = import_pecgm(pecgm_file(tmp_path, [{**first, "birth_name": "DURAND-AUTRE"}], FEB))
+    assert run.matched_ft_identifier == 1
+    assert JobSeekerSnapshot.objects.get(run=run).beneficiary == person
+
+
+def test_person_unknown_to_the_departement_is_created_and_listed_for_review(tmp_path):
+    record = record_for(None, nir="2880582121456", caf_number="1234567")
+    run = import_pecgm(pecgm_file(tmp_path, [record], JAN))
+    created = Beneficiary.objects.get()
+    assert created.source == Source.FRANCE_TRAVAIL
+    assert (created.nir, created.birth_name, created.caf_number) == (
+        "2880582121456",
+        record["birth_name"],
+        "1234567",
+    )
+    case = ReviewCase.objects.get()
+    assert (case.reason, case.status, case.beneficiary, case.run) == (
+        ReviewReason.CREATED_FROM_FT,
+        "open",
+        created,
+        run,
+    )
+    assert created.followup.status == FollowUpStatus.REGISTERED
+
+
+def test_same_unknown_person_twice_in_a_flux_is_created_once(tmp_path):
+    record = record_for(None, nir="2880582121456")
+    run = import_pecgm(pecgm_file(tmp_path, [record, ceased(record, date(2025, 1, 20))], JAN, "H"))
+    assert (run.created, run.matched_nir) == (1, 1)
+    assert Beneficiary.objects.count() == 1
+    assert FollowUp.objects.get().status == FollowUpStatus.CEASED
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"birth_date": date(1970, 1, 1)}, ReviewReason.NIR_CONFLICT),
+        ({"nir": "1991282121999", "caf_number": ""}, ReviewReason.IDENTIFIER_MISMATCH),
+    ],
+)
+def test_doubtful_records_wait_for_an_admin(tmp_path, change, reason):
+    person = BeneficiaryFactory()
+    run = import_pecgm(pecgm_file(tmp_path, [record_for(person, **change)], JAN))
+    assert (run.matched, run.created, run.review, run.imported) == (0, 0, 1, 1)
+    case = ReviewCase.objects.get()
+    assert case.reason == reason
+    assert list(case.candidates.all()) == [person]
+    assert case.snapshot.beneficiary is None and case.values["birth_name"] == person.birth_name.upper()
+    assert not FollowUp.objects.exists()
+    assert Beneficiary.objects.count() == 1
+
+
+def test_two_candidates_wait_for_an_admin(tmp_path):
+    person = BeneficiaryFactory(nir="", caf_number="")
+    twin = BeneficiaryFactory(
+        nir="",
+        caf_number="",
+        birth_name=person.birth_name,
+        first_name=person.first_name,
+        birth_date=person.birth_date,
+    )
+    import_pecgm(pecgm_file(tmp_path, [record_for(person)], JAN))
+    case = ReviewCase.objects.get()
+    assert case.reason == ReviewReason.SEVERAL_CANDIDATES
+    assert set(case.candidates.all()) == {person, twin}
+
+
+def test_every_record_is_kept_as_a_dated_snapshot(tmp_path):
+    person = BeneficiaryFactory()
+    record = record_for(person, rome_code="G1603", work_axis="04", ppae_signature_date=date(2024, 4, 1))
+    import_pecgm(pecgm_file(tmp_path, [record], JAN))
+    import_pecgm(pecgm_file(tmp_path, [record], FEB))
+    snapshots = JobSeekerSnapshot.objects.filter(beneficiary=person).order_by("reference_date")
+    assert [s.reference_date for s in snapshots] == [JAN, FEB]
+    first = snapshots[0]
+    assert (first.record_number, first.rome_code, first.work_axis, first.ppae_signature_date) == (
+        1,
+        "G1603",
+        "04",
+        date(2024, 4, 1),
+    )
+    assert first.main_structure_name == "FRANCE TRAVAIL MONTAUBAN" and first.run.reference_date == JAN
+
+
+def test_current_status_follows_the_newest_file(tmp_path):
+    person = BeneficiaryFactory()
+    record = record_for(person)
+    import_pecgm(pecgm_file(tmp_path, [record], JAN))
+    assert person.followup.status == FollowUpStatus.REGISTERED
+    import_pecgm(pecgm_file(tmp_path, [struck_off(record, date(2025, 2, 10))], FEB))
+    followup = FollowUp.objects.get(beneficiary=person)
+    assert (followup.status, followup.radiation_motive, followup.reference_date) == (
+        FollowUpStatus.STRUCK_OFF,
+        "21",
+        FEB,
+    )
+    assert followup.source_snapshot.run.reference_date == FEB
+
+
+def test_older_file_enters_history_without_overwriting(tmp_path):
+    person = BeneficiaryFactory()
+    record = record_for(person)
+    import_pecgm(pecgm_file(tmp_path, [ceased(record, date(2025, 2, 3))], FEB))
+    run = import_pecgm(pecgm_file(tmp_path, [record], JAN))
+    assert run.status == ImportStatus.IMPORTED and run.matched_nir == 1
+    followup = FollowUp.objects.get(beneficiary=person)
+    assert (followup.status, followup.reference_date) == (FollowUpStatus.CEASED, FEB)
+    assert JobSeekerSnapshot.objects.filter(beneficiary=person).count() == 2
+    assert not StatusEvent.objects.filter(run=run).exists()
+
+
+def test_newer_flux_overrides_the_stock_and_its_silence_means_nothing(tmp_path):
+    mover, quiet = BeneficiaryFactory(), BeneficiaryFactory()
+    mover_record = record_for(mover)
+    import_pecgm(pecgm_file(tmp_path, [mover_record, record_for(quiet)], JAN))
+    import_pecgm(pecgm_file(tmp_path, [ceased(mover_record, date(2025, 2, 10))], date(2025, 2, 14), "H"))
+    assert FollowUp.objects.get(beneficiary=mover).status == FollowUpStatus.CEASED
+    quiet_followup = FollowUp.objects.get(beneficiary=quiet)
+    assert quiet_followup.status == FollowUpStatus.REGISTERED
+    assert not quiet_followup.absent_from_last_stock
+
+
+def test_absent_from_the_newest_stock_is_flagged_and_cleared_on_return(tmp_path):
+    stays, leaves = BeneficiaryFactory(), BeneficiaryFactory()
+    stays_record, leaves_record = record_for(stays), record_for(leaves)
+    import_pecgm(pecgm_file(tmp_path, [stays_record, leaves_record], JAN))
+    import_pecgm(pecgm_file(tmp_path, [stays_record], FEB))
+    leaves_followup = FollowUp.objects.get(beneficiary=leaves)
+    assert leaves_followup.absent_from_last_stock
+    assert leaves_followup.status == FollowUpStatus.REGISTERED and leaves_followup.reference_date == JAN
+    assert not FollowUp.objects.get(beneficiary=stays).absent_from_last_stock
+    assert StatusEvent.objects.get(beneficiary=leaves).kind == EventKind.LEFT_STOCK
+
+    import_pecgm(pecgm_file(tmp_path, [stays_record, leaves_record], MAR))
+    assert not FollowUp.objects.get(beneficiary=leaves).absent_from_last_stock
+    assert StatusEvent.objects.filter(beneficiary=leaves, kind=EventKind.RETURNED, date=MAR).exists()
+
+
+def test_transitions_between_stocks_are_events(tmp_path):
+    ceasing, striking, moving, new = (BeneficiaryFactory() for _ in range(4))
+    january = [record_for(ceasing), record_for(striking), record_for(moving)]
+    import_pecgm(pecgm_file(tmp_path, january, JAN))
+    assert not StatusEvent.objects.exists()  # the first file sets the scene
+
+    february = [
+        ceased(january[0], date(2025, 2, 5), motive="43"),
+        struck_off(january[1], date(2025, 2, 6), motive="12"),
+        {**january[2], "main_structure_name": "FRANCE TRAVAIL MOISSAC", "category": "4"},
+        record_for(new, registration_date=date(2025, 2, 12)),
+    ]
+    run = import_pecgm(pecgm_file(tmp_path, february, FEB))
+    events = {(e.beneficiary_id, e.kind): e for e in StatusEvent.objects.filter(run=run)}
+    assert set(events) == {
+        (ceasing.pk, EventKind.CESSATION),
+        (striking.pk, EventKind.RADIATION),
+        (moving.pk, EventKind.STRUCTURE_CHANGE),
+        (moving.pk, EventKind.CATEGORY_CHANGE),
+        (new.pk, EventKind.NEW_REGISTRATION),
+    }
+    cessation = events[(ceasing.pk, EventKind.CESSATION)]
+    assert (cessation.date, cessation.motive) == (date(2025, 2, 5), "43")
+    assert events[(striking.pk, EventKind.RADIATION)].motive == "12"
+    change = events[(moving.pk, EventKind.STRUCTURE_CHANGE)]
+    assert (change.previous_value, change.new_value) == ("FRANCE TRAVAIL MONTAUBAN", "FRANCE TRAVAIL MOISSAC")
+    assert events[(new.pk, EventKind.NEW_REGISTRATION)].date == date(2025, 2, 12)
+
+
+def test_unknown_codes_are_kept_and_flagged(tmp_path):
+    person = BeneficiaryFactory()
+    run = import_pecgm(pecgm_file(tmp_path, [record_for(person, support_mode="ZZZ")], JAN))
+    assert run.status == ImportStatus.IMPORTED and run.warnings == 1
+    followup = FollowUp.objects.get(beneficiary=person)
+    assert followup.support_mode == "ZZZ" and followup.has_unknown_codes
+    warning = ImportReject.objects.get(run=run)
+    assert (warning.level, warning.record_number, warning.value) == (RejectLevel.WARNING, 1, "ZZZ")
+
+
+def test_duplicate_file_is_not_parsed(tmp_path, monkeypatch):
+    path = pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN)
+    first = import_pecgm(path)
+    before = data_counts()
+
+    def must_not_parse(*args, **kwargs):
+        raise AssertionError("a duplicate must not be parsed")
+
+    monkeypatch.setattr(pecgm_import, "read_pecgm", must_not_parse)
+    again = import_pecgm(path, started_by="task")
+    assert again.status == ImportStatus.DUPLICATE and again.pk != first.pk
+    assert again.sha256 == first.sha256 and again.reference_date == JAN
+    assert again.summary()["status"] == "duplicate" and again.summary()["imported"] == 0
+    assert data_counts() == before
+
+
+def test_records_rejected_below_the_ratio_are_reported(tmp_path, settings):
+    settings.PECGM_MAX_REJECT_RATIO = 0.5
+    good = BeneficiaryFactory()
+    records = [record_for(good), record_for(None, birth_date="20251340")]
+    run = import_pecgm(pecgm_file(tmp_path, records, JAN))
+    assert run.status == ImportStatus.IMPORTED_WITH_REJECTS
+    assert (run.records, run.imported, run.rejected_records) == (2, 1, 1)
+    reject = ImportReject.objects.get(run=run, level=RejectLevel.ERROR)
+    assert (reject.record_number, reject.field, reject.value) == (2, "DATE_NAISSANCE", "20251340")
+    assert run.summary()["errors"] == [{"record": 2, "field": "DATE_NAISSANCE", "message": reject.message}]
+    assert Beneficiary.objects.count() == 1  # the bad record created nobody
+
+
+def test_too_many_rejects_refuse_the_whole_file(tmp_path):
+    BeneficiaryFactory()
+    before = data_counts()
+    records = [record_for(BeneficiaryFactory.build()) for _ in range(18)] + [
+        record_for(None, first_name=""),
+        record_for(None, birth_date="2025"),
+    ]
+    run = import_pecgm(pecgm_file(tmp_path, records, JAN))
+    assert run.status == ImportStatus.REJECTED
+    assert (run.records, run.rejected_records, run.imported, run.created) == (20, 2, 0, 0)
+    assert "seuil" in run.error_message
+    assert data_counts() == before
+    stored = ImportRun.objects.get(pk=run.pk)
+    assert stored.status == ImportStatus.REJECTED
+    fields = [error["field"] for error in stored.summary()["errors"]]
+    assert fields == ["", "PRENOM", "DATE_NAISSANCE"]
+
+
+def test_truncated_file_changes_nothing(tmp_path):
+    people = [BeneficiaryFactory() for _ in range(3)]
+    path = pecgm_file(tmp_path, [record_for(person) for person in people], JAN)
+    text = path.read_bytes()
+    path.write_bytes(text[: text.index(b"<FIN>")])
+    before = data_counts()
+    run = import_pecgm(path)
+    assert run.status == ImportStatus.REJECTED and "tronqué" in run.error_message
+    assert data_counts() == before
+    assert ImportReject.objects.filter(run=run).exists()
+
+
+def test_other_departement_is_refused(tmp_path):
+    path = pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN, departement="31")
+    before = data_counts()
+    run = import_pecgm(path)
+    assert run.status == ImportStatus.REJECTED and "31" in run.error_message
+    assert data_counts() == before
+
+
+def test_a_crash_in_the_middle_leaves_nothing_half_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(pecgm_import, "BATCH_SIZE", 2)
+    people = [BeneficiaryFactory() for _ in range(6)]
+    before = data_counts()
+    calls = []
+    real_flush = pecgm_import._Writer.flush
+
+    def flush_then_crash(self):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        real_flush(self)
+
+    monkeypatch.setattr(pecgm_import._Writer, "flush", flush_then_crash)
+    with pytest.raises(RuntimeError):
+        import_pecgm(pecgm_file(tmp_path, [record_for(person) for person in people], JAN))
+    assert data_counts() == before
+    run = ImportRun.objects.get()
+    assert run.status == ImportStatus.REJECTED and "rien n'a été enregistré" in run.error_message
+
+    # The same file may then be imported for real.
+    monkeypatch.setattr(pecgm_import._Writer, "flush", real_flush)
+    assert import_pecgm(pecgm_file(tmp_path, [record_for(p) for p in people], JAN)).matched_nir == 6
+
+
+def test_dry_run_reports_and_changes_nothing(tmp_path):
+    person = BeneficiaryFactory()
+    before = data_counts()
+    run = import_pecgm(pecgm_file(tmp_path, [record_for(person), record_for(None)], JAN), dry_run=True)
+    assert (run.status, run.matched_nir, run.created) == (ImportStatus.IMPORTED, 1, 1)
+    assert run.pk is None
+    assert data_counts() == before and not ImportRun.objects.exists()
+
+
+def test_progress_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(pecgm_import, "PROGRESS_EVERY", 1)
+    seen = []
+    import_pecgm(
+        pecgm_file(tmp_path, [record_for(None) for _ in range(3)], JAN),
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen[0] == (1, 6) and seen[-1] == (6, 6)
+
+
+def test_running_import_refuses_another(tmp_path):
+    """SQLite: the running run, claimed in a write transaction, is the lock."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL uses an advisory lock: see test_import_lock_postgres.py")
+    ImportRun.objects.create(file_name="x.xml", sha256="0" * 64, status=ImportStatus.RUNNING)
+    with pytest.raises(pecgm_import.ImportBusy, match="Un autre import PECGM est en cours"):
+        import_pecgm(pecgm_file(tmp_path, [record_for(None)], JAN))

@@ -1,0 +1,108 @@
+"""`import_pecgm` and `export_followup`: JSON, exit codes, CSV columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from exchanges.models import ImportRun
+from tests.exchanges.pecgm_files import ceased, pecgm_file, record_for
+from tests.factories import BeneficiaryFactory
+
+pytestmark = pytest.mark.django_db
+JAN = date(2025, 1, 31)
+
+
+def run_command(*args) -> tuple[dict | str, int]:
+    out = io.StringIO()
+    try:
+        call_command("import_pecgm", *args, stdout=out)
+        code = 0
+    except CommandError as exc:
+        code = exc.returncode
+    text = out.getvalue()
+    return (json.loads(text) if "--json" in args else text), code
+
+
+def test_json_summary_exactly_as_documented(tmp_path):
+    person = BeneficiaryFactory()
+    path = pecgm_file(tmp_path, [record_for(person), record_for(None)], JAN)
+    summary, code = run_command(str(path), "--json")
+    assert code == 0
+    assert summary == {
+        "status": "imported",
+        "reference_date": "2025-01-31",
+        "records": 2,
+        "imported": 2,
+        "rejected_records": 0,
+        "matched": 1,
+        "created": 1,
+        "review": 1,
+        "errors": [],
+    }
+    assert ImportRun.objects.get().started_by == "command"
+
+    again, code = run_command(str(path), "--json")
+    assert (again["status"], code) == ("duplicate", 0)
+
+
+def test_rejected_file_exits_non_zero_with_its_errors(tmp_path):
+    path = pecgm_file(tmp_path, [record_for(None, birth_date="")], JAN)
+    summary, code = run_command(str(path), "--json")
+    assert code == 1
+    assert summary["status"] == "rejected"
+    assert summary["rejected_records"] == 1
+    assert {"record": 1, "field": "DATE_NAISSANCE"}.items() <= summary["errors"][1].items()
+
+
+def test_dry_run_changes_nothing(tmp_path):
+    path = pecgm_file(tmp_path, [record_for(None)], JAN)
+    text, code = run_command(str(path), "--dry-run")
+    assert code == 0 and "[simulation]" in text and "créés : 1" in text
+    assert not ImportRun.objects.exists()
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CommandError, match="introuvable"):
+        call_command("import_pecgm", str(tmp_path / "absent.xml"))
+
+
+def test_export_followup_columns_and_values(tmp_path):
+    followed = BeneficiaryFactory()
+    unknown = BeneficiaryFactory()
+    record = ceased(record_for(followed, ft_identifier="1234567Z"), date(2025, 1, 10), motive="43")
+    call_command("import_pecgm", str(pecgm_file(tmp_path, [record], JAN)), stdout=io.StringIO())
+    output = tmp_path / "suivi.csv"
+    call_command("export_followup", "--output", str(output), stderr=io.StringIO())
+
+    rows = list(csv.DictReader(output.open(encoding="utf-8-sig"), delimiter=";"))
+    assert list(rows[0]) == [
+        "nir", "nom_naissance", "prenom", "date_naissance", "statut_pe", "categorie", "date_debut_ide",
+        "date_cessation", "motif_cessation", "date_radiation", "motif_radiation", "identifiant_pe",
+        "date_dernier_contact", "absent_dernier_fichier", "date_reference_pe", "nature_orientation",
+        "date_orientation",
+    ]  # fmt: skip
+    by_nir = {row["nir"]: row for row in rows}
+    row = by_nir[followed.nir]
+    assert row["statut_pe"] == "cessation"
+    assert (row["date_cessation"], row["motif_cessation"], row["identifiant_pe"]) == (
+        "2025-01-10",
+        "43",
+        "1234567Z",
+    )
+    assert (row["date_reference_pe"], row["absent_dernier_fichier"]) == ("2025-01-31", "non")
+    assert row["date_naissance"] == followed.birth_date.isoformat()
+    assert by_nir[unknown.nir]["statut_pe"] == "inconnu"
+
+
+def test_export_followup_to_standard_output():
+    BeneficiaryFactory()
+    out = io.StringIO()
+    call_command("export_followup", stdout=out)
+    assert out.getvalue().splitlines()[0].startswith("nir;nom_naissance;prenom")
+    assert len(out.getvalue().splitlines()) == 2
