@@ -11,5 +11,6 @@ urlpatterns = [
     path("orientations/", include("orientations.urls")),
     path("", include("audit.urls")),
     path("echanges/", include("exchanges.run_urls")),
+    path("echanges/", include("exchanges.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,93 @@
+"""Deciding a review case: link the record to a beneficiary, create one, or dismiss it.
+
+Each decision keeps who took it, when, and why, and recomputes the follow-up
+of the beneficiaries it touches.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from beneficiaries.models import Beneficiary, Source
+from exchanges.followup import refresh_followup
+from exchanges.models import JobSeekerSnapshot, ReviewCase, ReviewReason, ReviewStatus, StatusEvent
+
+# The beneficiary fields a person known only from France Travail gets from the record.
+BENEFICIARY_FIELDS = (
+    "nir",
+    "birth_name",
+    "usage_name",
+    "first_name",
+    "birth_date",
+    "caf_number",
+    "msa_number",
+    "commune_code",
+)
+
+
+class ReviewError(ValueError):
+    """The decision cannot be applied (French message for the admin)."""
+
+
+def _close(case: ReviewCase, status: str, user, note: str) -> None:
+    case.status = status
+    case.resolved_by = user
+    case.resolved_at = timezone.now()
+    case.resolution_note = note
+    case.save()
+
+
+def _check_open(case: ReviewCase) -> None:
+    if case.status != ReviewStatus.OPEN:
+        raise ReviewError("Ce rapprochement a déjà été traité.")
+
+
+@transaction.atomic
+def link(case: ReviewCase, beneficiary: Beneficiary, *, user, note: str = "") -> None:
+    """The record is this beneficiary's. A person created from France Travail is merged into them."""
+    _check_open(case)
+    if case.reason == ReviewReason.CREATED_FROM_FT and case.beneficiary_id:
+        created_id = case.beneficiary_id
+        if created_id == beneficiary.pk:
+            raise ReviewError("Choisissez un autre bénéficiaire que celui créé depuis France Travail.")
+        JobSeekerSnapshot.objects.filter(beneficiary_id=created_id).update(beneficiary=beneficiary)
+        StatusEvent.objects.filter(beneficiary_id=created_id).update(beneficiary=beneficiary)
+        ReviewCase.objects.filter(beneficiary_id=created_id).update(beneficiary=beneficiary)
+        case.beneficiary = beneficiary
+        Beneficiary.objects.filter(pk=created_id, source=Source.FRANCE_TRAVAIL).delete()
+    elif case.snapshot_id:
+        JobSeekerSnapshot.objects.filter(pk=case.snapshot_id).update(beneficiary=beneficiary)
+        case.beneficiary = beneficiary
+    _close(case, ReviewStatus.LINKED, user, note)
+    refresh_followup(beneficiary.pk)
+
+
+@transaction.atomic
+def create(case: ReviewCase, *, user, note: str = "") -> Beneficiary:
+    """Nobody known is this person: keep (or create) them as known only from France Travail."""
+    _check_open(case)
+    if case.beneficiary_id:
+        beneficiary = case.beneficiary
+    else:
+        if case.snapshot is None:
+            raise ReviewError("Aucune donnée reçue pour créer le bénéficiaire.")
+        snapshot = case.snapshot
+        beneficiary = Beneficiary(
+            source=Source.FRANCE_TRAVAIL, **{name: getattr(snapshot, name) for name in BENEFICIARY_FIELDS}
+        )
+        beneficiary.save()
+        JobSeekerSnapshot.objects.filter(pk=snapshot.pk).update(beneficiary=beneficiary)
+        case.beneficiary = beneficiary
+    _close(case, ReviewStatus.CREATED, user, note)
+    refresh_followup(beneficiary.pk)
+    return beneficiary
+
+
+@transaction.atomic
+def dismiss(case: ReviewCase, *, user, note: str) -> None:
+    """Leave the record unlinked; the reason is mandatory and kept."""
+    _check_open(case)
+    if not note.strip():
+        raise ReviewError("Indiquez pourquoi ce rapprochement est écarté.")
+    _close(case, ReviewStatus.DISMISSED, user, note)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from exchanges import views
+
+urlpatterns = [
+    path("imports/", views.import_run_list, name="import_run_list"),
+    path("imports/<int:pk>/", views.import_run_detail, name="import_run_detail"),
+    path("imports/<int:pk>/progression/", views.import_run_progress, name="import_run_progress"),
+    path("imports/<int:pk>/rejets.csv", views.import_run_rejects_csv, name="import_run_rejects_csv"),
+    path("suivi-france-travail.csv", views.followup_export, name="followup_export"),
+    path("rapprochements/", views.review_list, name="review_list"),
+    path("rapprochements/<int:pk>/", views.review_detail, name="review_detail"),
+    path("rapprochements/<int:pk>/decision/", views.review_resolve, name="review_resolve"),
+]

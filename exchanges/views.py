@@ -1,0 +1,162 @@
+"""Admin pages of the PECGM import: runs, their rejects, the review queue, the follow-up export."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import requires
+from accounts.roles import Capability
+from beneficiaries.models import Beneficiary
+from beneficiaries.names import fold
+from exchanges import review
+from exchanges.followup_export import Echo, stream_csv
+from exchanges.models import ImportRun, JobSeekerSnapshot, RejectLevel, ReviewCase, ReviewStatus
+
+PAGE_SIZE = 50
+REJECTS_SHOWN = 200
+SEARCH_RESULTS = 20
+
+
+@requires(Capability.MANAGE_EXCHANGES)
+def import_run_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(ImportRun.objects.select_related("user"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "exchanges/run_list.html", {"page": page})
+
+
+@requires(Capability.MANAGE_EXCHANGES)
+def import_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(ImportRun, pk=pk)
+    errors = run.rejects.filter(level=RejectLevel.ERROR)
+    warnings = run.rejects.filter(level=RejectLevel.WARNING)
+    context = {
+        "run": run,
+        "errors": errors[:REJECTS_SHOWN],
+        "error_count": errors.count(),
+        "warnings": warnings[:REJECTS_SHOWN],
+        "warning_count": warnings.count(),
+        "open_reviews": run.reviews.filter(status=ReviewStatus.OPEN).count(),
+        "rejects_shown": REJECTS_SHOWN,
+    }
+    return render(request, "exchanges/run_detail.html", context)
+
+
+@requires(Capability.MANAGE_EXCHANGES)
+def import_run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress fragment, polled by htmx while the run is going."""
+    run = get_object_or_404(ImportRun, pk=pk)
+    return render(request, "exchanges/_run_progress.html", {"run": run})
+
+
+@requires(Capability.MANAGE_EXCHANGES)
+def import_run_rejects_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    run = get_object_or_404(ImportRun, pk=pk)
+    writer = csv.writer(Echo(), delimiter=";", lineterminator="\r\n")
+    level_labels = dict(RejectLevel.choices)
+
+    def lines():
+        yield "\ufeff"
+        yield writer.writerow(["enregistrement", "niveau", "champ", "valeur", "motif"])
+        for reject in run.rejects.order_by("id").iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    reject.record_number or "",
+                    level_labels[reject.level],
+                    reject.field,
+                    reject.value,
+                    reject.message,
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="rejets-import-{run.pk}.csv"'
+    return response
+
+
+@requires(Capability.MANAGE_EXCHANGES)
+def followup_export(request: HttpRequest) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(stream_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="suivi-france-travail-{timezone.localdate():%Y-%m-%d}.csv"'
+    )
+    return response
+
+
+@requires(Capability.RESOLVE_REVIEW)
+def review_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("etat", ReviewStatus.OPEN)
+    if status not in ReviewStatus.values:
+        status = ReviewStatus.OPEN
+    cases = ReviewCase.objects.filter(status=status).select_related("run", "beneficiary")
+    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "exchanges/review_list.html",
+        {"page": page, "status": status, "statuses": ReviewStatus.choices},
+    )
+
+
+@requires(Capability.RESOLVE_REVIEW)
+def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_object_or_404(
+        ReviewCase.objects.select_related("run", "snapshot", "beneficiary", "resolved_by"), pk=pk
+    )
+    candidates = list(case.candidates.select_related("followup"))
+    # Names only: no NIR travels in a URL.
+    query = request.GET.get("nom", "").strip()
+    found = []
+    if query:
+        found = Beneficiary.objects.all()
+        for term in fold(query).split():
+            found = found.filter(search_text__contains=term)
+        found = [person for person in found[:SEARCH_RESULTS] if person not in candidates]
+    return render(
+        request,
+        "exchanges/review_detail.html",
+        {
+            "case": case,
+            "candidates": candidates,
+            "found": found,
+            "query": query,
+            "is_open": case.status == ReviewStatus.OPEN,
+            "received": _received(case),
+        },
+    )
+
+
+@requires(Capability.RESOLVE_REVIEW)
+@require_POST
+def review_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_object_or_404(ReviewCase, pk=pk)
+    action = request.POST.get("action")
+    note = request.POST.get("note", "").strip()
+    try:
+        if action == "link":
+            beneficiary = get_object_or_404(Beneficiary, pk=request.POST.get("beneficiary") or 0)
+            review.link(case, beneficiary, user=request.user, note=note)
+            messages.success(request, _("Enregistrement rattaché au bénéficiaire."))
+        elif action == "create":
+            review.create(case, user=request.user, note=note)
+            messages.success(request, _("Bénéficiaire connu seulement de France Travail enregistré."))
+        elif action == "dismiss":
+            review.dismiss(case, user=request.user, note=note)
+            messages.success(request, _("Rapprochement écarté."))
+        else:
+            messages.error(request, _("Décision inconnue."))
+    except review.ReviewError as exc:
+        messages.error(request, str(exc))
+        return redirect("review_detail", pk=case.pk)
+    return redirect("review_list")
+
+
+def _received(case: ReviewCase) -> list[tuple[str, str]]:
+    """The identity France Travail sent, labelled, for the case page."""
+    labels = {field.name: field.verbose_name for field in JobSeekerSnapshot._meta.fields}
+    return [(labels.get(name, name), value) for name, value in case.values.items() if value]

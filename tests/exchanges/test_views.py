@@ -1,0 +1,196 @@
+"""Admin pages: import runs, rejects, the review queue and its decisions, the follow-up download."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from beneficiaries.models import Beneficiary, Source
+from exchanges.models import (
+    FollowUp,
+    FollowUpStatus,
+    ImportRun,
+    ImportStatus,
+    JobSeekerSnapshot,
+    ReviewCase,
+    ReviewReason,
+    ReviewStatus,
+)
+from exchanges.pecgm_import import import_pecgm
+from tests.exchanges.pecgm_files import pecgm_file, record_for
+from tests.factories import TEST_PASSWORD, BeneficiaryFactory
+
+pytestmark = pytest.mark.django_db
+JAN = date(2025, 1, 31)
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+    return client
+
+
+def test_run_list_and_detail_show_counts_and_rejects(admin_client, tmp_path, settings):
+    settings.PECGM_MAX_REJECT_RATIO = 0.5
+    person = BeneficiaryFactory()
+    run = import_pecgm(
+        pecgm_file(
+            tmp_path, [record_for(person), record_for(None, birth_date="20251340", support_mode="ZZZ")], JAN
+        )
+    )
+    page = admin_client.get(reverse("import_run_list"))
+    assert page.status_code == 200
+    assertions = [run.file_name, "importé avec rejets", reverse("import_run_detail", args=[run.pk])]
+    for text in assertions:
+        assert text in page.content.decode()
+
+    detail = admin_client.get(reverse("import_run_detail", args=[run.pk]))
+    content = detail.content.decode()
+    assert "Rapprochés par NIR" in content and "DATE_NAISSANCE" in content and "20251340" in content
+    assert reverse("import_run_rejects_csv", args=[run.pk]) in content
+
+    csv_response = admin_client.get(reverse("import_run_rejects_csv", args=[run.pk]))
+    text = b"".join(csv_response.streaming_content).decode("utf-8-sig")
+    assert text.splitlines()[0] == "enregistrement;niveau;champ;valeur;motif"
+    assert "2;rejet;DATE_NAISSANCE;20251340;" in text
+
+
+def test_rejected_run_shows_its_reason(admin_client, tmp_path):
+    run = import_pecgm(pecgm_file(tmp_path, [record_for(None)], JAN, departement="31"))
+    response = admin_client.get(reverse("import_run_detail", args=[run.pk]))
+    assert response.status_code == 200
+    assert run.error_message in response.content.decode()
+
+
+def test_running_run_is_polled(admin_client):
+    run = ImportRun.objects.create(
+        file_name="x.xml",
+        sha256="a" * 64,
+        status=ImportStatus.RUNNING,
+        progress_processed=50,
+        progress_total=200,
+    )
+    response = admin_client.get(reverse("import_run_progress", args=[run.pk]))
+    content = response.content.decode()
+    assert 'hx-trigger="every 2s"' in content and 'value="25"' in content
+    run.status = ImportStatus.IMPORTED
+    run.save()
+    assert (
+        "hx-trigger" not in admin_client.get(reverse("import_run_progress", args=[run.pk])).content.decode()
+    )
+
+
+def test_followup_download(admin_client, tmp_path):
+    person = BeneficiaryFactory()
+    import_pecgm(pecgm_file(tmp_path, [record_for(person)], JAN))
+    response = admin_client.get(reverse("followup_export"))
+    assert response["Content-Disposition"].startswith('attachment; filename="suivi-france-travail-')
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("nir;nom_naissance;prenom;date_naissance;statut_pe")
+    assert f"{person.nir};" in text and ";inscrit;" in text
+
+
+def test_social_worker_cannot_see_runs_nor_reviews(client, social_worker):
+    client.login(username=social_worker.username, password=TEST_PASSWORD)
+    for name in ("import_run_list", "review_list", "followup_export"):
+        assert client.get(reverse(name)).status_code == 403
+    assert "Imports PECGM" not in client.get(reverse("beneficiary_list")).content.decode()
+
+
+def test_nav_links_for_admins(admin_client):
+    content = admin_client.get(reverse("beneficiary_list")).content.decode()
+    assert reverse("import_run_list") in content and reverse("review_list") in content
+
+
+@pytest.fixture
+def conflict(tmp_path):
+    """A record whose NIR is known with another birth date: waiting in the queue."""
+    person = BeneficiaryFactory()
+    import_pecgm(pecgm_file(tmp_path, [record_for(person, birth_date=date(1970, 1, 1))], JAN))
+    return ReviewCase.objects.get(), person
+
+
+def test_review_queue_lists_open_cases(admin_client, conflict):
+    case, person = conflict
+    response = admin_client.get(reverse("review_list"))
+    content = response.content.decode()
+    assert "NIR connu avec une autre date de naissance" in content
+    assert reverse("review_detail", args=[case.pk]) in content
+    assert "Rien à vérifier" in admin_client.get(reverse("review_list") + "?etat=linked").content.decode()
+
+
+def test_case_page_shows_received_data_and_candidates(admin_client, conflict):
+    case, person = conflict
+    content = admin_client.get(reverse("review_detail", args=[case.pk])).content.decode()
+    assert "1970-01-01" in content and person.display_name in content
+    assert person.nir not in content  # masked on screen
+
+
+def test_link_to_a_candidate(admin_client, admin_user, conflict):
+    case, person = conflict
+    response = admin_client.post(
+        reverse("review_resolve", args=[case.pk]),
+        {"action": "link", "beneficiary": person.pk, "note": "date de naissance erronée chez France Travail"},
+    )
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert (case.status, case.resolved_by, case.beneficiary) == (ReviewStatus.LINKED, admin_user, person)
+    assert case.resolution_note == "date de naissance erronée chez France Travail" and case.resolved_at
+    assert case.snapshot.beneficiary == person
+    assert FollowUp.objects.get(beneficiary=person).status == FollowUpStatus.REGISTERED
+    # Decided once: a second decision is refused.
+    admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "dismiss", "note": "x"})
+    case.refresh_from_db()
+    assert case.status == ReviewStatus.LINKED
+
+
+def test_create_from_a_doubtful_record(admin_client, conflict):
+    case, person = conflict
+    admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "create", "note": "homonyme"})
+    case.refresh_from_db()
+    created = case.beneficiary
+    assert case.status == ReviewStatus.CREATED and created != person
+    assert created.source == Source.FRANCE_TRAVAIL and created.birth_date == date(1970, 1, 1)
+    assert created.followup.status == FollowUpStatus.REGISTERED
+
+
+def test_dismiss_needs_a_reason(admin_client, conflict):
+    case, _person = conflict
+    response = admin_client.post(
+        reverse("review_resolve", args=[case.pk]), {"action": "dismiss", "note": ""}, follow=True
+    )
+    assert "Indiquez pourquoi" in response.content.decode()
+    case.refresh_from_db()
+    assert case.status == ReviewStatus.OPEN
+    admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "dismiss", "note": "pas au RSA"})
+    case.refresh_from_db()
+    assert (case.status, case.resolution_note) == (ReviewStatus.DISMISSED, "pas au RSA")
+    assert case.snapshot.beneficiary is None
+
+
+def test_merge_a_person_created_from_france_travail(admin_client, tmp_path):
+    local = BeneficiaryFactory(nir="", caf_number="")
+    # France Travail spells the name otherwise: nobody is found, a person is created.
+    import_pecgm(pecgm_file(tmp_path, [record_for(local, birth_name="NOM-DIFFERENT")], JAN))
+    case = ReviewCase.objects.get(reason=ReviewReason.CREATED_FROM_FT)
+    created = case.beneficiary
+
+    search = admin_client.get(reverse("review_detail", args=[case.pk]), {"nom": local.birth_name})
+    assert local.display_name in search.content.decode()
+
+    admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "link", "beneficiary": local.pk})
+    assert not Beneficiary.objects.filter(pk=created.pk).exists()
+    assert JobSeekerSnapshot.objects.get().beneficiary == local
+    assert FollowUp.objects.get().beneficiary == local
+    case.refresh_from_db()
+    assert (case.status, case.beneficiary) == (ReviewStatus.LINKED, local)
+
+
+def test_confirm_a_person_created_from_france_travail(admin_client, tmp_path):
+    import_pecgm(pecgm_file(tmp_path, [record_for(None)], JAN))
+    case = ReviewCase.objects.get()
+    admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "create"})
+    case.refresh_from_db()
+    assert case.status == ReviewStatus.CREATED and Beneficiary.objects.count() == 1
