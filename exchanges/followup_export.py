@@ -10,6 +10,9 @@ import csv
 from collections.abc import Iterator
 from datetime import date
 
+from django.apps import apps
+from django.db.models import CharField, DateField, OuterRef, Subquery, Value
+
 from beneficiaries.models import Beneficiary
 from exchanges.models import FollowUpStatus
 
@@ -30,10 +33,23 @@ COLUMNS = {
     "date_dernier_contact": "followup__last_contact_date",
     "absent_dernier_fichier": "followup__absent_from_last_stock",
     "date_reference_pe": "followup__reference_date",
-    # Filled from the current orientation decision once the orientations app records them.
-    "nature_orientation": None,
-    "date_orientation": None,
+    # The current orientation decision (annotated in `rows()`).
+    "nature_orientation": "orientation_nature",
+    "date_orientation": "orientation_date",
 }
+
+
+def _orientation() -> dict:
+    """The nature and date of each beneficiary's current orientation decision (empty without one)."""
+    if not apps.is_installed("orientations"):
+        return {"orientation_nature": Value(None, CharField()), "orientation_date": Value(None, DateField())}
+    current = apps.get_model("orientations", "OrientationDecision").objects.filter(
+        beneficiary=OuterRef("pk"), ended_on__isnull=True
+    )
+    return {
+        "orientation_nature": Subquery(current.values("nature")[:1]),
+        "orientation_date": Subquery(current.values("decision_date")[:1]),
+    }
 
 
 def _cell(value) -> str:
@@ -48,14 +64,14 @@ def _cell(value) -> str:
 
 def rows() -> Iterator[list[str]]:
     yield list(COLUMNS)
-    paths = [path for path in COLUMNS.values() if path]
-    queryset = Beneficiary.objects.order_by("id").values_list(*paths)
+    paths = list(COLUMNS.values())
+    queryset = Beneficiary.objects.order_by("id").annotate(**_orientation()).values_list(*paths)
     for values in queryset.iterator(chunk_size=5000):
         record = dict(zip(paths, values, strict=True))
         if record["followup__status"] is None:
             record["followup__status"] = FollowUpStatus.UNKNOWN
             record["followup__absent_from_last_stock"] = None
-        yield [_cell(record[path]) if path else "" for path in COLUMNS.values()]
+        yield [_cell(record[path]) for path in paths]
 
 
 class Echo:

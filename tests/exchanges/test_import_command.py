@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from exchanges.models import ImportRun
 from tests.exchanges.pecgm_files import ceased, pecgm_file, record_for
 from tests.factories import BeneficiaryFactory
+from tests.orientations.factories import DecisionFactory
 
 pytestmark = pytest.mark.django_db
 JAN = date(2025, 1, 31)
@@ -75,6 +76,7 @@ def test_missing_file(tmp_path):
 def test_export_followup_columns_and_values(tmp_path):
     followed = BeneficiaryFactory()
     unknown = BeneficiaryFactory()
+    DecisionFactory(beneficiary=followed, nature="06", decision_date=date(2025, 1, 15))
     record = ceased(record_for(followed, ft_identifier="1234567Z"), date(2025, 1, 10), motive="43")
     call_command("import_pecgm", str(pecgm_file(tmp_path, [record], JAN)), stdout=io.StringIO())
     output = tmp_path / "suivi.csv"
@@ -97,7 +99,9 @@ def test_export_followup_columns_and_values(tmp_path):
     )
     assert (row["date_reference_pe"], row["absent_dernier_fichier"]) == ("2025-01-31", "non")
     assert row["date_naissance"] == followed.birth_date.isoformat()
+    assert (row["nature_orientation"], row["date_orientation"]) == ("06", "2025-01-15")
     assert by_nir[unknown.nir]["statut_pe"] == "inconnu"
+    assert by_nir[unknown.nir]["nature_orientation"] == ""
 
 
 def test_export_followup_to_standard_output():
