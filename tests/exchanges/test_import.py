@@ -23,7 +23,7 @@ from exchanges.models import (
     StatusEvent,
 )
 from exchanges.pecgm_import import import_pecgm
-from tests.exchanges.pecgm_files import ceased, pecgm_file, record_for, struck_off
+from tests.exchanges.import_files import ceased, pecgm_file, record_for, struck_off
 from tests.factories import BeneficiaryFactory
 
 pytestmark = pytest.mark.django_db

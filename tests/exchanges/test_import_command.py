@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from exchanges.models import ImportRun
-from tests.exchanges.pecgm_files import ceased, pecgm_file, record_for
+from tests.exchanges.import_files import ceased, pecgm_file, record_for
 from tests.factories import BeneficiaryFactory
 from tests.orientations.factories import DecisionFactory
 

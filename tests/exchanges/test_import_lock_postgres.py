@@ -9,7 +9,7 @@ from django.db import connections
 
 from exchanges import pecgm_import
 from exchanges.models import ImportRun, ImportStatus
-from tests.exchanges.pecgm_files import pecgm_file, record_for
+from tests.exchanges.import_files import pecgm_file, record_for
 
 
 @pytest.mark.postgres

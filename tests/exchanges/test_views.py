@@ -19,7 +19,7 @@ from exchanges.models import (
     ReviewStatus,
 )
 from exchanges.pecgm_import import import_pecgm
-from tests.exchanges.pecgm_files import pecgm_file, record_for
+from tests.exchanges.import_files import pecgm_file, record_for
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory
 
 pytestmark = pytest.mark.django_db
