@@ -347,18 +347,80 @@ class _Progress:
 # --- The write pass -----------------------------------------------------------------------
 
 
+SNAPSHOT_COLUMNS = (
+    "id",
+    "beneficiary_id",
+    "run_id",
+    "record_number",
+    "reference_date",
+    "periodicity",
+    "match_rule",
+    *PECGM_ATTRS,
+)
+FOLLOWUP_COLUMNS = (
+    "beneficiary_id",
+    "status",
+    "reference_date",
+    "periodicity",
+    "source_snapshot_id",
+    "absent_from_last_stock",
+    "has_unknown_codes",
+    "updated_at",
+    *PECGM_ATTRS,
+)
+EVENT_COLUMNS = (
+    "beneficiary_id",
+    "run_id",
+    "kind",
+    "date",
+    "motive",
+    "motive_label",
+    "previous_value",
+    "new_value",
+)
+REJECT_COLUMNS = ("run_id", "level", "record_number", "field", "value", "message")
+
+
+class _Table:
+    """Fast inserts of plain rows: COPY on PostgreSQL, bulk_create elsewhere.
+
+    Rows are tuples in `columns` order (attribute names: `beneficiary_id`);
+    building 150 000 model instances of 50 fields would cost more than the
+    parse itself.
+    """
+
+    def __init__(self, model, columns: tuple[str, ...]):
+        self.model, self.columns = model, columns
+        db_columns = ", ".join(
+            connection.ops.quote_name(model._meta.get_field(name).column) for name in columns
+        )
+        self.copy_sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({db_columns}) FROM STDIN"
+
+    def insert(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor, cursor.cursor.copy(self.copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            self.model.objects.bulk_create(
+                [self.model(**dict(zip(self.columns, row, strict=True))) for row in rows], batch_size=500
+            )
+
+
 @dataclass
 class _Pending:
     """One batch, written together."""
 
     beneficiaries: list[Beneficiary] = field(default_factory=list)
-    snapshots: list[JobSeekerSnapshot] = field(default_factory=list)
-    # (snapshot, reason, candidate ids, created beneficiary)
-    reviews: list[tuple[JobSeekerSnapshot, str, list[int], Beneficiary | None]] = field(default_factory=list)
-    # beneficiary id -> (snapshot, follow-up)
-    followups: dict[int, tuple[JobSeekerSnapshot, FollowUp]] = field(default_factory=dict)
-    events: list[StatusEvent] = field(default_factory=list)
-    warnings: list[ImportReject] = field(default_factory=list)
+    snapshots: list[tuple] = field(default_factory=list)
+    # (snapshot id, record number, reason, candidate ids, created beneficiary id, identity received)
+    reviews: list[tuple[int, int, str, list[int], int | None, dict]] = field(default_factory=list)
+    # beneficiary id -> follow-up row
+    followups: dict[int, tuple] = field(default_factory=dict)
+    events: list[tuple] = field(default_factory=list)
+    warnings: list[tuple] = field(default_factory=list)
 
 
 class _Writer:
@@ -375,6 +437,8 @@ class _Writer:
         self.has_history = ImportRun.objects.filter(status__in=SUCCESSFUL_STATUSES).exists()
         # An older stock imported late enters the history only.
         self.is_late = bool(previous_stock and self.day < previous_stock)
+        self.absent = bool(self.newest_stock and self.day < self.newest_stock)
+        self.now = timezone.now()
         self.matcher = Matcher.from_database()
         self.situations: dict[int, Situation] = {
             beneficiary_id: Situation(day, status, category, structure, absent)
@@ -387,14 +451,31 @@ class _Writer:
                 "absent_from_last_stock",
             ).iterator(chunk_size=5000)
         }
-        self.ids = _IdAllocator(Beneficiary)
+        self.beneficiary_ids = _IdAllocator(Beneficiary)
+        self.snapshot_ids = _IdAllocator(JobSeekerSnapshot)
+        self.tables = {
+            "snapshots": _Table(JobSeekerSnapshot, SNAPSHOT_COLUMNS),
+            "followups": _Table(FollowUp, FOLLOWUP_COLUMNS),
+            "events": _Table(StatusEvent, EVENT_COLUMNS),
+            "warnings": _Table(ImportReject, REJECT_COLUMNS),
+        }
         self.pending = _Pending()
 
     def write(self, records: Iterable) -> None:
+        run_id = self.run.pk
         for record in records:
             self.reporter.tick()
-            for warning in record.warnings:
-                self.pending.warnings.append(_reject_row(self.run, warning, RejectLevel.WARNING))
+            for issue in record.warnings:
+                self.pending.warnings.append(
+                    (
+                        run_id,
+                        RejectLevel.WARNING,
+                        issue.record,
+                        issue.field or "",
+                        str(issue.value or ""),
+                        issue.message,
+                    )
+                )
                 self.run.warnings += 1
             if record.errors:
                 continue
@@ -407,120 +488,128 @@ class _Writer:
 
     def add(self, number: int, values: dict) -> None:
         result: MatchResult = self.matcher.match(**{name: values[name] for name in _MATCH_ARGS})
-        snapshot = JobSeekerSnapshot(
-            run=self.run,
-            record_number=number,
-            reference_date=self.day,
-            periodicity=self.run.periodicity,
-            match_rule=result.rule if result.is_match else "",
-            **values,
-        )
-        self.pending.snapshots.append(snapshot)
+        snapshot_id = self.snapshot_ids.next()
+        data = tuple(values[attr] for attr in PECGM_ATTRS)
         if result.is_match:
-            setattr(self.run, MATCH_COUNTERS[result.rule], getattr(self.run, MATCH_COUNTERS[result.rule]) + 1)
-            snapshot.beneficiary_id = result.beneficiary_id
+            beneficiary_id = result.beneficiary_id
+            counter = MATCH_COUNTERS[result.rule]
+            setattr(self.run, counter, getattr(self.run, counter) + 1)
         elif result.needs_review:
             self.run.review += 1
-            self.pending.reviews.append((snapshot, result.review_reason, result.candidates, None))
+            self.pending.snapshots.append(
+                (snapshot_id, None, self.run.pk, number, self.day, self.run.periodicity, "", *data)
+            )
+            self.pending.reviews.append(
+                (snapshot_id, number, result.review_reason, result.candidates, None, _identity(values))
+            )
             return
         else:
-            beneficiary = self.new_beneficiary(values)
-            snapshot.beneficiary_id = beneficiary.pk
+            beneficiary_id = self.new_beneficiary(values)
             self.run.created += 1
             self.run.review += 1
-            self.pending.reviews.append((snapshot, ReviewReason.CREATED_FROM_FT, [], beneficiary))
-        self.matcher.add_ft_identifier(
-            snapshot.beneficiary_id, values["ft_institution_code"], values["ft_identifier"]
+            self.pending.reviews.append(
+                (snapshot_id, number, ReviewReason.CREATED_FROM_FT, [], beneficiary_id, _identity(values))
+            )
+        self.pending.snapshots.append(
+            (
+                snapshot_id,
+                beneficiary_id,
+                self.run.pk,
+                number,
+                self.day,
+                self.run.periodicity,
+                result.rule if result.is_match else "",
+                *data,
+            )
         )
-        self.follow(snapshot, values)
+        self.matcher.add_ft_identifier(beneficiary_id, values["ft_institution_code"], values["ft_identifier"])
+        self.follow(beneficiary_id, snapshot_id, values, data)
 
-    def new_beneficiary(self, values: dict) -> Beneficiary:
+    def new_beneficiary(self, values: dict) -> int:
         beneficiary = Beneficiary(
-            id=self.ids.next(),
+            id=self.beneficiary_ids.next(),
             source=Source.FRANCE_TRAVAIL,
-            **{name: values[name] or "" for name in _BENEFICIARY_FIELDS},
             birth_date=values["birth_date"],
+            **{name: values[name] or "" for name in _BENEFICIARY_FIELDS},
         )
         beneficiary.refresh_keys()
         self.matcher.add(beneficiary)  # a second record of the same person finds them
         self.pending.beneficiaries.append(beneficiary)
-        return beneficiary
+        return beneficiary.pk
 
-    def follow(self, snapshot: JobSeekerSnapshot, values: dict) -> None:
+    def follow(self, beneficiary_id: int, snapshot_id: int, values: dict, data: tuple) -> None:
         """Make this record the beneficiary's current situation, unless a newer one is known."""
-        beneficiary_id = snapshot.beneficiary_id
         old = self.situations.get(beneficiary_id)
         if old is not None and old.reference_date and old.reference_date > self.day:
             return
         status = derive_status(values)
-        absent = bool(self.newest_stock and self.day < self.newest_stock)
-        new = Situation(self.day, status, values["category"], values["main_structure_name"], absent)
+        new = Situation(self.day, status, values["category"], values["main_structure_name"], self.absent)
         self.situations[beneficiary_id] = new
-        followup = FollowUp(
-            beneficiary_id=beneficiary_id,
-            status=status,
-            reference_date=self.day,
-            periodicity=self.run.periodicity,
-            absent_from_last_stock=absent,
-            has_unknown_codes=has_unknown_codes(values),
-            **values,
+        self.pending.followups[beneficiary_id] = (
+            beneficiary_id,
+            status,
+            self.day,
+            self.run.periodicity,
+            snapshot_id,
+            self.absent,
+            has_unknown_codes(values),
+            self.now,
+            *data,
         )
-        self.pending.followups[beneficiary_id] = (snapshot, followup)
         if self.has_history and not self.is_late:
             for event in events_between(old, new, values, stock=self.stock):
-                self.pending.events.append(StatusEvent(beneficiary_id=beneficiary_id, run=self.run, **event))
+                event.update(beneficiary_id=beneficiary_id, run_id=self.run.pk)
+                self.pending.events.append(tuple(event.get(name, "") for name in EVENT_COLUMNS))
 
     def flush(self) -> None:
         pending, self.pending = self.pending, _Pending()
-        Beneficiary.objects.bulk_create(pending.beneficiaries, batch_size=BATCH_SIZE)
-        JobSeekerSnapshot.objects.bulk_create(pending.snapshots, batch_size=BATCH_SIZE)
+        Beneficiary.objects.bulk_create(pending.beneficiaries, batch_size=500)
+        self.tables["snapshots"].insert(pending.snapshots)
         reviews = [
             ReviewCase(
                 run=self.run,
-                snapshot=snapshot,
-                record_number=snapshot.record_number,
+                snapshot_id=snapshot_id,
+                record_number=number,
                 reason=reason,
-                beneficiary=created,
-                values={name: _json_value(getattr(snapshot, name)) for name in REVIEW_VALUES},
+                beneficiary_id=created_id,
+                values=identity,
             )
-            for snapshot, reason, _candidates, created in pending.reviews
+            for snapshot_id, number, reason, _candidates, created_id, identity in pending.reviews
         ]
-        ReviewCase.objects.bulk_create(reviews, batch_size=BATCH_SIZE)
+        ReviewCase.objects.bulk_create(reviews, batch_size=500)
         Through = ReviewCase.candidates.through
         Through.objects.bulk_create(
             [
                 Through(reviewcase_id=case.pk, beneficiary_id=candidate)
-                for case, (_s, _r, candidates, _c) in zip(reviews, pending.reviews, strict=True)
-                for candidate in candidates
+                for case, pending_review in zip(reviews, pending.reviews, strict=True)
+                for candidate in pending_review[3]
             ],
-            batch_size=BATCH_SIZE,
+            batch_size=500,
         )
         # A follow-up is replaced whole: its primary key is the beneficiary's.
-        followups = []
-        for snapshot, followup in pending.followups.values():
-            followup.source_snapshot_id = snapshot.pk
-            followups.append(followup)
-        FollowUp.objects.filter(beneficiary_id__in=list(pending.followups)).delete()
-        FollowUp.objects.bulk_create(followups, batch_size=BATCH_SIZE)
-        StatusEvent.objects.bulk_create(pending.events, batch_size=BATCH_SIZE)
-        ImportReject.objects.bulk_create(pending.warnings, batch_size=BATCH_SIZE)
+        if pending.followups:
+            FollowUp.objects.filter(beneficiary_id__in=list(pending.followups))._raw_delete(connection.alias)
+        self.tables["followups"].insert(list(pending.followups.values()))
+        self.tables["events"].insert(pending.events)
+        self.tables["warnings"].insert(pending.warnings)
 
     def mark_absent(self) -> None:
         """Those whose newest data predates this stock are absent from it (a flux's silence means nothing)."""
         leaving = FollowUp.objects.filter(reference_date__lt=self.day, absent_from_last_stock=False)
         if self.has_history:
-            StatusEvent.objects.bulk_create(
-                (
-                    StatusEvent(
-                        beneficiary_id=beneficiary_id, run=self.run, kind=EventKind.LEFT_STOCK, date=self.day
-                    )
+            self.tables["events"].insert(
+                [
+                    (beneficiary_id, self.run.pk, EventKind.LEFT_STOCK, self.day, "", "", "", "")
                     for beneficiary_id in leaving.values_list("beneficiary_id", flat=True).iterator(
                         chunk_size=5000
                     )
-                ),
-                batch_size=BATCH_SIZE,
+                ]
             )
         leaving.update(absent_from_last_stock=True)
+
+
+def _identity(values: dict) -> dict:
+    return {name: _json_value(values[name]) for name in REVIEW_VALUES}
 
 
 _MATCH_ARGS = (
@@ -553,11 +642,13 @@ def _json_value(value):
 
 
 class _IdAllocator:
-    """Primary keys for people created during the import, known before their batch is written.
+    """Primary keys of rows created during the import, known before their batch is written.
 
     A person may appear twice in one file (a flux): the second record must
-    find the first, hence an id at once. PostgreSQL hands out sequence values;
-    SQLite (one writer, inside our transaction) counts from the current maximum.
+    find the first, hence an id at once; snapshots are pointed at by review
+    cases and follow-ups, and COPY hands back no ids. PostgreSQL gives
+    sequence values; SQLite (one writer, inside our transaction) counts from
+    the current maximum.
     """
 
     def __init__(self, model):

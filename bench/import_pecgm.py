@@ -1,0 +1,136 @@
+"""Benchmark the PECGM import: printed figures, not a test.
+
+    DATABASE_URL=postgres://... python bench/import_pecgm.py 10000 50000 150000
+
+For each N: a database populated with N beneficiaries (90 % of them in the
+file, the rest of the file is people the Département does not know), then
+
+- bare: `lxml.etree.iterparse` of the file, elements cleared (the floor);
+- first: the full import of the month's stock;
+- next: the next month's stock, about 10 % of the people changed;
+- again: the same file re-delivered (a duplicate: hashed, not parsed).
+
+Each step runs in a forked child so that its peak memory (max RSS of the
+process, Django included) is its own. Prints seconds, records/s, the ratio
+to the bare parse and the peak memory. THE DATABASE IS EMPTIED: never point
+it at real data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connections  # noqa: E402
+from lxml import etree  # noqa: E402
+
+from beneficiaries.demo import fake_people  # noqa: E402
+from beneficiaries.models import Beneficiary  # noqa: E402
+from exchanges.pecgm_import import import_pecgm  # noqa: E402
+from exchanges.synthetic import fake_pecgm_records, next_month, write_pecgm  # noqa: E402
+
+JAN, FEB = date(2025, 1, 31), date(2025, 2, 28)
+
+
+def in_child(step, *args) -> dict:
+    """Run `step(*args)` in a forked process; return its result with seconds and peak memory."""
+    connections.close_all()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        started = time.perf_counter()
+        result = step(*args)
+        result["seconds"] = time.perf_counter() - started
+        result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        connections.close_all()
+        with os.fdopen(write_end, "w") as out:
+            json.dump(result, out)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as data:
+        text = data.read()
+    os.waitpid(pid, 0)
+    return json.loads(text)
+
+
+def bare_parse(path: str) -> dict:
+    count = 0
+    for _event, element in etree.iterparse(path, events=("end",), tag="DETAIL", resolve_entities=False):
+        count += 1
+        element.clear(keep_tail=True)
+        while element.getprevious() is not None:
+            del element.getparent()[0]
+    return {"records": count}
+
+
+def full_import(path: str) -> dict:
+    run = import_pecgm(path, started_by="command")
+    return {"records": run.records, "status": str(run.status)}
+
+
+def populate(n: int) -> list[dict]:
+    call_command("flush", interactive=False, verbosity=0)
+    people = fake_people(n, seed=n)
+    Beneficiary.objects.bulk_create(
+        (_beneficiary(person) for person in people),
+        batch_size=5000,
+    )
+    return people
+
+
+def _beneficiary(values: dict) -> Beneficiary:
+    beneficiary = Beneficiary(**values)
+    beneficiary.refresh_keys()
+    return beneficiary
+
+
+def show(label: str, result: dict, bare: dict) -> None:
+    rate = result.get("records", 0) / result["seconds"] if result["seconds"] else 0
+    print(
+        f"  {label:<8} {result['seconds']:8.2f} s  {rate:9.0f} rec/s  "
+        f"{result['seconds'] / bare['seconds']:5.2f}× bare  peak {result['peak_mb']:6.0f} MB  "
+        f"{result.get('status', '')}"
+    )
+
+
+def main(sizes: list[int]) -> None:
+    vendor = connections["default"].vendor
+    print(f"PECGM import benchmark on {vendor}, {os.cpu_count()} CPU")
+    call_command("migrate", verbosity=0)
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            people = populate(n)
+            known = people[: int(n * 0.9)]
+            january = list(fake_pecgm_records(known, n, seed=n, reference_date=JAN))
+            first_path = str(Path(folder) / "PECGM_082_20250131_M.xml")
+            write_pecgm(first_path, january, reference_date=JAN)
+            second_path = str(Path(folder) / "PECGM_082_20250228_M.xml")
+            write_pecgm(second_path, next_month(january, seed=n + 1, reference_date=FEB), reference_date=FEB)
+            del january, people, known
+            size = os.path.getsize(first_path) / 1e6
+            print(f"N = {n} ({size:.0f} MB)")
+            bare = in_child(bare_parse, first_path)
+            show("bare", bare, bare)
+            show("first", in_child(full_import, first_path), bare)
+            bare_next = in_child(bare_parse, second_path)
+            show("next", in_child(full_import, second_path), bare_next)
+            show("again", in_child(full_import, second_path), bare_next)
+
+
+if __name__ == "__main__":
+    main([int(arg) for arg in sys.argv[1:]] or [10000])
