@@ -1,47 +1,56 @@
-"""Build PECGM files for tests: synthetic records written by the project's writer, then bent.
-
-`pecgm_bytes()` gives a valid file as bytes; tests break it with plain byte
-replacements so each test shows exactly what is wrong with its file.
-"""
+"""Build small PECGM files for import tests: records written out of test-chosen values."""
 
 from __future__ import annotations
 
-import io
+import itertools
 from datetime import date
 from pathlib import Path
 
-from exchanges.synthetic import fake_pecgm_records, write_pecgm
+from faker import Faker
 
-REFERENCE_DATE = date(2025, 1, 31)
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-SAMPLE_PECGM = DATA_DIR / "PECGM_082_20250131_M.xml"
-SAMPLE_CGPEM = DATA_DIR / "CGPEM_082_20250131_M.xml"
+from exchanges.synthetic import write_pecgm
 
-
-def records(count: int = 5, *, seed: int = 3, people=None) -> list[dict]:
-    return list(fake_pecgm_records(people, count, seed=seed, reference_date=REFERENCE_DATE))
+fake = Faker("fr_FR")
+_identifiers = itertools.count(1000000)
 
 
-def pecgm_bytes(
-    rows: list[dict] | None = None, *, count: int = 5, departement: str = "82", **header
-) -> bytes:
-    buffer = io.BytesIO()
-    write_pecgm(
-        buffer,
-        records(count) if rows is None else rows,
-        reference_date=header.pop("reference_date", REFERENCE_DATE),
-        departement=departement,
-        **header,
-    )
-    return buffer.getvalue()
+def record_for(person=None, **values) -> dict:
+    """A registered job seeker's record; `person` (a Beneficiary) gives the identity."""
+    record = {
+        "nir": person.nir[:13] if person else "",
+        "birth_name": (person.birth_name if person else fake.last_name()).upper(),
+        "usage_name": (person.usage_name if person else "").upper(),
+        "first_name": (person.first_name if person else fake.first_name()).upper(),
+        "birth_date": person.birth_date if person else fake.date_of_birth(minimum_age=18, maximum_age=64),
+        "caf_number": person.caf_number if person else "",
+        "registration_date": date(2024, 3, 4),
+        "category": "1",
+        "category_label": "PERSONNE SANS EMPLOI DISPONIBLE DUREE INDETERMINEE PLEIN TPS",
+        "ft_institution_code": "076",
+        "ft_identifier": f"{next(_identifiers)}A",
+        "main_structure_name": "FRANCE TRAVAIL MONTAUBAN",
+        "main_structure_postcode": "82000",
+        "support_mode": "GUI",
+        "last_contact_date": date(2024, 12, 2),
+    }
+    record.update(values)
+    return record
 
 
-def write(tmp_path: Path, content: bytes, name: str = "PECGM_082_20250131_M.xml") -> Path:
-    path = tmp_path / name
-    path.write_bytes(content)
+def ceased(record: dict, day: date, motive: str = "11") -> dict:
+    return {**record, "cessation_date": day, "cessation_motive": motive, "cessation_motive_label": "REPRISE"}
+
+
+def struck_off(record: dict, day: date, motive: str = "21") -> dict:
+    return {
+        **record,
+        "radiation_date": day,
+        "radiation_motive": motive,
+        "radiation_motive_label": "INSUFFISANCE",
+    }
+
+
+def pecgm_file(folder: Path, records: list[dict], day: date, periodicity: str = "M", **kwargs) -> Path:
+    path = Path(folder) / f"PECGM_082_{day:%Y%m%d}_{periodicity}.xml"
+    write_pecgm(path, records, reference_date=day, periodicity=periodicity, **kwargs)
     return path
-
-
-def replace_once(content: bytes, old: bytes, new: bytes) -> bytes:
-    assert content.count(old) >= 1, old
-    return content.replace(old, new, 1)
