@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import date
 
 from django.apps import apps
-from django.db.models import CharField, DateField, OuterRef, Subquery, Value
+from django.db.models import CharField, DateField, OuterRef, QuerySet, Subquery, Value
 
 from beneficiaries.models import Beneficiary
 from exchanges.models import FollowUpStatus
@@ -62,10 +62,16 @@ def _cell(value) -> str:
     return str(value)
 
 
-def rows() -> Iterator[list[str]]:
+def rows(beneficiaries: QuerySet[Beneficiary] | None = None) -> Iterator[list[str]]:
+    """The header, then one row per beneficiary of `beneficiaries` (everyone by default)."""
     yield list(COLUMNS)
     paths = list(COLUMNS.values())
-    queryset = Beneficiary.objects.order_by("id").annotate(**_orientation()).values_list(*paths)
+    queryset = (
+        (Beneficiary.objects.all() if beneficiaries is None else beneficiaries)
+        .order_by("id")
+        .annotate(**_orientation())
+        .values_list(*paths)
+    )
     for values in queryset.iterator(chunk_size=5000):
         record = dict(zip(paths, values, strict=True))
         if record["followup__status"] is None:
@@ -91,8 +97,8 @@ def write_csv(out) -> int:
     return count
 
 
-def stream_csv() -> Iterator[str]:
+def stream_csv(beneficiaries: QuerySet[Beneficiary] | None = None) -> Iterator[str]:
     writer = csv.writer(Echo(), delimiter=";", lineterminator="\r\n")
     yield "\ufeff"
-    for row in rows():
+    for row in rows(beneficiaries):
         yield writer.writerow(row)

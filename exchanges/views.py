@@ -12,10 +12,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
-from beneficiaries.models import Beneficiary
 from beneficiaries.names import fold
+from beneficiaries.scoping import visible_beneficiaries
 from exchanges import review
 from exchanges.followup_export import Echo, stream_csv
 from exchanges.models import ImportRun, JobSeekerSnapshot, RejectLevel, ReviewCase, ReviewStatus
@@ -58,6 +59,8 @@ def import_run_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @requires(Capability.MANAGE_EXCHANGES)
 def import_run_rejects_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     run = get_object_or_404(ImportRun, pk=pk)
+    # Rejected values are personal data (names, dates): the download is audited.
+    audit.log(request, audit.Action.EXPORTED, run, object_type="import_rejects")
     writer = csv.writer(Echo(), delimiter=";", lineterminator="\r\n")
     level_labels = dict(RejectLevel.choices)
 
@@ -82,7 +85,10 @@ def import_run_rejects_csv(request: HttpRequest, pk: int) -> StreamingHttpRespon
 
 @requires(Capability.MANAGE_EXCHANGES)
 def followup_export(request: HttpRequest) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(stream_csv(), content_type="text/csv; charset=utf-8")
+    audit.log(request, audit.Action.EXPORTED, object_type="followup_csv")
+    response = StreamingHttpResponse(
+        stream_csv(visible_beneficiaries(request.user)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = (
         f'attachment; filename="suivi-france-travail-{timezone.localdate():%Y-%m-%d}.csv"'
     )
@@ -113,7 +119,7 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     query = request.GET.get("nom", "").strip()
     found = []
     if query:
-        found = Beneficiary.objects.all()
+        found = visible_beneficiaries(request.user)
         for term in fold(query).split():
             found = found.filter(search_text__contains=term)
         found = [person for person in found[:SEARCH_RESULTS] if person not in candidates]
@@ -139,7 +145,9 @@ def review_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     note = request.POST.get("note", "").strip()
     try:
         if action == "link":
-            beneficiary = get_object_or_404(Beneficiary, pk=request.POST.get("beneficiary") or 0)
+            beneficiary = get_object_or_404(
+                visible_beneficiaries(request.user), pk=request.POST.get("beneficiary") or 0
+            )
             review.link(case, beneficiary, user=request.user, note=note)
             messages.success(request, _("Enregistrement rattaché au bénéficiaire."))
         elif action == "create":
@@ -153,6 +161,8 @@ def review_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     except review.ReviewError as exc:
         messages.error(request, str(exc))
         return redirect("review_detail", pk=case.pk)
+    if case.status != ReviewStatus.OPEN:
+        audit.log(request, audit.Action.RESOLVED_REVIEW, case, decision=case.status)
     return redirect("review_list")
 
 

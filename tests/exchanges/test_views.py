@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEntry
 from beneficiaries.models import Beneficiary, Source
 from exchanges.models import (
     FollowUp,
@@ -90,6 +91,7 @@ def test_followup_download(admin_client, tmp_path):
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     assert text.splitlines()[0].startswith("nir;nom_naissance;prenom;date_naissance;statut_pe")
     assert f"{person.nir};" in text and ";inscrit;" in text
+    assert AuditEntry.objects.filter(action="exported", object_type="followup_csv").exists()
 
 
 def test_social_worker_cannot_see_runs_nor_reviews(client, social_worker):
@@ -140,6 +142,8 @@ def test_link_to_a_candidate(admin_client, admin_user, conflict):
     assert case.resolution_note == "date de naissance erronée chez France Travail" and case.resolved_at
     assert case.snapshot.beneficiary == person
     assert FollowUp.objects.get(beneficiary=person).status == FollowUpStatus.REGISTERED
+    entry = AuditEntry.objects.get(action="resolved_review")
+    assert (entry.user, entry.object_id, entry.extra) == (admin_user, str(case.pk), {"decision": "linked"})
     # Decided once: a second decision is refused.
     admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "dismiss", "note": "x"})
     case.refresh_from_db()
