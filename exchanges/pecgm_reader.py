@@ -47,6 +47,9 @@ from exchanges.layouts import PECGM, Field, FileLayout, Record
 
 # How much of the file's start is scanned for the prolog (declaration, comments, DOCTYPE, root).
 PROLOG_SCAN_BYTES = 64 * 1024
+# No record is anywhere near this size: more bytes than this without a recognised
+# element means the file is not what it claims to be (see _Source).
+MAX_BYTES_WITHOUT_RECORD = 4 * 2**20
 # How many warnings `validate()` keeps as examples (all are counted).
 WARNING_SAMPLES = 200
 
@@ -254,6 +257,7 @@ class PecgmReader:
         """Every DETAIL, in order. Raises FileRejected on a structural problem, possibly at the end."""
         handle, events, root = self._pending or self._open()
         self._pending = None
+        self._source = handle
         self._root = root  # kept for tests: what the tree still holds
         plan = self._detail_plan
         count = 0
@@ -353,6 +357,7 @@ class PecgmReader:
                 )
             )
             self._progress = 0
+            self._source = handle
             first = next(self._next_elements(events), None)
             if first is None:
                 raise self._reject(f"en-tête {self._header_plan.tag} absent")
@@ -379,13 +384,13 @@ class PecgmReader:
             except OSError as error:
                 raise self._reject(f"fichier illisible ({error.strerror})") from None
             self._check_size(size)
-            return open(self.source, "rb")  # noqa: SIM115 (closed by records() or close())
+            handle = open(self.source, "rb")  # noqa: SIM115 (closed by records() or close())
+            return _Source(handle, owned=True, max_size=self.max_size)
         handle = self.source
         handle.seek(0, os.SEEK_END)
         self._check_size(handle.tell())
         handle.seek(0)
-        # The caller owns its file object: closing our view of it must not close theirs.
-        return _Unclosable(handle)
+        return _Source(handle, owned=False, max_size=self.max_size)
 
     def _check_size(self, size: int) -> None:
         if size == 0:
@@ -425,8 +430,11 @@ class PecgmReader:
         while True:
             try:
                 _, element = next(events)
+                self._source.mark = self._source.position
             except StopIteration:
                 return
+            except _Stalled as error:
+                raise self._reject(str(error), record=self._progress or None) from None
             except etree.XMLSyntaxError as error:
                 done = self._progress
                 after = f" après l'enregistrement {done}" if done else ""
@@ -629,20 +637,47 @@ class PecgmReader:
         return Footer(departement=departement, reference_date=values["reference_date"], record_count=count)
 
 
-class _Unclosable:
-    """A caller's binary file, read through without closing it."""
+class _Stalled(Exception):
+    """Raised from inside lxml's reads: too many bytes without a recognised element, or too big."""
 
-    def __init__(self, handle: IO[bytes]):
-        self._handle = handle
+
+class _Source:
+    """The file as lxml reads it, byte-counted.
+
+    lxml builds in memory whatever the tag filter does not hand back to us, so
+    a file whose records carry another name (or a namespace) would be loaded
+    whole before we could drop anything. Counting bytes between two handed-back
+    elements bounds that; counting them at all enforces the size limit even on
+    a file that grows while it is read.
+    """
+
+    def __init__(self, handle: IO[bytes], *, owned: bool, max_size: int):
+        self.handle = handle
+        self.owned = owned
+        self.max_size = max_size
+        self.position = 0
+        self.mark = 0
 
     def read(self, size: int = -1) -> bytes:
-        return self._handle.read(size)
+        data = self.handle.read(size)
+        self.position += len(data)
+        if self.position - self.mark > MAX_BYTES_WITHOUT_RECORD:
+            raise _Stalled(
+                f"aucun élément ENTETE, DETAIL ou FIN reconnu sur {MAX_BYTES_WITHOUT_RECORD // 2**20} Mo "
+                "(balises inconnues, espace de noms XML ou élément démesuré)"
+            )
+        if self.position > self.max_size:
+            raise _Stalled(f"le fichier dépasse la limite de {self.max_size} octets en cours de lecture")
+        return data
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        return self._handle.seek(offset, whence)
+        self.position = self.mark = self.handle.seek(offset, whence)
+        return self.position
 
     def close(self) -> None:
-        pass
+        # The caller owns a file object it handed us: closing our view must not close theirs.
+        if self.owned:
+            self.handle.close()
 
 
 def read_pecgm(

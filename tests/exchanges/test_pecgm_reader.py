@@ -473,3 +473,17 @@ def test_genuine_latin1_accents_are_fine(tmp_path):
     rows[0]["birth_name"] = "ÉLOÏSE-DÛR Ô'ÇA"
     _, (record,) = read_all(write(tmp_path, pecgm_bytes(rows)))
     assert record.values["birth_name"] == "ÉLOÏSE-DÛR Ô'ÇA"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"DETAIL>", b"DETAILS>"),  # records under another name
+        (b"<PECGM>", b'<PECGM xmlns="urn:autre">'),  # a namespace: no tag is recognised
+    ],
+)
+def test_unrecognised_content_is_not_loaded_whole(tmp_path, old, new):
+    content = pecgm_bytes(count=5000).replace(old, new)
+    assert len(content) > 5 * 2**20
+    error = rejected(write(tmp_path, content))
+    assert "aucun élément ENTETE, DETAIL ou FIN reconnu" in error.message
