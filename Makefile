@@ -29,12 +29,14 @@ migrate: venv
 demo: migrate
 	$(PY) manage.py seed_demo
 
+# run_demo = runserver plus, when no EXCHANGE_URL is configured, a simulated
+# exchange server (127.0.0.1:8443) holding demo PECGM files.
 run: demo
 	@echo
 	@echo "Liaison RSA : http://$(HOST):$(PORT)/  (Ctrl+C pour arrêter)"
 	@echo "Comptes de démonstration (mot de passe liaison-rsa-demo) : social, orientation, admin"
 	@echo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py run_demo $(HOST):$(PORT)
 
 test: venv
 ifeq ($(SERVICES),1)

@@ -103,6 +103,13 @@ class ExchangeRun(models.Model):
         return None
 
     @property
+    def duration_text(self) -> str:
+        """h:mm:ss, to the second."""
+        if self.duration is None:
+            return ""
+        return str(timedelta(seconds=round(self.duration.total_seconds())))
+
+    @property
     def progress_percent(self) -> int:
         if not self.progress_total:
             return 0

@@ -150,3 +150,15 @@ def test_user_spec_parsing():
         ServerUser.parse("82:cd82")
     with pytest.raises(ValueError):
         ServerUser.parse("XX:u:p")
+
+
+def test_demo_files_for_make_run(tmp_path, settings):
+    from exchanges.management.commands.run_demo import write_demo_files
+
+    settings.DEPARTEMENT = "82"
+    written = write_demo_files(tmp_path)
+    assert len(written) == 2 and all(
+        name.startswith("PECGM_082_") and name.endswith("_M.xml") for name in written
+    )
+    assert sorted(p.name for p in (tmp_path / "082" / "PECGM").iterdir()) == sorted(written)
+    assert write_demo_files(tmp_path) == []  # idempotent: kept as they are
