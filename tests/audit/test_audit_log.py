@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.admin.sites import site
+from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -71,22 +72,32 @@ def test_entries_cannot_be_changed_or_deleted():
 
 @pytest.mark.django_db
 def test_only_the_retention_purge_removes_entries():
-    old = audit.log(None, audit.Action.PURGE)
+    old = AuditEntry.objects.create(action=audit.Action.PURGE, timestamp=timezone.now() - timedelta(days=400))
     recent = audit.log(None, audit.Action.PURGE)
-    # Age one entry the way time would: the append-only rule has no back door, so SQL.
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {AuditEntry._meta.db_table} SET timestamp = %s WHERE id = %s",  # noqa: S608
-            [timezone.now() - timedelta(days=400), old.pk],
-        )
     assert AuditEntry.objects.purge_older_than(timezone.now() - timedelta(days=365)) == 1
     assert list(AuditEntry.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not AuditEntry.objects.filter(pk=old.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_changes_too(social_worker):
+    """Even SQL that bypasses the model cannot rewrite the trail."""
+    entry = audit.log(social_worker, audit.Action.VIEWED_BENEFICIARY, object_type="b", object_id=1)
+    table = AuditEntry._meta.db_table
+    for statement in (
+        f"UPDATE {table} SET object_id = '2' WHERE id = %s",  # noqa: S608
+        f"UPDATE {table} SET username = 'quelqu-un' WHERE id = %s",  # noqa: S608
+        f"UPDATE {table} SET timestamp = '2000-01-01 00:00:00' WHERE id = %s",  # noqa: S608
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, [entry.pk])
+    entry.refresh_from_db()
+    assert (entry.object_id, entry.username) == ("1", "ts")
 
 
 @pytest.mark.django_db
 def test_deleting_a_user_keeps_their_entries(social_worker):
+    # The one change the database lets through: the account link, cleared by Django.
     audit.log(social_worker, audit.Action.EXPORTED)
     social_worker.delete()
     entry = AuditEntry.objects.get()

@@ -10,7 +10,6 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.utils import timezone
 
 import audit
@@ -28,14 +27,6 @@ LONG_AGO = timezone.now() - timedelta(days=5 * 365)
 def age(queryset, **fields):
     """Move auto_now(_add) dates into the past, as time would."""
     queryset.model._base_manager.filter(pk__in=[o.pk for o in queryset]).update(**fields)
-
-
-def age_audit_entry(entry, when):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {AuditEntry._meta.db_table} SET timestamp = %s WHERE id = %s",  # noqa: S608
-            [when, entry.pk],
-        )
 
 
 @pytest.fixture
@@ -82,8 +73,7 @@ def world(settings, tmp_path):
     FollowUp.objects.create(beneficiary=inactive, source_snapshot=old_snapshot, status="radie")
     StatusEvent.objects.create(beneficiary=inactive, run=old_run, date=date(2020, 1, 31), kind="radiation")
 
-    old_entry = audit.log(None, audit.Action.EXPORTED)
-    age_audit_entry(old_entry, timezone.now() - timedelta(days=400))
+    AuditEntry.objects.create(action=audit.Action.EXPORTED, timestamp=timezone.now() - timedelta(days=400))
     audit.log(None, audit.Action.EXPORTED)
     return locals()
 
