@@ -39,7 +39,7 @@ from lxml import etree
 from exchanges.layouts import CGPEM, DATE, VERSION, A, N
 from exchanges.models import FollowUp
 from exchanges.xml_writer import schema_for, write_file
-from orientations.latin1 import NotLatin1, is_name, to_latin1
+from orientations.latin1 import NAME_CHARACTERS, UNSAFE, NotLatin1, is_name, to_latin1
 from orientations.models import CgpemExport, OrientationDecision
 
 ENCODING = "ISO-8859-1"
@@ -222,33 +222,68 @@ def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | Non
     return text, replaced, warning
 
 
+def _fast_check(item):
+    """A cheap test that a text can be written as it is (the common case); None for dates.
+
+    Anything it does not vouch for goes through `fit_value`, which decides.
+    """
+    if item.format == DATE:
+        return None
+    limit = item.length
+
+    def plain(text: str) -> bool:
+        # Latin-1 printable, whitespace already collapsed, within the length.
+        return (
+            len(text) <= limit
+            and not UNSAFE.search(text)
+            and "  " not in text
+            and text[0] != " "
+            and text[-1] != " "
+        )
+
+    if item.codes is not None:
+        return lambda text: text in item.codes
+    if item.fixed_length:
+        return lambda text: (
+            len(text) == limit and plain(text) and (item.format != N or (text.isascii() and text.isdigit()))
+        )
+    if item.format == A:
+        return lambda text: plain(text) and not text.strip(NAME_CHARACTERS)
+    if item.format == N:
+        return lambda text: plain(text) and text.isascii() and text.isdigit()
+    return plain
+
+
+_PLAN = [(tag, item, attr, attr in SHARED, _fast_check(item)) for tag, item, attr in _LEAVES]
+
+
 def fit_records(rows: Iterable[tuple[int, int, dict]], report: Report) -> Iterator[dict]:
     """The records that fit, ready for the writer; the others land in report.excluded."""
-    shared_cache: dict[tuple[str, object], tuple] = {}
+    shared_cache: dict[tuple[str, object], tuple | Excluded] = {}
     for pk, beneficiary_id, values in rows:
         record: dict = {}
         reasons: list[str] = []
         transliterated: list[dict] = []
         warnings: list[dict] = []
-        for tag, item, attr in _LEAVES:
+        for tag, item, attr, shared, fast in _PLAN:
             value = values.get(attr)
-            key = (attr, value)
-            try:
-                if attr in SHARED and key in shared_cache:
-                    outcome = shared_cache[key]
-                    if isinstance(outcome, Excluded):
-                        raise outcome
-                else:
-                    try:
-                        outcome = fit_value(tag, item, attr, value)
-                    except Excluded as exc:
-                        if attr in SHARED:
-                            shared_cache[key] = exc
-                        raise
-                    if attr in SHARED:
-                        shared_cache[key] = outcome
-            except Excluded as exc:
-                reasons.append(str(exc))
+            if value is None or value == "":
+                if item.required:
+                    reasons.append(f"{tag} : valeur obligatoire absente")
+                continue
+            if fast is None or (value.__class__ is str and fast(value)):
+                record[attr] = value
+                continue
+            outcome = shared_cache.get((attr, value)) if shared else None
+            if outcome is None:
+                try:
+                    outcome = fit_value(tag, item, attr, value)
+                except Excluded as exc:
+                    outcome = exc
+                if shared:
+                    shared_cache[(attr, value)] = outcome
+            if isinstance(outcome, Excluded):
+                reasons.append(str(outcome))
                 continue
             text, replaced, warning = outcome
             if text is not None:
@@ -260,8 +295,10 @@ def fit_records(rows: Iterable[tuple[int, int, dict]], report: Report) -> Iterat
         if reasons:
             report.excluded.append({"decision": pk, "beneficiary": beneficiary_id, "reasons": reasons})
             continue
-        report.transliterations.extend(transliterated)
-        report.warnings.extend(warnings)
+        if transliterated:
+            report.transliterations.extend(transliterated)
+        if warnings:
+            report.warnings.extend(warnings)
         yield record
 
 

@@ -42,7 +42,7 @@ _TABLE = {
 
 
 # Anything but printable Latin-1 (controls are not allowed in XML either).
-_UNSAFE = re.compile(r"[^\x20-\x7e\xa0-\xff]")
+UNSAFE = re.compile(r"[^\x20-\x7e\xa0-\xff]")
 
 
 class NotLatin1(ValueError):
@@ -65,7 +65,7 @@ def _replacement(character: str) -> str | None:
         return _TABLE[character]
     decomposed = unicodedata.normalize("NFKD", character)
     base = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    if base and not _UNSAFE.search(base):
+    if base and not UNSAFE.search(base):
         return base
     return None
 
@@ -76,12 +76,12 @@ def to_latin1(value: str | None) -> Fitted:
     Raises NotLatin1 for a character with no Latin-1 form.
     """
     text = " ".join((value or "").split())
-    if not _UNSAFE.search(text):
+    if not UNSAFE.search(text):
         return Fitted(text)  # the common case, kept fast for the monthly stock
     out = []
     replaced: dict[str, str] = {}
     for character in text:
-        if not _UNSAFE.match(character):
+        if not UNSAFE.match(character):
             out.append(character)
             continue
         if ord(character) < 256:
@@ -92,6 +92,10 @@ def to_latin1(value: str | None) -> Fitted:
         replaced.setdefault(character, replacement)
         out.append(replacement)
     return Fitted("".join(out), replaced)
+
+
+# The Latin-1 characters of the `A` format (str.isalpha is the XSD's \\p{L}).
+NAME_CHARACTERS = "".join(ch for ch in map(chr, range(256)) if ch.isalpha()) + " -'"
 
 
 def is_name(text: str) -> bool:
