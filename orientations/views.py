@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
@@ -43,10 +44,11 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             check_new_decision(beneficiary, form.cleaned_data["decision_date"])
-            record_decision(beneficiary, form.decision_data(), user=request.user)
+            decision = record_decision(beneficiary, form.decision_data(), user=request.user)
         except DecisionConflict as exc:
             form.add_error("decision_date", str(exc))
         else:
+            audit.log(request, audit.Action.RECORDED_ORIENTATION, decision)
             messages.success(request, _("La décision d'orientation est enregistrée."))
             return redirect("orientation_history", pk=beneficiary.pk)
     return render(
@@ -92,6 +94,12 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error("decision_date", str(exc))
         else:
             if changes:
+                audit.log(
+                    request,
+                    audit.Action.CHANGED_ORIENTATION,
+                    decision,
+                    fields=",".join(change.field for change in changes),
+                )
                 messages.success(request, _("La correction est enregistrée."))
             else:
                 messages.info(request, _("Aucune modification : la décision est inchangée."))
@@ -122,10 +130,11 @@ def bulk_record(request: HttpRequest) -> HttpResponse:
     for beneficiary in form.cleaned_data["beneficiaries"]:
         try:
             check_new_decision(beneficiary, data.decision_date)
-            record_decision(beneficiary, data, user=request.user)
+            decision = record_decision(beneficiary, data, user=request.user)
         except DecisionConflict as exc:
             results.append((beneficiary, False, str(exc)))
         else:
+            audit.log(request, audit.Action.RECORDED_ORIENTATION, decision, bulk=True)
             results.append((beneficiary, True, _("Décision enregistrée.")))
     recorded = sum(1 for _b, ok, _m in results if ok)
     return render(
@@ -271,6 +280,7 @@ def cgpem_download(request: HttpRequest, pk: int) -> HttpResponse:
     path = archived_path(export)
     if path is None:
         raise Http404(_("Le fichier archivé est introuvable."))
+    audit.log(request, audit.Action.DOWNLOADED_FILE, export)
     return FileResponse(
         path.open("rb"), as_attachment=True, filename=export.file_name, content_type="application/xml"
     )

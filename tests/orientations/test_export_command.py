@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from audit.models import AuditEntry
 from orientations.cgpem import generate_cgpem
 from orientations.models import CgpemExport
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory
@@ -91,6 +92,7 @@ def test_exports_pages_list_exclusions_and_serve_the_file(client, admin_user):
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == Path(export.path).read_bytes()
     assert 'filename="CGPEM_082_20250131_M.xml"' in download["Content-Disposition"]
+    assert AuditEntry.objects.filter(action="downloaded_file", object_id=str(export.pk)).exists()
 
 
 def test_exports_pages_are_for_admins(client, orientation_officer):

@@ -3,6 +3,7 @@ from datetime import date, timedelta
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEntry
 from orientations.decisions import DecisionData, record_decision
 from orientations.models import Correspondent, OrientationChange, OrientationDecision, ReferentBody
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory
@@ -65,6 +66,8 @@ def test_record_a_decision(officer_client, orientation_officer):
         correspondent,
     )
     assert decision.recorded_by == orientation_officer
+    entry = AuditEntry.objects.get(action="recorded_orientation")
+    assert (entry.user, entry.object_id) == (orientation_officer, str(decision.pk))
     history = officer_client.get(response["Location"])
     assert "La décision d&#x27;orientation est enregistrée." in history.content.decode()
 
@@ -161,6 +164,7 @@ def test_history_and_correction_pages(officer_client, orientation_officer):
     assert response.status_code == 302
     change = OrientationChange.objects.get(decision=second)
     assert (change.field, change.changed_by) == ("nature", orientation_officer)
+    assert AuditEntry.objects.get(action="changed_orientation").extra == {"fields": "nature"}
     content = officer_client.get(reverse("orientation_history", args=[person.pk])).content.decode()
     assert "nature de l&#x27;accompagnement « 05 — France Travail (offre de droit commun) »" in content
     assert "erreur de nature" in content
