@@ -6,12 +6,14 @@ For each N: a database populated with N beneficiaries (90 % of them in the
 file, the rest of the file is people the Département does not know), then
 
 - bare: `lxml.etree.iterparse` of the file, elements cleared (the floor);
+- reader: one pass of the hardened reader (the import makes two);
 - first: the full import of the month's stock;
 - next: the next month's stock, about 10 % of the people changed;
 - again: the same file re-delivered (a duplicate: hashed, not parsed).
 
-Each step runs in a forked child so that its peak memory (max RSS of the
-process, Django included) is its own. Prints seconds, records/s, the ratio
+Each step runs in a forked child; its peak memory is printed as the max RSS
+of the process (Django and the pages inherited from the parent included) and,
+in brackets, the growth during the step. Prints seconds, records/s, the ratio
 to the bare parse and the peak memory. THE DATABASE IS EMPTIED: never point
 it at real data.
 """
@@ -41,6 +43,7 @@ from lxml import etree  # noqa: E402
 from beneficiaries.demo import fake_people  # noqa: E402
 from beneficiaries.models import Beneficiary  # noqa: E402
 from exchanges.pecgm_import import import_pecgm  # noqa: E402
+from exchanges.pecgm_reader import read_pecgm  # noqa: E402
 from exchanges.synthetic import fake_pecgm_records, next_month, write_pecgm  # noqa: E402
 
 JAN, FEB = date(2025, 1, 31), date(2025, 2, 28)
@@ -53,10 +56,13 @@ def in_child(step, *args) -> dict:
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
+        start_mb = _rss_mb()
         started = time.perf_counter()
         result = step(*args)
         result["seconds"] = time.perf_counter() - started
         result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # A forked child starts with its parent's pages: the growth is the step's own.
+        result["growth_mb"] = result["peak_mb"] - start_mb
         connections.close_all()
         with os.fdopen(write_end, "w") as out:
             json.dump(result, out)
@@ -66,6 +72,19 @@ def in_child(step, *args) -> dict:
         text = data.read()
     os.waitpid(pid, 0)
     return json.loads(text)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def reader_pass(path: str) -> dict:
+    """One pass of the project's hardened reader: the import makes two (validate, then write)."""
+    return {"records": sum(1 for _record in read_pecgm(path).records())}
 
 
 def bare_parse(path: str) -> dict:
@@ -103,7 +122,8 @@ def show(label: str, result: dict, bare: dict) -> None:
     rate = result.get("records", 0) / result["seconds"] if result["seconds"] else 0
     print(
         f"  {label:<8} {result['seconds']:8.2f} s  {rate:9.0f} rec/s  "
-        f"{result['seconds'] / bare['seconds']:5.2f}× bare  peak {result['peak_mb']:6.0f} MB  "
+        f"{result['seconds'] / bare['seconds']:5.2f}× bare  peak {result['peak_mb']:6.0f} MB "
+        f"(+{result['growth_mb']:4.0f})  "
         f"{result.get('status', '')}"
     )
 
@@ -126,6 +146,7 @@ def main(sizes: list[int]) -> None:
             print(f"N = {n} ({size:.0f} MB)")
             bare = in_child(bare_parse, first_path)
             show("bare", bare, bare)
+            show("reader", in_child(reader_pass, first_path), bare)
             show("first", in_child(full_import, first_path), bare)
             bare_next = in_child(bare_parse, second_path)
             show("next", in_child(full_import, second_path), bare_next)

@@ -363,3 +363,51 @@ def test_running_import_refuses_another(tmp_path):
     ImportRun.objects.create(file_name="x.xml", sha256="0" * 64, status=ImportStatus.RUNNING)
     with pytest.raises(pecgm_import.ImportBusy, match="Un autre import PECGM est en cours"):
         import_pecgm(pecgm_file(tmp_path, [record_for(None)], JAN))
+
+
+def _valid_bytes(tmp_path, records) -> bytes:
+    return pecgm_file(tmp_path, records, JAN).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "break_file",
+    [
+        pytest.param(lambda content: b"ceci n'est pas du XML", id="not-xml"),
+        pytest.param(
+            lambda content: content.replace(
+                b"<PECGM>", b'<!DOCTYPE PECGM [<!ENTITY x SYSTEM "file:///etc/passwd">]><PECGM>&x;', 1
+            ),
+            id="external-entity",
+        ),
+        pytest.param(
+            lambda content: content.replace(
+                b"<PECGM>",
+                b'<!DOCTYPE PECGM [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><PECGM>',
+                1,
+            ),
+            id="entity-expansion",
+        ),
+        pytest.param(
+            lambda content: content.replace(
+                b"<NB_ENREGISTREMENTS>2</NB_ENREGISTREMENTS>", b"<NB_ENREGISTREMENTS>3</NB_ENREGISTREMENTS>"
+            ),
+            id="wrong-count",
+        ),
+        pytest.param(
+            lambda content: content.replace(b"<NOM_NAISSANCE>", "<NOM_NAISSANCE>ÉLOÏSE".encode(), 1),
+            id="utf8-declared-latin1",
+        ),
+    ],
+)
+def test_hostile_or_broken_files_change_nothing(tmp_path, break_file):
+    people = [BeneficiaryFactory(), BeneficiaryFactory()]
+    content = _valid_bytes(tmp_path, [record_for(person) for person in people])
+    broken = break_file(content)
+    assert broken != content
+    path = tmp_path / "PECGM_082_20250228_M.xml"
+    path.write_bytes(broken)
+    before = data_counts()
+    run = import_pecgm(path)
+    assert run.status == ImportStatus.REJECTED and run.error_message
+    assert data_counts() == before
+    assert ImportRun.objects.get(pk=run.pk).status == ImportStatus.REJECTED
