@@ -8,6 +8,10 @@ The rules, in order (the first that finds someone decides):
 4. birth name or usage name + first name + birth date, names folded
    (`beneficiaries.names.name_key`).
 
+Before the rules, a record an admin already linked in the review queue (same
+NIR and birth date, or same France Travail identifier) goes to the person
+chosen (`confirmed`): a decision is taken once, not every month.
+
 Nothing is linked when it is not certain: a NIR known with another birth
 date, two candidates, or a match contradicted by another identifier come
 back with a `review_reason` and the candidates, for an admin to decide.
@@ -26,7 +30,7 @@ from datetime import date
 from beneficiaries.models import Beneficiary
 from beneficiaries.names import name_key
 from beneficiaries.nir import nir_key
-from exchanges.models import FollowUp, MatchRule, ReviewReason
+from exchanges.models import FollowUp, MatchRule, ReviewCase, ReviewReason, ReviewStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,8 @@ class Matcher:
         self.by_caf: dict[tuple[str, date], list[int]] = defaultdict(list)
         self.by_msa: dict[tuple[str, date], list[int]] = defaultdict(list)
         self.by_name: dict[tuple[str, str, date], set[int]] = defaultdict(set)
+        # Admins' decisions: ("nir", key, birth date) or ("ft", institution, identifier) -> beneficiary.
+        self.confirmed: dict[tuple, int] = {}
 
     @classmethod
     def from_database(cls) -> Matcher:
@@ -101,7 +107,25 @@ class Matcher:
             "beneficiary_id", "ft_institution_code", "ft_identifier"
         ).iterator(chunk_size=5000):
             matcher.add_ft_identifier(beneficiary_id, institution, ident)
+        decided = ReviewCase.objects.filter(
+            status__in=[ReviewStatus.LINKED, ReviewStatus.CREATED], beneficiary__isnull=False
+        ).values_list("values", "beneficiary_id")
+        for values, beneficiary_id in decided.iterator(chunk_size=5000):
+            matcher.confirm(values, beneficiary_id)
         return matcher
+
+    def confirm(self, values: dict, beneficiary_id: int) -> None:
+        """Remember that a record with these identifiers is this beneficiary (an admin said so)."""
+        try:
+            birth_date = date.fromisoformat(values.get("birth_date") or "")
+        except (TypeError, ValueError):
+            birth_date = None
+        key = nir_key(values.get("nir"))
+        if key and birth_date:
+            self.confirmed[("nir", key, birth_date)] = beneficiary_id
+        ft = ft_key(values.get("ft_institution_code"), values.get("ft_identifier"))
+        if ft:
+            self.confirmed[("ft", *ft)] = beneficiary_id
 
     def _add_row(self, id_, nir_key_, birth_date, caf, msa, birth_key, usage_key, first_key) -> None:
         caf, msa = _clean(caf), _clean(msa)
@@ -150,6 +174,12 @@ class Matcher:
     ) -> MatchResult:
         key = nir_key(nir)
         caf, msa = _clean(caf_number), _clean(msa_number)
+        ft = ft_key(ft_institution_code, ft_identifier)
+
+        # 0. A decision taken in the review queue.
+        for decided in (("nir", key, birth_date) if key else None, ("ft", *ft) if ft else None):
+            if decided and self.confirmed.get(decided) in self.people:
+                return MatchResult(self.confirmed[decided], MatchRule.CONFIRMED)
 
         # 1. NIR: certain, unless the birth date says otherwise.
         if key and self.by_nir.get(key):
@@ -172,7 +202,6 @@ class Matcher:
             return MatchResult(person.id, rule)
 
         # 2. France Travail identifier seen in an earlier file.
-        ft = ft_key(ft_institution_code, ft_identifier)
         if ft and (result := decide(MatchRule.FT_IDENTIFIER, self.by_ft.get(ft, ()))):
             return result
 

@@ -69,6 +69,8 @@ class MatchRule(models.TextChoices):
     FT_IDENTIFIER = "ft_identifier", _("identifiant France Travail")
     CAF_MSA = "caf_msa", _("n° CAF ou MSA et date de naissance")
     NAME = "name", _("nom, prénom et date de naissance")
+    # An admin linked this person's earlier record in the review queue: remembered.
+    CONFIRMED = "confirmed", _("rapprochement confirmé par un administrateur")
 
 
 class ImportRun(models.Model):
@@ -104,6 +106,7 @@ class ImportRun(models.Model):
     )
     matched_caf_msa = models.PositiveIntegerField(_("rapprochés par n° CAF/MSA"), default=0)
     matched_name = models.PositiveIntegerField(_("rapprochés par nom"), default=0)
+    matched_confirmed = models.PositiveIntegerField(_("rapprochés par une décision antérieure"), default=0)
     created = models.PositiveIntegerField(_("bénéficiaires créés"), default=0)
     review = models.PositiveIntegerField(_("à vérifier"), default=0)
     error_message = models.TextField(_("erreur"), blank=True)
@@ -133,7 +136,13 @@ class ImportRun(models.Model):
 
     @property
     def matched(self) -> int:
-        return self.matched_nir + self.matched_ft_identifier + self.matched_caf_msa + self.matched_name
+        return (
+            self.matched_nir
+            + self.matched_ft_identifier
+            + self.matched_caf_msa
+            + self.matched_name
+            + self.matched_confirmed
+        )
 
     @property
     def is_success(self) -> bool:

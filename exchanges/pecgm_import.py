@@ -91,6 +91,7 @@ MATCH_COUNTERS = {
     MatchRule.FT_IDENTIFIER: "matched_ft_identifier",
     MatchRule.CAF_MSA: "matched_caf_msa",
     MatchRule.NAME: "matched_name",
+    MatchRule.CONFIRMED: "matched_confirmed",
 }
 
 
@@ -219,6 +220,7 @@ def _finish_rejected(run: ImportRun, issues: list[RecordIssue], message: str) ->
     run.status = ImportStatus.REJECTED
     run.error_message = message
     run.imported = run.matched_nir = run.matched_ft_identifier = run.matched_caf_msa = run.matched_name = 0
+    run.matched_confirmed = 0
     run.created = run.review = run.warnings = 0
     run.finished_at = timezone.now()
     run._pending_errors = [_error_dict(issue) for issue in issues]

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from beneficiaries.models import Beneficiary, Source
 from exchanges.followup import refresh_followup
-from exchanges.models import JobSeekerSnapshot, ReviewCase, ReviewReason, ReviewStatus, StatusEvent
+from exchanges.models import JobSeekerSnapshot, MatchRule, ReviewCase, ReviewReason, ReviewStatus, StatusEvent
 
 # The beneficiary fields a person known only from France Travail gets from the record.
 BENEFICIARY_FIELDS = (
@@ -57,7 +57,9 @@ def link(case: ReviewCase, beneficiary: Beneficiary, *, user, note: str = "") ->
         case.beneficiary = beneficiary
         Beneficiary.objects.filter(pk=created_id, source=Source.FRANCE_TRAVAIL).delete()
     elif case.snapshot_id:
-        JobSeekerSnapshot.objects.filter(pk=case.snapshot_id).update(beneficiary=beneficiary)
+        JobSeekerSnapshot.objects.filter(pk=case.snapshot_id).update(
+            beneficiary=beneficiary, match_rule=MatchRule.CONFIRMED
+        )
         case.beneficiary = beneficiary
     _close(case, ReviewStatus.LINKED, user, note)
     refresh_followup(beneficiary.pk)
@@ -77,7 +79,9 @@ def create(case: ReviewCase, *, user, note: str = "") -> Beneficiary:
             source=Source.FRANCE_TRAVAIL, **{name: getattr(snapshot, name) for name in BENEFICIARY_FIELDS}
         )
         beneficiary.save()
-        JobSeekerSnapshot.objects.filter(pk=snapshot.pk).update(beneficiary=beneficiary)
+        JobSeekerSnapshot.objects.filter(pk=snapshot.pk).update(
+            beneficiary=beneficiary, match_rule=MatchRule.CONFIRMED
+        )
         case.beneficiary = beneficiary
     _close(case, ReviewStatus.CREATED, user, note)
     refresh_followup(beneficiary.pk)

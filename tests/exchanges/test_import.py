@@ -411,3 +411,19 @@ def test_hostile_or_broken_files_change_nothing(tmp_path, break_file):
     assert run.status == ImportStatus.REJECTED and run.error_message
     assert data_counts() == before
     assert ImportRun.objects.get(pk=run.pk).status == ImportStatus.REJECTED
+
+
+def test_an_admins_decision_is_remembered_next_month(tmp_path, admin_user):
+    from exchanges import review
+
+    person = BeneficiaryFactory()
+    record = record_for(person, birth_date=date(1970, 1, 1))
+    import_pecgm(pecgm_file(tmp_path, [record], JAN))
+    case = ReviewCase.objects.get()
+    review.link(case, person, user=admin_user, note="erreur de saisie France Travail")
+    assert JobSeekerSnapshot.objects.get().match_rule == MatchRule.CONFIRMED
+
+    run = import_pecgm(pecgm_file(tmp_path, [record], FEB))
+    assert (run.matched_confirmed, run.matched, run.review) == (1, 1, 0)
+    assert ReviewCase.objects.count() == 1
+    assert FollowUp.objects.get(beneficiary=person).reference_date == FEB

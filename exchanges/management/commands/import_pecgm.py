@@ -43,7 +43,8 @@ class Command(BaseCommand):
             f"{prefix}{run.file_name} : {run.get_status_display()} — données au {summary['reference_date']}",
             f"  {run.records} enregistrements, {run.imported} importés, {run.rejected_records} rejetés",
             f"  rapprochés : {run.matched} (NIR {run.matched_nir}, identifiant France Travail "
-            f"{run.matched_ft_identifier}, n° CAF/MSA {run.matched_caf_msa}, nom {run.matched_name})",
+            f"{run.matched_ft_identifier}, n° CAF/MSA {run.matched_caf_msa}, nom {run.matched_name}, "
+            f"décision antérieure {run.matched_confirmed})",
             f"  créés : {run.created}, à vérifier : {run.review}, avertissements : {run.warnings}",
         ]
         if run.error_message:
