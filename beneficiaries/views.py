@@ -1,28 +1,135 @@
+"""Caseworker pages: the searchable list, the beneficiary's parcours, cohorts, dashboard, exports.
+
+Every page starts from `visible_beneficiaries(request.user)`: a social worker
+only ever sees their territories. The logic lives in filters.py, search.py,
+cohorts.py, timeline.py, dashboard.py and exports.py; views stay thin.
+"""
+
+from __future__ import annotations
+
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
-from beneficiaries.names import fold
+from beneficiaries import exports
+from beneficiaries.cohorts import Cohort, cohorts, data_month, get_cohort
+from beneficiaries.dashboard import bar_chart, cohort_counts, dashboard_data, line_chart
+from beneficiaries.filters import BeneficiaryFilterForm, apply_filters, apply_sort, with_orientation
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
+from beneficiaries.timeline import build_timeline, coded
+from exchanges.followup import newest_stock_date
+from exchanges.models import FollowUp
 
 PAGE_SIZE = 50
 
 
+def _filtered(request: HttpRequest, cohort: Cohort | None = None) -> tuple[BeneficiaryFilterForm, QuerySet]:
+    """The visible beneficiaries, narrowed by the cohort then by the filters of the query string."""
+    form = BeneficiaryFilterForm(request.GET or None, user=request.user)
+    beneficiaries = visible_beneficiaries(request.user)
+    if cohort is not None:
+        beneficiaries = cohort.queryset(beneficiaries)
+    data = {}
+    if form.is_bound:
+        # Invalid fields are reported on the form and ignored; the valid ones still apply.
+        form.is_valid()
+        data = form.cleaned_data
+    return form, apply_filters(beneficiaries, data)
+
+
+def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpResponse:
+    form, beneficiaries = _filtered(request, cohort)
+    sort = request.GET.get("tri") or "nom"
+    rows = with_orientation(apply_sort(beneficiaries, sort)).select_related("followup")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "sort": sort,
+        "cohort": cohort,
+        "has_filters": any(value for key, value in request.GET.items() if key not in ("page", "tri")),
+    }
+    if cohort is not None and cohort.slug in ("radies-du-mois", "cessations-du-mois"):
+        context["month"] = data_month()[0]
+    return render(request, "beneficiaries/list.html", context)
+
+
 @requires(Capability.VIEW_FOLLOWUP)
 def beneficiary_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
-    beneficiaries = visible_beneficiaries(request.user)
-    for term in fold(query).split():
-        beneficiaries = beneficiaries.filter(search_text__contains=term)
-    page = Paginator(beneficiaries, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "beneficiaries/list.html", {"page": page, "query": query})
+    return _list_page(request)
 
 
 @requires(Capability.VIEW_FOLLOWUP)
 def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
     beneficiary = get_visible_beneficiary_or_404(request, pk)
-    audit.log(request, audit.Action.VIEWED_BENEFICIARY, beneficiary)
-    return render(request, "beneficiaries/detail.html", {"beneficiary": beneficiary})
+    exports.audit_view(request, beneficiary)
+    followup = FollowUp.objects.filter(beneficiary=beneficiary).select_related("source_snapshot__run").first()
+    stock_date = newest_stock_date()
+    context = {
+        "beneficiary": beneficiary,
+        "followup": followup,
+        "stale": bool(
+            followup and stock_date and followup.reference_date and followup.reference_date < stock_date
+        ),
+        "stock_date": stock_date,
+        "work_axis": coded(followup, "work_axis"),
+        "support_mode": coded(followup, "support_mode"),
+        "category": coded(followup, "category"),
+        "timeline": build_timeline(beneficiary),
+    }
+    return render(request, "beneficiaries/detail.html", context)
+
+
+@requires(Capability.VIEW_FOLLOWUP)
+def cohort_index(request: HttpRequest) -> HttpResponse:
+    counts = cohort_counts(visible_beneficiaries(request.user))
+    rows = [(cohort, counts.get(cohort.slug, 0)) for cohort in cohorts()]
+    return render(request, "beneficiaries/cohorts.html", {"rows": rows, "month": data_month()[0]})
+
+
+def _cohort_or_404(slug: str) -> Cohort:
+    cohort = get_cohort(slug)
+    if cohort is None:
+        raise Http404("No such cohort")
+    return cohort
+
+
+@requires(Capability.VIEW_FOLLOWUP)
+def cohort_detail(request: HttpRequest, cohort: str) -> HttpResponse:
+    return _list_page(request, _cohort_or_404(cohort))
+
+
+@requires(Capability.VIEW_FOLLOWUP)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    data = dashboard_data(visible_beneficiaries(request.user), data_month()[1])
+    context = {
+        "data": data,
+        "status_chart": bar_chart(data["by_status"]),
+        "category_chart": bar_chart(data["by_category"]),
+        "nature_chart": bar_chart(data["by_nature"]),
+        "evolution_chart": line_chart(data["months"], data["series"]),
+        "evolution_rows": [
+            (month, [data["series"][name][i] for name in data["series"]])
+            for i, month in enumerate(data["months"])
+        ],
+    }
+    return render(request, "beneficiaries/dashboard.html", context)
+
+
+def _export(request: HttpRequest, cohort: Cohort | None = None) -> StreamingHttpResponse:
+    form, beneficiaries = _filtered(request, cohort)
+    rows = with_orientation(apply_sort(beneficiaries, request.GET.get("tri"))).select_related("followup")
+    return exports.csv_response(request, rows, form.filters(), cohort.slug if cohort else "")
+
+
+@requires(Capability.EXPORT_LISTS)
+def beneficiary_export(request: HttpRequest) -> StreamingHttpResponse:
+    return _export(request)
+
+
+@requires(Capability.EXPORT_LISTS)
+def cohort_export(request: HttpRequest, cohort: str) -> StreamingHttpResponse:
+    return _export(request, _cohort_or_404(cohort))

@@ -322,6 +322,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 PECGM_MAX_FILE_SIZE = env_int("PECGM_MAX_FILE_SIZE_MB", 500, minimum=1) * 1024 * 1024
 PECGM_MAX_REJECT_RATIO = env_float("PECGM_MAX_REJECT_RATIO", 0.05, minimum=0.0, maximum=1.0)
 
+# --- Caseworker pages (cohorts, dashboard) ------------------------------------
+# Cohort "oriented to France Travail but not registered": days after the decision.
+COHORT_NOT_REGISTERED_DAYS = env_int("COHORT_NOT_REGISTERED_DAYS", 60, minimum=1)
+# Cohort "registered but no contact": months since the last contact.
+COHORT_NO_CONTACT_MONTHS = env_int("COHORT_NO_CONTACT_MONTHS", 3, minimum=1, maximum=36)
+# Cohort "PPAE not signed": days after the registration.
+COHORT_PPAE_DAYS = env_int("COHORT_PPAE_DAYS", 60, minimum=1)
+# Dashboard and cohort counts are cached this long (imports and decisions invalidate them sooner).
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 900, minimum=0)
+
 # --- Exchange server (France Travail) -----------------------------------------
 # HTTPS only; Basic credentials. EXCHANGE_CA_BUNDLE: a PEM file of the
 # authorities to trust instead of the system's (internal CA, the simulator).

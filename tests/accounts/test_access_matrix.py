@@ -47,7 +47,7 @@ def url_for(pattern: URLPattern, objects: dict) -> str:
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", [None, "social_worker", "orientation_officer", "admin"])
 def test_access_matrix(client, users, role):
-    objects = {"pk": BeneficiaryFactory().pk}
+    objects = {"pk": BeneficiaryFactory().pk, "cohort": "radies-du-mois"}
     if role is not None:
         assert client.login(username=users[role].username, password=TEST_PASSWORD)
     granted = ROLE_CAPABILITIES.get(role, frozenset())

@@ -30,7 +30,7 @@ def test_search_from_keyboard(page, login, social_worker):
     BeneficiaryFactory(birth_name="Martin")
     login(social_worker)
     page.get_by_role("link", name="Bénéficiaires", exact=True).first.click()
-    search = page.get_by_label("Rechercher (nom, prénom, NIR, n° CAF ou MSA)")
+    search = page.get_by_label("Rechercher (nom, prénom, NIR, n° CAF ou MSA")
     search.fill("lefevre eloise")
     search.press("Enter")
     page.wait_for_url("**/beneficiaires/?q=*")

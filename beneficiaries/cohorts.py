@@ -1,0 +1,197 @@
+"""Cohorts: saved lists of beneficiaries that call for action, each counted on the home page.
+
+A cohort is a named narrowing of the visible beneficiaries; the list filters
+apply on top of it. Thresholds come from settings (COHORT_*).
+
+"This month" is the month of the newest France Travail data (the reference
+date of the last imported file), not the calendar month: the monthly stock of
+January arrives early in February, and its cessations and radiations are the
+ones to act on then. Without any import it is the current month.
+
+Positive exits: France Travail sends a cessation motive code and its label
+(annexe 4). A cessation is shown as a positive exit (return to work, business
+creation, training) when its code is one of POSITIVE_CESSATION_CODES, or when
+its label, folded, contains one of POSITIVE_CESSATION_WORDS: codes are
+reliable for the known list, the words catch codes France Travail adds later.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from beneficiaries.filters import in_review
+from beneficiaries.names import fold
+from exchanges.models import SUCCESSFUL_STATUSES, FollowUpStatus, ImportRun
+from orientations.models import OrientationDecision
+
+# 11 reprise d'emploi salarié, 16 création d'entreprise, 43 entrée en formation.
+POSITIVE_CESSATION_CODES = frozenset({"11", "16", "43"})
+POSITIVE_CESSATION_WORDS = ("REPRISE D EMPLOI", "CREATION D ENTREPRISE", "ENTREE EN FORMATION")
+FRANCE_TRAVAIL_NATURES = ("05", "06")
+
+
+def is_positive_exit(motive: str, label: str) -> bool:
+    folded = fold(label)
+    return motive in POSITIVE_CESSATION_CODES or any(word in folded for word in POSITIVE_CESSATION_WORDS)
+
+
+def positive_exit_q() -> Q:
+    words = Q()
+    for word in POSITIVE_CESSATION_WORDS:
+        # Labels come upper or lower case, with or without accents: the common words are ASCII.
+        words |= Q(followup__cessation_motive_label__icontains=word.replace(" D ", " d'"))
+        words |= Q(followup__cessation_motive_label__icontains=word)
+    return Q(followup__cessation_motive__in=POSITIVE_CESSATION_CODES) | words
+
+
+def data_month(today: date | None = None) -> tuple[date, date]:
+    """First and last day of the month of the newest data (see the module docstring)."""
+    newest = (
+        ImportRun.objects.filter(status__in=SUCCESSFUL_STATUSES, reference_date__isnull=False)
+        .order_by("-reference_date")
+        .values_list("reference_date", flat=True)
+        .first()
+    )
+    day = newest or today or timezone.localdate()
+    return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+@dataclass(frozen=True)
+class Cohort:
+    slug: str
+    title: str
+    description: str
+
+    def queryset(self, beneficiaries: QuerySet, today: date | None = None) -> QuerySet:
+        return COHORT_QUERIES[self.slug](beneficiaries, today or timezone.localdate())
+
+
+def _struck_off(qs: QuerySet, today: date) -> QuerySet:
+    start, end = data_month(today)
+    return qs.filter(followup__status=FollowUpStatus.STRUCK_OFF, followup__radiation_date__range=(start, end))
+
+
+def _ceased(qs: QuerySet, today: date) -> QuerySet:
+    start, end = data_month(today)
+    return qs.filter(followup__status=FollowUpStatus.CEASED, followup__cessation_date__range=(start, end))
+
+
+def _not_registered(qs: QuerySet, today: date) -> QuerySet:
+    cutoff = today - timedelta(days=settings.COHORT_NOT_REGISTERED_DAYS)
+    oriented = OrientationDecision.objects.filter(
+        beneficiary=OuterRef("pk"),
+        ended_on__isnull=True,
+        nature__in=FRANCE_TRAVAIL_NATURES,
+        decision_date__lte=cutoff,
+    )
+    return qs.filter(Exists(oriented)).exclude(followup__status=FollowUpStatus.REGISTERED)
+
+
+def _no_contact(qs: QuerySet, today: date) -> QuerySet:
+    months = settings.COHORT_NO_CONTACT_MONTHS
+    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+    cutoff = today.replace(
+        year=year, month=month + 1, day=min(today.day, calendar.monthrange(year, month + 1)[1])
+    )
+    return qs.filter(followup__status=FollowUpStatus.REGISTERED).filter(
+        Q(followup__last_contact_date__isnull=True) | Q(followup__last_contact_date__lt=cutoff)
+    )
+
+
+def _ppae_not_signed(qs: QuerySet, today: date) -> QuerySet:
+    cutoff = today - timedelta(days=settings.COHORT_PPAE_DAYS)
+    return qs.filter(
+        followup__status=FollowUpStatus.REGISTERED, followup__registration_date__lte=cutoff
+    ).filter(
+        # A PPAE signed before the current registration belongs to an earlier one.
+        Q(followup__ppae_signature_date__isnull=True)
+        | Q(followup__ppae_signature_date__lt=F("followup__registration_date"))
+    )
+
+
+def _left_stock(qs: QuerySet, today: date) -> QuerySet:
+    return qs.filter(followup__absent_from_last_stock=True)
+
+
+def _unknown_codes(qs: QuerySet, today: date) -> QuerySet:
+    return qs.filter(followup__has_unknown_codes=True)
+
+
+def _review(qs: QuerySet, today: date) -> QuerySet:
+    return qs.filter(in_review())
+
+
+COHORT_QUERIES = {
+    "radies-du-mois": _struck_off,
+    "cessations-du-mois": _ceased,
+    "orientes-non-inscrits": _not_registered,
+    "sans-contact": _no_contact,
+    "ppae-non-signe": _ppae_not_signed,
+    "sortis-du-fichier": _left_stock,
+    "codes-inconnus": _unknown_codes,
+    "a-verifier": _review,
+}
+
+
+def cohorts() -> list[Cohort]:
+    """Built on each call: the descriptions quote the current settings."""
+    return [
+        Cohort(
+            "radies-du-mois",
+            _("Radiés du mois"),
+            _("Radiés de France Travail dans le mois des dernières données, avec le motif."),
+        ),
+        Cohort(
+            "cessations-du-mois",
+            _("Cessations du mois"),
+            _(
+                "Cessations d'inscription dans le mois des dernières données, avec le motif ; "
+                "les sorties positives (reprise d'emploi, création d'entreprise, formation) sont signalées."
+            ),
+        ),
+        Cohort(
+            "orientes-non-inscrits",
+            _("Orientés France Travail non inscrits"),
+            _(
+                "Orientation en cours vers France Travail (05 ou 06) depuis plus de %(days)s jours, "
+                "sans inscription."
+            )
+            % {"days": settings.COHORT_NOT_REGISTERED_DAYS},
+        ),
+        Cohort(
+            "sans-contact",
+            _("Inscrits sans contact"),
+            _("Inscrits sans contact avec France Travail depuis plus de %(months)s mois.")
+            % {"months": settings.COHORT_NO_CONTACT_MONTHS},
+        ),
+        Cohort(
+            "ppae-non-signe",
+            _("PPAE non signé"),
+            _("Inscrits depuis plus de %(days)s jours sans PPAE signé.")
+            % {"days": settings.COHORT_PPAE_DAYS},
+        ),
+        Cohort(
+            "sortis-du-fichier", _("Sortis du dernier fichier"), _("Absents du dernier stock mensuel reçu.")
+        ),
+        Cohort(
+            "codes-inconnus",
+            _("Codes inconnus reçus"),
+            _("Situations reçues avec un code absent des tables de la convention."),
+        ),
+        Cohort(
+            "a-verifier",
+            _("Rapprochements à vérifier"),
+            _("Un rapprochement est en attente de vérification."),
+        ),
+    ]
+
+
+def get_cohort(slug: str) -> Cohort | None:
+    return next((cohort for cohort in cohorts() if cohort.slug == slug), None)

@@ -1,0 +1,242 @@
+"""The filters of the beneficiary lists: a GET form, so that a filtered list is a bookmarkable URL.
+
+Everything here narrows a queryset that already went through
+`beneficiaries.scoping.visible_beneficiaries`; nothing widens it.
+
+Status "inconnu" also covers beneficiaries France Travail never sent a record
+about (no follow-up row): for a caseworker both mean "we do not know".
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django import forms
+from django.apps import apps
+from django.core.cache import cache
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.utils.translation import gettext_lazy as _
+
+from beneficiaries.search import apply_search
+from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES, SUPPORT_MODES, WORK_AXES
+from exchanges.models import FollowUp, FollowUpStatus, ReviewCase, ReviewStatus
+from orientations.models import OrientationDecision
+
+ANY = [("", _("Tous"))]
+
+
+def _coded(codes) -> list[tuple[str, str]]:
+    return ANY + [(code, f"{code} — {label}") for code, label in codes.items()]
+
+
+# (name in the URL, label, FollowUp date column)
+DATE_RANGES = [
+    ("inscription", _("Date d'inscription"), "registration_date"),
+    ("cessation", _("Date de cessation"), "cessation_date"),
+    ("radiation", _("Date de radiation"), "radiation_date"),
+    ("ppae", _("Signature du PPAE"), "ppae_signature_date"),
+    ("contact", _("Dernier contact"), "last_contact_date"),
+    ("orientation", _("Date de la décision d'orientation"), None),
+]
+
+# (name in the URL, label, order_by expressions): the sortable columns.
+SORTS = {
+    "nom": (_("Nom"), ["birth_name_key", "first_name_key", "id"]),
+    "naissance": (_("Date de naissance"), ["birth_date", "id"]),
+    "commune": (_("Commune"), ["commune_code", "birth_name_key", "id"]),
+    "statut": (_("Situation France Travail"), ["followup__status", "birth_name_key", "id"]),
+    "inscription": (_("Date d'inscription"), ["followup__registration_date", "id"]),
+    "contact": (_("Dernier contact"), ["followup__last_contact_date", "id"]),
+    "donnees": (_("Données au"), ["followup__reference_date", "id"]),
+    "orientation": (_("Orientation"), ["orientation_date", "id"]),
+}
+
+
+def sort_choices() -> list[tuple[str, str]]:
+    choices = []
+    for key, (label, _fields) in SORTS.items():
+        choices.append((key, label))
+        choices.append((f"-{key}", f"{label} ({_('décroissant')})"))
+    return choices
+
+
+def distinct_values(column: str, label_column: str | None = None) -> list[tuple[str, str]]:
+    """(value, label) present in a follow-up column (motives, structures).
+
+    Cached under the data version: these only change with an import.
+    """
+    from beneficiaries.dashboard import data_version
+
+    key = f"beneficiaries:distinct:{column}:{data_version()}"
+    values = cache.get(key)
+    if values is None:
+        rows = (
+            FollowUp.objects.exclude(**{column: ""})
+            .order_by(column)
+            .values_list(column, label_column or column)
+            .distinct()[:500]
+        )
+        seen: dict[str, str] = {}
+        for value, label in rows:
+            if value not in seen:
+                seen[value] = f"{value} — {label}" if label_column and label else value
+        values = list(seen.items())
+        cache.set(key, values, 3600)
+    return values
+
+
+def territory_choices(user) -> list[tuple[str, str]]:
+    """The user's own territories if they have some, else all (admins and officers)."""
+    try:
+        territory = apps.get_model("accounts", "Territory")
+    except LookupError:
+        return []
+    mine = list(user.territories.all()) if hasattr(user, "territories") else []
+    territories = mine or list(territory.objects.all())
+    return [(str(t.pk), t.name) for t in territories]
+
+
+class BeneficiaryFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Rechercher"),
+        required=False,
+        max_length=100,
+        help_text=_("Nom, nom d'usage, prénom, NIR, n° CAF ou MSA, identifiant France Travail"),
+    )
+    statut = forms.ChoiceField(
+        label=_("Situation France Travail"), required=False, choices=ANY + list(FollowUpStatus.choices)
+    )
+    categorie = forms.ChoiceField(label=_("Catégorie"), required=False, choices=_coded(CATEGORIES))
+    motif_cessation = forms.ChoiceField(label=_("Motif de cessation"), required=False, choices=ANY)
+    motif_radiation = forms.ChoiceField(label=_("Motif de radiation"), required=False, choices=ANY)
+    structure = forms.ChoiceField(label=_("Structure de suivi"), required=False, choices=ANY)
+    structure_deleguee = forms.ChoiceField(label=_("Structure déléguée"), required=False, choices=ANY)
+    axe = forms.ChoiceField(label=_("Axe de travail"), required=False, choices=_coded(WORK_AXES))
+    modalite = forms.ChoiceField(
+        label=_("Modalité d'accompagnement"), required=False, choices=_coded(SUPPORT_MODES)
+    )
+    nature = forms.ChoiceField(
+        label=_("Nature de l'orientation en cours"),
+        required=False,
+        choices=ANY + [("aucune", _("Aucune orientation"))] + _coded(ORIENTATION_NATURES)[1:],
+    )
+    territoire = forms.ChoiceField(label=_("Territoire"), required=False, choices=ANY)
+    commune = forms.RegexField(
+        label=_("Commune (code INSEE)"), required=False, regex=r"^(\d{5}|2[ABab]\d{3})$", max_length=5
+    )
+    absent = forms.BooleanField(label=_("Absent du dernier fichier"), required=False)
+    a_verifier = forms.BooleanField(label=_("Rapprochement à vérifier"), required=False)
+    tri = forms.ChoiceField(label=_("Trier par"), required=False, choices=sort_choices())
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label, _column in DATE_RANGES:
+            self.fields[f"{name}_du"] = forms.DateField(
+                label=f"{label} — {_('du')}", required=False, widget=forms.DateInput(attrs={"type": "date"})
+            )
+            self.fields[f"{name}_au"] = forms.DateField(
+                label=f"{label} — {_('au')}", required=False, widget=forms.DateInput(attrs={"type": "date"})
+            )
+        self.fields["motif_cessation"].choices = ANY + distinct_values(
+            "cessation_motive", "cessation_motive_label"
+        )
+        self.fields["motif_radiation"].choices = ANY + distinct_values(
+            "radiation_motive", "radiation_motive_label"
+        )
+        self.fields["structure"].choices = ANY + distinct_values("main_structure_name")
+        self.fields["structure_deleguee"].choices = ANY + distinct_values("delegated_structure_name")
+        self.fields["territoire"].choices = ANY + (territory_choices(user) if user else [])
+        for field in self.fields.values():
+            css = "form-check-input" if isinstance(field, forms.BooleanField) else "form-control"
+            if isinstance(field, forms.ChoiceField):
+                css = "form-select"
+            field.widget.attrs.setdefault("class", css)
+
+    def filters(self) -> dict:
+        """The valid, non-empty filters (without the search text): what an export logs."""
+        if not self.is_valid():
+            return {}
+        return {name: value for name, value in self.cleaned_data.items() if value not in ("", None, False)}
+
+
+def with_orientation(queryset: QuerySet) -> QuerySet:
+    """Annotate the current orientation's nature and date (one decision in force at most)."""
+    current = OrientationDecision.objects.filter(beneficiary=OuterRef("pk"), ended_on__isnull=True)
+    return queryset.annotate(
+        orientation_nature=Subquery(current.values("nature")[:1]),
+        orientation_date=Subquery(current.values("decision_date")[:1]),
+    )
+
+
+def in_review() -> Q:
+    open_cases = ReviewCase.objects.filter(status=ReviewStatus.OPEN)
+    return Q(Exists(open_cases.filter(beneficiary=OuterRef("pk")))) | Q(
+        Exists(open_cases.filter(candidates=OuterRef("pk")))
+    )
+
+
+def apply_filters(queryset: QuerySet, data: dict) -> QuerySet:
+    """Narrow `queryset` (Beneficiary) by the cleaned data of BeneficiaryFilterForm."""
+    if data.get("q"):
+        queryset = apply_search(queryset, data["q"])
+    status = data.get("statut")
+    if status == FollowUpStatus.UNKNOWN:
+        queryset = queryset.filter(Q(followup__isnull=True) | Q(followup__status=status))
+    elif status:
+        queryset = queryset.filter(followup__status=status)
+    simple = {
+        "categorie": "followup__category",
+        "motif_cessation": "followup__cessation_motive",
+        "motif_radiation": "followup__radiation_motive",
+        "structure": "followup__main_structure_name",
+        "structure_deleguee": "followup__delegated_structure_name",
+        "axe": "followup__work_axis",
+        "modalite": "followup__support_mode",
+        "commune": "commune_code",
+    }
+    for name, lookup in simple.items():
+        if data.get(name):
+            queryset = queryset.filter(**{lookup: data[name].upper() if name == "commune" else data[name]})
+    for name, _label, column in DATE_RANGES:
+        start: date | None = data.get(f"{name}_du")
+        end: date | None = data.get(f"{name}_au")
+        if column is None:  # the orientation decision in force
+            if start or end:
+                current = OrientationDecision.objects.filter(
+                    beneficiary=OuterRef("pk"), ended_on__isnull=True
+                )
+                if start:
+                    current = current.filter(decision_date__gte=start)
+                if end:
+                    current = current.filter(decision_date__lte=end)
+                queryset = queryset.filter(Exists(current))
+            continue
+        if start:
+            queryset = queryset.filter(**{f"followup__{column}__gte": start})
+        if end:
+            queryset = queryset.filter(**{f"followup__{column}__lte": end})
+    nature = data.get("nature")
+    if nature:
+        current = OrientationDecision.objects.filter(beneficiary=OuterRef("pk"), ended_on__isnull=True)
+        if nature == "aucune":
+            queryset = queryset.filter(~Exists(current))
+        else:
+            queryset = queryset.filter(Exists(current.filter(nature=nature)))
+    if data.get("territoire"):
+        territory = apps.get_model("accounts", "Territory").objects.filter(pk=data["territoire"]).first()
+        queryset = queryset.filter(commune_code__in=territory.commune_codes if territory else [])
+    if data.get("absent"):
+        queryset = queryset.filter(followup__absent_from_last_stock=True)
+    if data.get("a_verifier"):
+        queryset = queryset.filter(in_review())
+    return queryset
+
+
+def apply_sort(queryset: QuerySet, sort: str | None) -> QuerySet:
+    key = (sort or "nom").lstrip("-")
+    if key not in SORTS:
+        key, sort = "nom", "nom"
+    fields = SORTS[key][1]
+    if (sort or "").startswith("-"):
+        return queryset.order_by(*[F(f).desc(nulls_last=True) for f in fields])
+    return queryset.order_by(*[F(f).asc(nulls_last=True) for f in fields])

@@ -1,0 +1,309 @@
+"""The caseworker pages: search, filters, sorting, parcours, cohorts, dashboard, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from beneficiaries.dashboard import invalidate_dashboard
+from tests.beneficiaries.factories import (
+    ImportRunFactory,
+    ReviewCaseFactory,
+    StatusEventFactory,
+    followup,
+    registered,
+    snapshot,
+)
+from tests.factories import TEST_PASSWORD, BeneficiaryFactory
+from tests.orientations.factories import DecisionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def officer_client(client, orientation_officer):
+    client.login(username=orientation_officer.username, password=TEST_PASSWORD)
+    return client
+
+
+def names(response) -> list[str]:
+    return [b.birth_name for b in response.context["page"]]
+
+
+# --- Search ---------------------------------------------------------------
+
+
+def test_search_is_accent_and_case_insensitive(officer_client):
+    eloise = BeneficiaryFactory(birth_name="Dupré", first_name="Éloïse", usage_name="Lefèvre")
+    BeneficiaryFactory(birth_name="Martin", first_name="Paul")
+    url = reverse("beneficiary_list")
+    for query in ("eloise dupre", "DUPRÉ", "lefevre", "ÉLOÏSE"):
+        assert names(officer_client.get(url, {"q": query})) == [eloise.birth_name], query
+
+
+def test_search_by_identifiers(officer_client):
+    person = BeneficiaryFactory(caf_number="7654321", msa_number="")
+    other = BeneficiaryFactory()
+    followup(other, **registered(ft_identifier="9876543Z"))
+    url = reverse("beneficiary_list")
+    assert names(officer_client.get(url, {"q": "7654321"})) == [person.birth_name]
+    assert names(officer_client.get(url, {"q": person.nir[:13]})) == [person.birth_name]
+    spaced = " ".join([person.nir[0], person.nir[1:3], person.nir[3:5], person.nir[5:10], person.nir[10:13]])
+    assert names(officer_client.get(url, {"q": spaced})) == [person.birth_name]
+    assert names(officer_client.get(url, {"q": "9876543z"})) == [other.birth_name]
+
+
+def test_nir_is_masked_in_the_list(officer_client):
+    person = BeneficiaryFactory()
+    body = officer_client.get(reverse("beneficiary_list")).content.decode()
+    assert person.masked_nir in body
+    assert person.nir not in body
+
+
+# --- Filters ----------------------------------------------------------------
+
+
+def test_filters_combine_and_stay_in_links(officer_client):
+    registered_one = BeneficiaryFactory(birth_name="Inscrit")
+    followup(registered_one, **registered(category="1", work_axis="05"))
+    other_category = BeneficiaryFactory(birth_name="Autrecat")
+    followup(other_category, **registered(category="4", work_axis="05"))
+    ceased = BeneficiaryFactory(birth_name="Cesse")
+    followup(
+        ceased,
+        **registered(
+            cessation_date=date(2025, 1, 20), cessation_motive="11", cessation_motive_label="reprise"
+        ),
+    )
+    nobody = BeneficiaryFactory(birth_name="Inconnu")
+    url = reverse("beneficiary_list")
+
+    response = officer_client.get(url, {"statut": "inscrit", "categorie": "1", "axe": "05"})
+    assert names(response) == ["Inscrit"]
+    assert sorted(names(officer_client.get(url, {"statut": "inscrit"}))) == ["Autrecat", "Inscrit"]
+    assert names(officer_client.get(url, {"statut": "cessation", "motif_cessation": "11"})) == ["Cesse"]
+    assert names(officer_client.get(url, {"statut": "inconnu"})) == [nobody.birth_name]
+    assert names(officer_client.get(url, {"cessation_du": "2025-01-01", "cessation_au": "2025-01-31"})) == [
+        "Cesse"
+    ]
+    # Sort links keep the filters.
+    body = officer_client.get(url, {"statut": "inscrit"}).content.decode()
+    assert "statut=inscrit&amp;tri=-nom" in body
+
+
+def test_orientation_absent_and_review_filters(officer_client):
+    oriented = DecisionFactory(nature="05", decision_date=date(2024, 10, 1)).beneficiary
+    absent = BeneficiaryFactory(birth_name="Absent")
+    followup(absent, absent=True, **registered())
+    reviewed = BeneficiaryFactory(birth_name="Averifier")
+    case = ReviewCaseFactory()
+    case.candidates.add(reviewed)
+    url = reverse("beneficiary_list")
+    assert names(officer_client.get(url, {"nature": "05"})) == [oriented.birth_name]
+    assert names(
+        officer_client.get(url, {"orientation_du": "2024-09-01", "orientation_au": "2024-10-31"})
+    ) == [oriented.birth_name]
+    assert oriented.birth_name not in names(officer_client.get(url, {"nature": "aucune"}))
+    assert names(officer_client.get(url, {"absent": "on"})) == ["Absent"]
+    assert names(officer_client.get(url, {"a_verifier": "on"})) == ["Averifier"]
+
+
+def test_invalid_filter_is_reported_and_ignored(officer_client):
+    BeneficiaryFactory()
+    response = officer_client.get(reverse("beneficiary_list"), {"commune": "pas-un-code", "statut": "bidon"})
+    assert response.status_code == 200
+    assert response.context["page"].paginator.count == 1
+    assert "Certains filtres sont invalides" in response.content.decode()
+
+
+def test_sorting(officer_client):
+    for name in ("Bernard", "Abel", "Caron"):
+        BeneficiaryFactory(birth_name=name, usage_name="")
+    url = reverse("beneficiary_list")
+    assert names(officer_client.get(url, {"tri": "nom"})) == ["Abel", "Bernard", "Caron"]
+    assert names(officer_client.get(url, {"tri": "-nom"})) == ["Caron", "Bernard", "Abel"]
+    assert names(officer_client.get(url, {"tri": "n-importe-quoi"})) == ["Abel", "Bernard", "Caron"]
+
+
+def test_list_queries_do_not_grow_with_rows(officer_client, django_assert_max_num_queries):
+    run = ImportRunFactory()
+    for index in range(60):
+        person = BeneficiaryFactory()
+        followup(person, run=run, record_number=index, **registered())
+        if index % 2:
+            DecisionFactory(beneficiary=person)
+    url = reverse("beneficiary_list")
+    officer_client.get(url)  # warm the caches of filter choices
+    with django_assert_max_num_queries(12):
+        response = officer_client.get(url, {"statut": "inscrit", "tri": "-orientation"})
+    assert len(response.context["page"].object_list) == 50
+    assert response.context["page"].paginator.count == 60
+
+
+# --- Parcours -----------------------------------------------------------------
+
+
+def test_parcours_shows_status_codes_in_words_and_a_timeline(officer_client):
+    person = BeneficiaryFactory()
+    december = ImportRunFactory(reference_date=date(2024, 12, 31))
+    january = ImportRunFactory(reference_date=date(2025, 1, 31))
+    snapshot(person, december, record_number=7, **registered(support_mode="APR"))
+    followup(person, run=january, record_number=9, **registered())
+    StatusEventFactory(beneficiary=person, run=december, date=date(2024, 6, 3), kind="new_registration")
+    DecisionFactory(beneficiary=person, nature="06", decision_date=date(2024, 5, 2))
+
+    response = officer_client.get(reverse("beneficiary_detail", args=[person.pk]))
+    body = response.content.decode()
+    assert "données France Travail au 31/01/2025" in body
+    assert "05 — Élaboration du projet professionnel" in body
+    assert "GUI — Guidé" in body
+    timeline = response.context["timeline"]
+    kinds = [entry.kind for entry in timeline]
+    assert kinds.count("snapshot") == 2 and "event" in kinds and "decision" in kinds
+    change = timeline[0]
+    assert change.day == date(2025, 1, 31)
+    assert [(c.before, c.after) for c in change.changes] == [("APR — À préciser", "GUI — Guidé")]
+    assert "PECGM_082_20250131_M.xml, enregistrement n° 9" in change.source
+    assert person.nir not in body  # masked in the timeline too
+    assert 'id="orientation"' in body  # the orientations panel
+
+
+def test_parcours_shows_stale_data(officer_client):
+    person = BeneficiaryFactory()
+    followup(person, run=ImportRunFactory(reference_date=date(2024, 11, 30)), absent=True, **registered())
+    ImportRunFactory(reference_date=date(2025, 1, 31))
+    body = officer_client.get(reverse("beneficiary_detail", args=[person.pk])).content.decode()
+    assert "données France Travail au 30/11/2024" in body
+    assert 'id="stale-warning"' in body
+
+
+def test_parcours_without_france_travail_data(officer_client):
+    person = BeneficiaryFactory()
+    body = officer_client.get(reverse("beneficiary_detail", args=[person.pk])).content.decode()
+    assert "Aucune donnée reçue de France Travail" in body
+
+
+# --- Cohorts ----------------------------------------------------------------------
+
+
+def test_cohorts(officer_client, settings):
+    settings.COHORT_NOT_REGISTERED_DAYS = 60
+    run = ImportRunFactory(reference_date=date(2025, 1, 31))
+    struck = BeneficiaryFactory(birth_name="Radie")
+    followup(struck, run=run, **registered(radiation_date=date(2025, 1, 12), radiation_motive="21"))
+    old_struck = BeneficiaryFactory(birth_name="Ancienradie")
+    followup(old_struck, run=run, record_number=2, **registered(radiation_date=date(2024, 11, 12)))
+    back_to_work = BeneficiaryFactory(birth_name="Emploi")
+    followup(
+        back_to_work,
+        run=run,
+        record_number=3,
+        **registered(
+            cessation_date=date(2025, 1, 5),
+            cessation_motive="11",
+            cessation_motive_label="reprise d'emploi salarié",
+        ),
+    )
+    today = timezone.localdate()
+    late = DecisionFactory(nature="05", decision_date=today - timedelta(days=90)).beneficiary
+    late.birth_name = "Noninscrit"
+    late.save()
+    DecisionFactory(nature="05", decision_date=today - timedelta(days=10))  # too recent
+    no_contact = BeneficiaryFactory(birth_name="Sanscontact")
+    followup(
+        no_contact, run=run, record_number=4, **registered(last_contact_date=today - timedelta(days=200))
+    )
+    no_ppae = BeneficiaryFactory(birth_name="Sansppae")
+    followup(
+        no_ppae,
+        run=run,
+        record_number=5,
+        **registered(ppae_signature_date=None, registration_date=today - timedelta(days=100)),
+    )
+    invalidate_dashboard()
+
+    def cohort(slug):
+        return names(officer_client.get(reverse("cohort_detail", args=[slug])))
+
+    assert cohort("radies-du-mois") == ["Radie"]
+    assert cohort("cessations-du-mois") == ["Emploi"]
+    assert (
+        "sortie positive"
+        in officer_client.get(reverse("cohort_detail", args=["cessations-du-mois"])).content.decode()
+    )
+    assert cohort("orientes-non-inscrits") == ["Noninscrit"]
+    assert "Sanscontact" in cohort("sans-contact")
+    assert cohort("ppae-non-signe") == ["Sansppae"]
+    # Filters apply on top of a cohort.
+    assert (
+        names(officer_client.get(reverse("cohort_detail", args=["radies-du-mois"]), {"q": "personne"})) == []
+    )
+
+    home = officer_client.get(reverse("home")).content.decode()
+    assert 'id="cohort-radies-du-mois"' in home
+    assert officer_client.get(reverse("cohort_detail", args=["inconnue"])).status_code == 404
+
+
+def test_home_counts_are_refreshed_after_invalidation(officer_client):
+    assert officer_client.get(reverse("cohort_index")).context["rows"][5][1] == 0  # sortis-du-fichier
+    followup(BeneficiaryFactory(), absent=True, **registered())
+    invalidate_dashboard()
+    rows = dict(
+        (cohort.slug, count) for cohort, count in officer_client.get(reverse("cohort_index")).context["rows"]
+    )
+    assert rows["sortis-du-fichier"] == 1
+
+
+# --- Dashboard ------------------------------------------------------------------------
+
+
+def test_dashboard_counts_and_charts(officer_client):
+    run = ImportRunFactory(reference_date=date(2025, 1, 31))
+    for index in range(3):
+        person = BeneficiaryFactory()
+        followup(person, run=run, record_number=index, **registered(category="1"))
+        StatusEventFactory(beneficiary=person, run=run, date=date(2024, 12, 3), kind="new_registration")
+    DecisionFactory(nature="01", decision_date=date(2025, 1, 15))
+    invalidate_dashboard()
+    response = officer_client.get(reverse("dashboard"))
+    data = response.context["data"]
+    assert dict(data["by_status"])["inscrit"] == 3
+    assert data["by_category"][0][1] == 3
+    assert data["by_nature"][0][1] == 1
+    december = data["months"].index(date(2024, 12, 1))
+    assert data["series"]["registrations"][december] == 3
+    assert data["series"]["orientations"][december + 1] == 1
+    body = response.content.decode()
+    assert body.count("<svg") == 4 and 'id="evolution-table"' in body
+    assert "style=" not in body.split("<main", 1)[1]
+
+
+# --- Exports -----------------------------------------------------------------------------
+
+
+def test_export_is_a_french_csv_of_the_filtered_list(officer_client):
+    kept = BeneficiaryFactory(birth_name="=Garde")
+    followup(kept, **registered(category="1"))
+    BeneficiaryFactory(birth_name="Autre")
+    response = officer_client.get(reverse("beneficiary_export"), {"statut": "inscrit"})
+    assert response["Content-Type"].startswith("text/csv")
+    content = b"".join(response.streaming_content).decode("utf-8")
+    assert content.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=";"))
+    assert len(rows) == 2
+    assert rows[1][1] == "'=Garde"  # never a formula
+    assert kept.nir not in content and kept.masked_nir in content
+
+
+def test_cohort_export(officer_client):
+    followup(BeneficiaryFactory(), absent=True, **registered())
+    response = officer_client.get(reverse("cohort_export", args=["sortis-du-fichier"]))
+    rows = list(
+        csv.reader(io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff")), delimiter=";")
+    )
+    assert len(rows) == 2
