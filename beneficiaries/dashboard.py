@@ -20,6 +20,7 @@ from datetime import date
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
@@ -64,7 +65,11 @@ def data_version() -> str:
 
 def scope_key(beneficiaries: QuerySet) -> str:
     """A short key for what a queryset of beneficiaries covers (the user's territories)."""
-    return hashlib.sha256(str(beneficiaries.query).encode()).hexdigest()[:16]
+    try:
+        sql = str(beneficiaries.query)
+    except EmptyResultSet:  # nobody visible (a social worker without territory)
+        sql = "none"
+    return hashlib.sha256(sql.encode()).hexdigest()[:16]
 
 
 def cached(name: str, beneficiaries: QuerySet, compute):

@@ -106,9 +106,11 @@ def test_territories_hold_on_every_url(client):
     for name, pattern in named_views():
         if name in {"logout"}:
             continue
-        url = url_for(pattern, {"pk": outsider.pk})
+        url = url_for(pattern, {"pk": outsider.pk, "cohort": "sortis-du-fichier"})
         for query in ({}, {"q": "dehors"}, {"q": outsider.nir_key}):
-            body = client.get(url, query).content.decode(errors="replace")
+            response = client.get(url, query)
+            raw = b"".join(response.streaming_content) if response.streaming else response.content
+            body = raw.decode(errors="replace")
             # The query is echoed in the search box: look for what only the record shows.
             if outsider.display_name in body or outsider.nir in body:
                 leaks.append(f"{name} {url} {query}")

@@ -307,3 +307,41 @@ def test_cohort_export(officer_client):
         csv.reader(io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff")), delimiter=";")
     )
     assert len(rows) == 2
+
+
+def test_social_worker_sees_only_their_territories(client, social_worker):
+    from tests.factories import TerritoryFactory
+
+    inside = BeneficiaryFactory(birth_name="Dedans", commune_code="82121")
+    outside = BeneficiaryFactory(birth_name="Dehors", commune_code="82033")
+    followup(inside, **registered())
+    followup(outside, record_number=2, absent=True, **registered())
+    social_worker.territories.set([TerritoryFactory(name="Montauban", communes="82121")])
+    invalidate_dashboard()
+    client.login(username=social_worker.username, password=TEST_PASSWORD)
+    assert names(client.get(reverse("beneficiary_list"))) == ["Dedans"]
+    assert names(client.get(reverse("beneficiary_list"), {"q": "dehors"})) == []
+    assert client.get(reverse("beneficiary_detail", args=[outside.pk])).status_code == 404
+    rows = dict((c.slug, n) for c, n in client.get(reverse("cohort_index")).context["rows"])
+    assert rows["sortis-du-fichier"] == 0
+    assert dict(client.get(reverse("dashboard")).context["data"]["by_status"])["inscrit"] == 1
+    content = b"".join(client.get(reverse("beneficiary_export")).streaming_content).decode()
+    assert "Dedans" in content and "Dehors" not in content
+
+
+def test_views_and_exports_are_audited(officer_client, orientation_officer):
+    from audit.models import AuditEntry
+
+    person = BeneficiaryFactory()
+    officer_client.get(reverse("beneficiary_detail", args=[person.pk]))
+    response = officer_client.get(
+        reverse("beneficiary_export"), {"statut": "inscrit", "q": person.birth_name}
+    )
+    b"".join(response.streaming_content)
+    viewed = AuditEntry.objects.get(action="viewed_beneficiary")
+    assert viewed.object_id == str(person.pk) and viewed.user == orientation_officer
+    exported = AuditEntry.objects.get(action="exported")
+    assert exported.extra["rows"] == 0
+    assert exported.extra["filtre_statut"] == "inscrit"
+    assert exported.extra["search"] is True
+    assert person.birth_name not in str(exported.extra)
