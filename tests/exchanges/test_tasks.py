@@ -1,0 +1,183 @@
+"""Exchange runs through the Celery tasks (eager here), the commands and the transfers.
+
+The simulator is real (HTTPS, in-process); PECGM files are written by the
+synthetic generator. The worker-process scenarios are in test_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, connections
+from django.utils import timezone
+
+from exchanges.models import ImportRun, ImportStatus
+from exchanges.runs import _ADVISORY_KEYS, Direction, ExchangeRun, RunStatus
+from exchanges.simulator import free_port
+from exchanges.tasks import fetch_pecgm
+from tests.exchanges.conftest import USER
+from tests.exchanges.import_files import pecgm_file, record_for
+from tests.factories import BeneficiaryFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+JAN, FEB = date(2025, 1, 31), date(2025, 2, 28)
+
+
+def publish(
+    server, tmp_path, day: date, records: list[dict], periodicity: str = "M", name: str | None = None
+):
+    path = pecgm_file(tmp_path / "made", records, day, periodicity)
+    server.publish("082", name or path.name, path.read_bytes())
+    return path
+
+
+@pytest.fixture
+def two_monthly_files(exchange_server, tmp_path):
+    (tmp_path / "made").mkdir()
+    people = BeneficiaryFactory.create_batch(3)
+    records = [record_for(person) for person in people]
+    publish(exchange_server, tmp_path, FEB, records)
+    publish(exchange_server, tmp_path, JAN, records[:2])
+    return people
+
+
+def test_fetch_imports_both_monthly_files_in_reference_date_order(
+    exchange_settings, exchange_server, two_monthly_files
+):
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    run = ExchangeRun.objects.get()
+    assert summary["status"] == "succeeded", summary
+    assert run.status == RunStatus.SUCCEEDED and run.started_by == "beat" and run.finished_at
+    assert [entry["name"] for entry in run.files] == ["PECGM_082_20250131_M.xml", "PECGM_082_20250228_M.xml"]
+    imports = list(ImportRun.objects.order_by("id"))
+    assert [(i.file_name, i.status) for i in imports] == [
+        ("PECGM_082_20250131_M.xml", ImportStatus.IMPORTED),
+        ("PECGM_082_20250228_M.xml", ImportStatus.IMPORTED),
+    ]
+    assert run.counts["imported"] == 2 and run.counts["records"] == 5
+    # the raw files are archived for download, the temporary ones are gone
+    root = exchange_settings.EXCHANGE_FILES_DIR
+    for entry in run.files:
+        served = exchange_server.root / "082" / "PECGM" / entry["name"]
+        assert (root / entry["archive"]).read_bytes() == served.read_bytes()
+    assert not any((root / "incoming").iterdir())
+
+
+def test_the_same_file_offered_twice_is_imported_once(exchange_settings, exchange_server, tmp_path):
+    (tmp_path / "made").mkdir()
+    path = publish(exchange_server, tmp_path, JAN, [record_for(BeneficiaryFactory())])
+    fetch_pecgm.delay(started_by="beat").get()
+    # again under the same name (still on the server), and under another name
+    exchange_server.publish("082", "PECGM_082_20250131_Q.xml", path.read_bytes())
+    second = fetch_pecgm.delay(started_by="beat").get()
+    assert second["status"] == "succeeded"
+    assert second["counts"]["skipped"] == 1 and second["counts"]["duplicates"] == 1
+    assert second["counts"]["imported"] == 0
+    assert ImportRun.objects.filter(status__in=["imported", "imported_with_rejects"]).count() == 1
+
+
+def test_wrong_password_fails_clearly_and_imports_nothing(exchange_settings, two_monthly_files):
+    exchange_settings.EXCHANGE_PASSWORD = "pas-le-bon"
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    run = ExchangeRun.objects.get()
+    assert run.status == RunStatus.FAILED == summary["status"]
+    assert "401" in run.error_message and "EXCHANGE_PASSWORD" in run.error_message
+    assert "pas-le-bon" not in run.error_message
+    assert not ImportRun.objects.exists()
+
+
+def test_server_down_fails_after_retries_in_eager_mode(exchange_settings):
+    exchange_settings.EXCHANGE_URL = f"https://127.0.0.1:{free_port()}"
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    assert summary["status"] == "failed"
+    assert "injoignable" in summary["error"]
+
+
+def test_rejected_file_fails_the_run_and_names_the_file(exchange_settings, exchange_server):
+    exchange_server.publish("082", "PECGM_082_20250131_M.xml", b"<PECGM><ENTETE>")
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    assert summary["status"] == "failed"
+    assert "PECGM_082_20250131_M.xml" in summary["error"]
+    assert summary["files"][0]["status"] == "rejected"
+    # the same broken bytes are not imported again on the next fetch
+    fetch_pecgm.delay(started_by="beat").get()
+    assert ImportRun.objects.count() == 1
+
+
+def test_finished_run_is_not_done_again(exchange_settings, two_monthly_files):
+    fetch_pecgm.delay(started_by="beat").get()
+    run = ExchangeRun.objects.get()
+    fetch_pecgm.delay(run_id=run.pk).get()
+    assert ImportRun.objects.count() == 2
+    run.refresh_from_db()
+    assert run.attempts == 1
+
+
+def test_a_running_fetch_blocks_another(exchange_settings, two_monthly_files):
+    other = ExchangeRun.objects.create(
+        direction=Direction.FETCH, status=RunStatus.RUNNING, heartbeat_at=timezone.now()
+    )
+    holder = None
+    if connection.vendor == "postgresql":
+        # The lock of a live run is its worker's advisory lock: hold it from another session.
+        holder = connections.create_connection("default")
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_KEYS[Direction.FETCH]])
+            assert cursor.fetchone()[0]
+    try:
+        summary = fetch_pecgm.delay(started_by="beat").get()
+    finally:
+        if holder is not None:
+            holder.close()
+    assert summary["status"] == "failed"
+    assert "en cours" in summary["error"]
+    assert not ImportRun.objects.exists()
+    other.refresh_from_db()
+    assert other.status == RunStatus.RUNNING
+
+
+def test_a_dead_running_fetch_is_taken_over(exchange_settings, two_monthly_files):
+    stale = timezone.now() - timedelta(seconds=exchange_settings.EXCHANGE_LOCK_LEASE_SECONDS + 5)
+    dead = ExchangeRun.objects.create(direction=Direction.FETCH, status=RunStatus.RUNNING, heartbeat_at=stale)
+    assert fetch_pecgm.delay(started_by="beat").get()["status"] == "succeeded"
+    dead.refresh_from_db()
+    assert dead.status == RunStatus.FAILED and "Interrompu" in dead.error_message
+
+
+# --- Commands --------------------------------------------------------------------
+
+
+def test_fetch_command_json(exchange_settings, two_monthly_files, capsys):
+    call_command("fetch_pecgm", "--json")
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "succeeded" and summary["counts"]["imported"] == 2
+    assert ExchangeRun.objects.get().started_by == "command"
+
+
+def test_fetch_command_fails_with_exit_status(exchange_settings):
+    exchange_settings.EXCHANGE_PASSWORD = "faux"
+    with pytest.raises(CommandError) as info:
+        call_command("fetch_pecgm")
+    assert info.value.returncode == 1 and "401" in str(info.value)
+
+
+# --- Failure email ------------------------------------------------------------------
+
+
+def test_failure_email_to_admins_when_switched_on(exchange_settings):
+    UserFactory(username="a1", role="admin", email="a1@example.fr")
+    UserFactory(username="s1", role="social_worker", email="s1@example.fr")
+    exchange_settings.EXCHANGE_ALERT_EMAIL = True
+    exchange_settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    exchange_settings.EXCHANGE_PASSWORD = "faux"
+    fetch_pecgm.delay(started_by="beat").get()
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["a1@example.fr"]
+    assert "401" in mail.outbox[0].body and "faux" not in mail.outbox[0].body
+    assert USER.password not in mail.outbox[0].body
