@@ -12,7 +12,7 @@ from orientations.decisions import (
     current_decision,
     record_decision,
 )
-from orientations.models import OrientationChange, OrientationDecision
+from orientations.models import OrientationChange, OrientationDecision, ReferentBody
 from tests.factories import BeneficiaryFactory
 from tests.orientations.factories import CorrespondentFactory, ReferentBodyFactory
 
@@ -163,3 +163,26 @@ def test_correspondent_phone_must_have_ten_digits(phone):
     with pytest.raises(ValidationError) as error:
         correspondent.full_clean()
     assert "10 chiffres" in str(error.value)
+
+
+def test_seed_demo_records_demo_orientations_once():
+    import io
+
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--count", "30", stdout=io.StringIO())
+    count = OrientationDecision.objects.filter(source="demo").count()
+    assert 0 < count < 30
+    assert ReferentBody.objects.count() == 3
+    call_command("seed_demo", "--count", "30", stdout=io.StringIO())
+    assert OrientationDecision.objects.count() == count
+
+
+def test_the_database_refuses_two_current_decisions_for_one_person():
+    from django.db import IntegrityError, transaction
+
+    from tests.orientations.factories import DecisionFactory
+
+    decision = DecisionFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DecisionFactory(beneficiary=decision.beneficiary, decision_date=date(2025, 2, 1))

@@ -6,6 +6,7 @@ from accounts.models import Territory, User
 from accounts.roles import Role
 from beneficiaries.demo import DEMO_COMMUNES, fake_people
 from beneficiaries.models import Beneficiary
+from orientations.demo import seed_orientations
 
 DEMO_PASSWORD = "liaison-rsa-demo"  # noqa: S105 - printed on purpose, demo only
 DEMO_USERS = [
@@ -49,7 +50,8 @@ class Command(BaseCommand):
                 beneficiary.refresh_keys()
                 new.append(beneficiary)
             Beneficiary.objects.bulk_create(new)
-        self.stdout.write(f"{len(new)} bénéficiaires de démonstration ajoutés.")
+            oriented = seed_orientations()
+        self.stdout.write(f"{len(new)} bénéficiaires de démonstration ajoutés, {oriented} orientés.")
         self.stdout.write(f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD}) :")
         for username, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {username:12} {role.label}")
