@@ -120,14 +120,9 @@ def import_pecgm(
     done in a transaction that is rolled back: the run returned is not saved.
     """
     path = Path(path)
-    digest, size, expected = _scan(path)
+    digest, size = _fingerprint(path)
     run = ImportRun(
-        file_name=file_name or path.name,
-        sha256=digest,
-        size=size,
-        started_by=started_by,
-        user=user,
-        progress_total=2 * expected,
+        file_name=file_name or path.name, sha256=digest, size=size, started_by=started_by, user=user
     )
     run.dry_run = dry_run
     with import_lock(run):
@@ -147,6 +142,7 @@ def import_pecgm(
 
 
 def _import(path: Path, run: ImportRun, progress: Callable[[int, int], None] | None) -> ImportRun:
+    run.progress_total = 2 * _count_details(path)
     reporter = _Progress(run, progress)
     errors: list[RecordIssue] = []
     try:
@@ -250,20 +246,28 @@ def _reject_row(run: ImportRun, issue: RecordIssue, level: str) -> ImportReject:
 # --- Before parsing: fingerprint, lock, progress ------------------------------------------
 
 
-def _scan(path: Path) -> tuple[str, int, int]:
-    """SHA-256, size, and a quick count of DETAIL tags for the progress bar (the footer is at the end)."""
+def _fingerprint(path: Path) -> tuple[str, int]:
+    """SHA-256 and size: all a duplicate costs (a re-delivery must be cheap)."""
     digest = hashlib.sha256()
-    size = count = 0
-    tail = b""
+    size = 0
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _count_details(path: Path) -> int:
+    """A quick count of DETAIL tags, for the progress bar before the footer is read."""
+    count = 0
+    tail = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
             window = tail + chunk
             count += window.count(b"<DETAIL>")
             # Keep the last bytes so that a tag cut between two chunks is counted once.
             tail = window[-7:]
-    return digest.hexdigest(), size, count
+    return count
 
 
 @contextmanager

@@ -427,3 +427,37 @@ def test_an_admins_decision_is_remembered_next_month(tmp_path, admin_user):
     assert (run.matched_confirmed, run.matched, run.review) == (1, 1, 0)
     assert ReviewCase.objects.count() == 1
     assert FollowUp.objects.get(beneficiary=person).reference_date == FEB
+
+
+def test_realistic_stock_then_next_month(tmp_path):
+    """Synthetic stocks (Faker fr_FR): the counts add up and every record is accounted for."""
+    from beneficiaries.demo import fake_people
+    from exchanges.synthetic import fake_pecgm_records, next_month
+
+    people = fake_people(120, seed=7)
+    for values in people[:100]:
+        Beneficiary(**values).save()
+    january = list(fake_pecgm_records(people[:90], 110, seed=8, reference_date=JAN))
+    first = import_pecgm(pecgm_file(tmp_path, january, JAN))
+    assert first.status in (ImportStatus.IMPORTED, ImportStatus.IMPORTED_WITH_REJECTS)
+    assert first.imported == first.records - first.rejected_records == JobSeekerSnapshot.objects.count()
+    assert first.matched == 90 and first.created == 20 and first.matched_nir >= 80
+    assert first.imported == first.matched + first.created + (first.review - first.created)
+
+    february = list(next_month(january, seed=9, reference_date=FEB))
+    second = import_pecgm(pecgm_file(tmp_path, february, FEB))
+    assert second.matched + second.created == second.imported
+    present = set(JobSeekerSnapshot.objects.filter(run=second).values_list("beneficiary_id", flat=True))
+    absent = set(
+        FollowUp.objects.filter(absent_from_last_stock=True).values_list("beneficiary_id", flat=True)
+    )
+    assert absent and not (absent & present)
+    assert (
+        set(
+            StatusEvent.objects.filter(run=second, kind=EventKind.LEFT_STOCK).values_list(
+                "beneficiary_id", flat=True
+            )
+        )
+        == absent
+    )
+    assert FollowUp.objects.filter(reference_date=FEB).count() == len(present)
