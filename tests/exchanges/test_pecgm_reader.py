@@ -487,3 +487,19 @@ def test_unrecognised_content_is_not_loaded_whole(tmp_path, old, new):
     assert len(content) > 5 * 2**20
     error = rejected(write(tmp_path, content))
     assert "aucun élément ENTETE, DETAIL ou FIN reconnu" in error.message
+
+
+def test_empty_daily_flux_is_a_valid_file(tmp_path):
+    reader, parsed = read_all(write(tmp_path, pecgm_bytes([], periodicity="Q")))
+    assert parsed == []
+    assert reader.header.periodicity == "Q"
+    assert reader.footer.record_count == 0
+
+
+def test_footer_count_may_be_left_padded(tmp_path):
+    content = replace_once(
+        pecgm_bytes(count=3),
+        b"<NB_ENREGISTREMENTS>3</NB_ENREGISTREMENTS>",
+        b"<NB_ENREGISTREMENTS>000000003</NB_ENREGISTREMENTS>",
+    )
+    assert read_all(write(tmp_path, content))[0].footer.record_count == 3
