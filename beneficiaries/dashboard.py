@@ -26,7 +26,14 @@ from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
 from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES
-from exchanges.models import SUCCESSFUL_STATUSES, EventKind, FollowUpStatus, ImportRun, StatusEvent
+from exchanges.models import (
+    SUCCESSFUL_STATUSES,
+    EventKind,
+    FollowUpStatus,
+    ImportRun,
+    ReviewCase,
+    StatusEvent,
+)
 from orientations.models import OrientationDecision
 
 _VERSION_KEY = "beneficiaries:data-version"
@@ -54,7 +61,12 @@ def _database_fingerprint() -> str:
         return _fingerprint[1]
     last_run = ImportRun.objects.filter(status__in=SUCCESSFUL_STATUSES).aggregate(last=Max("id"))["last"]
     last_change = OrientationDecision.objects.aggregate(last=Max("changed_at"))["last"]
-    value = f"{last_run or 0}-{last_change.timestamp() if last_change else 0}"
+    # Review decisions relink snapshots and refresh follow-ups.
+    reviews = ReviewCase.objects.aggregate(last=Max("id"), resolved=Max("resolved_at"))
+    resolved = reviews["resolved"].timestamp() if reviews["resolved"] else 0
+    value = (
+        f"{last_run or 0}-{last_change.timestamp() if last_change else 0}-{reviews['last'] or 0}-{resolved}"
+    )
     _fingerprint = (now, value)
     return value
 

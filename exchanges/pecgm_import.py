@@ -35,6 +35,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from beneficiaries.dashboard import invalidate_dashboard
 from beneficiaries.models import Beneficiary, Source
 from exchanges.followup import (
     PECGM_ATTRS,
@@ -193,6 +194,7 @@ def _import(path: Path, run: ImportRun, progress: Callable[[int, int], None] | N
             run._pending_errors = [_error_dict(issue) for issue in errors]
         else:
             run.save()
+            invalidate_dashboard()  # the caseworker pages' cached counts
             ImportReject.objects.bulk_create(
                 (_reject_row(run, issue, RejectLevel.ERROR) for issue in errors), batch_size=BATCH_SIZE
             )
