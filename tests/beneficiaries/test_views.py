@@ -345,3 +345,23 @@ def test_views_and_exports_are_audited(officer_client, orientation_officer):
     assert exported.extra["filtre_statut"] == "inscrit"
     assert exported.extra["search"] is True
     assert person.birth_name not in str(exported.extra)
+
+
+def test_pages_after_real_imports(officer_client, tmp_path):
+    """Two monthly files through the real import: the pages follow, without invalidating by hand."""
+    from exchanges.pecgm_import import import_pecgm
+    from tests.exchanges.import_files import ceased, pecgm_file, record_for
+
+    person = BeneficiaryFactory(birth_name="Importé")
+    officer_client.get(reverse("cohort_index"))  # the counts are cached before the imports
+    record = record_for(person, ft_identifier="7777777K")
+    import_pecgm(pecgm_file(tmp_path, [record], date(2024, 12, 31)))
+    import_pecgm(pecgm_file(tmp_path, [ceased(record, date(2025, 1, 20), "11")], date(2025, 1, 31)))
+
+    assert names(officer_client.get(reverse("beneficiary_list"), {"q": "7777777K"})) == ["Importé"]
+    rows = {c.slug: n for c, n in officer_client.get(reverse("cohort_index")).context["rows"]}
+    assert rows["cessations-du-mois"] == 1
+    response = officer_client.get(reverse("beneficiary_detail", args=[person.pk]))
+    timeline = response.context["timeline"]
+    assert any(entry.kind == "event" and entry.positive for entry in timeline)
+    assert "données France Travail au 31/01/2025" in response.content.decode()

@@ -1,0 +1,121 @@
+"""Caseworker pages in a browser: search, filters, parcours, orientation, cohorts, dashboard, exchange."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.beneficiaries.factories import ImportRunFactory, StatusEventFactory, followup, registered
+from tests.browser.conftest import assert_accessible
+from tests.exchanges.conftest import clock, exchange_server, exchange_settings  # noqa: F401 (fixtures)
+from tests.factories import BeneficiaryFactory
+from tests.orientations.factories import CorrespondentFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def people():
+    run = ImportRunFactory(reference_date=date(2025, 1, 31))
+    target = BeneficiaryFactory(birth_name="Lefèvre", first_name="Éloïse", usage_name="")
+    followup(target, run=run, **registered(category="1"))
+    StatusEventFactory(beneficiary=target, run=run, date=date(2024, 6, 3))
+    other = BeneficiaryFactory(birth_name="Lemaire", first_name="Paul", usage_name="")
+    followup(
+        other,
+        run=run,
+        record_number=2,
+        **registered(category="4", cessation_date=date(2025, 1, 20), cessation_motive="16"),
+    )
+    BeneficiaryFactory(birth_name="Martin", first_name="Jean", usage_name="")
+    return {"target": target, "other": other}
+
+
+def test_search_filter_and_open_a_parcours(page, login, orientation_officer, people, live_server):
+    login(orientation_officer)
+    page.get_by_role("link", name="Bénéficiaires", exact=True).first.click()
+    search = page.get_by_label("Rechercher (nom, prénom, NIR")
+    search.fill("le")
+    search.press("Enter")
+    page.wait_for_url("**/beneficiaires/?q=*")
+    assert page.locator("#result-count").inner_text() == "2 bénéficiaires"
+
+    # Filters, kept in the URL.
+    filters = page.locator("#filters details")
+    if filters.get_attribute("open") is None:  # open once a search or filter is in the URL
+        page.get_by_text("Filtres", exact=True).click()
+    page.get_by_label("Situation France Travail").select_option("inscrit")
+    page.get_by_role("button", name="Appliquer les filtres").click()
+    page.wait_for_url("**statut=inscrit**")
+    assert page.locator("#result-count").inner_text() == "1 bénéficiaire"
+    assert_accessible(page)
+
+    # Sorting keeps the filters.
+    page.get_by_role("link", name="Nom").click()
+    page.wait_for_url("**tri=-nom**")
+    assert "statut=inscrit" in page.url
+
+    page.get_by_role("link", name=people["target"].display_name).click()
+    assert page.get_by_role("heading", level=1).inner_text() == people["target"].display_name
+    assert "données France Travail au 31/01/2025" in page.locator("#france-travail").inner_text()
+    assert page.locator("#timeline li").count() >= 2
+    assert_accessible(page)
+
+
+def test_record_an_orientation_from_the_parcours(page, login, orientation_officer, people):
+    correspondent = CorrespondentFactory()
+    login(orientation_officer)
+    target = people["target"]
+    page.goto(page.url + f"beneficiaires/{target.pk}/")
+    page.get_by_role("link", name="Enregistrer une décision").click()
+    page.get_by_label("Nature de l'accompagnement").select_option("05")
+    page.get_by_label("Date de la décision").fill("2025-02-03")
+    page.get_by_label("Organisme référent").select_option(str(correspondent.referent_body.pk))
+    page.get_by_role("button", name="Enregistrer la décision").click()
+    page.wait_for_url(f"**/beneficiaire/{target.pk}/historique/")
+    page.goto(page.url.split("/orientations/")[0] + f"/beneficiaires/{target.pk}/")
+    assert "France Travail (offre de droit commun)" in page.locator("#orientation").inner_text()
+    assert "Décision d'orientation" in page.locator("#timeline").inner_text()
+
+
+def test_cohorts_and_dashboard_are_accessible(page, login, admin_user, people):
+    login(admin_user)
+    assert page.locator("#cohort-cessations-du-mois").is_visible()
+    page.get_by_role("link", name="Listes à traiter", exact=True).first.click()
+    assert_accessible(page)
+    page.locator("#cohort-cessations-du-mois a").click()
+    assert page.locator("#result-count").inner_text() == "1 bénéficiaire"
+    assert "sortie positive" in page.locator("#beneficiaries").inner_text()
+    assert_accessible(page)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Exporter en CSV").click()
+    assert download.value.suggested_filename.startswith("beneficiaires-cessations-du-mois")
+
+    page.get_by_role("link", name="Tableau de bord").first.click()
+    assert page.locator("svg.chart-svg").count() == 4
+    assert page.locator("#evolution-table tbody tr").count() == 24
+    assert_accessible(page)
+
+
+def test_start_an_exchange_and_watch_it_finish(page, login, admin_user, request, tmp_path):
+    """An admin fetches the month's PECGM from the (simulated) server; the run ends and the data shows."""
+    from tests.exchanges.import_files import pecgm_file, record_for
+
+    request.getfixturevalue("exchange_settings")
+    server = request.getfixturevalue("exchange_server")
+    person = BeneficiaryFactory(birth_name="Échangé", usage_name="")
+    path = pecgm_file(tmp_path, [record_for(person)], date(2025, 1, 31))
+    server.publish("082", path.name, path.read_bytes())
+    login(admin_user)
+    page.get_by_role("link", name="Échanges", exact=True).first.click()
+    page.get_by_role("button", name="Lancer l'échange : recevoir les fichiers PECGM").click()
+    page.wait_for_url("**/echanges/*/")
+    badge = page.locator(".run-progress .badge")
+    badge.filter(has_text="réussi").wait_for(timeout=30_000)
+    assert not page.locator(".run-progress progress").count()  # finished: no bar, no more polling
+    page.get_by_role("link", name="Bénéficiaires", exact=True).first.click()
+    page.get_by_label("Rechercher (nom, prénom, NIR").fill("echange")
+    page.get_by_label("Rechercher (nom, prénom, NIR").press("Enter")
+    page.get_by_role("link", name=person.display_name).click()
+    assert "données France Travail au 31/01/2025" in page.locator("#france-travail").inner_text()
