@@ -1,0 +1,273 @@
+"""End to end: a real Celery worker process, Redis, PostgreSQL and the simulator over HTTPS.
+
+Each test starts `celery -A config worker` in a subprocess, on the test
+database (committed data: `transactional_db`) and on a queue of its own, then
+sends tasks through Redis exactly as beat does (the kwargs of the beat
+schedule). Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.conf import settings
+from django.db import connection
+from django.urls import reverse
+
+from beneficiaries.models import Beneficiary
+from exchanges.models import ImportRun, JobSeekerSnapshot
+from exchanges.runs import Direction, ExchangeRun, RunStatus
+from exchanges.simulator import free_port
+from exchanges.synthetic import fake_pecgm_records, write_pecgm
+from orientations.models import CgpemExport
+from tests.exchanges.conftest import USER
+from tests.exchanges.import_files import pecgm_file, record_for
+from tests.factories import TEST_PASSWORD, BeneficiaryFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+BASE_DIR = Path(settings.BASE_DIR)
+JAN, FEB = date(2025, 1, 31), date(2025, 2, 28)
+BEAT = settings.CELERY_BEAT_SCHEDULE
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{port}/{db['NAME']}"
+
+
+class Worker:
+    """A `celery worker` subprocess on its own queue, and a way to send it tasks."""
+
+    def __init__(self, tmp_path: Path, server, **env) -> None:
+        self.queue = f"e2e-{uuid.uuid4().hex[:12]}"
+        self.log = tmp_path / "worker.log"
+        self.broker = os.environ["TEST_REDIS_URL"]
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": _database_url(),
+            "DB_CONN_MAX_AGE": "0",
+            "REDIS_URL": self.broker,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "DATA_DIR": str(tmp_path / "data"),
+            "EXCHANGE_FILES_DIR": str(settings.EXCHANGE_FILES_DIR),
+            "DEPARTEMENT": "82",
+            "EXCHANGE_URL": server.base_url if server else "",
+            "EXCHANGE_USERNAME": USER.username,
+            "EXCHANGE_PASSWORD": USER.password,
+            "EXCHANGE_CA_BUNDLE": str(server.ca_path) if server else "",
+            "EXCHANGE_TIMEOUT_SECONDS": "5",
+            "EXCHANGE_ATTEMPTS": "2",
+            "EXCHANGE_RETRY_BACKOFF_SECONDS": "0.1",
+            "EXCHANGE_TASK_MAX_RETRIES": "2",
+            "EXCHANGE_TASK_RETRY_DELAY_SECONDS": "1",
+            "EXCHANGE_LOCK_LEASE_SECONDS": "3",
+            **env,
+        }
+        self.process: subprocess.Popen | None = None
+        self.sender = Celery(broker=self.broker)
+        self.sender.conf.task_serializer = "json"
+
+    def start(self) -> Worker:
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker",
+            "--pool=prefork", "--concurrency=1", "-Q", self.queue, "-n", f"{self.queue}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
+        ]  # fmt: skip
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        self._wait_for("ready", 60)
+        return self
+
+    def _wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log.read_text(errors="replace"):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"worker not {text}:\n{self.log.read_text(errors='replace')[-4000:]}")
+
+    def send(self, beat_entry: str, **kwargs) -> None:
+        """Send a task as beat does, with the schedule's kwargs (and any override)."""
+        entry = BEAT[beat_entry]
+        self.sender.send_task(entry["task"], kwargs={**entry["kwargs"], **kwargs}, queue=self.queue)
+
+    def children(self) -> list[int]:
+        """The pool processes (read from /proc: `ps` may be missing from slim images)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.sender.close()
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path):
+    workers = []
+
+    def start(server, **env) -> Worker:
+        worker = Worker(tmp_path, server, **env).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+        # Shown by pytest only when the test failed.
+        print(worker.log.read_text(errors="replace")[-6000:])
+
+
+def wait_for_run(direction: str, *, timeout: float = 90, count: int = 1) -> list[ExchangeRun]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = list(ExchangeRun.objects.filter(direction=direction).order_by("id"))
+        if len(runs) >= count and all(run.is_finished for run in runs):
+            return runs
+        time.sleep(0.3)
+    raise AssertionError(
+        f"runs not finished: {list(ExchangeRun.objects.values('id', 'status', 'error_message'))}"
+    )
+
+
+def publish(server, folder: Path, day: date, records: list[dict], name: str | None = None) -> bytes:
+    path = pecgm_file(folder, records, day)
+    server.publish("082", name or path.name, path.read_bytes())
+    return path.read_bytes()
+
+
+def test_beat_tasks_fetch_two_stocks_deposit_cgpem_and_the_page_shows_them(
+    start_worker, exchange_server, tmp_path, client, admin_user
+):
+    people = BeneficiaryFactory.create_batch(4)
+    records = [record_for(person) for person in people]
+    publish(exchange_server, tmp_path, JAN, records[:3])
+    publish(exchange_server, tmp_path, FEB, records)
+    worker = start_worker(exchange_server)
+
+    worker.send("pecgm-monthly-stock")
+    (fetch,) = wait_for_run(Direction.FETCH)
+    assert fetch.status == RunStatus.SUCCEEDED, fetch.error_message
+    assert fetch.started_by == "beat" and fetch.task_id
+    assert [f["name"] for f in fetch.files] == ["PECGM_082_20250131_M.xml", "PECGM_082_20250228_M.xml"]
+    assert list(ImportRun.objects.order_by("id").values_list("file_name", "status")) == [
+        ("PECGM_082_20250131_M.xml", "imported"),
+        ("PECGM_082_20250228_M.xml", "imported"),
+    ]
+    assert JobSeekerSnapshot.objects.count() == 7
+
+    worker.send("cgpem-monthly-stock", period_end="2025-02-28")
+    (deposit,) = wait_for_run(Direction.DEPOSIT)
+    assert deposit.status == RunStatus.SUCCEEDED, deposit.error_message
+    export = CgpemExport.objects.get()
+    assert export.deposited_at is not None
+    deposited = exchange_server.root / "082" / "CGPEM" / "CGPEM_082_20250228_M.xml"
+    assert deposited.read_bytes() == Path(export.path).read_bytes()
+
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+    page = client.get(reverse("exchange_runs")).content.decode()
+    assert "PECGM_082_20250228_M.xml" in page and "CGPEM_082_20250228_M.xml" in page
+    assert page.count("réussi") >= 2 and "2 importé(s)" in page
+
+
+def test_wrong_password_fails_the_run_clearly_and_imports_nothing(start_worker, exchange_server, tmp_path):
+    publish(exchange_server, tmp_path, JAN, [record_for(BeneficiaryFactory())])
+    worker = start_worker(exchange_server, EXCHANGE_PASSWORD="ce-n-est-pas-le-bon")
+    worker.send("pecgm-monthly-stock")
+    (run,) = wait_for_run(Direction.FETCH)
+    assert run.status == RunStatus.FAILED
+    assert "401" in run.error_message and "EXCHANGE_PASSWORD" in run.error_message
+    assert "ce-n-est-pas-le-bon" not in run.error_message + worker.log.read_text(errors="replace")
+    assert run.attempts == 1  # final: not retried
+    assert not ImportRun.objects.exists() and not JobSeekerSnapshot.objects.exists()
+
+
+def test_server_down_is_retried_then_fails(start_worker, tmp_path):
+    worker = start_worker(None, EXCHANGE_URL=f"https://127.0.0.1:{free_port()}")
+    worker.send("pecgm-monthly-stock")
+    (run,) = wait_for_run(Direction.FETCH)
+    assert run.status == RunStatus.FAILED
+    assert "injoignable" in run.error_message
+    assert run.attempts == 3  # the first try and EXCHANGE_TASK_MAX_RETRIES=2 retries
+    assert "Retry in" in worker.log.read_text(errors="replace")
+
+
+def test_the_same_file_offered_twice_is_imported_once(start_worker, exchange_server, tmp_path):
+    content = publish(exchange_server, tmp_path, JAN, [record_for(BeneficiaryFactory()) for _ in range(3)])
+    exchange_server.publish("082", "PECGM_082_20250131_Q.xml", content)
+    worker = start_worker(exchange_server)
+    worker.send("pecgm-monthly-stock", periodicities=["M", "Q"])
+    (first,) = wait_for_run(Direction.FETCH)
+    worker.send("pecgm-monthly-stock", periodicities=["M", "Q"])
+    first_again, second = wait_for_run(Direction.FETCH, count=2)
+    assert first.status == second.status == RunStatus.SUCCEEDED
+    assert first.counts["imported"] == 1 and first.counts["duplicates"] == 1
+    assert (
+        second.counts["imported"] == 0 and second.counts["skipped"] == 1 and second.counts["duplicates"] == 1
+    )
+    assert ImportRun.objects.filter(status="imported").count() == 1
+    assert JobSeekerSnapshot.objects.count() == 3
+
+
+def test_worker_killed_during_an_import_completes_exactly_once(start_worker, exchange_server, tmp_path):
+    count = 30000
+    path = tmp_path / "PECGM_082_20250131_M.xml"
+    write_pecgm(path, fake_pecgm_records(None, count, seed=7, reference_date=JAN), reference_date=JAN)
+    exchange_server.publish("082", path.name, path.read_bytes())
+    worker = start_worker(exchange_server)
+    worker.send("pecgm-monthly-stock")
+
+    # Wait until the import is writing (the second of its two passes), then
+    # kill the pool process that runs it.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if ImportRun.objects.filter(status="running", progress_processed__gt=count + count // 5).exists():
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the import never got going")
+    children = worker.children()
+    assert children
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+
+    (run,) = wait_for_run(Direction.FETCH, timeout=240)
+    assert run.status == RunStatus.SUCCEEDED, run.error_message
+    assert run.attempts == 2
+    statuses = list(ImportRun.objects.order_by("id").values_list("status", flat=True))
+    assert statuses == ["rejected", "imported"]  # the interrupted attempt, then the real one
+    assert ImportRun.objects.get(status="rejected").error_message == "Import interrompu."
+    imported = ImportRun.objects.get(status="imported")
+    assert imported.records == count
+    # nothing of the killed attempt survived, nothing twice
+    assert JobSeekerSnapshot.objects.count() == count
+    assert set(JobSeekerSnapshot.objects.values_list("run_id", flat=True).distinct()) == {imported.pk}
+    assert Beneficiary.objects.count() == imported.created
