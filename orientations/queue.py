@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from django.apps import apps
 from django.db.models import Exists, F, OuterRef, QuerySet
 
 from beneficiaries.models import Beneficiary
 from orientations.models import OrientationDecision
-
-
-def territory_model():
-    """accounts.Territory when that app has it (territories arrived after this queue)."""
-    try:
-        return apps.get_model("accounts", "Territory")
-    except LookupError:
-        return None
 
 
 def to_orient(*, communes: list[str] | None = None, territory=None) -> QuerySet[Beneficiary]:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 import audit
 from accounts.decorators import requires
+from accounts.models import Territory
 from accounts.roles import Capability
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
 from orientations import queue
@@ -145,14 +146,11 @@ def bulk_record(request: HttpRequest) -> HttpResponse:
 
 
 def _render_queue(request: HttpRequest, form: BulkDecisionForm, status: int = 200) -> HttpResponse:
-    source = request.POST if request.method == "POST" else request.GET
-    communes = [code for code in source.getlist("commune") if code]
-    territories = None
-    territory = None
-    model = queue.territory_model()
-    if model is not None:
-        territories = model.objects.all()
-        territory = territories.filter(pk=source.get("territoire") or None).first()
+    # The filters travel in the query string, also when the bulk form posts back.
+    communes = [code for code in request.GET.getlist("commune") if code]
+    territories = Territory.objects.all()
+    territory_id = request.GET.get("territoire", "")
+    territory = territories.filter(pk=territory_id).first() if territory_id.isdigit() else None
     people = queue.to_orient(communes=communes, territory=territory).filter(
         pk__in=visible_beneficiaries(request.user).values("pk")
     )

@@ -374,3 +374,12 @@ def test_queue_and_bulk_stay_within_the_users_territories(client, orientation_of
     )
     assert response.status_code == 400
     assert not OrientationDecision.objects.exists()
+
+
+def test_bulk_errors_keep_the_filters_and_a_bad_territory_is_ignored(officer_client):
+    here = BeneficiaryFactory(commune_code="82121")
+    BeneficiaryFactory(commune_code="82033")
+    response = officer_client.post(reverse("orientation_bulk_record") + "?commune=82121", {"nature": "05"})
+    assert response.status_code == 400
+    assert list(response.context["page"]) == [here]
+    assert officer_client.get(reverse("orientation_queue"), {"territoire": "x"}).status_code == 200
