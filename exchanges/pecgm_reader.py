@@ -439,7 +439,7 @@ class PecgmReader:
                 done = self._progress
                 after = f" après l'enregistrement {done}" if done else ""
                 raise self._reject(
-                    f"XML mal formé ou fichier tronqué{after}, ligne {error.lineno} ({error.msg})",
+                    f"XML mal formé ou fichier tronqué{after}, ligne {error.lineno} ({_technical(error)})",
                     record=done + 1 if done else None,
                 ) from None
             yield element
@@ -635,6 +635,11 @@ class PecgmReader:
                 field="NB_ENREGISTREMENTS",
             )
         return Footer(departement=departement, reference_date=values["reference_date"], record_count=count)
+
+
+def _technical(error: etree.XMLSyntaxError) -> str:
+    """libxml2's message, first line only: the next ones may quote bytes of a name."""
+    return (error.msg or "").splitlines()[0] if error.msg else "erreur de syntaxe"
 
 
 class _Stalled(Exception):

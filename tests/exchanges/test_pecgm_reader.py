@@ -503,3 +503,10 @@ def test_footer_count_may_be_left_padded(tmp_path):
         b"<NB_ENREGISTREMENTS>000000003</NB_ENREGISTREMENTS>",
     )
     assert read_all(write(tmp_path, content))[0].footer.record_count == 3
+
+
+def test_syntax_error_message_quotes_no_bytes_of_a_name(tmp_path):
+    content = pecgm_bytes(count=1).replace(b"ISO-8859-1", b"UTF-8")
+    content = replace_once(content, b"<PRENOM>", b"<PRENOM>\xc9LO\xcfSE ")
+    error = rejected(write(tmp_path, content))
+    assert "0xC9" not in error.message and "Bytes" not in error.message
