@@ -246,6 +246,11 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # server-side by accounts.middleware. Absolute lifetime: a session older than
 # this ends even when active, so that a stolen cookie does not live for ever.
 SESSION_IDLE_TIMEOUT = SESSION_COOKIE_AGE
+if SESSION_COOKIE_SECURE:
+    # The __Host- prefix makes browsers refuse the cookie unless it is Secure,
+    # for this exact host and path /: a sibling sub-domain cannot plant one.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
 SESSION_ABSOLUTE_LIFETIME = env_int("SESSION_ABSOLUTE_LIFETIME_HOURS", 10, minimum=1, maximum=24 * 30) * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 

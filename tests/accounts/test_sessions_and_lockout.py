@@ -141,11 +141,12 @@ def test_disabling_an_account_ends_its_sessions(client, social_worker):
     assert other_client.get(reverse("home")).status_code == 200
 
 
-def test_production_cookies_are_secure():
+def test_production_cookies_are_secure_and_admins_need_a_second_factor():
     code = (
         "from django.conf import settings as s;"
         "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
-        " s.SECURE_HSTS_SECONDS > 0, s.SECURE_SSL_REDIRECT)"
+        " s.SECURE_HSTS_SECONDS > 0, s.SECURE_SSL_REDIRECT, s.OTP_REQUIRED_FOR_ADMINS,"
+        " s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME)"
     )
     result = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
@@ -154,4 +155,4 @@ def test_production_cookies_are_secure():
         capture_output=True,
         text=True,
     )
-    assert result.stdout.split() == ["True", "True", "True", "True"], result.stderr
+    assert result.stdout.split() == ["True"] * 5 + ["__Host-sessionid", "__Host-csrftoken"], result.stderr

@@ -11,17 +11,19 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 
 import pytest
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 from django.urls import reverse
 
 from audit.logfilter import MASK, MaskPersonalDataFilter, mask_personal_data
 from beneficiaries.demo import fake_people
 from beneficiaries.models import Beneficiary
+from exchanges.models import JobSeekerSnapshot
 from exchanges.pecgm_reader import FileRejected, read_pecgm
 from exchanges.synthetic import fake_pecgm_records, write_pecgm
-from tests.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, UserFactory
 
 CSV_HEADER = "nir,nom_naissance,nom_usage,prenom,date_naissance,num_caf,num_msa,code_insee_commune"
 
@@ -46,7 +48,8 @@ def secrets_in(text: str, people, extra=()) -> list[str]:
     found = []
     for p in people:
         for value in (p["nir"], p["nir"][:13], p["birth_name"], p["first_name"], p["usage_name"]):
-            if value and len(value) > 2 and value.lower() in text.lower():
+            # Whole words only: a short first name may sit inside an ordinary word.
+            if value and len(value) > 2 and re.search(rf"\b{re.escape(value)}\b", text, re.IGNORECASE):
                 found.append(value)
     return found + [value for value in extra if value in text]
 
@@ -63,23 +66,30 @@ def test_imports_and_pages_log_no_personal_data(client, social_worker, caplog, t
     call_command("import_beneficiaries", str(csv_path), "--json", stdout=io.StringIO(), stderr=io.StringIO())
     assert Beneficiary.objects.count() == 8
 
-    # 2. A PECGM file read whole (and imported, once the import command exists).
+    # 2. A PECGM file: 8 known people and 4 France Travail alone knows, read then imported.
     pecgm = tmp_path / "PECGM_082_20250131_M.xml"
     from datetime import date
 
     with pecgm.open("wb") as handle:
         write_pecgm(
             handle,
-            fake_pecgm_records(people, 10, seed=5, reference_date=date(2025, 1, 31)),
+            fake_pecgm_records(people, 12, seed=5, reference_date=date(2025, 1, 31)),
             reference_date=date(2025, 1, 31),
             departement="82",
         )
     with contextlib.suppress(FileRejected):
         read_pecgm(pecgm).validate()
-    if "import_pecgm" in get_commands():
-        # Its outcome is tested elsewhere; here only the logs matter.
-        with contextlib.suppress(Exception):
-            call_command("import_pecgm", str(pecgm), stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("import_pecgm", str(pecgm), stdout=io.StringIO(), stderr=io.StringIO())
+    assert JobSeekerSnapshot.objects.filter(beneficiary__isnull=False).count() >= 8
+    ft_people = [
+        {
+            "nir": r.get("nir") or "",
+            "birth_name": r["birth_name"],
+            "first_name": r["first_name"],
+            "usage_name": "",
+        }
+        for r in JobSeekerSnapshot.objects.values("nir", "birth_name", "first_name")
+    ]
 
     # 3. Pages: failed and successful logins, list, search by name and NIR, detail, NIR reveal, 404.
     client.post(reverse("login"), {"username": people[0]["nir"], "password": TEST_PASSWORD})
@@ -92,12 +102,24 @@ def test_imports_and_pages_log_no_personal_data(client, social_worker, caplog, t
         client.post(reverse("reveal_nir", args=[beneficiary.pk]))
     client.get(reverse("beneficiary_detail", args=[999999]))
 
+    # 4. Every page of the application, as an administrator, about one of them.
+    from tests.accounts.test_access_matrix import named_views, url_for
+
+    client.force_login(UserFactory(username="adm-logs", role="admin"))
+    target = Beneficiary.objects.get(nir_key=people[3]["nir"][:13])
+    for name, pattern in named_views():
+        if name != "logout":
+            client.get(
+                url_for(pattern, {"pk": target.pk, "cohort": "sortis-du-fichier"}),
+                {"q": people[3]["birth_name"]},
+            )
+
     logged = "\n".join(
         record.getMessage() + (str(record.exc_info[1]) if record.exc_info else "")
         for record in caplog.records
     )
     assert caplog.records, "nothing was logged: the capture itself is broken"
-    assert secrets_in(logged, people, extra=[TEST_PASSWORD, "mauvais-"]) == []
+    assert secrets_in(logged, people + ft_people, extra=[TEST_PASSWORD, "mauvais-"]) == []
 
 
 def test_filter_masks_nirs_in_messages_and_arguments():
