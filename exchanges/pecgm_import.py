@@ -234,12 +234,17 @@ def _error_dict(issue: RecordIssue) -> dict:
     return {"record": issue.record, "field": issue.field, "message": issue.message}
 
 
+def _field_name(field: str | None) -> str:
+    # An unknown element's tag comes from the file: it must fit its column whatever its length.
+    return (field or "")[: ImportReject._meta.get_field("field").max_length]
+
+
 def _reject_row(run: ImportRun, issue: RecordIssue, level: str) -> ImportReject:
     return ImportReject(
         run=run,
         level=level,
         record_number=issue.record,
-        field=issue.field or "",
+        field=_field_name(issue.field),
         value=str(issue.value or ""),
         message=issue.message,
     )
@@ -479,7 +484,7 @@ class _Writer:
                         run_id,
                         RejectLevel.WARNING,
                         issue.record,
-                        issue.field or "",
+                        _field_name(issue.field),
                         str(issue.value or ""),
                         issue.message,
                     )

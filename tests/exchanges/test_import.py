@@ -461,3 +461,17 @@ def test_realistic_stock_then_next_month(tmp_path):
         == absent
     )
     assert FollowUp.objects.filter(reference_date=FEB).count() == len(present)
+
+
+def test_an_unknown_element_with_a_very_long_tag_is_a_kept_warning(tmp_path):
+    person = BeneficiaryFactory()
+    content = pecgm_file(tmp_path, [record_for(person)], JAN).read_bytes()
+    tag = b"X" * 300
+    path = tmp_path / "PECGM_082_20250131_M.xml"
+    path.write_bytes(content.replace(b"</DETAIL>", b"<" + tag + b">1</" + tag + b"></DETAIL>", 1))
+    run = import_pecgm(path)
+    assert run.status == ImportStatus.IMPORTED and run.matched_nir == 1
+    warning = ImportReject.objects.get(run=run)
+    assert (
+        warning.level == RejectLevel.WARNING and warning.field.startswith("XXX") and len(warning.field) == 100
+    )
