@@ -285,23 +285,32 @@ def import_lock(run: ImportRun):
     SQLite: its IMMEDIATE write transactions serialise the check of running
     runs (a crashed run stops blocking after RUNNING_TIMEOUT).
     """
-    if connection.vendor == "postgresql":
+    lock = _advisory_lock if connection.vendor == "postgresql" else _running_run_lock
+    with lock(run):
+        yield
+
+
+@contextmanager
+def _advisory_lock(run: ImportRun):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            raise ImportBusy(BUSY_MESSAGE)
+    try:
+        # A run left "running" by a crash is over: the lock proves nobody runs it.
+        ImportRun.objects.filter(status=ImportStatus.RUNNING).update(
+            status=ImportStatus.REJECTED,
+            error_message=_("Import interrompu."),
+            finished_at=timezone.now(),
+        )
+        yield
+    finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
-            if not cursor.fetchone()[0]:
-                raise ImportBusy(BUSY_MESSAGE)
-        try:
-            # A run left "running" by a crash is over: the lock proves nobody runs it.
-            ImportRun.objects.filter(status=ImportStatus.RUNNING).update(
-                status=ImportStatus.REJECTED,
-                error_message=_("Import interrompu."),
-                finished_at=timezone.now(),
-            )
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
-        return
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+
+
+@contextmanager
+def _running_run_lock(run: ImportRun):
     with transaction.atomic():
         if ImportRun.objects.filter(
             status=ImportStatus.RUNNING, started_at__gte=timezone.now() - RUNNING_TIMEOUT
