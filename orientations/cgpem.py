@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -31,7 +32,6 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
@@ -328,7 +328,10 @@ def validate_file(path: Path, schema: etree.XMLSchema | None = None) -> None:
             while element.getprevious() is not None:
                 del element.getparent()[0]
     except etree.XMLSyntaxError as exc:
-        raise CgpemError(f"le fichier produit ne respecte pas cgpem.xsd : {exc}") from None
+        # lxml's message quotes the faulty value (personal data): name the element only.
+        element = re.search(r"Element '([A-Z_]+)'", str(exc))
+        where = f" (élément {element.group(1)})" if element else ""
+        raise CgpemError(f"le fichier produit ne respecte pas cgpem.xsd{where}") from None
 
 
 def _sha256(path: Path) -> str:
@@ -356,15 +359,32 @@ def archived_path(export: CgpemExport) -> Path | None:
     return resolved
 
 
-def _free_path(directory: Path, file_name: str) -> Path:
-    """The contract's name, or name-2, name-3… when a file of that period was generated before."""
+def _archive(temp: Path, directory: Path, file_name: str) -> Path:
+    """Move the file under the contract's name, or name-2, name-3… if a file of that period exists.
+
+    A hard link never replaces an existing file: two runs at once cannot
+    overwrite each other's archive.
+    """
     path = directory / file_name
     stem, suffix = path.stem, path.suffix
     number = 2
-    while path.exists():
-        path = directory / f"{stem}-{number}{suffix}"
-        number += 1
-    return path
+    while True:
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            path = directory / f"{stem}-{number}{suffix}"
+            number += 1
+            continue
+        except OSError:
+            # A file system without hard links: check, then rename.
+            if path.exists():
+                path = directory / f"{stem}-{number}{suffix}"
+                number += 1
+                continue
+            os.replace(temp, path)
+            return path
+        temp.unlink()
+        return path
 
 
 def generate_cgpem(
@@ -398,9 +418,8 @@ def generate_cgpem(
         written = write_file(CGPEM, header, fit_records(rows, report), temp, encoding=ENCODING)
         validate_file(temp)
         sha256 = _sha256(temp)
-        with transaction.atomic():
-            final = _free_path(directory, file_name)
-            os.replace(temp, final)
+        final = _archive(temp, directory, file_name)
+        try:
             export = CgpemExport.objects.create(
                 file_name=file_name,
                 path=str(final),
@@ -415,6 +434,9 @@ def generate_cgpem(
                 created_by=created_by,
                 user=user,
             )
+        except BaseException:
+            final.unlink(missing_ok=True)  # no archive without its record
+            raise
     finally:
         temp.unlink(missing_ok=True)
     if output is not None:

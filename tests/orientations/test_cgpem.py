@@ -278,17 +278,33 @@ def test_the_archive_has_the_contract_name_its_sha256_and_never_overwrites(setti
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").glob("*.tmp")) == []
 
 
-def test_an_invalid_file_is_never_archived(monkeypatch, settings):
+def test_an_invalid_file_is_never_archived_and_the_error_quotes_no_value(monkeypatch, settings):
     DecisionFactory()
+    real_write = cgpem.write_file
 
     def broken_writer(layout, header, records, destination, *, encoding):
-        Path(destination).write_bytes(b"<?xml version='1.0' encoding='ISO-8859-1'?><CGPEM><ENTETE/></CGPEM>")
-        return 0
+        # A value the fitting would have refused, slipped past it.
+        records = [{**record, "first_name": "Jean2"} for record in records]
+        return real_write(layout, header, records, destination, encoding=encoding)
 
     monkeypatch.setattr(cgpem, "write_file", broken_writer)
-    with pytest.raises(CgpemError, match="cgpem.xsd"):
+    with pytest.raises(CgpemError) as error:
         generate_cgpem("M", date(2025, 1, 31))
+    assert "cgpem.xsd (élément PRENOM)" in str(error.value)
+    assert "Jean2" not in str(error.value)
     assert CgpemExport.objects.count() == 0
+    assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
+
+
+def test_no_archive_is_left_without_its_record(monkeypatch, settings):
+    DecisionFactory()
+
+    def failing_create(**kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(CgpemExport.objects, "create", failing_create)
+    with pytest.raises(RuntimeError):
+        generate_cgpem("M", date(2025, 1, 31))
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
 
 
