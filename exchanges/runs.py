@@ -41,6 +41,18 @@ class RunStatus(models.TextChoices):
 
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
 
+# The status of each file of a run (`ExchangeRun.files`), as shown to admins.
+FILE_STATUSES = {
+    "already_imported": _("déjà importé (nom connu), non téléchargé"),
+    "imported": _("importé"),
+    "imported_with_rejects": _("importé avec rejets"),
+    "duplicate": _("contenu déjà importé, ignoré"),
+    "rejected": _("rejeté"),
+    "sending": _("envoi en cours"),
+    "deposited": _("déposé"),
+    "already_deposited": _("déjà déposé"),
+}
+
 # Advisory lock keys, one per direction ("EXCHF", "EXCHD" in ASCII).
 _ADVISORY_KEYS = {Direction.FETCH: 0x4558_4348_46, Direction.DEPOSIT: 0x4558_4348_44}
 
@@ -123,6 +135,14 @@ class ExchangeRun(models.Model):
             RunStatus.SUCCEEDED: "text-bg-success",
             RunStatus.FAILED: "text-bg-danger",
         }[self.status]
+
+    @property
+    def files_display(self) -> list[dict]:
+        """The files with a French label for their status."""
+        return [
+            {**entry, "status_label": FILE_STATUSES.get(entry.get("status", ""), entry.get("status", ""))}
+            for entry in self.files
+        ]
 
     @property
     def file_names(self) -> list[str]:

@@ -22,6 +22,7 @@ from datetime import date
 from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError
+from django.utils.translation import gettext as _
 
 from exchanges import transfers
 from exchanges.runs import Direction, ExchangeRun, run_summary
@@ -117,5 +118,13 @@ def enqueue(direction: str, *, user=None, started_by: str = "", **params) -> Exc
     )
     task = fetch_pecgm if direction == Direction.FETCH else deposit_cgpem
     kwargs = {"run_id": run.pk, **params}
-    transaction.on_commit(lambda: task.apply_async(kwargs=kwargs, task_id=task_id))
+
+    def send() -> None:
+        try:
+            task.apply_async(kwargs=kwargs, task_id=task_id)
+        except Exception:  # broker down: say so on the run rather than a server error
+            logger.exception("exchange run %s: task not sent", run.pk)
+            transfers.fail(run, _("La file des tâches (Redis) est injoignable : échange non lancé."))
+
+    transaction.on_commit(send)
     return run

@@ -27,6 +27,7 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -50,6 +51,11 @@ from exchanges.runs import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+# The progress bar of a fetch counts files, each divided in this many steps
+# that follow the import's own (records processed / total).
+PROGRESS_SCALE = 1000
 
 
 class RetryLater(Exception):
@@ -101,6 +107,12 @@ def execute(run: ExchangeRun) -> ExchangeRun:
         raise
     except ExchangeError as exc:
         fail(run, str(exc))
+    except SoftTimeLimitExceeded:
+        fail(
+            run,
+            _("Durée maximale dépassée (%(seconds)s s, EXCHANGE_TASK_TIME_LIMIT_SECONDS) : échange arrêté.")
+            % {"seconds": settings.EXCHANGE_TASK_TIME_LIMIT_SECONDS},
+        )
     except Exception:
         logger.exception("exchange run %s: unexpected error", run.pk)
         fail(run, _("Erreur inattendue : voir le journal du serveur (échange n° %(id)s).") % {"id": run.pk})
@@ -145,7 +157,7 @@ def _fetch(run: ExchangeRun) -> None:
     todo = [f for f in remote if f.name not in done_names]
     counts["skipped"] = len(remote) - len(todo)
     files = [{"name": f.name, "status": "already_imported"} for f in remote if f.name in done_names]
-    save_fields(run, counts=counts, files=files, progress_done=0, progress_total=len(todo))
+    save_fields(run, counts=counts, files=files, progress_done=0, progress_total=len(todo) * PROGRESS_SCALE)
 
     rejected = []
     for position, remote_file in enumerate(todo):
@@ -193,7 +205,11 @@ def _fetch(run: ExchangeRun) -> None:
                     rejected.append(download.name)
             files.append(entry)
             save_fields(
-                run, files=files, counts=counts, progress_done=position + 1, heartbeat_at=timezone.now()
+                run,
+                files=files,
+                counts=counts,
+                progress_done=(position + 1) * PROGRESS_SCALE,
+                heartbeat_at=timezone.now(),
             )
         finally:
             download.path.unlink(missing_ok=True)
@@ -215,14 +231,13 @@ def _import_started_by(run: ExchangeRun) -> str:
 
 def _file_progress(run: ExchangeRun, position: int, count: int):
     """The import's (records done, total) mapped on the run's progress bar: files, then records."""
-    scale = 1000
 
     def report(processed: int, total: int) -> None:
         share = processed / total if total else 0
         publish_progress(
             run,
-            progress_done=int((position + share) * scale),
-            progress_total=count * scale,
+            progress_done=int((position + share) * PROGRESS_SCALE),
+            progress_total=count * PROGRESS_SCALE,
             heartbeat_at=timezone.now(),
         )
 

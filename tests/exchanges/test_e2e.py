@@ -76,7 +76,8 @@ class Worker:
             **env,
         }
         self.process: subprocess.Popen | None = None
-        self.sender = Celery(broker=self.broker)
+        # Not the current app: the tests' own tasks stay on the project's (eager) app.
+        self.sender = Celery(broker=self.broker, set_as_current=False)
         self.sender.conf.task_serializer = "json"
 
     def start(self) -> Worker:

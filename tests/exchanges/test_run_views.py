@@ -100,6 +100,7 @@ def test_detail_shows_error_and_downloads_the_raw_file(admin_client, settings):
     )
     page = admin_client.get(reverse("exchange_run_detail", args=[run.pk])).content.decode()
     assert "Fichier(s) rejeté(s)" in page
+    assert "<td>rejeté</td>" in page
     url = reverse("exchange_run_file", args=[run.pk]) + "?fichier=PECGM_082_20250131_M.xml"
     assert url.replace("&", "&amp;") in page or url in page
     response = admin_client.get(url)

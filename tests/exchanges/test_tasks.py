@@ -61,6 +61,7 @@ def test_fetch_imports_both_monthly_files_in_reference_date_order(
         ("PECGM_082_20250228_M.xml", ImportStatus.IMPORTED),
     ]
     assert run.counts["imported"] == 2 and run.counts["records"] == 5
+    assert run.progress_done == run.progress_total > 0 and run.progress_percent == 100
     # the raw files are archived for download, the temporary ones are gone
     root = exchange_settings.EXCHANGE_FILES_DIR
     for entry in run.files:
