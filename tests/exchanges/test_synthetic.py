@@ -104,3 +104,15 @@ def test_next_month_changes_about_ten_percent():
                 assert feb <= after[key][attr] <= date(2025, 2, 28)
     assert all(status(after[key]) == "inscrit" for key in entered)
     assert len({row["nir"] for row in following if row["nir"]}) == len([r for r in following if r["nir"]])
+
+
+def test_next_month_from_a_read_file_writes_a_valid_file(tmp_path):
+    january, february = tmp_path / "PECGM_082_20250131_M.xml", tmp_path / "PECGM_082_20250228_M.xml"
+    write_pecgm(january, fake_pecgm_records(None, 400, seed=3, reference_date=REF), reference_date=REF)
+    values = (record.values for record in read_pecgm(january, departement="82").records())
+    feb = date(2025, 2, 28)
+    count = write_pecgm(february, next_month(values, seed=4), reference_date=feb, departement="82")
+    validation = read_pecgm(february, departement="82").validate()
+    assert validation.record_count == count and 350 < count < 450
+    assert validation.rejected_records == 0
+    assert validation.header.reference_date == feb
