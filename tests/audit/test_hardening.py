@@ -76,3 +76,25 @@ def test_production_security_settings():
     assert settings.SECURE_CONTENT_TYPE_NOSNIFF
     assert settings.X_FRAME_OPTIONS == "DENY"
     assert settings.AUTH_PASSWORD_VALIDATORS[1]["OPTIONS"]["min_length"] >= 12
+
+
+@pytest.mark.django_db
+def test_no_html_page_shows_a_full_nir(client, admin_user):
+    """The NIR is masked on every page (only the audited reveal shows it); downloads are not pages."""
+    from tests.accounts.test_access_matrix import named_views, url_for
+
+    beneficiary = BeneficiaryFactory()
+    client.force_login(admin_user)
+    shown = []
+    for name, pattern in named_views():
+        if name in {"logout", "reveal_nir"}:
+            continue
+        url = url_for(pattern, {"pk": beneficiary.pk, "cohort": "sortis-du-fichier"})
+        for query in ({}, {"q": beneficiary.birth_name}):
+            response = client.get(url, query)
+            if not response.get("Content-Type", "").startswith("text/html"):
+                continue
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            if beneficiary.nir_key in body.decode(errors="replace"):
+                shown.append(f"{name} {url} {query}")
+    assert shown == []
