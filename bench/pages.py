@@ -1,0 +1,528 @@
+"""Benchmark the caseworker pages: printed figures, not a test.
+
+    DATABASE_URL=postgres://USER:PASS@127.0.0.1:5432/liaison_pages_bench \\
+        python bench/pages.py [--people 200000] [--months 24] [--clients 20] \\
+        [--requests 1000] [--max-seconds 120] [--workers 4] [--reuse] [--explain]
+
+1. Builds a synthetic database (PostgreSQL only): N beneficiaries written with
+   COPY, then, inside PostgreSQL (INSERT … SELECT over generate_series, no
+   row crosses the wire), one job-seeker snapshot per person per month over
+   `--months` months, the current follow-ups, the status events and an
+   orientation decision for 70 % of them. `--reuse` keeps a database that
+   already has N beneficiaries. THE DATABASE IS EMPTIED: never point it at
+   real data.
+2. Starts gunicorn on 127.0.0.1 (an ephemeral port), then `--clients` threads,
+   each logged in with its own session, send `--requests` requests in all (at
+   most `--max-seconds`), spread over: search, filtered list, a beneficiary's
+   page, the dashboard and a cohort.
+3. Prints p50/p95/p99 (ms) and errors per page; `--explain` also prints
+   EXPLAIN ANALYZE of the SQL of one request of each kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import requests  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from faker import Faker  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+from beneficiaries.models import Beneficiary  # noqa: E402
+from beneficiaries.names import fold, name_key  # noqa: E402
+from exchanges.models import FollowUp, ImportRun, JobSeekerSnapshot, StatusEvent  # noqa: E402
+from orientations.models import OrientationDecision, ReferentBody  # noqa: E402
+
+PASSWORD = "mot-de-passe-du-banc-d-essai"  # noqa: S105 (a synthetic account on a throw-away database)
+LAST_MONTH = date(2025, 1, 31)
+COMMUNES = [f"82{n:03d}" for n in range(1, 196)]
+AGENCIES = [
+    "FRANCE TRAVAIL MONTAUBAN",
+    "FRANCE TRAVAIL MOISSAC",
+    "FT CASTELSARRASIN",
+    "FRANCE TRAVAIL CAUSSADE",
+]
+COHORTS = ["sans-contact", "cessations-du-mois", "radies-du-mois"]
+COUNSELLORS = ["DUPONT MARIE", "MARTIN PAUL", "BERNARD SOPHIE", "PETIT LUC", "ROUX CLAIRE"]
+
+
+# --- 1. The database ------------------------------------------------------------------
+
+
+def month_ends(count: int) -> list[date]:
+    ends, day = [], LAST_MONTH
+    for _ in range(count):
+        ends.append(day)
+        day = day.replace(day=1) - timedelta(days=1)
+    return list(reversed(ends))
+
+
+def copy_beneficiaries(count: int, names: list[str], first_names: list[str]) -> None:
+    rng = random.Random(82)
+    columns = [
+        "nir", "nir_key", "birth_name", "usage_name", "first_name", "birth_date", "caf_number", "msa_number",
+        "commune_code", "rsa_start_date", "source", "birth_name_key", "usage_name_key", "first_name_key",
+        "search_text", "created_at", "updated_at",
+    ]  # fmt: skip
+    now = timezone.now().isoformat()
+    with connection.cursor() as cursor:
+        copy_sql = f"COPY beneficiaries_beneficiary ({', '.join(columns)}) FROM STDIN"
+        with cursor.cursor.copy(copy_sql) as copy:
+            for index in range(count):
+                sex = 1 + index % 2
+                birth = date(1960, 1, 1) + timedelta(days=rng.randint(0, 16000))
+                commune = COMMUNES[index % len(COMMUNES)]
+                nir = f"{sex}{birth:%y%m}{commune}{index % 1000:03d}"[:13] + f"{index % 97:02d}"
+                birth_name = rng.choice(names)
+                usage_name = rng.choice(names) if sex == 2 and rng.random() < 0.2 else ""
+                first = rng.choice(first_names)
+                caf = str(1000000 + index)
+                search = " ".join(
+                    p for p in (fold(birth_name), fold(usage_name), fold(first), nir[:13], caf) if p
+                )
+                copy.write_row(
+                    [
+                        nir,
+                        nir[:13],
+                        birth_name,
+                        usage_name,
+                        first,
+                        birth,
+                        caf,
+                        "",
+                        commune,
+                        birth + timedelta(days=365 * 25),
+                        "local",
+                        name_key(birth_name),
+                        name_key(usage_name),
+                        name_key(first),
+                        search,
+                        now,
+                        now,
+                    ]  # fmt: skip
+                )
+
+
+def snapshot_columns(model) -> tuple[list[str], list[str]]:
+    """Every column of the PECGM part, with an SQL expression over `b` (beneficiary), `r` (run), `m`."""
+    special = {
+        "nir": "b.nir_key",
+        "birth_name": "upper(b.birth_name)",
+        "usage_name": "upper(b.usage_name)",
+        "first_name": "upper(b.first_name)",
+        "birth_date": "b.birth_date",
+        "commune_code": "b.commune_code",
+        "caf_number": "b.caf_number",
+        "registration_date": "date '2022-01-03' + (b.id % 700)::int",
+        "category": "((b.id + r.m / 6) % 5 + 1)::text",
+        "category_label": "'CATEGORIE ' || ((b.id + r.m / 6) % 5 + 1)::text",
+        "ft_institution_code": "'076'",
+        "ft_identifier": "lpad((1000000 + b.id)::text, 7, '0') || 'A'",
+        # The last months: 13 % ceased (a third of them back to work), 9 % struck off.
+        "cessation_date": "CASE WHEN b.id % 100 < 13 AND r.m >= {last} - 1 THEN r.reference_date - 9 END",
+        "cessation_motive": "CASE WHEN b.id % 100 < 13 AND r.m >= {last} - 1 "
+        "THEN (ARRAY['11','41','90'])[b.id % 3 + 1] ELSE '' END",
+        "cessation_motive_label": "CASE WHEN b.id % 100 < 13 AND r.m >= {last} - 1 THEN (ARRAY["
+        "'reprise d''emploi salarié','fin de stage ou de mesure','absence au contrôle'])[b.id % 3 + 1] "
+        "ELSE '' END",
+        "radiation_date": "CASE WHEN b.id % 100 BETWEEN 13 AND 21 AND r.m = {last} "
+        "THEN r.reference_date - 5 END",
+        "radiation_motive": "CASE WHEN b.id % 100 BETWEEN 13 AND 21 AND r.m = {last} THEN '21' ELSE '' END",
+        "radiation_motive_label": "CASE WHEN b.id % 100 BETWEEN 13 AND 21 AND r.m = {last} "
+        "THEN 'insuffisance de recherche d''emploi' ELSE '' END",
+        "main_structure_name": f"(ARRAY{AGENCIES!r})[(b.id + r.m / 12) % {len(AGENCIES)} + 1]",
+        "main_structure_postcode": "'82000'",
+        "main_structure_post_office": "'MONTAUBAN'",
+        "delegated_structure_name": "CASE WHEN b.id % 10 = 0 THEN 'CAP EMPLOI 82' ELSE '' END",
+        "ft_counsellor": f"(ARRAY{COUNSELLORS!r})[b.id % {len(COUNSELLORS)} + 1]",
+        "ppae_signature_date": "CASE WHEN b.id % 10 <> 1 THEN date '2022-02-01' + (b.id % 700)::int END",
+        "work_axis": "'0' || ((b.id % 7) + 1)::text",
+        "support_mode": "(ARRAY['GUI','REN','GLO','SUI','APR'])[(b.id + r.m / 4) % 5 + 1]",
+        "last_contact_date": "r.reference_date - ((b.id + r.m) % 150)::int",
+        "rome_code": "'K1302'",
+        "rome_label": "'Assistance auprès d''adultes'",
+    }
+    names, expressions = [], []
+    for field in model._meta.concrete_fields:
+        if field.column in {
+            "id",
+            "beneficiary_id",
+            "run_id",
+            "record_number",
+            "reference_date",
+            "periodicity",
+        }:
+            continue
+        if field.column in ("match_rule",):
+            names.append(field.column)
+            expressions.append("'nir'")
+            continue
+        if field.column not in {f.column for f in FollowUp._meta.concrete_fields}:
+            continue
+        if field.column in {"status", "source_snapshot_id", "absent_from_last_stock", "has_unknown_codes"}:
+            continue
+        names.append(field.column)
+        if field.column in special:
+            expressions.append(special[field.column])
+        else:
+            expressions.append("NULL" if field.null else "''")
+    return names, expressions
+
+
+def build_database(people: int, months: int) -> None:
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE beneficiaries_beneficiary, exchanges_importrun, orientations_referentbody, "
+            "orientations_correspondent RESTART IDENTITY CASCADE"
+        )
+    fake = Faker("fr_FR")
+    person = fake.provider("faker.providers.person")
+    names = sorted(set(person.last_names))
+    first_names = sorted(set(person.first_names_male) | set(person.first_names_female))
+    started = time.perf_counter()
+    copy_beneficiaries(people, names, first_names)
+    print(f"  {people} beneficiaries (COPY): {time.perf_counter() - started:.1f} s", flush=True)
+
+    runs = [
+        ImportRun.objects.create(
+            file_name=f"PECGM_082_{day:%Y%m%d}_M.xml",
+            sha256=f"{index:064x}",
+            reference_date=day,
+            periodicity="M",
+            status="imported",
+            finished_at=timezone.now(),
+        )
+        for index, day in enumerate(month_ends(months))
+    ]
+    last = months - 1
+    columns, expressions = snapshot_columns(JobSeekerSnapshot)
+    select = ", ".join(expression.format(last=last) for expression in expressions)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE bench_runs (m int, id bigint, reference_date date)")
+        cursor.executemany(
+            "INSERT INTO bench_runs VALUES (%s, %s, %s)",
+            [(i, r.pk, r.reference_date) for i, r in enumerate(runs)],
+        )
+        # 85 % of the people are in France Travail's files; 2 % of those left before the last stock.
+        cursor.execute(
+            f"""
+            INSERT INTO exchanges_jobseekersnapshot
+                (beneficiary_id, run_id, record_number, reference_date, periodicity, {", ".join(columns)})
+            SELECT b.id, r.id, b.id, r.reference_date, 'M', {select}
+            FROM beneficiaries_beneficiary b CROSS JOIN bench_runs r
+            WHERE b.id % 20 < 17 AND NOT (b.id % 50 = 0 AND r.m > {last} - 3)
+            """
+        )
+        snapshots = cursor.rowcount
+    print(f"  {snapshots} snapshots (INSERT … SELECT): {time.perf_counter() - started:.1f} s", flush=True)
+
+    started = time.perf_counter()
+    follow_columns = [c for c in columns if c != "match_rule"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO exchanges_followup
+                (beneficiary_id, status, reference_date, periodicity, source_snapshot_id,
+                 absent_from_last_stock, has_unknown_codes, updated_at, {", ".join(follow_columns)})
+            SELECT DISTINCT ON (s.beneficiary_id) s.beneficiary_id,
+                CASE WHEN s.radiation_date IS NOT NULL THEN 'radie'
+                     WHEN s.cessation_date IS NOT NULL THEN 'cessation' ELSE 'inscrit' END,
+                s.reference_date, 'M', s.id, s.reference_date < %s, false, now(),
+                {", ".join("s." + c for c in follow_columns)}
+            FROM exchanges_jobseekersnapshot s
+            ORDER BY s.beneficiary_id, s.reference_date DESC
+            """,
+            [LAST_MONTH],
+        )
+        last_run = runs[-1].pk
+        first_run = runs[0].pk
+        cursor.execute(
+            """
+            INSERT INTO exchanges_statusevent
+                (beneficiary_id, run_id, date, kind, motive, motive_label, previous_value, new_value)
+            SELECT beneficiary_id, %s, registration_date, 'new_registration', '', '', '', ''
+                FROM exchanges_followup
+            UNION ALL
+            SELECT beneficiary_id, %s, cessation_date, 'cessation', cessation_motive,
+                   cessation_motive_label, '', ''
+                FROM exchanges_followup WHERE status = 'cessation'
+            UNION ALL
+            SELECT beneficiary_id, %s, radiation_date, 'radiation', radiation_motive,
+                   radiation_motive_label, '', ''
+                FROM exchanges_followup WHERE status = 'radie'
+            """,
+            [first_run, last_run, last_run],
+        )
+    body = ReferentBody.objects.create(
+        name="CCAS DE MONTAUBAN", address="12 RUE DES PRAIRIES 82000 MONTAUBAN"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO orientations_orientationdecision
+                (beneficiary_id, nature, decision_date, referent_body_id, recorded_at, changed_at, source)
+            SELECT id, '0' || (id %% 6 + 1)::text, date '2023-01-02' + (id %% 700)::int, %s, now(), now(), 'app'
+            FROM beneficiaries_beneficiary WHERE id %% 10 < 7
+            """,
+            [body.pk],
+        )
+        cursor.execute("ANALYZE")
+    print(f"  follow-ups, events, decisions: {time.perf_counter() - started:.1f} s", flush=True)
+
+
+# --- 2. The load --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+    env["PYTHONWARNINGS"] = "ignore::UserWarning"  # whitenoise: no collectstatic in the embedded mode
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/healthz", timeout=10).status_code == 200:
+                return process, url
+        except requests.RequestException:
+            time.sleep(0.3)
+    process.terminate()
+    process.wait(timeout=30)
+    raise SystemExit("gunicorn did not start")
+
+
+def logged_in(url: str, username: str) -> requests.Session:
+    session = requests.Session()
+    session.get(f"{url}/connexion/", timeout=10)
+    response = session.post(
+        f"{url}/connexion/",
+        data={
+            "username": username,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        timeout=10,
+    )
+    if response.url.rstrip("/") != url:
+        raise SystemExit(f"login failed for {username}: {response.status_code} {response.url}")
+    return session
+
+
+def scenario_urls(rng: random.Random, people: int, names: list[str]) -> dict:
+    """One URL per page kind, drawn at random."""
+    surname = rng.choice(names)
+    index = rng.randint(1, people)
+    search = rng.choice(
+        [
+            f"q={surname}",
+            f"q={surname}+{rng.choice(['a', 'jean', 'marie', 'luc'])}",
+            f"q={1000000 + index:07d}A",
+            f"q={fold(surname)[:4].lower()}",
+        ]
+    )
+    lists = rng.choice(
+        [
+            f"statut=inscrit&categorie={rng.randint(1, 5)}&tri=-contact",
+            f"statut=cessation&motif_cessation=11&page={rng.randint(1, 5)}",
+            f"axe=0{rng.randint(1, 7)}&modalite=REN&tri=-inscription",
+            f"structure={AGENCIES[index % len(AGENCIES)].replace(' ', '+')}&contact_au=2024-12-01",
+            f"nature=0{rng.randint(1, 6)}&commune={COMMUNES[index % len(COMMUNES)]}&tri=naissance",
+            f"page={rng.randint(1, 200)}",
+        ]
+    )
+    return {
+        "search": f"/beneficiaires/?{search}",
+        "list": f"/beneficiaires/?{lists}",
+        "parcours": f"/beneficiaires/{index}/",
+        "dashboard": "/beneficiaires/tableau-de-bord/",
+        "cohort": f"/beneficiaires/cohortes/{rng.choice(COHORTS)}/",
+    }
+
+
+def load(url: str, users: list[str], people: int, total: int, max_seconds: float) -> dict:
+    names = sorted(set(Faker("fr_FR").provider("faker.providers.person").last_names))
+    timings: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    lock = threading.Lock()
+    remaining = [total]
+    deadline = time.monotonic() + max_seconds
+
+    def client(number: int) -> None:
+        rng = random.Random(number)
+        session = logged_in(url, users[number])
+        kinds = ["search", "list", "parcours", "dashboard", "cohort"]
+        turn = number
+        while time.monotonic() < deadline:
+            with lock:
+                if remaining[0] <= 0:
+                    return
+                remaining[0] -= 1
+            kind = kinds[turn % len(kinds)]
+            turn += 1
+            target = scenario_urls(rng, people, names)[kind]
+            started = time.perf_counter()
+            try:
+                response = session.get(url + target, timeout=30)
+                ok = response.status_code == 200
+            except requests.RequestException:
+                ok = False
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                timings[kind].append(elapsed)
+                if not ok:
+                    errors[kind] += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(len(users))]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"timings": timings, "errors": errors, "seconds": time.perf_counter() - started}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def report(result: dict) -> None:
+    print(f"\n{'page':<10} {'n':>6} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    count = 0
+    for kind, values in sorted(result["timings"].items()):
+        count += len(values)
+        p50, p95, p99 = (percentile(values, f) for f in (0.5, 0.95, 0.99))
+        errors = result["errors"].get(kind, 0)
+        print(
+            f"{kind:<10} {len(values):>6} {errors:>4} {p50:>8.1f} {p95:>8.1f} {p99:>8.1f} "
+            f"{statistics.mean(values):>8.1f}"
+        )
+    print(f"{count} requests in {result['seconds']:.1f} s ({count / result['seconds']:.0f} req/s)")
+
+
+# --- 3. The plans ---------------------------------------------------------------------------
+
+
+def explain(people: int, username: str) -> None:
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    rng = random.Random(1)
+    names = sorted(set(Faker("fr_FR").provider("faker.providers.person").last_names))
+    for kind, target in scenario_urls(rng, people, names).items():
+        with CaptureQueriesContext(connection) as queries:
+            client.get(target)
+        slowest = sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:2]
+        print(f"\n=== {kind} {target}: {len(queries.captured_queries)} queries")
+        for query in slowest:
+            if not query["sql"].lstrip().upper().startswith("SELECT"):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            print(f"--- {float(query['time']) * 1000:.1f} ms: {query['sql'][:300]}…\n{plan}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=200_000)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--reuse", action="store_true", help="keep the database if it has the people already")
+    parser.add_argument(
+        "--explain", action="store_true", help="print EXPLAIN ANALYZE of each page's slowest queries"
+    )
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench/pages.py needs PostgreSQL: set DATABASE_URL")
+
+    print(f"Database: {args.people} beneficiaries × {args.months} months", flush=True)
+    if not (args.reuse and Beneficiary.objects.count() == args.people):
+        build_database(args.people, args.months)
+    else:
+        print("  reused", flush=True)
+    users = [f"bench{n}" for n in range(args.clients)]
+    for username in users:
+        user, _created = User.objects.get_or_create(
+            username=username, defaults={"role": "orientation_officer"}
+        )
+        user.role = "orientation_officer"
+        user.set_password(PASSWORD)
+        user.save()
+    counts = {
+        "snapshots": JobSeekerSnapshot.objects.count(),
+        "follow-ups": FollowUp.objects.count(),
+        "events": StatusEvent.objects.count(),
+        "decisions": OrientationDecision.objects.count(),
+    }
+    print("  " + ", ".join(f"{n} {name}" for name, n in counts.items()), flush=True)
+
+    if args.explain:
+        explain(args.people, users[0])
+    process, url = start_server(args.workers)
+    try:
+        # One pass of each page first: the workers' first requests load code and fill caches.
+        warm = logged_in(url, users[0])
+        for target in scenario_urls(random.Random(0), args.people, ["MARTIN"]).values():
+            warm.get(url + target, timeout=60)
+        print(
+            f"\nLoad: {args.clients} clients, {args.requests} requests at most, "
+            f"{args.max_seconds:.0f} s at most, gunicorn {args.workers} workers on {url}",
+            flush=True,
+        )
+        report(load(url, users, args.people, args.requests, args.max_seconds))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
