@@ -161,7 +161,8 @@ class BeneficiaryFilterForm(forms.Form):
 
 def with_orientation(queryset: QuerySet) -> QuerySet:
     """Annotate the current orientation's nature and date (one decision in force at most)."""
-    current = OrientationDecision.objects.filter(beneficiary=OuterRef("pk"), ended_on__isnull=True)
+    # order_by(): the model's default ordering would join the beneficiary again for every row.
+    current = OrientationDecision.objects.filter(beneficiary=OuterRef("pk"), ended_on__isnull=True).order_by()
     return queryset.annotate(
         orientation_nature=Subquery(current.values("nature")[:1]),
         orientation_date=Subquery(current.values("decision_date")[:1]),
@@ -237,6 +238,14 @@ def apply_sort(queryset: QuerySet, sort: str | None) -> QuerySet:
     if key not in SORTS:
         key, sort = "nom", "nom"
     fields = SORTS[key][1]
-    if (sort or "").startswith("-"):
-        return queryset.order_by(*[F(f).desc(nulls_last=True) for f in fields])
-    return queryset.order_by(*[F(f).asc(nulls_last=True) for f in fields])
+    descending = (sort or "").startswith("-")
+    order = []
+    for name in fields:
+        # Empty dates go last either way; the beneficiary's own columns are never empty, and a
+        # plain ASC/DESC lets PostgreSQL walk their index backwards.
+        nullable = name.startswith("followup__") or name == "orientation_date"
+        if descending:
+            order.append(F(name).desc(nulls_last=True) if nullable else F(name).desc())
+        else:
+            order.append(F(name).asc(nulls_last=True) if nullable else F(name).asc())
+    return queryset.order_by(*order)

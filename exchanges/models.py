@@ -270,7 +270,14 @@ class FollowUp(PecgmFields):
     class Meta:
         verbose_name = _("suivi France Travail")
         verbose_name_plural = _("suivis France Travail")
-        indexes = [models.Index(fields=["ft_institution_code", "ft_identifier"])]
+        indexes = [
+            models.Index(fields=["ft_institution_code", "ft_identifier"]),
+            # The caseworker pages (see docs/performance.md, "Pages"): the search box looks
+            # identifiers up alone; lists and cohorts filter on status with category or last contact.
+            models.Index(fields=["ft_identifier"], name="exchanges_followup_ft_id"),
+            models.Index(fields=["status", "category"], name="exchanges_followup_status_cat"),
+            models.Index(fields=["status", "last_contact_date"], name="exchanges_followup_st_contact"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.beneficiary_id}: {self.status}"
