@@ -56,7 +56,10 @@ class DecisionForm(BootstrapMixin, forms.Form):
     """
 
     nature = forms.ChoiceField(
-        label=_("Nature de l'accompagnement"), choices=NATURE_CHOICES, error_messages=REQUIRED
+        label=_("Nature de l'accompagnement"),
+        # No nature preselected: the officer must choose one.
+        choices=[("", _("— choisir —")), *NATURE_CHOICES],
+        error_messages=REQUIRED,
     )
     decision_date = forms.DateField(
         label=_("Date de la décision"),
