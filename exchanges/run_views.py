@@ -36,7 +36,6 @@ def exchange_runs(request: HttpRequest) -> HttpResponse:
             "page": page,
             "alerts": exchange_alerts(),
             "configured": bool(settings.EXCHANGE_URL),
-            "active": [run for run in page if not run.is_finished],
         },
     )
 

@@ -7,7 +7,11 @@ synthetic generator. The worker-process scenarios are in test_e2e.py.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -182,3 +186,47 @@ def test_failure_email_to_admins_when_switched_on(exchange_settings):
     assert mail.outbox[0].to == ["a1@example.fr"]
     assert "401" in mail.outbox[0].body and "faux" not in mail.outbox[0].body
     assert USER.password not in mail.outbox[0].body
+
+
+def _beat_schedule_with(tmp_path, **env) -> subprocess.CompletedProcess:
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("EXCHANGE_", "DATABASE_URL"))
+    }
+    environment.update(DATA_DIR=str(tmp_path), **env)
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({k: [v['task'], v.get('kwargs'), str(v['schedule'])] "
+        "for k, v in s.CELERY_BEAT_SCHEDULE.items() if k.startswith(('pecgm-', 'cgpem-'))}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**environment, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_beat_schedule_from_the_environment(tmp_path):
+    default = json.loads(_beat_schedule_with(tmp_path).stdout)
+    assert sorted(default) == ["cgpem-monthly-stock", "pecgm-monthly-stock"]
+    assert default["pecgm-monthly-stock"][:2] == [
+        "exchanges.tasks.fetch_pecgm",
+        {"periodicities": ["M"], "started_by": "beat"},
+    ]
+    assert "0 6 5 * *" in default["pecgm-monthly-stock"][2]
+    changed = json.loads(
+        _beat_schedule_with(
+            tmp_path,
+            EXCHANGE_MONTHLY_FETCH_DAY="3",
+            EXCHANGE_SCHEDULE_HOUR="7",
+            EXCHANGE_DAILY_FETCH="true",
+            EXCHANGE_DAILY_DEPOSIT="on",
+            EXCHANGE_MONTHLY_DEPOSIT="false",
+        ).stdout
+    )
+    assert sorted(changed) == ["cgpem-daily-flux", "pecgm-daily-flux", "pecgm-monthly-stock"]
+    assert "0 7 3 * *" in changed["pecgm-monthly-stock"][2]
+    assert changed["cgpem-daily-flux"][1] == {"periodicity": "Q", "started_by": "beat"}
+    refused = _beat_schedule_with(tmp_path, EXCHANGE_URL="http://echanges.example.fr")
+    assert refused.returncode != 0 and "EXCHANGE_URL must start with https://" in refused.stderr
