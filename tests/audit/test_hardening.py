@@ -98,3 +98,13 @@ def test_no_html_page_shows_a_full_nir(client, admin_user):
             if beneficiary.nir_key in body.decode(errors="replace"):
                 shown.append(f"{name} {url} {query}")
     assert shown == []
+
+
+def test_gunicorn_access_log_leaves_out_query_strings_and_referrers():
+    import runpy
+
+    config = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
+    log_format = config["access_log_format"]
+    assert "%(U)s" in log_format  # the path
+    for forbidden in ("%(r)s", "%(q)s", "%(f)s", "%({"):
+        assert forbidden not in log_format
