@@ -212,8 +212,9 @@ class JobSeekerSnapshot(PecgmFields):
     `beneficiary` is empty while the record waits in the review queue.
     """
 
+    # Indexed by the (beneficiary, -reference_date) index below: a second index would only slow imports.
     beneficiary = models.ForeignKey(
-        Beneficiary, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots"
+        Beneficiary, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots", db_index=False
     )
     run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="snapshots")
     record_number = models.PositiveIntegerField(_("enregistrement n°"))
@@ -260,8 +261,9 @@ class FollowUp(PecgmFields):
     )
     reference_date = models.DateField(_("données France Travail au"), null=True, blank=True, db_index=True)
     periodicity = models.CharField(_("périodicité"), max_length=1, choices=PERIODICITY_CHOICES, blank=True)
+    # Not indexed: looked up only when a snapshot is deleted, never while importing.
     source_snapshot = models.ForeignKey(
-        JobSeekerSnapshot, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        JobSeekerSnapshot, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     absent_from_last_stock = models.BooleanField(_("absent du dernier fichier"), default=False, db_index=True)
     has_unknown_codes = models.BooleanField(_("codes inconnus"), default=False)
