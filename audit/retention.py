@@ -6,6 +6,8 @@
   deleted (what they held is in the database);
 - import rejects of runs older than RETENTION_REJECTS_MONTHS: deleted (they
   copy the refused values); the run keeps its counts;
+- identities copied into review cases resolved more than
+  RETENTION_REJECTS_MONTHS ago: emptied (the case and its decision stay);
 - beneficiaries with no RSA activity for RETENTION_INACTIVE_MONTHS: their
   identity is ANONYMISED, not deleted, so that statistics keep their count
   (orientation decisions, status events, commune, RSA start date, birth year
@@ -84,6 +86,13 @@ def old_rejects(cutoff: datetime) -> QuerySet | None:
     return model.objects.filter(run__started_at__lt=cutoff)
 
 
+def old_resolved_reviews(cutoff: datetime) -> QuerySet | None:
+    model = _model("exchanges.ReviewCase")
+    if model is None:
+        return None
+    return model.objects.exclude(status="open").filter(resolved_at__lt=cutoff).exclude(values={})
+
+
 # --- Inactive beneficiaries -----------------------------------------------------------
 
 
@@ -150,6 +159,12 @@ def purge(*, apply: bool = False, now: datetime | None = None) -> list[PurgeItem
         if apply:
             rejects.delete()
         done("import_rejects", "rejets d'import", cutoff, count)
+    reviews = old_resolved_reviews(cutoff)
+    if reviews is not None:
+        count = reviews.count()
+        if apply:
+            reviews.update(values={})
+        done("review_identities", "identités reçues des rapprochements traités", cutoff, count)
 
     cutoff = months_ago(now, settings.RETENTION_INACTIVE_MONTHS)
     people = list(inactive_beneficiaries(cutoff))

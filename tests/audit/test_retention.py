@@ -16,7 +16,7 @@ import audit
 from audit.models import AuditEntry
 from audit.retention import ANONYMOUS_NAME, purge
 from beneficiaries.models import Beneficiary
-from exchanges.models import FollowUp, ImportReject, ImportRun, JobSeekerSnapshot, StatusEvent
+from exchanges.models import FollowUp, ImportReject, ImportRun, JobSeekerSnapshot, ReviewCase, StatusEvent
 from orientations.models import OrientationDecision
 from tests.factories import BeneficiaryFactory
 from tests.orientations.factories import DecisionFactory
@@ -73,6 +73,14 @@ def world(settings, tmp_path):
     FollowUp.objects.create(beneficiary=inactive, source_snapshot=old_snapshot, status="radie")
     StatusEvent.objects.create(beneficiary=inactive, run=old_run, date=date(2020, 1, 31), kind="radiation")
 
+    identity = {"birth_name": "Oublie", "first_name": "Jeanne"}
+    old_review = ReviewCase.objects.create(
+        reason="several_candidates", status="dismissed", values=identity, resolved_at=LONG_AGO
+    )
+    ReviewCase.objects.create(reason="several_candidates", status="open", values=identity)
+    ReviewCase.objects.create(
+        reason="several_candidates", status="linked", values=identity, resolved_at=timezone.now()
+    )
     AuditEntry.objects.create(action=audit.Action.EXPORTED, timestamp=timezone.now() - timedelta(days=400))
     audit.log(None, audit.Action.EXPORTED)
     return locals()
@@ -82,7 +90,13 @@ def counts(items):
     return {item.category: item.count for item in items}
 
 
-EXPECTED = {"raw_files": 1, "import_rejects": 1, "inactive_beneficiaries": 2, "audit_entries": 1}
+EXPECTED = {
+    "raw_files": 1,
+    "import_rejects": 1,
+    "review_identities": 1,
+    "inactive_beneficiaries": 2,
+    "audit_entries": 1,
+}
 
 
 @pytest.mark.django_db
@@ -101,6 +115,9 @@ def test_apply_purges_and_audits(world):
     assert not world["old_file"].exists() and world["new_file"].exists()
     assert list(ImportReject.objects.values_list("value", flat=True)) == ["y"]
     assert ImportRun.objects.count() == 2  # runs keep their counts
+    world["old_review"].refresh_from_db()
+    assert world["old_review"].values == {} and world["old_review"].status == "dismissed"
+    assert ReviewCase.objects.exclude(values={}).count() == 2  # open, or resolved recently
 
     inactive = Beneficiary.objects.get(pk=world["inactive"].pk)
     assert (inactive.nir, inactive.nir_key, inactive.birth_name, inactive.caf_number) == (
