@@ -280,7 +280,7 @@ def month_end(day: date) -> date:
 
 
 def _deposit(run: ExchangeRun) -> None:
-    from orientations.cgpem import archived_path, generate_cgpem
+    from orientations.cgpem import CgpemError, archived_path, generate_cgpem
     from orientations.models import CgpemExport
 
     periodicity = run.periodicities or "M"
@@ -301,9 +301,15 @@ def _deposit(run: ExchangeRun) -> None:
         _succeed(run)
         return
     # Generated once per period, then only sent: a redelivered task sends the same bytes.
-    export = exports.first() or generate_cgpem(
-        periodicity, period_end, created_by=_import_started_by(run)[:30], user=run.user
-    )
+    export = exports.first()
+    if export is None:
+        try:
+            export = generate_cgpem(
+                periodicity, period_end, created_by=_import_started_by(run)[:30], user=run.user
+            )
+        except CgpemError as exc:
+            fail(run, _("Fichier CGPEM non produit : %(reason)s") % {"reason": exc})
+            return
     path = archived_path(export)
     if path is None or not path.is_file():
         fail(run, _("Le fichier archivé %(name)s est introuvable.") % {"name": export.file_name})

@@ -64,3 +64,10 @@ def test_deposit_command(exchange_settings, exchange_server, capsys):
     call_command("deposit_cgpem", "--json", "--date", "2025-01-31")
     assert json.loads(capsys.readouterr().out)["status"] == "succeeded"
     assert (exchange_server.root / "082" / "CGPEM" / "CGPEM_082_20250131_M.xml").exists()
+
+
+def test_deposit_of_an_unknown_periodicity_fails_with_the_generator_message(exchange_settings):
+    summary = deposit_cgpem.delay(periodicity="X", period_end="2025-01-31").get()
+    assert summary["status"] == "failed"
+    assert summary["error"].startswith("Fichier CGPEM non produit : ")
+    assert not CgpemExport.objects.exists()
