@@ -201,7 +201,13 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# Production serves the collected files; the embedded mode serves straight from
+# the finders (below) and has nothing to collect.
+STATIC_ROOT = (
+    Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+    if PRODUCTION or env_str("STATIC_ROOT")
+    else None
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
