@@ -101,6 +101,9 @@ class ImportBusy(Exception):
 
 
 BUSY_MESSAGE = "Un autre import PECGM est en cours : réessayez quand il sera terminé."
+# The error of a run left "running" by a dead worker: the file was never judged,
+# so the exchange automation fetches and imports it again (exchanges.transfers).
+INTERRUPTED_MESSAGE = "Import interrompu."
 
 
 # --- Entry point --------------------------------------------------------------------
@@ -300,7 +303,7 @@ def _advisory_lock(run: ImportRun):
         # A run left "running" by a crash is over: the lock proves nobody runs it.
         ImportRun.objects.filter(status=ImportStatus.RUNNING).update(
             status=ImportStatus.REJECTED,
-            error_message=_("Import interrompu."),
+            error_message=_(INTERRUPTED_MESSAGE),
             finished_at=timezone.now(),
         )
         yield

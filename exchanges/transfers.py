@@ -39,6 +39,7 @@ from exchanges.client import (
     ExchangeError,
     TransientExchangeError,
 )
+from exchanges.pecgm_import import INTERRUPTED_MESSAGE, ImportBusy, import_pecgm
 from exchanges.runs import (
     Direction,
     ExchangeRun,
@@ -175,14 +176,12 @@ def _fetch(run: ExchangeRun) -> None:
             if earlier is not None and earlier.status in SUCCESSFUL_STATUSES:
                 entry.update(status="duplicate", import_run=earlier.pk)
                 counts["duplicates"] += 1
-            elif earlier is not None and earlier.error_message != _interrupted_message():
+            elif earlier is not None and earlier.error_message != _(INTERRUPTED_MESSAGE):
                 # Rejected before: the same bytes would be rejected again.
                 entry.update(status="rejected", import_run=earlier.pk, message=earlier.error_message)
                 counts["rejected"] += 1
                 rejected.append(download.name)
             else:
-                from exchanges.pecgm_import import ImportBusy, import_pecgm
-
                 try:
                     result = import_pecgm(
                         download.path,
@@ -217,12 +216,6 @@ def _fetch(run: ExchangeRun) -> None:
         _succeed(run, _("Fichier(s) rejeté(s) à l'import : %(names)s.") % {"names": ", ".join(rejected)})
     else:
         _succeed(run)
-
-
-def _interrupted_message() -> str:
-    # pecgm_import marks a run killed with its worker "rejected" with this message:
-    # such a file was never really judged, so it is imported again.
-    return _("Import interrompu.")
 
 
 def _import_started_by(run: ExchangeRun) -> str:
