@@ -1,0 +1,39 @@
+"""The shared shape of the commands that load a CSV export (beneficiaries, orientations)."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from beneficiaries.csv_import import CSVFileError
+
+
+class CSVImportCommand(BaseCommand):
+    """`FILE [--json] [--dry-run]`; subclasses say how to import and how to summarise."""
+
+    def import_file(self, path: str, *, dry_run: bool):
+        raise NotImplementedError
+
+    def summary_line(self, summary) -> str:
+        raise NotImplementedError
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--json", action="store_true", help="print a JSON summary")
+        parser.add_argument("--dry-run", action="store_true", help="report without saving")
+
+    def handle(self, *args, **options):
+        try:
+            summary = self.import_file(options["file"], dry_run=options["dry_run"])
+        except FileNotFoundError:
+            raise CommandError(f"{options['file']} : fichier introuvable") from None
+        except CSVFileError as exc:
+            raise CommandError(f"{options['file']} : {exc}") from None
+
+        if options["json"]:
+            self.stdout.write(json.dumps({"file": options["file"], **summary.as_dict()}, ensure_ascii=False))
+            return
+        self.stdout.write(self.summary_line(summary))
+        for error in summary.errors:
+            self.stdout.write(f"  ligne {error.line}, {error.field} : {error.message}")
