@@ -1,25 +1,35 @@
 """CGPEM benchmark: generate_cgpem beside a bare lxml write of the same records.
 
-    .venv/bin/python bench/cgpem.py [N=150000]
+    DATABASE_URL=postgres://USER:PASS@127.0.0.1:5432/liaison_cgpem_bench \\
+        python bench/cgpem.py [N=150000] [--populate-only | --reuse] [--repeat 3] [--profile FILE]
 
-Builds N synthetic beneficiaries with one decision each (Faker fr_FR names,
-a few with œ, Ł or ’ to transliterate) in a throw-away SQLite database, then
-times:
+Without DATABASE_URL, a throw-away SQLite database. With it, THAT DATABASE IS
+EMPTIED (never point it at real data): N synthetic beneficiaries with one
+decision each (Faker fr_FR names, one in 500 with œ, Ł or ’ to transliterate).
+`--populate-only` builds it and stops; `--reuse` keeps a database that already
+holds N decisions (build outside the bench lock, measure inside it).
 
-- `bare lxml`: the same records, already in memory, written with
-  lxml.etree.xmlfile (no database, no fitting, no validation);
+Then, `--repeat` times, each in a fresh forked process (so that one part's heap
+does not weigh on the other, and the peak memory is the part's own):
+
+- `bare lxml`: the same records, fetched and formatted beforehand (not timed),
+  written with lxml.etree.xmlfile (no database, no fitting, no validation);
 - `generate_cgpem`: the whole export (database read, fitting and
-  transliteration, layout-driven writer, streaming XSD validation, SHA-256,
-  archive).
+  transliteration, layout-driven writer, XSD validation, SHA-256, archive).
 
-Prints seconds, records per second and the ratio (target: at most 2×).
+Prints seconds, records per second, peak memory above the process's size at
+the fork, and the ratio of the medians (target: at most 2×). `--profile FILE`
+also writes a cProfile of one generate_cgpem run (read it with pstats).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pickle
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -27,9 +37,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-# A throw-away database and file archive: never the installation's own.
+# A throw-away file archive (and SQLite database when no DATABASE_URL is given): never the
+# installation's own.
 WORKDIR = tempfile.TemporaryDirectory(prefix="bench-cgpem-")
-os.environ.pop("DATABASE_URL", None)
 os.environ["DATA_DIR"] = WORKDIR.name
 os.environ["EXCHANGE_FILES_DIR"] = str(Path(WORKDIR.name) / "files")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -40,6 +50,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from faker import Faker  # noqa: E402
 from lxml import etree  # noqa: E402
@@ -168,35 +179,119 @@ def bare_write(records: list[dict], path: Path) -> int:
     return len(records)
 
 
+def rss_mib() -> float:
+    """The process's resident size now (MiB)."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def in_child(task):
+    """Run task() in a forked process: (its result, its peak memory above the size at the fork, MiB)."""
+    connections.close_all()  # a connection is never shared across a fork
+    base = rss_mib()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        os.close(reader)
+        try:
+            result = task()
+            payload = pickle.dumps(("ok", result))
+        except BaseException as exc:  # noqa: BLE001 (reported by the parent)
+            payload = pickle.dumps(("error", repr(exc)))
+        with os.fdopen(writer, "wb") as pipe:
+            pipe.write(payload)
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        status, result = pickle.loads(pipe.read())
+    _pid, _status, usage = os.wait4(pid, 0)
+    if status != "ok":
+        raise SystemExit(f"benchmark run failed: {result}")
+    return result, usage.ru_maxrss / 1024 - base
+
+
+def timed_bare() -> tuple[float, int]:
+    records = records_in_memory()
+    connections.close_all()
+    start = time.perf_counter()
+    written = bare_write(records, Path(WORKDIR.name) / "bare.xml")
+    return time.perf_counter() - start, written
+
+
+def timed_generate(profile: str | None = None) -> tuple[float, dict]:
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    export = generate_cgpem("M", PERIOD_END, created_by="bench")
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    seconds = time.perf_counter() - start
+    Path(export.path).unlink()
+    return seconds, {
+        "records": export.records,
+        "excluded": len(export.excluded),
+        "transliterations": len(export.transliterations),
+        "warnings": len(export.warnings),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("count", nargs="?", type=int, default=150_000)
+    parser.add_argument("--populate-only", action="store_true", help="build the database and stop")
+    parser.add_argument("--reuse", action="store_true", help="keep a database that holds N decisions")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each part (default 3)")
+    parser.add_argument("--profile", help="write a cProfile of one generate_cgpem run to this file")
     options = parser.parse_args()
 
+    engine = connection.vendor
     call_command("migrate", verbosity=0)
-    start = time.perf_counter()
-    populate(options.count)
-    print(
-        f"{options.count} decisions in a throw-away SQLite database, "
-        f"built in {time.perf_counter() - start:.1f} s"
-    )
-    records = records_in_memory()
+    if options.reuse and OrientationDecision.objects.count() == options.count:
+        print(f"{options.count} decisions in the {engine} database, reused", flush=True)
+    else:
+        if options.reuse:
+            print("--reuse: the database does not hold exactly N decisions; rebuilding it", flush=True)
+        call_command("flush", interactive=False, verbosity=0)
+        start = time.perf_counter()
+        populate(options.count)
+        if engine == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
+        print(
+            f"{options.count} decisions in a throw-away {engine} database, "
+            f"built in {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
+    if options.populate_only:
+        return
+    print(f"load average before the runs: {' '.join(f'{n:.2f}' for n in os.getloadavg())}", flush=True)
 
-    start = time.perf_counter()
-    written = bare_write(records, Path(WORKDIR.name) / "bare.xml")
-    bare = time.perf_counter() - start
-    print(f"bare lxml       {bare:7.2f} s  {written / bare:9.0f} rec/s")
-
-    start = time.perf_counter()
-    export = generate_cgpem("M", PERIOD_END, created_by="bench")
-    full = time.perf_counter() - start
+    bare_runs, full_runs = [], []
+    for run in range(options.repeat):
+        (bare, written), bare_mem = in_child(timed_bare)
+        print(
+            f"bare lxml       {bare:7.2f} s  {written / bare:9.0f} rec/s  peak +{bare_mem:5.0f} MiB",
+            flush=True,
+        )
+        profile = options.profile if run == 0 else None
+        (full, summary), full_mem = in_child(lambda profile=profile: timed_generate(profile))
+        print(
+            f"generate_cgpem  {full:7.2f} s  {summary['records'] / full:9.0f} rec/s  "
+            f"peak +{full_mem:5.0f} MiB  ×{full / bare:.2f}  "
+            f"({summary['records']} written, {summary['excluded']} excluded, "
+            f"{summary['transliterations']} transliterations, {summary['warnings']} warnings)",
+            flush=True,
+        )
+        bare_runs.append(bare)
+        full_runs.append(full)
+    bare, full = statistics.median(bare_runs), statistics.median(full_runs)
     print(
-        f"generate_cgpem  {full:7.2f} s  {export.records / full:9.0f} rec/s  ×{full / bare:.2f}"
-        f"  ({export.records} written, {len(export.excluded)} excluded, "
-        f"{len(export.transliterations)} transliterations, "
-        f"{Path(export.path).stat().st_size / 2**20:.1f} MiB)"
+        f"median of {options.repeat}: bare lxml {bare:.2f} s, generate_cgpem {full:.2f} s; "
+        f"ratio generate_cgpem / bare lxml: {full / bare:.2f} (target ≤ 2)"
     )
-    print(f"ratio generate_cgpem / bare lxml: {full / bare:.2f} (target ≤ 2)")
+    print(f"load average after the runs: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
 
 
 if __name__ == "__main__":

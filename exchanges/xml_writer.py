@@ -6,10 +6,20 @@ validate (the CGPEM export does that on top, in orientations/cgpem.py, and
 checks its output against the XSD). The one thing it refuses is a character
 the target encoding cannot hold: lxml would silently write it as a character
 reference (`&#339;`), which France Travail's Latin-1 reader would show as
-garbage, so it raises `UnencodableValue` instead.
+garbage, so it raises `UnencodableValue` instead; and, as lxml does, a
+character XML cannot hold at all (a control character), `ForbiddenCharacter`.
 
-It streams (`lxml.etree.xmlfile`): one small element tree per record, written
-and dropped, so memory does not grow with the number of records.
+Why not lxml's `etree.xmlfile`: building one element tree per record cost more
+than everything else of a 150 000-decision CGPEM together (docs/performance.md,
+"CGPEM"). These files are flat (records of elements holding text, an address
+group at most), so each record layout is compiled once into its tags, and a
+record is written as text: escaped exactly as lxml escapes it (`&`, `<`, `>`
+and carriage returns), byte for byte the same output (a test compares them).
+Whatever reads these files parses them with lxml (the CGPEM export validates
+its output against cgpem.xsd before saving it).
+
+It streams: each record is written and dropped, so memory does not grow with
+the number of records.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import codecs
 import functools
 import os
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
@@ -42,6 +53,17 @@ class UnencodableValue(ValueError):
         )
 
 
+class ForbiddenCharacter(ValueError):
+    """A value holds a character XML 1.0 cannot hold in any encoding (a control character)."""
+
+    def __init__(self, *, record: int | None, field: str, character: str):
+        self.record = record
+        self.field = field
+        self.character = character
+        where = "en-tête" if record is None else f"enregistrement {record}"
+        super().__init__(f"{where}, champ {field} : le caractère U+{ord(character):04X} est interdit en XML")
+
+
 def format_value(value: Any) -> str:
     """The text of an element: dates as YYYYMMDD, everything else as str; None is ''."""
     if value is None:
@@ -56,64 +78,144 @@ def departement_on_three(value: str) -> str:
     return str(value).strip().upper().rjust(3, "0")
 
 
+# What lxml escapes in text content: `>` too, and a carriage return (which a parser would
+# otherwise read back as a line feed).
+_ESCAPED = re.compile(r"[&<>\r]")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
+# Characters XML 1.0 cannot hold, escaped or not (lxml refuses them with a ValueError).
+# Surrogates need no test: no encoding accepts them.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """Text content as lxml serialises it."""
+    if _ESCAPED.search(text) is None:
+        return text
+    return _ESCAPED.sub(lambda match: _ENTITIES[match.group()], text)
+
+
+class _Texts:
+    """Values to element texts, dates formatted once per distinct date (a file holds a few thousand)."""
+
+    def __init__(self):
+        self.dates: dict[date, str] = {}
+
+    def __call__(self, value: Any) -> str:
+        if value.__class__ is str:
+            return value
+        if value.__class__ is date:
+            text = self.dates.get(value)
+            if text is None:
+                text = self.dates[value] = value.strftime("%Y%m%d")
+            return text
+        return format_value(value)
+
+
 class _Plan:
-    """A record layout compiled once: (tag, attr, constant, required) or (tag, children) per element."""
+    """A record layout compiled once: per element, its attr, open and close tags, constant, required."""
 
     def __init__(self, record: Record):
-        self.tag = record.tag
-        self.items: list[tuple[str, str | None, str | None, bool, tuple]] = []
+        self.open, self.close = f"<{record.tag}>", f"</{record.tag}>"
+        self.items: list[tuple[str, str, str, str | None, bool, tuple]] = []
+        # (attr, field name for messages, constant) of every leaf, address children included.
+        self.leaves: list[tuple[str, str, str | None]] = []
         for item in record.fields:
-            if item.is_group:
-                children = tuple((child.tag, f"{item.attr}_{child.attr}") for child in item.children)
-                self.items.append((item.tag, None, None, False, children))
-            else:
-                self.items.append((item.tag, item.attr, item.constant, item.required, ()))
+            children = tuple(
+                (f"{item.attr}_{child.attr}", f"<{child.tag}>", f"</{child.tag}>") for child in item.children
+            )
+            self.items.append(
+                (item.attr, f"<{item.tag}>", f"</{item.tag}>", item.constant, item.required, children)
+            )
+        for path, item, attr in record.flat_fields():
+            self.leaves.append((attr, "/".join(path), item.constant))
+
+    def render(self, values: Mapping[str, Any], texts: _Texts) -> str:
+        """The record's element: empty optional elements and groups left out, required ones kept."""
+        parts = [self.open]
+        get = values.get
+        for attr, open_tag, close_tag, constant, required, children in self.items:
+            if children:
+                inner = []
+                for child_attr, child_open, child_close in children:
+                    text = _text(get(child_attr), texts)
+                    if text:
+                        inner += (child_open, text, child_close)
+                if inner:
+                    parts.append(open_tag)
+                    parts += inner
+                    parts.append(close_tag)
+                continue
+            # _text() inlined: this line runs for every element of every record.
+            value = get(attr)
+            if value is None:
+                value = constant
+                if value is None:
+                    if required:
+                        parts += (open_tag, close_tag)
+                    continue
+            if value.__class__ is not str:
+                value = texts(value)
+            if "&" in value or "<" in value or ">" in value or "\r" in value:
+                value = escape(value)
+            if value or required:
+                parts += (open_tag, value, close_tag)
+        parts.append(self.close)
+        return "".join(parts)
+
+
+def _text(value: Any, texts: _Texts) -> str:
+    """An element's escaped text."""
+    if value is None:
+        return ""
+    if value.__class__ is not str:
+        value = texts(value)
+    # Four substring tests cost less than a regular expression: most values hold none.
+    if "&" in value or "<" in value or ">" in value or "\r" in value:
+        return escape(value)
+    return value
+
+
+# The control characters XML cannot hold, as bytes: an ASCII-compatible encoding (Latin-1,
+# UTF-8) writes them as these single bytes and never uses these bytes for anything else.
+_CONTROL_BYTES = bytes(range(0x20)).translate(None, b"\t\n\r")
+_SAME_BYTES = bytes(range(256))  # translate() is twice as fast with a table than with None
 
 
 class _Encoder:
+    """A record's text to bytes, refusing what the encoding or XML cannot hold (naming the field)."""
+
     def __init__(self, encoding: str):
         self.encoding = encoding
-        info = codecs.lookup(encoding)
-        # UTF-8 (and the other UTFs) can hold anything: nothing to check.
-        self.check = not info.name.startswith("utf")
-        self.encode = info.encode
+        self.encode = codecs.lookup(encoding).encode
+        ascii_text = "".join(map(chr, range(128)))
+        self.ascii_compatible = self.encode(ascii_text)[0] == ascii_text.encode("ascii")
 
-    def verify(self, text: str, record: int | None, field: str) -> None:
-        if not self.check or text.isascii():
-            return
+    def __call__(self, text: str, plan: _Plan, values: Mapping[str, Any], texts: _Texts, number) -> bytes:
         try:
-            self.encode(text)
-        except UnicodeEncodeError as error:
-            raise UnencodableValue(
-                record=record, field=field, character=text[error.start], encoding=self.encoding
-            ) from None
-
-
-def _build(plan: _Plan, values: Mapping[str, Any], encoder: _Encoder, number: int | None) -> etree._Element:
-    element = etree.Element(plan.tag)
-    sub = etree.SubElement
-    for tag, attr, constant, required, children in plan.items:
-        if children:
-            texts = []
-            for child_tag, child_attr in children:
-                text = format_value(values.get(child_attr))
-                if text:
-                    texts.append((child_tag, text))
-            if texts:
-                group = sub(element, tag)
-                for child_tag, text in texts:
-                    encoder.verify(text, number, f"{tag}/{child_tag}")
-                    sub(group, child_tag).text = text
-            continue
-        value = values.get(attr)
-        if value is None and constant is not None:
-            value = constant
-        text = format_value(value)
-        if not text and not required:
-            continue
-        encoder.verify(text, number, tag)
-        sub(element, tag).text = text
-    return element
+            data = self.encode(text)[0]
+        except UnicodeEncodeError:
+            data = None
+        if data is not None and "\ufffe" not in text and "\uffff" not in text:
+            # Deleting the control bytes from a record costs a copy; searching with a regular
+            # expression, ten times that.
+            if self.ascii_compatible:
+                if len(data.translate(_SAME_BYTES, _CONTROL_BYTES)) == len(data):
+                    return data
+            elif not _FORBIDDEN.search(text):
+                return data
+        for attr, name, constant in plan.leaves:
+            value = values.get(attr)
+            text = _text(constant if value is None else value, texts)
+            forbidden = _FORBIDDEN.search(text)
+            if forbidden:
+                raise ForbiddenCharacter(record=number, field=name, character=forbidden.group())
+            try:
+                self.encode(text)
+            except UnicodeEncodeError as error:
+                raise UnencodableValue(
+                    record=number, field=name, character=text[error.start], encoding=self.encoding
+                ) from None
+        raise AssertionError("a record failed to encode but none of its values does")  # pragma: no cover
 
 
 def write_file(
@@ -151,29 +253,39 @@ def write_file(
     return _write(layout, header_values, records, destination, encoding)
 
 
+# Records are encoded one by one (an error names its record) and written in batches.
+_BATCH = 1000
+
+
 def _write(
     layout: FileLayout, header: dict[str, Any], records: Iterable[Mapping[str, Any]], handle, encoding: str
 ) -> int:
-    encoder = _Encoder(encoding)
-    detail = _Plan(layout.detail)
+    encode = _Encoder(encoding)
+    texts = _Texts()
+    header_plan, detail, footer_plan = _Plan(layout.header), _Plan(layout.detail), _Plan(layout.footer)
+    write = handle.write
+    # The declaration, root and line breaks as lxml's xmlfile wrote them.
+    write(f"<?xml version='1.0' encoding='{encoding}'?>\n<{layout.name}>\n".encode("ascii"))
+    write(encode(header_plan.render(header, texts), header_plan, header, texts, None) + b"\n")
     count = 0
-    with etree.xmlfile(handle, encoding=encoding) as xf:
-        xf.write_declaration()
-        with xf.element(layout.name):
-            xf.write("\n")
-            xf.write(_build(_Plan(layout.header), header, encoder, None))
-            xf.write("\n")
-            for values in records:
-                count += 1
-                xf.write(_build(detail, values, encoder, count))
-                xf.write("\n")
-            footer = {
-                "departement": header["departement"],
-                "reference_date": header["reference_date"],
-                "record_count": count,
-            }
-            xf.write(_build(_Plan(layout.footer), footer, encoder, None))
-            xf.write("\n")
+    batch: list[bytes] = []
+    for values in records:
+        count += 1
+        batch.append(encode(detail.render(values, texts), detail, values, texts, count))
+        if len(batch) == _BATCH:
+            batch.append(b"")
+            write(b"\n".join(batch))
+            batch.clear()
+    if batch:
+        batch.append(b"")
+        write(b"\n".join(batch))
+    footer = {
+        "departement": header["departement"],
+        "reference_date": header["reference_date"],
+        "record_count": count,
+    }
+    write(encode(footer_plan.render(footer, texts), footer_plan, footer, texts, None) + b"\n")
+    write(f"</{layout.name}>".encode("ascii"))
     return count
 
 

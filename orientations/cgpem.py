@@ -26,7 +26,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -36,11 +36,11 @@ from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
-from exchanges.layouts import CGPEM, DATE, VERSION, A, N
-from exchanges.models import FollowUp
+from exchanges.layouts import AN, CGPEM, DATE, VERSION, A, N
 from exchanges.xml_writer import schema_for, write_file
-from orientations.latin1 import NAME_CHARACTERS, UNSAFE, NotLatin1, is_name, to_latin1
-from orientations.models import CgpemExport, OrientationDecision
+from orientations.latin1 import NAME_CHARACTERS, NotLatin1, is_name, to_latin1
+from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
+from orientations.validators import referent_body_text
 
 ENCODING = "ISO-8859-1"
 
@@ -101,85 +101,87 @@ def select_decisions(periodicity: str, period_start: date, period_end: date):
     return decisions.order_by("beneficiary_id", "id")
 
 
-def _decision_rows(decisions) -> Iterator[tuple[int, int, dict]]:
-    """(decision id, beneficiary id, values keyed by layout attribute), streamed."""
-    followups = _followups()
-    rows = decisions.values_list(
-        "id",
-        "beneficiary_id",
-        "beneficiary__nir_key",
-        "beneficiary__birth_name",
-        "beneficiary__usage_name",
-        "beneficiary__first_name",
-        "beneficiary__birth_date",
-        "nature",
-        "decision_date",
-        "referent_body__name",
-        "referent_body__address",
-        "correspondent__last_name",
-        "correspondent__first_name",
-        "correspondent__phone",
-        "correspondent__email",
-        "correspondent__service",
-    )
-    for (
-        pk,
-        beneficiary_id,
-        nir,
-        birth_name,
-        usage_name,
-        first_name,
-        birth_date,
-        nature,
-        decision_date,
-        body_name,
-        body_address,
-        last_name,
-        corr_first_name,
-        phone,
-        email,
-        service,
-    ) in rows.iterator(chunk_size=5000):
-        ft_institution_code, ft_identifier = followups.get(beneficiary_id, ("", ""))
-        yield (
-            pk,
-            beneficiary_id,
-            {
-                "nir": nir,
-                "birth_name": birth_name,
-                # Written only when it differs from the birth name.
-                "usage_name": usage_name if usage_name != birth_name else "",
-                "first_name": first_name,
-                "birth_date": birth_date,
-                "ft_institution_code": ft_institution_code,
-                "ft_identifier": ft_identifier,
-                "nature": nature,
-                "decision_date": decision_date,
-                "referent_body": " ".join(part for part in (body_name, body_address) if part),
-                "correspondent_last_name": last_name,
-                "correspondent_first_name": corr_first_name,
-                "correspondent_phone": phone,
-                "correspondent_email": email,
-                "correspondent_service": service,
-            },
-        )
+# The query's column of each of the person's elements (the layout's other elements, SHARED,
+# come from the referent body and the correspondent).
+PERSON_COLUMNS = {
+    "nir": "beneficiary__nir_key",
+    "birth_name": "beneficiary__birth_name",
+    "usage_name": "beneficiary__usage_name",
+    "first_name": "beneficiary__first_name",
+    "birth_date": "beneficiary__birth_date",
+    "ft_institution_code": "beneficiary__followup__ft_institution_code",
+    "ft_identifier": "beneficiary__followup__ft_identifier",
+    "nature": "nature",
+    "decision_date": "decision_date",
+}
 
 
-def _followups() -> dict[int, tuple[str, str]]:
-    """France Travail institution code and identifier per beneficiary, from their newest PECGM record.
+def _decision_rows(decisions) -> Iterator[tuple[int, int, dict, tuple[int, int | None]]]:
+    """(decision id, beneficiary id, the person's values keyed by layout attribute, referent key), streamed.
 
-    Institution codes come padded or not ("076", "76"): the file wants three characters.
+    The referent key (referent body id, correspondent id) stands for the SHARED values: a few
+    hundred pairs at most, fitted once each (`_Referents`) instead of once per decision.
     """
-    rows = FollowUp.objects.exclude(ft_identifier="", ft_institution_code="").values_list(
-        "beneficiary_id", "ft_institution_code", "ft_identifier"
+    attrs = tuple(PERSON_COLUMNS)
+    rows = decisions.values_list(
+        "id", "beneficiary_id", *PERSON_COLUMNS.values(), "referent_body_id", "correspondent_id"
     )
-    return {
-        beneficiary: (
-            (code or "").strip().zfill(3) if (code or "").strip().isdigit() else (code or "").strip(),
-            (identifier or "").strip(),
-        )
-        for beneficiary, code, identifier in rows.iterator(chunk_size=5000)
-    }
+    for row in rows.iterator(chunk_size=5000):
+        values = dict(zip(attrs, row[2:-2], strict=True))
+        # Written only when it differs from the birth name.
+        if values["usage_name"] == values["birth_name"]:
+            values["usage_name"] = ""
+        # From the newest PECGM record, when France Travail has sent one.
+        if values["ft_institution_code"]:
+            values["ft_institution_code"] = _institution_code(values["ft_institution_code"])
+        if values["ft_identifier"]:
+            values["ft_identifier"] = values["ft_identifier"].strip()
+        yield row[0], row[1], values, row[-2:]
+
+
+def _institution_code(code: str) -> str:
+    """Institution codes come padded or not ("076", "76"): the file wants three characters."""
+    code = code.strip()
+    return code.zfill(3) if code.isdigit() else code
+
+
+class _Referents:
+    """The SHARED values of each (referent body, correspondent) pair, fitted once per run.
+
+    Reference data (a few hundred rows): read whole, kept for the run.
+    """
+
+    def __init__(self):
+        self.bodies = {
+            pk: referent_body_text(name, address)
+            for pk, name, address in _values(ReferentBody, "name", "address")
+        }
+        self.correspondents = {
+            pk: dict(zip(_CORRESPONDENT_ATTRS, values, strict=True))
+            for pk, *values in _values(Correspondent, "last_name", "first_name", "phone", "email", "service")
+        }
+        self.fitted: dict[tuple[int, int | None], tuple[dict, _Findings]] = {}
+
+    def __getitem__(self, key: tuple[int, int | None]) -> tuple[dict, _Findings]:
+        """(fitted values, findings) of a (referent body id, correspondent id) pair."""
+        fitted = self.fitted.get(key)
+        if fitted is None:
+            body, correspondent = key
+            values = {"referent_body": self.bodies.get(body)}
+            if correspondent is not None:
+                values |= self.correspondents.get(correspondent, {})
+            out: dict = {}
+            fitted = self.fitted[key] = (out, fit_fields(_REFERENT_PLAN, values, out))
+        return fitted
+
+
+_CORRESPONDENT_ATTRS = [
+    f"correspondent_{name}" for name in ("last_name", "first_name", "phone", "email", "service")
+]
+
+
+def _values(model, *fields):
+    return model.objects.order_by().values_list("pk", *fields).iterator()
 
 
 def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | None]:
@@ -222,83 +224,101 @@ def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | Non
     return text, replaced, warning
 
 
-def _fast_check(item):
+# Runs of printable Latin-1 without spaces, per format: a value made of such runs separated by
+# single spaces is already what `to_latin1` would make of it.
+_WORD = {
+    AN: r"[\x21-\x7e\xa1-\xff]",
+    A: "[" + re.escape(NAME_CHARACTERS.replace(" ", "")) + "]",
+}
+
+
+def _fast_check(item) -> Callable[[str], object] | None:
     """A cheap test that a text can be written as it is (the common case); None for dates.
 
+    One regular expression per element, length included, so that the test is a single call.
     Anything it does not vouch for goes through `fit_value`, which decides.
     """
     if item.format == DATE:
         return None
-    limit = item.length
-
-    def plain(text: str) -> bool:
-        # Latin-1 printable, whitespace already collapsed, within the length.
-        return (
-            len(text) <= limit
-            and not UNSAFE.search(text)
-            and "  " not in text
-            and text[0] != " "
-            and text[-1] != " "
-        )
-
     if item.codes is not None:
-        return lambda text: text in item.codes
-    if item.fixed_length:
-        return lambda text: (
-            len(text) == limit and plain(text) and (item.format != N or (text.isascii() and text.isdigit()))
-        )
-    if item.format == A:
-        return lambda text: plain(text) and not text.strip(NAME_CHARACTERS)
+        return item.codes.__contains__
+    length = f"{item.length}" if item.fixed_length else f"1,{item.length}"
     if item.format == N:
-        return lambda text: plain(text) and text.isascii() and text.isdigit()
-    return plain
+        return re.compile(f"[0-9]{{{length}}}").fullmatch
+    word = _WORD[item.format]
+    return re.compile(f"(?=.{{{length}}}\\Z){word}+(?: {word}+)*", re.DOTALL).fullmatch
 
 
-_PLAN = [(tag, item, attr, attr in SHARED, _fast_check(item)) for tag, item, attr in _LEAVES]
+# (tag, field, attr, fast check) of each element, compiled once from the layout.
+_PLAN = [(tag, item, attr, _fast_check(item)) for tag, item, attr in _LEAVES]
+_PERSON_PLAN = [step for step in _PLAN if step[2] not in SHARED]
+_REFERENT_PLAN = [step for step in _PLAN if step[2] in SHARED]
 
 
-def fit_records(rows: Iterable[tuple[int, int, dict]], report: Report) -> Iterator[dict]:
-    """The records that fit, ready for the writer; the others land in report.excluded."""
-    shared_cache: dict[tuple[str, object], tuple | Excluded] = {}
-    for pk, beneficiary_id, values in rows:
-        record: dict = {}
-        reasons: list[str] = []
-        transliterated: list[dict] = []
-        warnings: list[dict] = []
-        for tag, item, attr, shared, fast in _PLAN:
-            value = values.get(attr)
-            if value is None or value == "":
-                if item.required:
-                    reasons.append(f"{tag} : valeur obligatoire absente")
-                continue
-            if fast is None or (value.__class__ is str and fast(value)):
-                record[attr] = value
-                continue
-            outcome = shared_cache.get((attr, value)) if shared else None
-            if outcome is None:
-                try:
-                    outcome = fit_value(tag, item, attr, value)
-                except Excluded as exc:
-                    outcome = exc
-                if shared:
-                    shared_cache[(attr, value)] = outcome
-            if isinstance(outcome, Excluded):
-                reasons.append(str(outcome))
-                continue
-            text, replaced, warning = outcome
-            if text is not None:
-                record[attr] = text
-            if replaced:
-                transliterated.append({"decision": pk, "field": tag, "replaced": replaced})
-            if warning:
-                warnings.append({"decision": pk, "beneficiary": beneficiary_id, "message": warning})
-        if reasons:
-            report.excluded.append({"decision": pk, "beneficiary": beneficiary_id, "reasons": reasons})
+@dataclass
+class _Findings:
+    """What fitting some values found beside the values themselves (the uncommon case)."""
+
+    reasons: list[str] = field(default_factory=list)  # the decision cannot be sent
+    replaced: list[tuple[str, dict]] = field(default_factory=list)  # (tag, transliterations)
+    warnings: list[str] = field(default_factory=list)
+
+
+NOTHING = _Findings()
+
+
+def fit_fields(plan, values: dict, out: dict) -> _Findings:
+    """Fit `values` (attr → raw value) element by element into `out`; NOTHING if all went as is."""
+    findings = NOTHING
+    for tag, item, attr, fast in plan:
+        value = values.get(attr)
+        if value is None or value == "":
+            if item.required:
+                if findings is NOTHING:
+                    findings = _Findings()
+                findings.reasons.append(f"{tag} : valeur obligatoire absente")
             continue
-        if transliterated:
-            report.transliterations.extend(transliterated)
-        if warnings:
-            report.warnings.extend(warnings)
+        if fast is None or (value.__class__ is str and fast(value)):
+            out[attr] = value
+            continue
+        if findings is NOTHING:
+            findings = _Findings()
+        try:
+            text, replaced, warning = fit_value(tag, item, attr, value)
+        except Excluded as exc:
+            findings.reasons.append(str(exc))
+            continue
+        if text is not None:
+            out[attr] = text
+        if replaced:
+            findings.replaced.append((tag, replaced))
+        if warning:
+            findings.warnings.append(warning)
+    return findings
+
+
+def fit_records(rows: Iterable[tuple[int, int, dict, tuple]], report: Report) -> Iterator[dict]:
+    """The records that fit, ready for the writer; the others land in report.excluded."""
+    referents = _Referents()
+    for pk, beneficiary_id, values, referent_key in rows:
+        record: dict = {}
+        person = fit_fields(_PERSON_PLAN, values, record)
+        referent_values, referent = referents[referent_key]
+        if person is not NOTHING or referent is not NOTHING:
+            if person.reasons or referent.reasons:
+                report.excluded.append(
+                    {
+                        "decision": pk,
+                        "beneficiary": beneficiary_id,
+                        "reasons": person.reasons + referent.reasons,
+                    }
+                )
+                continue
+            for tag, replaced in person.replaced + referent.replaced:
+                report.transliterations.append({"decision": pk, "field": tag, "replaced": dict(replaced)})
+            for message in person.warnings + referent.warnings:
+                report.warnings.append({"decision": pk, "beneficiary": beneficiary_id, "message": message})
+        record.update(referent_values)
         yield record
 
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from lxml import etree
 
 from exchanges.layouts import CGPEM, PECGM
 from exchanges.pecgm_reader import read_pecgm
-from exchanges.xml_writer import UnencodableValue, departement_on_three, schema_for, write_file
+from exchanges.xml_writer import (
+    ForbiddenCharacter,
+    UnencodableValue,
+    departement_on_three,
+    format_value,
+    schema_for,
+    write_file,
+)
 from tests.exchanges.pecgm_files import REFERENCE_DATE, SAMPLE_CGPEM, SAMPLE_PECGM, records
 
 HEADER = {"periodicity": "M", "departement": "82", "reference_date": REFERENCE_DATE}
@@ -146,3 +153,118 @@ def test_cgpem_layout_writes_a_valid_file():
     assert root[0].findtext("FICHIER") == "CGPE"
     assert root[1].findtext("DATE_DECISION_ORIENTATION") == "20250115"
     assert root[-1].findtext("NB_ENREGISTREMENTS") == "2"
+
+
+def lxml_reference(layout, header: dict, rows: list[dict], encoding: str = "ISO-8859-1") -> bytes:
+    """The same file written with lxml's xmlfile, one element tree per record (the writer's former way)."""
+    buffer = io.BytesIO()
+
+    def element(record, values):
+        built = etree.Element(record.tag)
+        for item in record.fields:
+            if item.is_group:
+                texts = [
+                    (child.tag, format_value(values.get(f"{item.attr}_{child.attr}")))
+                    for child in item.children
+                ]
+                texts = [(tag, text) for tag, text in texts if text]
+                if texts:
+                    group = etree.SubElement(built, item.tag)
+                    for tag, text in texts:
+                        etree.SubElement(group, tag).text = text
+                continue
+            value = values.get(item.attr)
+            text = format_value(item.constant if value is None else value)
+            if text or item.required:
+                etree.SubElement(built, item.tag).text = text
+        return built
+
+    header = {"file_kind": layout.fichier, "version": "001,0"} | header
+    header["departement"] = departement_on_three(header["departement"])
+    with etree.xmlfile(buffer, encoding=encoding) as xf:
+        xf.write_declaration()
+        with xf.element(layout.name):
+            xf.write("\n")
+            xf.write(element(layout.header, header), "\n")
+            for values in rows:
+                xf.write(element(layout.detail, values), "\n")
+            footer = {
+                "departement": header["departement"],
+                "reference_date": header["reference_date"],
+                "record_count": len(rows),
+            }
+            xf.write(element(layout.footer, footer), "\n")
+    return buffer.getvalue()
+
+
+# Every character a Latin-1 file can hold, markup characters, a carriage return, tabs and line feeds.
+AWKWARD = "".join(chr(code) for code in range(0x20, 0x100)) + "\t\n\r ]]> &amp; <!-- --> \"'"
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "UTF-8"])
+def test_output_is_byte_for_byte_what_lxml_writes(encoding):
+    rows = records(30)
+    rows[0]["birth_name"] = AWKWARD
+    rows[1]["main_structure_street"] = AWKWARD
+    rows[2]["first_name"] = ""  # required: written empty
+    rows[3]["category_label"] = None
+    rows[4]["registration_date"] = datetime(2024, 3, 5, 10, 30)
+    if encoding == "UTF-8":
+        rows[6]["birth_name"] = "BŒUF Łukasz ’ 李"
+    header = HEADER | {"production_date": date(2025, 2, 3)}
+    assert written_with(PECGM, header, rows, encoding) == lxml_reference(PECGM, header, rows, encoding)
+    cgpem_rows = [
+        {
+            "nir": "1850782186822",
+            "birth_name": "D'Arc-Müller",
+            "first_name": "Zoé",
+            "birth_date": date(1985, 7, 13),
+            "nature": "05",
+            "decision_date": date(2025, 1, 15),
+            "referent_body": AWKWARD[:90],
+            "correspondent_email": "a&b@example.fr",
+        }
+    ]
+    assert written_with(CGPEM, header, cgpem_rows, encoding) == lxml_reference(
+        CGPEM, header, cgpem_rows, encoding
+    )
+
+
+def written_with(layout, header, rows, encoding) -> bytes:
+    buffer = io.BytesIO()
+    write_file(layout, header, rows, buffer, encoding=encoding)
+    return buffer.getvalue()
+
+
+def test_more_records_than_a_batch_are_all_written_in_order():
+    rows = [{"birth_name": f"NOM{n}", "first_name": "A", "birth_date": date(1990, 1, 1)} for n in range(2345)]
+    root = etree.fromstring(written(PECGM, rows))
+    assert [detail.findtext("NOM_NAISSANCE") for detail in root.iter("DETAIL")] == [
+        row["birth_name"] for row in rows
+    ]
+    assert root.findtext("FIN/NB_ENREGISTREMENTS") == "2345"
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x01", "\x0b", "\x1f", "\ufffe"])
+def test_a_control_character_is_refused_with_the_record_and_field(character):
+    rows = records(3)
+    rows[1]["main_structure_name"] = f"FRANCE{character}TRAVAIL"
+    with pytest.raises(ForbiddenCharacter) as caught:
+        written(PECGM, rows)
+    assert (caught.value.record, caught.value.field) == (2, "STRUCTURE_PRINCIPALE_SUIVI/NOM")
+    assert f"U+{ord(character):04X}" in str(caught.value) and "FRANCE" not in str(caught.value)
+
+
+def test_a_control_character_is_refused_whatever_the_encoding():
+    rows = records(1)
+    rows[0]["birth_name"] = "DU\x07RAND"
+    buffer = io.BytesIO()
+    with pytest.raises(ForbiddenCharacter) as caught:
+        write_file(PECGM, HEADER, rows, buffer, encoding="UTF-8")
+    assert (caught.value.record, caught.value.field) == (1, "NOM_NAISSANCE")
+
+
+def test_an_unencodable_character_in_the_header_names_it():
+    with pytest.raises(UnencodableValue) as caught:
+        written(PECGM, [], version="0€1")
+    assert (caught.value.record, caught.value.field) == (None, "VERSION")

@@ -378,3 +378,99 @@ def test_round_trip_through_the_projects_reader():
         assert values["correspondent_last_name"] == "N'Diaye"
         assert values["correspondent_service"] == "Service OEuvres sociales"
     assert sorted(values["birth_name"] for values in by_nir.values()) == ["D'OEuvray", "Lukasz", "Martin"]
+
+
+def test_the_query_and_the_shared_values_cover_every_element_of_the_layout_once():
+    attrs = [attr for _path, _item, attr in CGPEM.detail.flat_fields()]
+    assert set(cgpem.PERSON_COLUMNS) | cgpem.SHARED == set(attrs)
+    assert not set(cgpem.PERSON_COLUMNS) & cgpem.SHARED
+
+
+SAMPLES = [
+    "Martin",
+    "Le Goff",
+    "Anne-Sophie",
+    "D'Arc",
+    "Éloïse Müller",
+    "ª µ º",
+    "A" * 25,
+    "A" * 26,
+    "A" * 90,
+    "Jean  Pierre",
+    " Jean",
+    "Jean ",
+    "Jean\tPierre",
+    "Jean\xa0Pierre",
+    "Jean\nPierre",
+    "Jean2",
+    "D’Œuvray",
+    "Łukasz",
+    "李",
+    "",
+    " ",
+    "0563000000",
+    "05 63 00 00 00",
+    "056300000",
+    "056300000A",
+    "05",
+    "07",
+    "1234567A",
+    "076",
+    "76",
+    "a.legoff@example.fr",
+    "a&b<c>@example.fr",
+    "Service\x00RSA",
+    "Service\x85RSA",
+    "Organisme référent 3, 3 rue de la République 82000 Montauban",
+]
+
+
+@pytest.mark.parametrize(
+    ("tag", "item", "attr", "fast"), [step for step in cgpem._PLAN if step[3] is not None]
+)
+def test_the_fast_path_only_vouches_for_values_fit_value_would_write_unchanged(tag, item, attr, fast):
+    """The fast check is a shortcut, never a second rule: whatever it accepts, fit_value keeps as is."""
+    accepted = 0
+    for value in SAMPLES:
+        if not fast(value):
+            continue
+        accepted += 1
+        assert cgpem.fit_value(tag, item, attr, value) == (value, {}, None), value
+    assert accepted  # each element's check lets its ordinary values through
+
+
+def test_shared_referent_values_are_fitted_once_but_reported_for_each_decision():
+    correspondent = CorrespondentFactory(last_name="Kowalczył", service="Œ" * 26)
+    first, second = (
+        DecisionFactory(correspondent=correspondent, referent_body=correspondent.referent_body)
+        for _ in range(2)
+    )
+    long_body = ReferentBodyFactory()
+    type(long_body).objects.filter(pk=long_body.pk).update(name="N" * 60, address="A" * 40)
+    refused = [DecisionFactory(referent_body=long_body, correspondent=None) for _ in range(2)]
+    export = generate_cgpem("M", date(2025, 1, 31))
+
+    assert export.records == 2
+    assert [(item["decision"], item["field"]) for item in export.transliterations] == [
+        (first.pk, "NOM_CORRESPONDANT"),
+        (first.pk, "SERVICE_CORRESPONDANT"),
+        (second.pk, "NOM_CORRESPONDANT"),
+        (second.pk, "SERVICE_CORRESPONDANT"),
+    ]
+    assert [(item["decision"], item["beneficiary"]) for item in export.warnings] == [
+        (first.pk, first.beneficiary_id),
+        (second.pk, second.beneficiary_id),
+    ]
+    assert [item["decision"] for item in export.excluded] == [decision.pk for decision in refused]
+    assert all(item["reasons"][0].startswith("ORGANISME_REFERENT : 101") for item in export.excluded)
+    for record in records(Path(export.path)):
+        assert record["NOM_CORRESPONDANT"] == "Kowalczyl"
+        assert record["SERVICE_CORRESPONDANT"] == "OE" * 25
+
+
+def test_whitespace_is_collapsed_before_writing():
+    person = BeneficiaryFactory(first_name="Jean\xa0 Pierre", birth_name=" Le  Goff ")
+    DecisionFactory(beneficiary=person)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    record = records(Path(export.path))[0]
+    assert (record["PRENOM"], record["NOM_NAISSANCE"]) == ("Jean Pierre", "Le Goff")
