@@ -9,6 +9,8 @@ from django.utils import timezone
 
 STARTED_AT = "session_started_at"
 LAST_SEEN = "session_last_seen"
+# Seconds between two writes of the last-seen time (and so of the session) while a user is active.
+ACTIVITY_RESOLUTION = 60
 
 
 def now() -> float:

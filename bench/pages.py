@@ -22,9 +22,11 @@
 from __future__ import annotations
 
 import argparse
+import http.client
 import logging
 import os
 import random
+import resource
 import socket
 import statistics
 import subprocess
@@ -34,6 +36,7 @@ import time
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import quote_plus, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -304,18 +307,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen, str]:
+def start_server(workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+    """gunicorn with the project's gunicorn.conf.py; `threads` > 1 means gthread workers."""
     port = free_port()
     env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
     env["PYTHONWARNINGS"] = "ignore::UserWarning"  # whitenoise: no collectstatic in the embedded mode
+    env["WEB_CONCURRENCY"] = str(workers)
+    env["GUNICORN_THREADS"] = str(threads)
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
             "config.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
             "--log-level",
             "warning",
         ],
@@ -335,9 +339,10 @@ def start_server(workers: int) -> tuple[subprocess.Popen, str]:
     raise SystemExit("gunicorn did not start")
 
 
-def logged_in(url: str, username: str) -> requests.Session:
+def login_cookie(url: str, username: str) -> str:
+    """Log in once through the real form; returns the Cookie header that carries the session."""
     session = requests.Session()
-    session.get(f"{url}/connexion/", timeout=10)
+    session.get(f"{url}/connexion/", timeout=30)
     response = session.post(
         f"{url}/connexion/",
         data={
@@ -345,11 +350,11 @@ def logged_in(url: str, username: str) -> requests.Session:
             "password": PASSWORD,
             "csrfmiddlewaretoken": session.cookies["csrftoken"],
         },
-        timeout=10,
+        timeout=30,
     )
     if response.url.rstrip("/") != url:
         raise SystemExit(f"login failed for {username}: {response.status_code} {response.url}")
-    return session
+    return "; ".join(f"{name}={value}" for name, value in session.cookies.items())
 
 
 def scenario_urls(rng: random.Random, people: int, names: list[str]) -> dict:
@@ -358,8 +363,8 @@ def scenario_urls(rng: random.Random, people: int, names: list[str]) -> dict:
     index = rng.randint(1, people)
     search = rng.choice(
         [
-            f"q={surname}",
-            f"q={surname}+{rng.choice(['a', 'jean', 'marie', 'luc'])}",
+            f"q={quote_plus(surname)}",
+            f"q={quote_plus(surname)}+{rng.choice(['a', 'jean', 'marie', 'luc'])}",
             f"q={1000000 + index:07d}A",
             f"q={fold(surname)[:4].lower()}",
         ]
@@ -383,20 +388,98 @@ def scenario_urls(rng: random.Random, people: int, names: list[str]) -> dict:
     }
 
 
-def load(url: str, users: list[str], people: int, total: int, max_seconds: float) -> dict:
+class Client:
+    """One simulated user: a keep-alive http.client connection and the session cookie.
+
+    http.client rather than requests: the client threads share the server's 2 cores, and
+    requests' machinery cost several times more CPU per request. A server that closes the
+    connection (gunicorn's sync workers do) is reconnected to on the next request.
+    """
+
+    def __init__(self, url: str, cookie: str):
+        parsed = urlsplit(url)
+        self.connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+        self.headers = {"Cookie": cookie, "Host": "127.0.0.1"}
+
+    def get(self, path: str) -> int:
+        try:
+            self.connection.request("GET", path, headers=self.headers)
+            response = self.connection.getresponse()
+            response.read()
+            if response.getheader("Connection", "").lower() == "close":
+                self.connection.close()
+            return response.status
+        except (OSError, http.client.HTTPException):
+            self.connection.close()
+            return 0
+
+
+def cpu_seconds_busy() -> float:
+    """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend connected to the bench database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [row[0] for row in cursor.fetchall()]
+    connection.close()
+    return {pid: process_cpu(pid) for pid in pids}
+
+
+def process_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its live children (gunicorn's master and workers)."""
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            pids += [int(p) for p in children.read().split()]
+    except OSError:
+        pass
+    return sum(process_cpu(one) for one in pids)
+
+
+def load(
+    url: str,
+    cookies: list[str],
+    people: int,
+    total: int,
+    max_seconds: float,
+    *,
+    think_ms: float = 0,
+    server_pid: int | None = None,
+    import_command: list[str] | None = None,
+    import_delay: float = 5.0,
+) -> dict:
+    """N clients in a closed loop: each sends its next request as soon as the previous answered
+    (plus an optional think time). With `import_command`, the import runs while they browse and
+    the load stops when it ends."""
     names = sorted(set(Faker("fr_FR").provider("faker.providers.person").last_names))
-    timings: dict[str, list[float]] = defaultdict(list)
-    errors: dict[str, int] = defaultdict(int)
+    samples: list[tuple[float, str, float, bool]] = []  # (start, kind, ms, ok)
     lock = threading.Lock()
-    remaining = [total]
+    remaining = [total if import_command is None else 10**9]
+    stop = threading.Event()
     deadline = time.monotonic() + max_seconds
+    imported: dict = {}
 
     def client(number: int) -> None:
         rng = random.Random(number)
-        session = logged_in(url, users[number])
+        session = Client(url, cookies[number])
         kinds = ["search", "list", "parcours", "dashboard", "cohort"]
         turn = number
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.is_set():
             with lock:
                 if remaining[0] <= 0:
                     return
@@ -405,24 +488,44 @@ def load(url: str, users: list[str], people: int, total: int, max_seconds: float
             turn += 1
             target = scenario_urls(rng, people, names)[kind]
             started = time.perf_counter()
-            try:
-                response = session.get(url + target, timeout=30)
-                ok = response.status_code == 200
-            except requests.RequestException:
-                ok = False
+            status = session.get(target)
             elapsed = (time.perf_counter() - started) * 1000
             with lock:
-                timings[kind].append(elapsed)
-                if not ok:
-                    errors[kind] += 1
+                samples.append((started, kind, elapsed, status == 200))
+            if think_ms:
+                time.sleep(rng.expovariate(1 / think_ms) / 1000)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(len(users))]
+    def run_import() -> None:
+        time.sleep(import_delay)
+        imported["start"] = time.perf_counter()
+        result = subprocess.run(import_command, cwd=ROOT, capture_output=True, text=True)
+        imported["end"] = time.perf_counter()
+        imported["returncode"] = result.returncode
+        imported["output"] = (result.stdout + result.stderr).strip()
+        time.sleep(1.0)
+        stop.set()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(len(cookies))]
+    if import_command is not None:
+        threads.append(threading.Thread(target=run_import))
+    busy, own = cpu_seconds_busy(), resource.getrusage(resource.RUSAGE_SELF)
+    server = process_tree_cpu(server_pid) if server_pid else 0.0
+    database = database_cpu()
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return {"timings": timings, "errors": errors, "seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    own_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = {
+        "machine": cpu_seconds_busy() - busy,
+        "client": (own_after.ru_utime - own.ru_utime) + (own_after.ru_stime - own.ru_stime),
+        "server": (process_tree_cpu(server_pid) - server) if server_pid else 0.0,
+        "database": sum(cpu - database.get(pid, 0.0) for pid, cpu in database_cpu().items()),
+        "cores": os.cpu_count() or 1,
+    }
+    return {"samples": samples, "seconds": seconds, "cpu": cpu, "import": imported}
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -430,18 +533,72 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def report(result: dict) -> None:
-    print(f"\n{'page':<10} {'n':>6} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    count = 0
-    for kind, values in sorted(result["timings"].items()):
-        count += len(values)
+def report_samples(samples: list[tuple[float, str, float, bool]], seconds: float, title: str) -> None:
+    print(f"\n{title}")
+    print(f"{'page':<10} {'n':>6} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    for _start, kind, elapsed, ok in samples:
+        by_kind[kind].append(elapsed)
+        errors[kind] += not ok
+    for kind, values in sorted(by_kind.items()):
         p50, p95, p99 = (percentile(values, f) for f in (0.5, 0.95, 0.99))
-        errors = result["errors"].get(kind, 0)
         print(
-            f"{kind:<10} {len(values):>6} {errors:>4} {p50:>8.1f} {p95:>8.1f} {p99:>8.1f} "
+            f"{kind:<10} {len(values):>6} {errors[kind]:>4} {p50:>8.1f} {p95:>8.1f} {p99:>8.1f} "
             f"{statistics.mean(values):>8.1f}"
         )
-    print(f"{count} requests in {result['seconds']:.1f} s ({count / result['seconds']:.0f} req/s)")
+    count = len(samples)
+    print(f"{count} requests in {seconds:.1f} s ({count / seconds:.0f} req/s), {sum(errors.values())} errors")
+
+
+def report(result: dict) -> None:
+    samples, seconds = result["samples"], result["seconds"]
+    report_samples(samples, seconds, "Whole run")
+    cpu = result["cpu"]
+    capacity = seconds * cpu["cores"]
+    print(
+        f"CPU over the run ({cpu['cores']} cores, {capacity:.0f} core-seconds): machine busy "
+        f"{cpu['machine']:.1f} s ({100 * cpu['machine'] / capacity:.0f} %), of which the bench client "
+        f"{cpu['client']:.1f} s ({100 * cpu['client'] / capacity:.0f} % of the machine), gunicorn "
+        f"{cpu['server']:.1f} s, PostgreSQL (the bench database's backends) {cpu['database']:.1f} s, "
+        f"the rest (the import, other processes) "
+        f"{cpu['machine'] - cpu['client'] - cpu['server'] - cpu['database']:.1f} s"
+    )
+    imported = result["import"]
+    if imported:
+        during = [s for s in samples if imported["start"] <= s[0] <= imported["end"]]
+        duration = imported["end"] - imported["start"]
+        print(f"\nImport: exit status {imported['returncode']}, {duration:.1f} s")
+        print("  " + imported["output"].replace("\n", "\n  ")[:2000])
+        if during:
+            report_samples(during, duration, "While the import ran")
+
+
+def next_import_file(records: int, path: Path) -> list[str]:
+    """A PECGM of the next month for `records` people of the bench database (exchanges.synthetic)."""
+    from exchanges.synthetic import fake_pecgm_records, month_end, write_pecgm
+
+    newest = ImportRun.objects.order_by("-reference_date").values_list("reference_date", flat=True).first()
+    reference = month_end(month_end(newest or LAST_MONTH) + timedelta(days=1))
+    people = Beneficiary.objects.order_by("id").values(
+        "nir",
+        "birth_name",
+        "usage_name",
+        "first_name",
+        "birth_date",
+        "caf_number",
+        "msa_number",
+        "commune_code",
+    )[:records]
+    written = write_pecgm(
+        path,
+        fake_pecgm_records(
+            people.iterator(chunk_size=5000), records, seed=reference.toordinal(), reference_date=reference
+        ),
+        reference_date=reference,
+    )
+    print(f"  {path}: {written} records of {reference:%d/%m/%Y}", flush=True)
+    return [sys.executable, "manage.py", "import_pecgm", str(path)]
 
 
 # --- 3. The plans ---------------------------------------------------------------------------
@@ -478,9 +635,23 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=200_000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--max-seconds", type=float, default=120)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--max-seconds", type=float, default=60)
+    parser.add_argument("--warmup-seconds", type=float, default=10, help="load not counted, to warm caches")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread when > 1)")
+    parser.add_argument(
+        "--think-ms", type=float, default=0, help="mean think time per client (NOT the target's figure)"
+    )
+    parser.add_argument(
+        "--with-import", metavar="FILE", help="run `manage.py import_pecgm FILE` during the load"
+    )
+    parser.add_argument(
+        "--import-records",
+        type=int,
+        default=0,
+        help="with --with-import: first write FILE, next month's stock for this many people of the database",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the database if it has the people already")
     parser.add_argument(
         "--explain", action="store_true", help="print EXPLAIN ANALYZE of each page's slowest queries"
@@ -491,7 +662,7 @@ def main() -> None:
     logging.disable(logging.INFO)  # login messages of django-axes
 
     print(f"Database: {args.people} beneficiaries × {args.months} months", flush=True)
-    if not (args.reuse and Beneficiary.objects.count() == args.people):
+    if not (args.reuse and Beneficiary.objects.count() >= args.people):
         build_database(args.people, args.months)
     else:
         print("  reused", flush=True)
@@ -510,21 +681,48 @@ def main() -> None:
         "decisions": OrientationDecision.objects.count(),
     }
     print("  " + ", ".join(f"{n} {name}" for name, n in counts.items()), flush=True)
+    import_command = None
+    if args.with_import:
+        path = Path(args.with_import)
+        if args.import_records:
+            import_command = next_import_file(args.import_records, path)
+        elif not path.is_file():
+            raise SystemExit(f"{path}: no such file (or give --import-records N to write it)")
+        else:
+            import_command = [sys.executable, "manage.py", "import_pecgm", str(path.resolve())]
+    connection.close()
 
     if args.explain:
         explain(args.people, users[0])
-    process, url = start_server(args.workers)
+    process, url = start_server(args.workers, args.threads)
     try:
-        # One pass of each page first: the workers' first requests load code and fill caches.
-        warm = logged_in(url, users[0])
-        for target in scenario_urls(random.Random(0), args.people, ["MARTIN"]).values():
-            warm.get(url + target, timeout=60)
+        cookies = [login_cookie(url, username) for username in users]
+        if args.warmup_seconds:
+            load(url, cookies, args.people, 10**9, args.warmup_seconds)
+        kind = f"gthread, {args.threads} threads each" if args.threads > 1 else "sync"
         print(
-            f"\nLoad: {args.clients} clients, {args.requests} requests at most, "
-            f"{args.max_seconds:.0f} s at most, gunicorn {args.workers} workers on {url}",
+            f"\nLoad: {args.clients} clients in a closed loop "
+            + (f"with a mean think time of {args.think_ms:.0f} ms " if args.think_ms else "(no think time) ")
+            + (
+                f"while {' '.join(import_command[1:])} runs"
+                if import_command
+                else f"{args.requests} requests at most"
+            )
+            + f", {args.max_seconds:.0f} s at most, gunicorn {args.workers} workers ({kind}) on {url}",
             flush=True,
         )
-        report(load(url, users, args.people, args.requests, args.max_seconds))
+        report(
+            load(
+                url,
+                cookies,
+                args.people,
+                args.requests,
+                args.max_seconds,
+                think_ms=args.think_ms,
+                server_pid=process.pid,
+                import_command=import_command,
+            )
+        )
     finally:
         process.terminate()
         process.wait(timeout=30)

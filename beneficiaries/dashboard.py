@@ -25,6 +25,7 @@ from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
+from beneficiaries.models import Beneficiary
 from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
@@ -64,8 +65,11 @@ def _database_fingerprint() -> str:
     # Review decisions relink snapshots and refresh follow-ups.
     reviews = ReviewCase.objects.aggregate(last=Max("id"), resolved=Max("resolved_at"))
     resolved = reviews["resolved"].timestamp() if reviews["resolved"] else 0
+    # People added by a CSV import or by hand change the lists' counts.
+    last_person = Beneficiary.objects.aggregate(last=Max("id"))["last"]
     value = (
         f"{last_run or 0}-{last_change.timestamp() if last_change else 0}-{reviews['last'] or 0}-{resolved}"
+        f"-{last_person or 0}"
     )
     _fingerprint = (now, value)
     return value

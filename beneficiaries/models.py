@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from beneficiaries.names import fold, name_key
+from beneficiaries.names import display_name, fold, name_key
 from beneficiaries.nir import mask_nir, nir_key
 
 
@@ -57,13 +57,7 @@ class Beneficiary(models.Model):
 
     @property
     def display_name(self) -> str:
-        name = self.usage_name or self.birth_name
-        suffix = (
-            f" ({_('naissance')} : {self.birth_name})"
-            if self.usage_name and self.usage_name != self.birth_name
-            else ""
-        )
-        return f"{name.upper()} {self.first_name}{suffix}"
+        return display_name(self.birth_name, self.usage_name, self.first_name)
 
     @property
     def masked_nir(self) -> str:

@@ -7,7 +7,7 @@ cohorts.py, timeline.py, dashboard.py and exports.py; views stay thin.
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -16,14 +16,20 @@ from accounts.decorators import requires
 from accounts.roles import Capability
 from beneficiaries import exports
 from beneficiaries.cohorts import Cohort, cohorts, data_month, get_cohort
-from beneficiaries.dashboard import bar_chart, cohort_counts, dashboard_data, line_chart
+from beneficiaries.dashboard import (
+    bar_chart,
+    cohort_counts,
+    dashboard_data,
+    data_version,
+    line_chart,
+    scope_key,
+)
 from beneficiaries.filters import BeneficiaryFilterForm, apply_filters, apply_sort, with_orientation
+from beneficiaries.listing import list_page, page_number
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
 from beneficiaries.timeline import build_timeline, coded
 from exchanges.followup import newest_stock_date
 from exchanges.models import FollowUp
-
-PAGE_SIZE = 50
 
 
 def _filtered(request: HttpRequest, cohort: Cohort | None = None) -> tuple[BeneficiaryFilterForm, QuerySet]:
@@ -43,8 +49,10 @@ def _filtered(request: HttpRequest, cohort: Cohort | None = None) -> tuple[Benef
 def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpResponse:
     form, beneficiaries = _filtered(request, cohort)
     sort = request.GET.get("tri") or "nom"
-    rows = with_orientation(apply_sort(beneficiaries, sort)).select_related("followup")
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    ordered = apply_sort(beneficiaries, sort)
+    if sort.lstrip("-") == "orientation":
+        ordered = with_orientation(ordered)
+    page = list_page(beneficiaries, ordered, page_number(request.GET.get("page")))
     context = {
         "form": form,
         "page": page,
@@ -104,8 +112,12 @@ def cohort_detail(request: HttpRequest, cohort: str) -> HttpResponse:
 
 @requires(Capability.VIEW_FOLLOWUP)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    data = dashboard_data(visible_beneficiaries(request.user), data_month()[1])
+    beneficiaries = visible_beneficiaries(request.user)
+    today = data_month()[1]
+    data = dashboard_data(beneficiaries, today)
     context = {
+        "cache_key": f"{scope_key(beneficiaries)}:{data_version()}:{today:%Y%m}",
+        "cache_seconds": settings.DASHBOARD_CACHE_SECONDS,
         "data": data,
         "status_chart": bar_chart(data["by_status"]),
         "category_chart": bar_chart(data["by_category"]),

@@ -88,3 +88,15 @@ def users(social_worker, orientation_officer, admin_user):
         "orientation_officer": orientation_officer,
         "admin": admin_user,
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: counts cached under a data version must not leak
+    from one test's (rolled back) data into the next, whose ids may repeat."""
+    from django.core.cache import cache
+
+    from beneficiaries.dashboard import invalidate_dashboard
+
+    cache.clear()
+    invalidate_dashboard()

@@ -124,7 +124,25 @@ def test_absolute_lifetime_ends_even_an_active_session(client, social_worker, se
 
 def test_idle_timeout_settings_default_to_30_minutes(settings):
     assert settings.SESSION_COOKIE_AGE == 30 * 60 == settings.SESSION_IDLE_TIMEOUT
-    assert settings.SESSION_SAVE_EVERY_REQUEST
+    assert not settings.SESSION_SAVE_EVERY_REQUEST  # the middleware saves once a minute at most
+
+
+@pytest.mark.django_db
+def test_session_is_written_once_a_minute_at_most(client, social_worker):
+    signed_in(client, social_worker)
+    age_session(client, started_ago=600, seen_ago=10)
+    expiry = Session.objects.get().expire_date
+    client.get(reverse("home"))
+    client.get(reverse("home"))
+    # Seen 10 s ago: nothing written, the store's expiry is the one set above.
+    assert Session.objects.get().expire_date == expiry
+    assert sessions.now() - client.session[sessions.LAST_SEEN] >= 10
+    age_session(client, started_ago=600, seen_ago=sessions.ACTIVITY_RESOLUTION + 5)
+    expiry = Session.objects.get().expire_date
+    client.get(reverse("home"))
+    # A minute old: the last-seen time and the store's expiry move forward.
+    assert sessions.now() - client.session[sessions.LAST_SEEN] < 5
+    assert Session.objects.get().expire_date > expiry
 
 
 @pytest.mark.django_db

@@ -1,0 +1,226 @@
+"""One page of a beneficiary list: its rows, the count above it, the links to the other pages.
+
+Why not Django's Paginator over the model: measured at 200 000 people
+(docs/performance.md, "Pages"),
+
+- its exact `COUNT(*)` over the follow-up join cost 80-250 ms on every
+  request when a filter keeps many rows. Here the count stops at
+  `COUNT_CAP` ("plus de 10 000") and is cached under the data version
+  (`dashboard.data_version`: imports, decisions and reviews change it), keyed
+  by the SQL of the filtered queryset, so a list seen again costs nothing;
+- PostgreSQL sorted the whole filtered set with every column of both tables
+  (24 000 rows × 400 bytes) to keep 50, and an `OFFSET` page computed the
+  orientation subqueries of every skipped row. Here a first query sorts and
+  cuts only the ids, a second fetches the columns shown for those 50 ids;
+- model instances and template filters (dates, choices, display names) cost
+  more than the SQL: rows are plain `Row` objects with their display text
+  ready.
+
+Pages stop at the cap (page 200 of 50 rows): nobody reads the 10 001st name
+of a list; the page says to narrow the search instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
+from django.db.models import QuerySet
+
+from beneficiaries.cohorts import is_positive_exit
+from beneficiaries.filters import with_orientation
+from beneficiaries.models import Beneficiary
+from beneficiaries.names import display_name
+from beneficiaries.nir import mask_nir
+from exchanges.models import FollowUpStatus
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000
+MAX_PAGE = COUNT_CAP // PAGE_SIZE
+
+# The columns a list row shows (values() lookups; the follow-up is a LEFT JOIN).
+ROW_COLUMNS = (
+    "pk",
+    "birth_name",
+    "usage_name",
+    "first_name",
+    "birth_date",
+    "nir",
+    "commune_code",
+    "followup__beneficiary_id",
+    "followup__status",
+    "followup__reference_date",
+    "followup__category",
+    "followup__main_structure_name",
+    "followup__last_contact_date",
+    "followup__cessation_date",
+    "followup__cessation_motive",
+    "followup__cessation_motive_label",
+    "followup__radiation_date",
+    "followup__radiation_motive",
+    "followup__radiation_motive_label",
+    "followup__absent_from_last_stock",
+    "orientation_nature",
+    "orientation_date",
+)
+STATUS_LABELS = dict(FollowUpStatus.choices)
+
+
+def day(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+@dataclass
+class Row:
+    """What one line of the list shows, as text (the template only places it)."""
+
+    pk: int
+    birth_name: str
+    name: str
+    birth_date: str
+    masked_nir: str
+    commune_code: str
+    has_followup: bool
+    status: str = ""
+    status_code: str = ""
+    status_detail: str = ""
+    positive_exit: bool = False
+    absent: bool = False
+    reference_date: str = ""
+    category: str = ""
+    structure: str = ""
+    last_contact: str = ""
+    orientation_nature: str = ""
+    orientation_date: str = ""
+
+    @classmethod
+    def from_values(cls, values: dict) -> Row:
+        row = cls(
+            pk=values["pk"],
+            birth_name=values["birth_name"],
+            name=display_name(values["birth_name"], values["usage_name"], values["first_name"]),
+            birth_date=day(values["birth_date"]),
+            masked_nir=mask_nir(values["nir"]),
+            commune_code=values["commune_code"],
+            has_followup=values["followup__beneficiary_id"] is not None,
+            orientation_nature=values["orientation_nature"] or "",
+            orientation_date=day(values["orientation_date"]),
+        )
+        if row.has_followup:
+            status = values["followup__status"]
+            row.status_code = status
+            row.status = str(STATUS_LABELS.get(status, status))
+            if status == FollowUpStatus.CEASED:
+                motive, label = (
+                    values["followup__cessation_motive"],
+                    values["followup__cessation_motive_label"],
+                )
+                row.status_detail = f"{day(values['followup__cessation_date'])} — {motive} {label}".strip()
+                row.positive_exit = is_positive_exit(motive, label)
+            elif status == FollowUpStatus.STRUCK_OFF:
+                motive, label = (
+                    values["followup__radiation_motive"],
+                    values["followup__radiation_motive_label"],
+                )
+                row.status_detail = f"{day(values['followup__radiation_date'])} — {motive} {label}".strip()
+            row.absent = values["followup__absent_from_last_stock"]
+            row.reference_date = day(values["followup__reference_date"])
+            row.category = values["followup__category"]
+            row.structure = values["followup__main_structure_name"]
+            row.last_contact = day(values["followup__last_contact_date"])
+        return row
+
+
+@dataclass
+class ListPage:
+    number: int
+    rows: list[Row]
+    count: int
+    capped: bool  # the count stopped at COUNT_CAP: there are more
+    has_next: bool
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def num_pages(self) -> int:
+        return min(MAX_PAGE, max(1, -(-self.count // PAGE_SIZE)))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_previous or self.has_next
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def at_the_cap(self) -> bool:
+        """The last page one may reach while more rows exist: time to narrow the search."""
+        return self.capped and self.number == MAX_PAGE
+
+
+def query_key(queryset: QuerySet) -> str:
+    """A short key for the SQL of a queryset (scope, cohort, filters, search): no text of it is kept."""
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return "none"
+    return hashlib.sha256(f"{sql}|{params!r}".encode()).hexdigest()[:24]
+
+
+def capped_count(queryset: QuerySet) -> tuple[int, bool]:
+    """(rows, capped): counts up to COUNT_CAP + 1 rows only, cached under the data version."""
+    from beneficiaries.dashboard import data_version
+
+    key = f"beneficiaries:count:{query_key(queryset)}:{data_version()}"
+    found = cache.get(key)
+    if found is None:
+        # Counting stops at the cap: PostgreSQL walks at most COUNT_CAP + 1 rows of the join.
+        found = queryset.order_by().values("pk")[: COUNT_CAP + 1].count()
+        cache.set(key, found, settings.DASHBOARD_CACHE_SECONDS)
+    return min(found, COUNT_CAP), found > COUNT_CAP
+
+
+def page_number(value: str | None) -> int:
+    try:
+        return min(MAX_PAGE, max(1, int(value or 1)))
+    except ValueError:
+        return 1
+
+
+def list_page(filtered: QuerySet, ordered: QuerySet, number: int, known_count: int | None = None) -> ListPage:
+    """Page `number` of `ordered` (`filtered` with its sort and annotations).
+
+    `known_count`: an exact count the caller already has (a cohort's count, cached for the home page).
+    """
+    if known_count is not None:
+        count, capped = min(known_count, COUNT_CAP), known_count > COUNT_CAP
+    else:
+        count, capped = capped_count(filtered)
+    last = min(MAX_PAGE, max(1, -(-count // PAGE_SIZE)))
+    number = min(number, last)
+    start = (number - 1) * PAGE_SIZE
+    # One more id than shown says whether a next page exists, whatever the (cached) count says.
+    ids = list(ordered.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1])
+    has_next = len(ids) > PAGE_SIZE and number < MAX_PAGE
+    ids = ids[:PAGE_SIZE]
+    values = with_orientation(Beneficiary.objects.filter(pk__in=ids).order_by()).values(*ROW_COLUMNS)
+    by_pk = {row["pk"]: row for row in values}
+    rows = [Row.from_values(by_pk[pk]) for pk in ids if pk in by_pk]
+    return ListPage(number=number, rows=rows, count=count, capped=capped, has_next=has_next)
