@@ -10,11 +10,17 @@ a row whose person is not found, or not certainly, is reported and skipped.
 Referent bodies and correspondents are reused by name, created otherwise.
 Bad rows are reported with their line number and reason; good rows are kept.
 The same file loaded twice adds nothing.
+
+No query per row: rows are checked and matched in memory (the matcher's
+indexes), then the people found are locked and their decisions read once,
+new decisions are inserted in bulk and each person's history threaded again
+(orientations.decisions.add_imported_decisions).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -26,7 +32,7 @@ from beneficiaries.csv_import import RowError, parse_date, read_rows
 from beneficiaries.models import Beneficiary
 from exchanges.matching import Matcher, MatchResult
 from exchanges.models import ReviewReason
-from orientations.decisions import DecisionConflict, DecisionData, record_decision
+from orientations.decisions import add_imported_decisions
 from orientations.models import NATURE_CHOICES, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import (
     REFERENT_BODY_MAX,
@@ -163,7 +169,7 @@ class ReferenceData:
             for c in Correspondent.objects.order_by("-is_active", "id")
         }
 
-    def same_decision(self, decision: OrientationDecision, row: dict) -> bool:
+    def same_decision(self, decision: Known, row: dict) -> bool:
         body = self.bodies.get(row["organisme_referent"].casefold())
         if body is None or decision.nature != row["nature"] or decision.referent_body_id != body.pk:
             return False
@@ -205,43 +211,82 @@ class ReferenceData:
         return correspondent
 
 
+@dataclass(frozen=True)
+class Known:
+    """A decision already recorded for a person on a day (in the database, or earlier in the file)."""
+
+    nature: str
+    referent_body_id: int
+    correspondent_id: int | None
+
+
+# Ids per query: within SQLite's limit on query parameters.
+_CHUNK = 500
+
+
 def import_orientations(path: Path | str, *, dry_run: bool = False) -> ImportSummary:
     raw = Path(path).read_bytes()
     _header, rows = read_rows(raw, REQUIRED_COLUMNS)
     summary = ImportSummary()
     matcher = Matcher.from_database()
+    # 1. Each row checked and its person found, in memory.
+    found: list[tuple[int, dict, int]] = []
+    for line, raw_row in rows:
+        summary.rows += 1
+        try:
+            row = clean_row(raw_row)
+            found.append((line, row, find_person(matcher, row)))
+        except RowRejected as exc:
+            summary.errors.append(RowError(line, exc.column, exc.message))
     with transaction.atomic():
+        # 2. The people found locked (as a decision recorded on a page locks its person), then
+        # their decisions read once.
+        known = _lock_and_read(sorted({beneficiary_id for _line, _row, beneficiary_id in found}))
         reference = ReferenceData(summary)
-        for line, raw_row in rows:
-            summary.rows += 1
+        new: list[OrientationDecision] = []
+        now = timezone.now()
+        for line, row, beneficiary_id in found:
             try:
-                # Each row on its own savepoint: a refused row leaves nothing behind.
-                with transaction.atomic():
-                    outcome = _import_row(matcher, reference, raw_row)
+                decision = _import_row(reference, known, row, beneficiary_id)
             except RowRejected as exc:
                 summary.errors.append(RowError(line, exc.column, exc.message))
                 continue
-            if outcome == "created":
-                summary.created += 1
-            else:
+            if decision is None:
                 summary.unchanged += 1
+                continue
+            decision.changed_at = now
+            new.append(decision)
+        # 3. Written in bulk, each person's history threaded again.
+        add_imported_decisions(new)
+        summary.created = len(new)
         if dry_run:
             transaction.set_rollback(True)
+    summary.errors.sort(key=lambda error: error.line)
     return summary
 
 
-def _import_row(matcher: Matcher, reference: ReferenceData, raw_row: dict) -> str:
-    row = clean_row(raw_row)
-    beneficiary_id = find_person(matcher, row)
+def _lock_and_read(beneficiary_ids: list[int]) -> dict[tuple[int, date], Known]:
+    known = {}
+    for start in range(0, len(beneficiary_ids), _CHUNK):
+        chunk = beneficiary_ids[start : start + _CHUNK]
+        list(Beneficiary.objects.select_for_update().filter(pk__in=chunk).values_list("pk", flat=True))
+        rows = OrientationDecision.objects.filter(beneficiary_id__in=chunk).values_list(
+            "beneficiary_id", "decision_date", "nature", "referent_body_id", "correspondent_id"
+        )
+        for beneficiary_id, decision_date, *values in rows:
+            known[(beneficiary_id, decision_date)] = Known(*values)
+    return known
+
+
+def _import_row(
+    reference: ReferenceData, known: dict[tuple[int, date], Known], row: dict, beneficiary_id: int
+) -> OrientationDecision | None:
+    """The decision to add, None if it is already known, or RowRejected."""
     reference.check_body(row["organisme_referent"])
-    existing = (
-        OrientationDecision.objects.filter(beneficiary_id=beneficiary_id, decision_date=row["date_decision"])
-        .select_related("referent_body", "correspondent")
-        .first()
-    )
+    existing = known.get((beneficiary_id, row["date_decision"]))
     if existing is not None:
         if reference.same_decision(existing, row):
-            return "unchanged"
+            return None
         raise RowRejected(
             "date_decision",
             "une autre décision existe déjà à cette date pour cette personne "
@@ -250,9 +295,14 @@ def _import_row(matcher: Matcher, reference: ReferenceData, raw_row: dict) -> st
     # Nothing can fail past this point: what is created below stays (the caches rely on it).
     body = reference.body(row["organisme_referent"])
     correspondent = reference.correspondent(body, row)
-    data = DecisionData(row["nature"], row["date_decision"], body, correspondent)
-    try:
-        record_decision(Beneficiary.objects.get(pk=beneficiary_id), data, source="import")
-    except DecisionConflict as exc:  # pragma: no cover - same-day decisions are handled above
-        raise RowRejected("date_decision", str(exc)) from None
-    return "created"
+    known[(beneficiary_id, row["date_decision"])] = Known(
+        row["nature"], body.pk, correspondent.pk if correspondent else None
+    )
+    return OrientationDecision(
+        beneficiary_id=beneficiary_id,
+        nature=row["nature"],
+        decision_date=row["date_decision"],
+        referent_body=body,
+        correspondent=correspondent,
+        source="import",
+    )

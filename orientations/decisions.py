@@ -166,18 +166,47 @@ def _display(decision: OrientationDecision, name: str, value) -> str:
     return str(value)
 
 
+def add_imported_decisions(decisions: list[OrientationDecision]) -> list[OrientationDecision]:
+    """Insert decisions in bulk (the CSV import), then thread each person's timeline again.
+
+    The caller holds the people's rows locked (select_for_update) and has made
+    sure that no decision falls on a day that already has one for that person.
+    """
+    for decision in decisions:
+        decision.ended_on = date.min  # parked outside the timeline until threaded
+    created = OrientationDecision.objects.bulk_create(decisions, batch_size=1000)
+    rethread(sorted({decision.beneficiary_id for decision in decisions}))
+    return created
+
+
 def _rethread(beneficiary_id: int) -> None:
-    """Set every decision's end to the next decision's date; the last one is current."""
-    decisions = list(
-        OrientationDecision.objects.filter(beneficiary_id=beneficiary_id)
-        .order_by("decision_date", "id")
-        .values_list("id", "decision_date", "ended_on")
-    )
-    wanted = {
-        pk: (decisions[index + 1][1] if index + 1 < len(decisions) else None)
-        for index, (pk, _day, _end) in enumerate(decisions)
-    }
-    # Closed ends first, so that the database never sees two current decisions.
-    for pk, _day, ended_on in sorted(decisions, key=lambda row: wanted[row[0]] is None):
-        if ended_on != wanted[pk]:
-            OrientationDecision.objects.filter(pk=pk).update(ended_on=wanted[pk])
+    rethread([beneficiary_id])
+
+
+# Ids per query: within SQLite's limit on query parameters.
+_CHUNK = 500
+
+
+def rethread(beneficiary_ids: list[int]) -> None:
+    """Set every decision's end to the next decision's date; each person's last one is current."""
+    for start in range(0, len(beneficiary_ids), _CHUNK):
+        rows = (
+            OrientationDecision.objects.filter(beneficiary_id__in=beneficiary_ids[start : start + _CHUNK])
+            .order_by("beneficiary_id", "decision_date", "id")
+            .values_list("id", "beneficiary_id", "decision_date", "ended_on")
+        )
+        closing, current = [], []
+        previous = None
+        for pk, beneficiary_id, decision_date, ended_on in rows:
+            # The row before, the same person's previous decision, ends where this one begins.
+            if previous is not None and previous[1] == beneficiary_id:
+                if previous[3] != decision_date:
+                    closing.append(OrientationDecision(pk=previous[0], ended_on=decision_date))
+            elif previous is not None and previous[3] is not None:
+                current.append(previous[0])
+            previous = (pk, beneficiary_id, decision_date, ended_on)
+        if previous is not None and previous[3] is not None:
+            current.append(previous[0])
+        # Closed ends first, so that the database never sees two current decisions.
+        OrientationDecision.objects.bulk_update(closing, ["ended_on"], batch_size=1000)
+        OrientationDecision.objects.filter(pk__in=current).update(ended_on=None)

@@ -139,3 +139,81 @@ def test_command_json_and_dry_run(tmp_path, people):
     call_command("import_orientations", str(path), stdout=out)
     assert "2 décisions créées" in out.getvalue()
     assert OrientationDecision.objects.count() == 2
+
+
+def test_no_query_per_row(tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def import_for(count: int, name: str) -> int:
+        people = [BeneficiaryFactory() for _ in range(count)]
+        lines = [HEADER] + [
+            f"{p.nir};{p.birth_name};{p.first_name};{p.birth_date:%Y-%m-%d};0{n % 6 + 1};"
+            f"2024-0{n % 9 + 1}-10;Organisme {n % 2};Martin;Paul;0563000000;;"
+            for n, p in enumerate(people)
+        ]
+        path = write(tmp_path, lines, name=name)
+        with CaptureQueriesContext(connection) as queries:
+            summary = import_orientations(path)
+        assert summary.errors == [] and summary.created == count
+        return len(queries)
+
+    few = import_for(3, "few.csv")
+    many = import_for(60, "many.csv")
+    assert many <= few + 2  # reference data found instead of created; not one more query per row
+
+
+def test_decisions_of_one_person_arriving_in_any_order_are_threaded(tmp_path, people):
+    from orientations.decisions import DecisionData, record_decision
+
+    colas = people["by_nir"]
+    body = ReferentBodyFactory(name="FT")
+    record_decision(colas, DecisionData("01", date(2024, 6, 1), body))
+    lines = [
+        HEADER,
+        f"{colas.nir};Colas;Daniel;1985-07-13;03;2024-09-01;FT;;;;;",
+        f"{colas.nir};Colas;Daniel;1985-07-13;02;2024-01-01;FT;;;;;",
+        f"{colas.nir};Colas;Daniel;1985-07-13;04;2024-03-01;FT;;;;;",
+    ]
+    summary = import_orientations(write(tmp_path, lines))
+    assert summary.errors == [] and summary.created == 3
+    timeline = list(
+        OrientationDecision.objects.filter(beneficiary=colas)
+        .order_by("decision_date")
+        .values_list("nature", "decision_date", "ended_on")
+    )
+    assert timeline == [
+        ("02", date(2024, 1, 1), date(2024, 3, 1)),
+        ("04", date(2024, 3, 1), date(2024, 6, 1)),
+        ("01", date(2024, 6, 1), date(2024, 9, 1)),
+        ("03", date(2024, 9, 1), None),
+    ]
+
+
+def test_a_day_twice_in_the_file_is_kept_once_or_refused(tmp_path, people):
+    colas = people["by_nir"]
+    lines = [
+        HEADER,
+        f"{colas.nir};Colas;Daniel;1985-07-13;03;2024-09-01;FT;Roux;Léa;;;",
+        f"{colas.nir};Colas;Daniel;1985-07-13;03;2024-09-01;ft;roux;léa;;;",
+        f"{colas.nir};Colas;Daniel;1985-07-13;05;2024-09-01;FT;;;;;",
+        "nir;;;;;;;;;;;",
+    ]
+    summary = import_orientations(write(tmp_path, lines))
+    assert (summary.created, summary.unchanged) == (1, 1)
+    assert [(error.line, error.field) for error in summary.errors] == [
+        (4, "date_decision"),
+        (5, "nom_naissance"),
+    ]
+    assert OrientationDecision.objects.get(beneficiary=colas).correspondent.last_name == "Roux"
+
+
+def test_dry_run_leaves_nothing(tmp_path, people):
+    summary = import_orientations(write(tmp_path, good_lines(people)), dry_run=True)
+    assert summary.created == 2
+    assert (
+        OrientationDecision.objects.count()
+        == ReferentBody.objects.count()
+        == Correspondent.objects.count()
+        == 0
+    )
