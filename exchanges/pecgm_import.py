@@ -23,11 +23,12 @@ numbers only.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Callable, Iterable
+import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -38,6 +39,7 @@ from django.utils.translation import gettext as _
 from beneficiaries.dashboard import invalidate_dashboard
 from beneficiaries.models import Beneficiary, Source
 from exchanges.followup import (
+    DATE_ATTRS,
     PECGM_ATTRS,
     Situation,
     clean_values,
@@ -59,6 +61,7 @@ from exchanges.models import (
     RejectLevel,
     ReviewCase,
     ReviewReason,
+    ReviewStatus,
     StatusEvent,
 )
 from exchanges.pecgm_reader import FileRejected, RecordIssue, read_pecgm
@@ -66,10 +69,15 @@ from exchanges.pecgm_reader import FileRejected, RecordIssue, read_pecgm
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
+# Spooled rows stay in memory up to this size, then go to a temporary file.
+SPOOL_IN_MEMORY = 8 * 2**20
 # How often (in records) the progress is published.
 PROGRESS_EVERY = 2000
 # Errors kept on a refused file: enough to understand it, not a copy of a broken file.
 MAX_STORED_ERRORS_ON_REJECT = 1000
+# Errors kept in memory while reading: all of them while the file may still be
+# accepted (each is stored), then no more than this (the file will be refused).
+MAX_STORED_ERRORS = MAX_STORED_ERRORS_ON_REJECT
 # PostgreSQL advisory lock key of the PECGM import ("PECGM" in ASCII).
 ADVISORY_LOCK_KEY = 0x5045_4347_4D
 # SQLite has no advisory lock: a "running" run younger than this blocks another import.
@@ -146,45 +154,32 @@ def import_pecgm(
 
 
 def _import(path: Path, run: ImportRun, progress: Callable[[int, int], None] | None) -> ImportRun:
-    run.progress_total = 2 * _count_details(path)
+    run.progress_total = _count_details(path)
     reporter = _Progress(run, progress)
     errors: list[RecordIssue] = []
     try:
-        # Pass 1: read everything, write nothing.
         reader = read_pecgm(path, file_name=run.file_name)
         run.reference_date = reader.header.reference_date
         run.periodicity = reader.header.periodicity
-        rejected_numbers: set[int] = set()
-        for record in reader.records():
-            run.records += 1
-            if record.errors:
-                errors.extend(record.errors)
-                rejected_numbers.add(record.number)
-            reporter.tick()
-        run.rejected_records = len(rejected_numbers)
-        ratio = run.rejected_records / run.records if run.records else 0.0
-        if ratio > settings.PECGM_MAX_REJECT_RATIO:
-            raise FileRejected(
-                _(
-                    "%(file)s : %(rejected)d enregistrements rejetés sur %(records)d (%(ratio).1f %%), "
-                    "au-delà du seuil de %(max).1f %% : le fichier entier est refusé"
-                )
-                % {
-                    "file": run.file_name,
-                    "rejected": run.rejected_records,
-                    "records": run.records,
-                    "ratio": 100 * ratio,
-                    "max": 100 * settings.PECGM_MAX_REJECT_RATIO,
-                }
-            )
-        reporter.total = 2 * run.records
-        reporter.processed = run.records
-
-        # Pass 2: write, in one transaction.
+        # One pass, in one transaction: records are written as they are read, and
+        # anything that refuses the file (a truncated end, a wrong footer, too many
+        # rejects) raises inside the transaction, which rolls everything back. The
+        # file is thus judged whole before anything of it becomes visible, without
+        # being read twice.
         with transaction.atomic():
             if run.dry_run:
                 run.save()  # rolled back below, with everything else
-            _Writer(run, reporter).write(reader.records())
+            with _Writer(run, reporter) as writer:
+                for record in reader.records():
+                    run.records += 1
+                    reporter.tick()
+                    if record.errors:
+                        run.rejected_records += 1
+                        if len(errors) < MAX_STORED_ERRORS or run.rejected_records <= _allowed_rejects(run):
+                            errors.extend(record.errors)
+                    writer.add(record)
+                _check_reject_ratio(run)
+                writer.finish()
             if run.dry_run:
                 transaction.set_rollback(True)
         if run.dry_run:
@@ -192,7 +187,8 @@ def _import(path: Path, run: ImportRun, progress: Callable[[int, int], None] | N
         run.imported = run.records - run.rejected_records
         run.status = ImportStatus.IMPORTED_WITH_REJECTS if errors else ImportStatus.IMPORTED
         run.finished_at = timezone.now()
-        run.progress_processed = run.progress_total = reporter.total
+        run.progress_processed = run.progress_total = max(run.records, 1)
+        reporter.processed, reporter.total = run.records, run.records
         if run.dry_run:
             run._pending_errors = [_error_dict(issue) for issue in errors]
         else:
@@ -215,6 +211,29 @@ def _import(path: Path, run: ImportRun, progress: Callable[[int, int], None] | N
         raise
     finally:
         reporter.close()
+
+
+def _allowed_rejects(run: ImportRun) -> int:
+    """How many rejected records the file may have, from its announced size (the footer comes last)."""
+    return int(settings.PECGM_MAX_REJECT_RATIO * max(run.progress_total, run.records)) + 1
+
+
+def _check_reject_ratio(run: ImportRun) -> None:
+    ratio = run.rejected_records / run.records if run.records else 0.0
+    if ratio > settings.PECGM_MAX_REJECT_RATIO:
+        raise FileRejected(
+            _(
+                "%(file)s : %(rejected)d enregistrements rejetés sur %(records)d (%(ratio).1f %%), "
+                "au-delà du seuil de %(max).1f %% : le fichier entier est refusé"
+            )
+            % {
+                "file": run.file_name,
+                "rejected": run.rejected_records,
+                "records": run.records,
+                "ratio": 100 * ratio,
+                "max": 100 * settings.PECGM_MAX_REJECT_RATIO,
+            }
+        )
 
 
 def _finish_rejected(run: ImportRun, issues: list[RecordIssue], message: str) -> None:
@@ -404,55 +423,189 @@ EVENT_COLUMNS = (
     "new_value",
 )
 REJECT_COLUMNS = ("run_id", "level", "record_number", "field", "value", "message")
+BENEFICIARY_COLUMNS = (
+    "id",
+    "source",
+    "nir",
+    "nir_key",
+    "birth_name",
+    "usage_name",
+    "first_name",
+    "birth_date",
+    "caf_number",
+    "msa_number",
+    "commune_code",
+    "birth_name_key",
+    "usage_name_key",
+    "first_name_key",
+    "search_text",
+    "created_at",
+    "updated_at",
+)
+REVIEW_COLUMNS = (
+    "id",
+    "run_id",
+    "snapshot_id",
+    "record_number",
+    "reason",
+    "beneficiary_id",
+    "values",
+    "status",
+    "created_at",
+    "resolution_note",
+)
+CANDIDATE_COLUMNS = ("reviewcase_id", "beneficiary_id")
+
+# COPY's text format: a tab between columns, \N for NULL, and these escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_DATE_POSITIONS = frozenset(i for i, attr in enumerate(PECGM_ATTRS) if attr in DATE_ATTRS)
 
 
-class _Table:
-    """Fast inserts of plain rows: COPY on PostgreSQL, bulk_create elsewhere.
+def _copy_value(value) -> str:
+    if value is None:
+        return "\\N"
+    if value.__class__ is str:
+        return value if value.isprintable() and "\\" not in value else value.translate(_COPY_ESCAPES)
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, dict):
+        return json.dumps(value).translate(_COPY_ESCAPES)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
 
-    Rows are tuples in `columns` order (attribute names: `beneficiary_id`);
-    building 150 000 model instances of 50 fields would cost more than the
-    parse itself.
+
+def _copy_line(row: tuple) -> str:
+    return "\t".join([_copy_value(value) for value in row]) + "\n"
+
+
+def _pecgm_copy_text(values: dict) -> str:
+    """The PECGM columns of one record in COPY text, built once for its snapshot and its follow-up.
+
+    Missing texts are '' and missing dates NULL, as in `clean_values`.
+    """
+    parts = []
+    for index, attr in enumerate(PECGM_ATTRS):
+        value = values[attr]
+        if value is None:
+            parts.append("\\N" if index in _DATE_POSITIONS else "")
+        elif value.__class__ is str:
+            parts.append(
+                value if value.isprintable() and "\\" not in value else value.translate(_COPY_ESCAPES)
+            )
+        else:
+            parts.append(value.isoformat())
+    return "\t".join(parts)
+
+
+def _spool_file():
+    """Memory up to SPOOL_IN_MEMORY, then a temporary file (deleted on close)."""
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="w+", encoding="utf-8")  # noqa: SIM115
+
+
+class _Sink:
+    """The rows of one table, written in bulk.
+
+    PostgreSQL: COPY, in its text format. A `streaming` sink keeps one COPY
+    open for the whole file (the snapshots: the server stores them on the
+    other core while this process reads on); the others are spooled to a
+    temporary file, because a connection busy with a COPY takes no other
+    statement, and copied in by `close()`. Memory does not grow with the file.
+
+    SQLite: rows are kept in batches and written with bulk_create.
     """
 
-    def __init__(self, model, columns: tuple[str, ...]):
+    def __init__(
+        self,
+        model,
+        columns: tuple[str, ...],
+        *,
+        streaming: bool = False,
+        before_batch: Callable[[list[tuple]], None] | None = None,
+    ):
         self.model, self.columns = model, columns
-        db_columns = ", ".join(
-            connection.ops.quote_name(model._meta.get_field(name).column) for name in columns
-        )
-        self.copy_sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({db_columns}) FROM STDIN"
+        self.before_batch = before_batch
+        self.postgres = connection.vendor == "postgresql"
+        self.streaming = streaming
+        self.count = 0
+        self._rows: list[tuple] = []
+        self._spool = None
+        self._copy_context = self._copy = None
+        if self.postgres:
+            db_columns = ", ".join(
+                connection.ops.quote_name(model._meta.get_field(name).column) for name in columns
+            )
+            table = connection.ops.quote_name(model._meta.db_table)
+            self.copy_sql = f"COPY {table} ({db_columns}) FROM STDIN"
+            if not streaming:
+                self._spool = _spool_file()
 
-    def insert(self, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor, cursor.cursor.copy(self.copy_sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
+    def add(self, row: tuple) -> None:
+        self.add_text(_copy_line(row) if self.postgres else row)
+
+    def add_text(self, line) -> None:
+        """A row already in COPY text (PostgreSQL), or a tuple (SQLite)."""
+        self.count += 1
+        if not self.postgres:
+            self._rows.append(line)
+            if len(self._rows) >= BATCH_SIZE:
+                self.flush()
+        elif self.streaming:
+            if self._copy is None:
+                self._open_copy()
+            self._copy.write(line)
         else:
+            self._spool.write(line)
+
+    def flush(self) -> None:
+        """SQLite: write the pending batch."""
+        rows, self._rows = self._rows, []
+        if rows:
+            if self.before_batch is not None:
+                self.before_batch(rows)
             self.model.objects.bulk_create(
                 [self.model(**dict(zip(self.columns, row, strict=True))) for row in rows], batch_size=500
             )
 
+    def close(self, error: BaseException | None = None) -> None:
+        """Write what is left; with `error`, abandon it (the transaction is rolled back anyway)."""
+        if not self.postgres:
+            if error is None:
+                self.flush()
+            self._rows = []
+            return
+        if self._copy_context is not None:
+            context, self._copy_context, self._copy = self._copy_context, None, None
+            if error is None:
+                context.__exit__(None, None, None)
+            else:
+                context.__exit__(type(error), error, error.__traceback__)
+        if self._spool is not None:
+            spool, self._spool = self._spool, None
+            try:
+                if error is None and self.count:
+                    spool.seek(0)
+                    self._open_copy()
+                    while chunk := spool.read(1 << 20):
+                        self._copy.write(chunk)
+                    self.close()
+            finally:
+                spool.close()
 
-@dataclass
-class _Pending:
-    """One batch, written together."""
-
-    beneficiaries: list[Beneficiary] = field(default_factory=list)
-    snapshots: list[tuple] = field(default_factory=list)
-    # (snapshot id, record number, reason, candidate ids, created beneficiary id, identity received)
-    reviews: list[tuple[int, int, str, list[int], int | None, dict]] = field(default_factory=list)
-    # beneficiary id -> follow-up row
-    followups: dict[int, tuple] = field(default_factory=dict)
-    events: list[tuple] = field(default_factory=list)
-    warnings: list[tuple] = field(default_factory=list)
+    def _open_copy(self) -> None:
+        self._cursor = connection.cursor()
+        self._copy_context = self._cursor.cursor.copy(self.copy_sql)
+        self._copy = self._copy_context.__enter__()
 
 
 class _Writer:
+    """Writes the records of one file as they are read: see `_import`."""
+
     def __init__(self, run: ImportRun, reporter: _Progress):
         self.run = run
         self.reporter = reporter
         self.day: date = run.reference_date
+        self.day_text = self.day.isoformat()
         self.stock = run.periodicity == "M"
         previous_stock = newest_stock_date()
         self.newest_stock = max(
@@ -464,6 +617,8 @@ class _Writer:
         self.is_late = bool(previous_stock and self.day < previous_stock)
         self.absent = bool(self.newest_stock and self.day < self.newest_stock)
         self.now = timezone.now()
+        # Everything read from the database is read now: once the snapshots' COPY is
+        # open, the connection takes no other statement until the end of the file.
         self.matcher = Matcher.from_database()
         self.situations: dict[int, Situation] = {
             beneficiary_id: Situation(day, status, category, structure, absent)
@@ -476,79 +631,133 @@ class _Writer:
                 "absent_from_last_stock",
             ).iterator(chunk_size=5000)
         }
-        self.beneficiary_ids = _IdAllocator(Beneficiary)
-        self.snapshot_ids = _IdAllocator(JobSeekerSnapshot)
-        self.tables = {
-            "snapshots": _Table(JobSeekerSnapshot, SNAPSHOT_COLUMNS),
-            "followups": _Table(FollowUp, FOLLOWUP_COLUMNS),
-            "events": _Table(StatusEvent, EVENT_COLUMNS),
-            "warnings": _Table(ImportReject, REJECT_COLUMNS),
-        }
-        self.pending = _Pending()
+        self.side = _SideConnection()
+        self.beneficiary_ids = _IdAllocator(Beneficiary, self.side)
+        self.snapshot_ids = _IdAllocator(JobSeekerSnapshot, self.side)
+        self.review_ids = _IdAllocator(ReviewCase, self.side)
+        # Written in this order at the end; the snapshots stream as the file is read.
+        # (Foreign keys are checked at commit: a snapshot may name a beneficiary not yet written.)
+        self.beneficiaries = _Sink(Beneficiary, BENEFICIARY_COLUMNS)
+        self.snapshots = _Sink(JobSeekerSnapshot, SNAPSHOT_COLUMNS, streaming=True)
+        self.reviews = _Sink(ReviewCase, REVIEW_COLUMNS)
+        self.candidates = _Sink(ReviewCase.candidates.through, CANDIDATE_COLUMNS)
+        self.followups = _Sink(FollowUp, FOLLOWUP_COLUMNS, before_batch=_delete_followups)
+        self.events = _Sink(StatusEvent, EVENT_COLUMNS)
+        self.warnings = _Sink(ImportReject, REJECT_COLUMNS)
+        self.sinks = (
+            self.beneficiaries,
+            self.snapshots,
+            self.reviews,
+            self.candidates,
+            self.followups,
+            self.events,
+            self.warnings,
+        )
+        # The follow-ups this file replaces, and the spooled ones a later record
+        # of the same person (a flux may hold two) supersedes.
+        self.replaced: dict[int, int] = {}
+        self.superseded: set[int] = set()
+        self.pending_replaced: list[int] = []
 
-    def write(self, records: Iterable) -> None:
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc is not None:
+            for sink in self.sinks:
+                sink.close(exc)
+        self.side.close()
+
+    def add(self, record) -> None:
         run_id = self.run.pk
-        for record in records:
-            self.reporter.tick()
-            for issue in record.warnings:
-                self.pending.warnings.append(
-                    (
-                        run_id,
-                        RejectLevel.WARNING,
-                        issue.record,
-                        _field_name(issue.field),
-                        str(issue.value or ""),
-                        issue.message,
-                    )
+        for issue in record.warnings:
+            self.warnings.add(
+                (
+                    run_id,
+                    RejectLevel.WARNING,
+                    issue.record,
+                    _field_name(issue.field),
+                    str(issue.value or ""),
+                    issue.message,
                 )
-                self.run.warnings += 1
-            if record.errors:
-                continue
-            self.add(record.number, clean_values(record.values))
-            if len(self.pending.snapshots) >= BATCH_SIZE:
-                self.flush()
-        self.flush()
-        if self.stock and not self.is_late:
-            self.mark_absent()
-
-    def add(self, number: int, values: dict) -> None:
-        result: MatchResult = self.matcher.match(**{name: values[name] for name in _MATCH_ARGS})
+            )
+            self.run.warnings += 1
+        if record.errors:
+            return
+        values = record.values
+        number = record.number
+        result: MatchResult = self.matcher.match(
+            nir=values["nir"],
+            birth_name=values["birth_name"],
+            usage_name=values["usage_name"],
+            first_name=values["first_name"],
+            birth_date=values["birth_date"],
+            caf_number=values["caf_number"],
+            msa_number=values["msa_number"],
+            ft_identifier=values["ft_identifier"],
+            ft_institution_code=values["ft_institution_code"],
+        )
         snapshot_id = self.snapshot_ids.next()
-        data = tuple(values[attr] for attr in PECGM_ATTRS)
+        postgres = self.snapshots.postgres
+        data = _pecgm_copy_text(values) if postgres else tuple(clean_values(values).values())
         if result.is_match:
             beneficiary_id = result.beneficiary_id
             counter = MATCH_COUNTERS[result.rule]
             setattr(self.run, counter, getattr(self.run, counter) + 1)
+            rule = result.rule
         elif result.needs_review:
             self.run.review += 1
-            self.pending.snapshots.append(
-                (snapshot_id, None, self.run.pk, number, self.day, self.run.periodicity, "", *data)
-            )
-            self.pending.reviews.append(
-                (snapshot_id, number, result.review_reason, result.candidates, None, _identity(values))
-            )
+            self._snapshot(snapshot_id, None, number, "", data)
+            self._review(snapshot_id, number, result.review_reason, result.candidates, None, values)
             return
         else:
             beneficiary_id = self.new_beneficiary(values)
             self.run.created += 1
             self.run.review += 1
-            self.pending.reviews.append(
-                (snapshot_id, number, ReviewReason.CREATED_FROM_FT, [], beneficiary_id, _identity(values))
-            )
-        self.pending.snapshots.append(
-            (
-                snapshot_id,
-                beneficiary_id,
-                self.run.pk,
-                number,
-                self.day,
-                self.run.periodicity,
-                result.rule if result.is_match else "",
-                *data,
-            )
-        )
+            self._review(snapshot_id, number, ReviewReason.CREATED_FROM_FT, [], beneficiary_id, values)
+            rule = ""
+        self._snapshot(snapshot_id, beneficiary_id, number, rule, data)
         self.matcher.add_ft_identifier(beneficiary_id, values["ft_institution_code"], values["ft_identifier"])
         self.follow(beneficiary_id, snapshot_id, values, data)
+
+    def _snapshot(self, snapshot_id: int, beneficiary_id: int | None, number: int, rule: str, data) -> None:
+        if self.snapshots.postgres:
+            self.snapshots.add_text(
+                f"{snapshot_id}\t{beneficiary_id if beneficiary_id else chr(92) + 'N'}\t{self.run.pk}\t"
+                f"{number}\t{self.day_text}\t{self.run.periodicity}\t{rule}\t{data}\n"
+            )
+        else:
+            self.snapshots.add_text(
+                (
+                    snapshot_id,
+                    beneficiary_id,
+                    self.run.pk,
+                    number,
+                    self.day,
+                    self.run.periodicity,
+                    rule,
+                    *data,
+                )
+            )
+
+    def _review(self, snapshot_id, number, reason, candidates, created_id, values) -> None:
+        review_id = self.review_ids.next()
+        self.reviews.add(
+            (
+                review_id,
+                self.run.pk,
+                snapshot_id,
+                number,
+                reason,
+                created_id,
+                _identity(values),
+                ReviewStatus.OPEN,
+                self.now,
+                "",
+            )
+        )
+        for candidate in candidates:
+            self.candidates.add((review_id, candidate))
 
     def new_beneficiary(self, values: dict) -> int:
         beneficiary = Beneficiary(
@@ -557,97 +766,107 @@ class _Writer:
             birth_date=values["birth_date"],
             **{name: values[name] or "" for name in _BENEFICIARY_FIELDS},
         )
-        beneficiary.refresh_keys()
-        self.matcher.add(beneficiary)  # a second record of the same person finds them
-        self.pending.beneficiaries.append(beneficiary)
+        beneficiary.created_at = beneficiary.updated_at = self.now
+        self.matcher.add(beneficiary)  # a second record of the same person finds them (keys refreshed)
+        self.beneficiaries.add(tuple(getattr(beneficiary, name) for name in BENEFICIARY_COLUMNS))
         return beneficiary.pk
 
-    def follow(self, beneficiary_id: int, snapshot_id: int, values: dict, data: tuple) -> None:
+    def follow(self, beneficiary_id: int, snapshot_id: int, values: dict, data) -> None:
         """Make this record the beneficiary's current situation, unless a newer one is known."""
         old = self.situations.get(beneficiary_id)
         if old is not None and old.reference_date and old.reference_date > self.day:
             return
         status = derive_status(values)
-        new = Situation(self.day, status, values["category"], values["main_structure_name"], self.absent)
-        self.situations[beneficiary_id] = new
-        self.pending.followups[beneficiary_id] = (
-            beneficiary_id,
-            status,
-            self.day,
-            self.run.periodicity,
-            snapshot_id,
-            self.absent,
-            has_unknown_codes(values),
-            self.now,
-            *data,
+        new = Situation(
+            self.day, status, values["category"] or "", values["main_structure_name"] or "", self.absent
         )
+        self.situations[beneficiary_id] = new
+        unknown = has_unknown_codes(values)
+        line = self.followups.count
+        if (earlier := self.replaced.get(beneficiary_id)) is not None:
+            # The same person twice in one file (a flux): the later record wins.
+            if self.followups.postgres:
+                self.superseded.add(earlier)
+            else:
+                self.followups.flush()  # the earlier row is written; the next batch replaces it
+        self.replaced[beneficiary_id] = line
+        if self.followups.postgres:
+            self.followups.add_text(
+                f"{beneficiary_id}\t{status}\t{self.day_text}\t{self.run.periodicity}\t{snapshot_id}\t"
+                f"{'t' if self.absent else 'f'}\t{'t' if unknown else 'f'}\t{self.now.isoformat()}\t{data}\n"
+            )
+        else:
+            self.followups.add_text(
+                (
+                    beneficiary_id,
+                    status,
+                    self.day,
+                    self.run.periodicity,
+                    snapshot_id,
+                    self.absent,
+                    unknown,
+                    self.now,
+                    *data,
+                )
+            )
         if self.has_history and not self.is_late:
             for event in events_between(old, new, values, stock=self.stock):
                 event.update(beneficiary_id=beneficiary_id, run_id=self.run.pk)
-                self.pending.events.append(tuple(event.get(name, "") for name in EVENT_COLUMNS))
+                self.events.add(tuple(event.get(name) or "" for name in EVENT_COLUMNS))
 
-    def flush(self) -> None:
-        pending, self.pending = self.pending, _Pending()
-        Beneficiary.objects.bulk_create(pending.beneficiaries, batch_size=500)
-        self.tables["snapshots"].insert(pending.snapshots)
-        reviews = [
-            ReviewCase(
-                run=self.run,
-                snapshot_id=snapshot_id,
-                record_number=number,
-                reason=reason,
-                beneficiary_id=created_id,
-                values=identity,
-            )
-            for snapshot_id, number, reason, _candidates, created_id, identity in pending.reviews
-        ]
-        ReviewCase.objects.bulk_create(reviews, batch_size=500)
-        Through = ReviewCase.candidates.through
-        Through.objects.bulk_create(
-            [
-                Through(reviewcase_id=case.pk, beneficiary_id=candidate)
-                for case, pending_review in zip(reviews, pending.reviews, strict=True)
-                for candidate in pending_review[3]
-            ],
-            batch_size=500,
-        )
-        # A follow-up is replaced whole: its primary key is the beneficiary's.
-        if pending.followups:
-            FollowUp.objects.filter(beneficiary_id__in=list(pending.followups))._raw_delete(connection.alias)
-        self.tables["followups"].insert(list(pending.followups.values()))
-        self.tables["events"].insert(pending.events)
-        self.tables["warnings"].insert(pending.warnings)
+    def finish(self) -> None:
+        """The file is read and accepted: write what was kept for the end."""
+        self.snapshots.close()
+        self.beneficiaries.close()
+        self.reviews.close()
+        self.candidates.close()
+        if self.followups.postgres:
+            # A follow-up is replaced whole: its primary key is the beneficiary's.
+            # (SQLite's batches did it as they went: `_delete_followups`.)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {FollowUp._meta.db_table} WHERE beneficiary_id = ANY(%s)",  # noqa: S608
+                    [list(self.replaced)],
+                )
+            if self.superseded:
+                self._drop_superseded()
+        self.followups.close()
+        if self.stock and not self.is_late:
+            self.mark_absent()
+        self.events.close()
+        self.warnings.close()
+
+    def _drop_superseded(self) -> None:
+        """Forget the follow-up rows a later record of the same person replaced (rare: fluxes)."""
+        sink = self.followups
+        spool = sink._spool
+        spool.seek(0)
+        kept = _spool_file()
+        for index, line in enumerate(spool):
+            if index not in self.superseded:
+                kept.write(line)
+        spool.close()
+        sink._spool = kept
+        sink.count -= len(self.superseded)
 
     def mark_absent(self) -> None:
         """Those whose newest data predates this stock are absent from it (a flux's silence means nothing)."""
         leaving = FollowUp.objects.filter(reference_date__lt=self.day, absent_from_last_stock=False)
         if self.has_history:
-            self.tables["events"].insert(
-                [
-                    (beneficiary_id, self.run.pk, EventKind.LEFT_STOCK, self.day, "", "", "", "")
-                    for beneficiary_id in leaving.values_list("beneficiary_id", flat=True).iterator(
-                        chunk_size=5000
-                    )
-                ]
-            )
+            for beneficiary_id in leaving.values_list("beneficiary_id", flat=True).iterator(chunk_size=5000):
+                self.events.add((beneficiary_id, self.run.pk, EventKind.LEFT_STOCK, self.day, "", "", "", ""))
         leaving.update(absent_from_last_stock=True)
+
+
+def _delete_followups(rows: list[tuple]) -> None:
+    """SQLite: the follow-ups a batch replaces go just before it."""
+    FollowUp.objects.filter(beneficiary_id__in=[row[0] for row in rows])._raw_delete(connection.alias)
 
 
 def _identity(values: dict) -> dict:
     return {name: _json_value(values[name]) for name in REVIEW_VALUES}
 
 
-_MATCH_ARGS = (
-    "nir",
-    "birth_name",
-    "usage_name",
-    "first_name",
-    "birth_date",
-    "caf_number",
-    "msa_number",
-    "ft_identifier",
-    "ft_institution_code",
-)
 # The beneficiary fields a person known only from France Travail gets from the record.
 _BENEFICIARY_FIELDS = (
     "nir",
@@ -659,38 +878,62 @@ _BENEFICIARY_FIELDS = (
     "commune_code",
 )
 
-assert set(_MATCH_ARGS) <= set(PECGM_ATTRS) and set(_BENEFICIARY_FIELDS) <= set(PECGM_ATTRS)
+assert set(_BENEFICIARY_FIELDS) <= set(PECGM_ATTRS)
 
 
 def _json_value(value):
+    if value is None:
+        return ""
     return value.isoformat() if isinstance(value, date) else value
 
 
+class _SideConnection:
+    """A second PostgreSQL connection, outside the import's transaction, opened when first needed.
+
+    It hands out sequence values while the main connection is busy with a COPY
+    (sequences are not transactional: a rolled-back import only leaves gaps).
+    """
+
+    def __init__(self):
+        self._connection = None
+
+    def execute(self, sql: str, params: list) -> list[tuple]:
+        if self._connection is None:
+            self._connection = connections.create_connection("default")
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
 class _IdAllocator:
-    """Primary keys of rows created during the import, known before their batch is written.
+    """Primary keys of rows created during the import, known before their rows are written.
 
     A person may appear twice in one file (a flux): the second record must
     find the first, hence an id at once; snapshots are pointed at by review
     cases and follow-ups, and COPY hands back no ids. PostgreSQL gives
-    sequence values; SQLite (one writer, inside our transaction) counts from
-    the current maximum.
+    sequence values (from a side connection: the main one is streaming);
+    SQLite (one writer, inside our transaction) counts from the current maximum.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, side: _SideConnection):
         self.model = model
+        self.side = side
         self.free: list[int] = []
         self.last: int | None = None
 
     def next(self) -> int:
         if connection.vendor == "postgresql":
             if not self.free:
-                table = self.model._meta.db_table
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                        [table, BATCH_SIZE],
-                    )
-                    self.free = [row[0] for row in cursor.fetchall()][::-1]
+                rows = self.side.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                    [self.model._meta.db_table, BATCH_SIZE],
+                )
+                self.free = [row[0] for row in rows][::-1]
             return self.free.pop()
         if self.last is None:
             self.last = self.model.objects.order_by("-id").values_list("id", flat=True).first() or 0
