@@ -23,9 +23,9 @@ people. Other importers (the orientations CSV) find people the same way.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from beneficiaries.models import Beneficiary
 from beneficiaries.names import name_key
@@ -33,15 +33,40 @@ from beneficiaries.nir import nir_key
 from exchanges.models import FollowUp, MatchRule, ReviewCase, ReviewReason, ReviewStatus
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
-    """What the matcher remembers of a beneficiary: identifiers only."""
+class Person(NamedTuple):
+    """What the matcher remembers of a beneficiary: identifiers only.
+
+    A named tuple rather than a dataclass: one is built per beneficiary at each
+    import (hundreds of thousands), and a tuple is both quicker to make and smaller.
+    """
 
     id: int
     nir_key: str
     birth_date: date
     caf_number: str
     msa_number: str
+
+
+def _put(index: dict, key, beneficiary_id: int) -> None:
+    """Index a beneficiary under a key: one id per key, a list only when people share it.
+
+    Nearly every key belongs to one person, and an int costs a fraction of a list or a set.
+    """
+    known = index.get(key)
+    if known is None:
+        index[key] = beneficiary_id
+    elif known.__class__ is list:
+        if beneficiary_id not in known:
+            known.append(beneficiary_id)
+    elif known != beneficiary_id:
+        index[key] = [known, beneficiary_id]
+
+
+def _ids(index: dict, key) -> list[int]:
+    known = index.get(key)
+    if known is None:
+        return []
+    return list(known) if known.__class__ is list else [known]
 
 
 @dataclass
@@ -79,12 +104,13 @@ def ft_key(institution_code: str | None, identifier: str | None) -> tuple[str, s
 
 class Matcher:
     def __init__(self) -> None:
+        # Each index maps a key to a beneficiary id, or to a list of them (see `_put`).
         self.people: dict[int, Person] = {}
-        self.by_nir: dict[str, list[int]] = defaultdict(list)
-        self.by_ft: dict[tuple[str, str], set[int]] = defaultdict(set)
-        self.by_caf: dict[tuple[str, date], list[int]] = defaultdict(list)
-        self.by_msa: dict[tuple[str, date], list[int]] = defaultdict(list)
-        self.by_name: dict[tuple[str, str, date], set[int]] = defaultdict(set)
+        self.by_nir: dict[str, int | list[int]] = {}
+        self.by_ft: dict[tuple[str, str], int | list[int]] = {}
+        self.by_caf: dict[tuple[str, date], int | list[int]] = {}
+        self.by_msa: dict[tuple[str, date], int | list[int]] = {}
+        self.by_name: dict[tuple[str, str, date], int | list[int]] = {}
         # Admins' decisions: ("nir", key, birth date) or ("ft", institution, identifier) -> beneficiary.
         self.confirmed: dict[tuple, int] = {}
 
@@ -128,17 +154,20 @@ class Matcher:
             self.confirmed[("ft", *ft)] = beneficiary_id
 
     def _add_row(self, id_, nir_key_, birth_date, caf, msa, birth_key, usage_key, first_key) -> None:
-        caf, msa = _clean(caf), _clean(msa)
+        caf = caf.strip().upper() if caf else ""
+        msa = msa.strip().upper() if msa else ""
         self.people[id_] = Person(id_, nir_key_ or "", birth_date, caf, msa)
         if nir_key_:
-            self.by_nir[nir_key_].append(id_)
+            _put(self.by_nir, nir_key_, id_)
         if caf:
-            self.by_caf[(caf, birth_date)].append(id_)
+            _put(self.by_caf, (caf, birth_date), id_)
         if msa:
-            self.by_msa[(msa, birth_date)].append(id_)
-        for key in {birth_key, usage_key}:
-            if key and first_key:
-                self.by_name[(key, first_key, birth_date)].add(id_)
+            _put(self.by_msa, (msa, birth_date), id_)
+        if first_key:
+            if birth_key:
+                _put(self.by_name, (birth_key, first_key, birth_date), id_)
+            if usage_key and usage_key != birth_key:
+                _put(self.by_name, (usage_key, first_key, birth_date), id_)
 
     def add(self, beneficiary: Beneficiary) -> None:
         """Remember a beneficiary created (or changed) since the indexes were built."""
@@ -157,7 +186,7 @@ class Matcher:
     def add_ft_identifier(self, beneficiary_id: int, institution_code: str | None, identifier: str | None):
         key = ft_key(institution_code, identifier)
         if key:
-            self.by_ft[key].add(beneficiary_id)
+            _put(self.by_ft, key, beneficiary_id)
 
     def match(
         self,
@@ -182,8 +211,7 @@ class Matcher:
                 return MatchResult(self.confirmed[decided], MatchRule.CONFIRMED)
 
         # 1. NIR: certain, unless the birth date says otherwise.
-        if key and self.by_nir.get(key):
-            ids = self.by_nir[key]
+        if key and (ids := _ids(self.by_nir, key)):
             same_birth = [i for i in ids if self.people[i].birth_date == birth_date]
             if len(ids) == 1 and same_birth:
                 return MatchResult(ids[0], MatchRule.NIR)
@@ -202,25 +230,25 @@ class Matcher:
             return MatchResult(person.id, rule)
 
         # 2. France Travail identifier seen in an earlier file.
-        if ft and (result := decide(MatchRule.FT_IDENTIFIER, self.by_ft.get(ft, ()))):
+        if ft and (result := decide(MatchRule.FT_IDENTIFIER, _ids(self.by_ft, ft))):
             return result
 
         # 3. CAF or MSA number, with the birth date.
         if birth_date is not None:
             ids = []
             if caf:
-                ids += self.by_caf.get((caf, birth_date), [])
+                ids += _ids(self.by_caf, (caf, birth_date))
             if msa:
-                ids += self.by_msa.get((msa, birth_date), [])
+                ids += _ids(self.by_msa, (msa, birth_date))
             if result := decide(MatchRule.CAF_MSA, ids):
                 return result
 
             # 4. Names and birth date: either name of the record against either name known.
             first = name_key(first_name)
-            ids = set()
+            ids = []
             for name in {name_key(birth_name), name_key(usage_name)}:
                 if name and first:
-                    ids |= self.by_name.get((name, first, birth_date), set())
+                    ids += _ids(self.by_name, (name, first, birth_date))
             if result := decide(MatchRule.NAME, ids):
                 return result
         return MatchResult()

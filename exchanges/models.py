@@ -213,10 +213,23 @@ class JobSeekerSnapshot(PecgmFields):
     """
 
     # Indexed by the (beneficiary, -reference_date) index below: a second index would only slow imports.
+    # No database constraint on the two references of this history table: an import
+    # writes a whole file of it at once and takes both ids from its own transaction
+    # (the run it created, people matched or created), while PostgreSQL's per-row
+    # checks at commit took a seventh of the import. Deletions still cascade
+    # (Django does it), and tests check the references after every kind of import.
     beneficiary = models.ForeignKey(
-        Beneficiary, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots", db_index=False
+        Beneficiary,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="snapshots",
+        db_index=False,
+        db_constraint=False,
     )
-    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="snapshots")
+    run = models.ForeignKey(
+        ImportRun, on_delete=models.CASCADE, related_name="snapshots", db_constraint=False
+    )
     record_number = models.PositiveIntegerField(_("enregistrement n°"))
     reference_date = models.DateField(_("date de référence"))
     periodicity = models.CharField(_("périodicité"), max_length=1, choices=PERIODICITY_CHOICES)
@@ -252,18 +265,27 @@ class FollowUp(PecgmFields):
     beneficiary = models.OneToOneField(
         Beneficiary, primary_key=True, on_delete=models.CASCADE, related_name="followup"
     )
+    # Not indexed alone: the (status, category) and (status, last contact) indexes
+    # below serve it, and every index is paid for on each of the month's rows.
     status = models.CharField(
         _("situation France Travail"),
         max_length=20,
         choices=FollowUpStatus.choices,
         default=FollowUpStatus.UNKNOWN,
-        db_index=True,
     )
     reference_date = models.DateField(_("données France Travail au"), null=True, blank=True, db_index=True)
     periodicity = models.CharField(_("périodicité"), max_length=1, choices=PERIODICITY_CHOICES, blank=True)
     # Not indexed: looked up only when a snapshot is deleted, never while importing.
+    # No database constraint either, as for the snapshots' own references (Django
+    # still sets it to NULL when a snapshot is deleted).
     source_snapshot = models.ForeignKey(
-        JobSeekerSnapshot, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        JobSeekerSnapshot,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     absent_from_last_stock = models.BooleanField(_("absent du dernier fichier"), default=False, db_index=True)
     has_unknown_codes = models.BooleanField(_("codes inconnus"), default=False)

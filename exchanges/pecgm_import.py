@@ -25,7 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
+import operator
+import queue
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -69,8 +71,8 @@ from exchanges.pecgm_reader import FileRejected, RecordIssue, read_pecgm
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
-# Spooled rows stay in memory up to this size, then go to a temporary file.
-SPOOL_IN_MEMORY = 8 * 2**20
+# COPY's text format for NULL.
+NULL = "\\N"
 # How often (in records) the progress is published.
 PROGRESS_EVERY = 2000
 # Errors kept on a refused file: enough to understand it, not a copy of a broken file.
@@ -458,14 +460,17 @@ CANDIDATE_COLUMNS = ("reviewcase_id", "beneficiary_id")
 
 # COPY's text format: a tab between columns, \N for NULL, and these escaped.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_DATE_POSITIONS = frozenset(i for i, attr in enumerate(PECGM_ATTRS) if attr in DATE_ATTRS)
+_PECGM_VALUES = operator.itemgetter(*PECGM_ATTRS)
+# What a missing value becomes: NULL for a date, '' for a text (as `clean_values` does).
+_PECGM_MISSING = tuple(NULL if attr in DATE_ATTRS else "" for attr in PECGM_ATTRS)
+_PECGM_DATES = operator.itemgetter(*(attr for attr in PECGM_ATTRS if attr in DATE_ATTRS))
 
 
 def _copy_value(value) -> str:
     if value is None:
         return "\\N"
     if value.__class__ is str:
-        return value if value.isprintable() and "\\" not in value else value.translate(_COPY_ESCAPES)
+        return value.translate(_COPY_ESCAPES)
     if value is True or value is False:
         return "t" if value else "f"
     if isinstance(value, dict):
@@ -480,122 +485,148 @@ def _copy_line(row: tuple) -> str:
 
 
 def _pecgm_copy_text(values: dict) -> str:
-    """The PECGM columns of one record in COPY text, built once for its snapshot and its follow-up.
-
-    Missing texts are '' and missing dates NULL, as in `clean_values`.
-    """
-    parts = []
-    for index, attr in enumerate(PECGM_ATTRS):
-        value = values[attr]
-        if value is None:
-            parts.append("\\N" if index in _DATE_POSITIONS else "")
-        elif value.__class__ is str:
-            parts.append(
-                value if value.isprintable() and "\\" not in value else value.translate(_COPY_ESCAPES)
-            )
-        else:
-            parts.append(value.isoformat())
-    return "\t".join(parts)
-
-
-def _spool_file():
-    """Memory up to SPOOL_IN_MEMORY, then a temporary file (deleted on close)."""
-    return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="w+", encoding="utf-8")  # noqa: SIM115
-
-
-class _Sink:
-    """The rows of one table, written in bulk.
-
-    PostgreSQL: COPY, in its text format. A `streaming` sink keeps one COPY
-    open for the whole file (the snapshots: the server stores them on the
-    other core while this process reads on); the others are spooled to a
-    temporary file, because a connection busy with a COPY takes no other
-    statement, and copied in by `close()`. Memory does not grow with the file.
-
-    SQLite: rows are kept in batches and written with bulk_create.
-    """
-
-    def __init__(
-        self,
-        model,
-        columns: tuple[str, ...],
-        *,
-        streaming: bool = False,
-        before_batch: Callable[[list[tuple]], None] | None = None,
+    """The PECGM columns of one record in COPY text, built once for its snapshot and its follow-up."""
+    row = _PECGM_VALUES(values)
+    parts = [
+        missing if value is None else value if value.__class__ is str else value.isoformat()
+        for value, missing in zip(row, _PECGM_MISSING, strict=True)
+    ]
+    text = "\t".join(parts)
+    # A tab, a line break or a backslash inside a value (rare): escape value by value.
+    # (The only backslashes expected are those of the NULL dates.)
+    if (
+        "\n" in text
+        or "\r" in text
+        or text.count("\t") != len(parts) - 1
+        or text.count("\\") != _PECGM_DATES(values).count(None)
     ):
-        self.model, self.columns = model, columns
-        self.before_batch = before_batch
-        self.postgres = connection.vendor == "postgresql"
-        self.streaming = streaming
-        self.count = 0
-        self._rows: list[tuple] = []
-        self._spool = None
-        self._copy_context = self._copy = None
-        if self.postgres:
-            db_columns = ", ".join(
-                connection.ops.quote_name(model._meta.get_field(name).column) for name in columns
+        text = "\t".join(
+            [
+                missing if value is None else part.translate(_COPY_ESCAPES)
+                for value, part, missing in zip(row, parts, _PECGM_MISSING, strict=True)
+            ]
+        )
+    return text
+
+
+# The tables an import writes, in the order each batch writes them. (Foreign keys
+# are checked at commit: a follow-up may name a beneficiary of the same batch.)
+_TABLES = {
+    "beneficiaries": (Beneficiary, BENEFICIARY_COLUMNS),
+    "snapshots": (JobSeekerSnapshot, SNAPSHOT_COLUMNS),
+    "reviews": (ReviewCase, REVIEW_COLUMNS),
+    "candidates": (ReviewCase.candidates.through, CANDIDATE_COLUMNS),
+    "followups": (FollowUp, FOLLOWUP_COLUMNS),
+    "events": (StatusEvent, EVENT_COLUMNS),
+    "warnings": (ImportReject, REJECT_COLUMNS),
+}
+
+
+class _Batch:
+    """The rows of about BATCH_SIZE records, for every table: COPY text lines on
+    PostgreSQL, tuples elsewhere. Follow-ups are keyed by beneficiary: the same
+    person twice in a batch (a flux) keeps the later record."""
+
+    def __init__(self):
+        self.rows: dict[str, list] = {name: [] for name in _TABLES if name != "followups"}
+        self.followups: dict[int, object] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows["snapshots"])
+
+
+def _copy_sql(model, columns: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    return f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN"
+
+
+def _write_batch_copy(cursor, batch: _Batch, copy_sql: dict[str, str]) -> None:
+    """PostgreSQL: each table's rows in one COPY; the follow-ups replaced whole."""
+    for name in _TABLES:
+        if name == "followups":
+            if not batch.followups:
+                continue
+            cursor.execute(
+                f"DELETE FROM {FollowUp._meta.db_table} WHERE beneficiary_id = ANY(%s)",  # noqa: S608
+                [list(batch.followups)],
             )
-            table = connection.ops.quote_name(model._meta.db_table)
-            self.copy_sql = f"COPY {table} ({db_columns}) FROM STDIN"
-            if not streaming:
-                self._spool = _spool_file()
-
-    def add(self, row: tuple) -> None:
-        self.add_text(_copy_line(row) if self.postgres else row)
-
-    def add_text(self, line) -> None:
-        """A row already in COPY text (PostgreSQL), or a tuple (SQLite)."""
-        self.count += 1
-        if not self.postgres:
-            self._rows.append(line)
-            if len(self._rows) >= BATCH_SIZE:
-                self.flush()
-        elif self.streaming:
-            if self._copy is None:
-                self._open_copy()
-            self._copy.write(line)
+            lines = batch.followups.values()
         else:
-            self._spool.write(line)
+            lines = batch.rows[name]
+            if not lines:
+                continue
+        with cursor.copy(copy_sql[name]) as copy:
+            copy.write("".join(lines))
 
-    def flush(self) -> None:
-        """SQLite: write the pending batch."""
-        rows, self._rows = self._rows, []
+
+def _write_batch_orm(batch: _Batch) -> None:
+    """SQLite: bulk_create, table by table; the follow-ups replaced whole."""
+    for name, (model, columns) in _TABLES.items():
+        if name == "followups":
+            rows = list(batch.followups.values())
+            if rows:
+                FollowUp.objects.filter(beneficiary_id__in=list(batch.followups))._raw_delete(
+                    connection.alias
+                )
+        else:
+            rows = batch.rows[name]
         if rows:
-            if self.before_batch is not None:
-                self.before_batch(rows)
-            self.model.objects.bulk_create(
-                [self.model(**dict(zip(self.columns, row, strict=True))) for row in rows], batch_size=500
+            model.objects.bulk_create(
+                [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=500
             )
 
-    def close(self, error: BaseException | None = None) -> None:
-        """Write what is left; with `error`, abandon it (the transaction is rolled back anyway)."""
-        if not self.postgres:
-            if error is None:
-                self.flush()
-            self._rows = []
-            return
-        if self._copy_context is not None:
-            context, self._copy_context, self._copy = self._copy_context, None, None
-            if error is None:
-                context.__exit__(None, None, None)
-            else:
-                context.__exit__(type(error), error, error.__traceback__)
-        if self._spool is not None:
-            spool, self._spool = self._spool, None
-            try:
-                if error is None and self.count:
-                    spool.seek(0)
-                    self._open_copy()
-                    while chunk := spool.read(1 << 20):
-                        self._copy.write(chunk)
-                    self.close()
-            finally:
-                spool.close()
 
-    def _open_copy(self) -> None:
-        self._cursor = connection.cursor()
-        self._copy_context = self._cursor.cursor.copy(self.copy_sql)
-        self._copy = self._copy_context.__enter__()
+class _BackgroundWriter:
+    """PostgreSQL: batches written by a thread on the import's own connection.
+
+    While PostgreSQL stores a batch (indexes, the follow-ups' replacement) on
+    the machine's other core, this process reads the next one: the writes no
+    longer wait for the parse, nor the parse for the writes. The thread uses
+    the connection alone while the file is read (`drain()` hands it back); a
+    short queue keeps memory flat. Its errors are raised in the import.
+    """
+
+    def __init__(self):
+        self.raw = connection.connection  # the psycopg connection, inside the transaction
+        self.copy_sql = {name: _copy_sql(model, columns) for name, (model, columns) in _TABLES.items()}
+        self.cancelled = False
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="pecgm-import-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (batch := self.queue.get()) is not None:
+            try:
+                if self.error is None and not self.cancelled:
+                    with self.raw.cursor() as cursor:
+                        _write_batch_copy(cursor, batch, self.copy_sql)
+            except BaseException as error:  # handed to the import's thread
+                self.error = error
+            finally:
+                self.queue.task_done()
+        self.queue.task_done()
+
+    def submit(self, batch: _Batch) -> None:
+        self._raise()
+        self.queue.put(batch)
+
+    def drain(self) -> None:
+        """Wait until every batch is written; the connection is the import's again."""
+        self.queue.join()
+        self._raise()
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the thread; with `cancel`, skip what it has not written (all is rolled back)."""
+        self.cancelled = self.cancelled or cancel
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 class _Writer:
@@ -604,6 +635,7 @@ class _Writer:
     def __init__(self, run: ImportRun, reporter: _Progress):
         self.run = run
         self.reporter = reporter
+        self.postgres = connection.vendor == "postgresql"
         self.day: date = run.reference_date
         self.day_text = self.day.isoformat()
         self.stock = run.periodicity == "M"
@@ -617,8 +649,9 @@ class _Writer:
         self.is_late = bool(previous_stock and self.day < previous_stock)
         self.absent = bool(self.newest_stock and self.day < self.newest_stock)
         self.now = timezone.now()
-        # Everything read from the database is read now: once the snapshots' COPY is
-        # open, the connection takes no other statement until the end of the file.
+        self.now_text = self.now.isoformat()
+        # Everything is read from the database now: while the file is read, the
+        # connection belongs to the background writer.
         self.matcher = Matcher.from_database()
         self.situations: dict[int, Situation] = {
             beneficiary_id: Situation(day, status, category, structure, absent)
@@ -635,43 +668,24 @@ class _Writer:
         self.beneficiary_ids = _IdAllocator(Beneficiary, self.side)
         self.snapshot_ids = _IdAllocator(JobSeekerSnapshot, self.side)
         self.review_ids = _IdAllocator(ReviewCase, self.side)
-        # Written in this order at the end; the snapshots stream as the file is read.
-        # (Foreign keys are checked at commit: a snapshot may name a beneficiary not yet written.)
-        self.beneficiaries = _Sink(Beneficiary, BENEFICIARY_COLUMNS)
-        self.snapshots = _Sink(JobSeekerSnapshot, SNAPSHOT_COLUMNS, streaming=True)
-        self.reviews = _Sink(ReviewCase, REVIEW_COLUMNS)
-        self.candidates = _Sink(ReviewCase.candidates.through, CANDIDATE_COLUMNS)
-        self.followups = _Sink(FollowUp, FOLLOWUP_COLUMNS, before_batch=_delete_followups)
-        self.events = _Sink(StatusEvent, EVENT_COLUMNS)
-        self.warnings = _Sink(ImportReject, REJECT_COLUMNS)
-        self.sinks = (
-            self.beneficiaries,
-            self.snapshots,
-            self.reviews,
-            self.candidates,
-            self.followups,
-            self.events,
-            self.warnings,
-        )
-        # The follow-ups this file replaces, and the spooled ones a later record
-        # of the same person (a flux may hold two) supersedes.
-        self.replaced: dict[int, int] = {}
-        self.superseded: set[int] = set()
-        self.pending_replaced: list[int] = []
+        self.batch = _Batch()
+        self.background = _BackgroundWriter() if self.postgres else None
 
     def __enter__(self) -> _Writer:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc is not None:
-            for sink in self.sinks:
-                sink.close(exc)
+        if self.background is not None:
+            self.background.close(cancel=exc is not None)
         self.side.close()
+
+    # --- one record ---------------------------------------------------------
 
     def add(self, record) -> None:
         run_id = self.run.pk
         for issue in record.warnings:
-            self.warnings.add(
+            self._row(
+                "warnings",
                 (
                     run_id,
                     RejectLevel.WARNING,
@@ -679,13 +693,15 @@ class _Writer:
                     _field_name(issue.field),
                     str(issue.value or ""),
                     issue.message,
-                )
+                ),
             )
             self.run.warnings += 1
-        if record.errors:
-            return
-        values = record.values
-        number = record.number
+        if not record.errors:
+            self._add(record.number, record.values)
+        if len(self.batch) >= BATCH_SIZE:
+            self.flush()
+
+    def _add(self, number: int, values: dict) -> None:
         result: MatchResult = self.matcher.match(
             nir=values["nir"],
             birth_name=values["birth_name"],
@@ -698,8 +714,7 @@ class _Writer:
             ft_institution_code=values["ft_institution_code"],
         )
         snapshot_id = self.snapshot_ids.next()
-        postgres = self.snapshots.postgres
-        data = _pecgm_copy_text(values) if postgres else tuple(clean_values(values).values())
+        data = _pecgm_copy_text(values) if self.postgres else tuple(clean_values(values).values())
         if result.is_match:
             beneficiary_id = result.beneficiary_id
             counter = MATCH_COUNTERS[result.rule]
@@ -720,14 +735,17 @@ class _Writer:
         self.matcher.add_ft_identifier(beneficiary_id, values["ft_institution_code"], values["ft_identifier"])
         self.follow(beneficiary_id, snapshot_id, values, data)
 
+    def _row(self, table: str, row: tuple) -> None:
+        self.batch.rows[table].append(_copy_line(row) if self.postgres else row)
+
     def _snapshot(self, snapshot_id: int, beneficiary_id: int | None, number: int, rule: str, data) -> None:
-        if self.snapshots.postgres:
-            self.snapshots.add_text(
-                f"{snapshot_id}\t{beneficiary_id if beneficiary_id else chr(92) + 'N'}\t{self.run.pk}\t"
-                f"{number}\t{self.day_text}\t{self.run.periodicity}\t{rule}\t{data}\n"
+        if self.postgres:
+            self.batch.rows["snapshots"].append(
+                f"{snapshot_id}\t{beneficiary_id or NULL}\t{self.run.pk}\t{number}\t{self.day_text}\t"
+                f"{self.run.periodicity}\t{rule}\t{data}\n"
             )
         else:
-            self.snapshots.add_text(
+            self.batch.rows["snapshots"].append(
                 (
                     snapshot_id,
                     beneficiary_id,
@@ -742,7 +760,8 @@ class _Writer:
 
     def _review(self, snapshot_id, number, reason, candidates, created_id, values) -> None:
         review_id = self.review_ids.next()
-        self.reviews.add(
+        self._row(
+            "reviews",
             (
                 review_id,
                 self.run.pk,
@@ -754,10 +773,10 @@ class _Writer:
                 ReviewStatus.OPEN,
                 self.now,
                 "",
-            )
+            ),
         )
         for candidate in candidates:
-            self.candidates.add((review_id, candidate))
+            self._row("candidates", (review_id, candidate))
 
     def new_beneficiary(self, values: dict) -> int:
         beneficiary = Beneficiary(
@@ -768,7 +787,7 @@ class _Writer:
         )
         beneficiary.created_at = beneficiary.updated_at = self.now
         self.matcher.add(beneficiary)  # a second record of the same person finds them (keys refreshed)
-        self.beneficiaries.add(tuple(getattr(beneficiary, name) for name in BENEFICIARY_COLUMNS))
+        self._row("beneficiaries", tuple(getattr(beneficiary, name) for name in BENEFICIARY_COLUMNS))
         return beneficiary.pk
 
     def follow(self, beneficiary_id: int, snapshot_id: int, values: dict, data) -> None:
@@ -782,85 +801,63 @@ class _Writer:
         )
         self.situations[beneficiary_id] = new
         unknown = has_unknown_codes(values)
-        line = self.followups.count
-        if (earlier := self.replaced.get(beneficiary_id)) is not None:
-            # The same person twice in one file (a flux): the later record wins.
-            if self.followups.postgres:
-                self.superseded.add(earlier)
-            else:
-                self.followups.flush()  # the earlier row is written; the next batch replaces it
-        self.replaced[beneficiary_id] = line
-        if self.followups.postgres:
-            self.followups.add_text(
+        if self.postgres:
+            row = (
                 f"{beneficiary_id}\t{status}\t{self.day_text}\t{self.run.periodicity}\t{snapshot_id}\t"
-                f"{'t' if self.absent else 'f'}\t{'t' if unknown else 'f'}\t{self.now.isoformat()}\t{data}\n"
+                f"{'t' if self.absent else 'f'}\t{'t' if unknown else 'f'}\t{self.now_text}\t{data}\n"
             )
         else:
-            self.followups.add_text(
-                (
-                    beneficiary_id,
-                    status,
-                    self.day,
-                    self.run.periodicity,
-                    snapshot_id,
-                    self.absent,
-                    unknown,
-                    self.now,
-                    *data,
-                )
+            row = (
+                beneficiary_id,
+                status,
+                self.day,
+                self.run.periodicity,
+                snapshot_id,
+                self.absent,
+                unknown,
+                self.now,
+                *data,
             )
+        self.batch.followups.pop(beneficiary_id, None)  # the later record of a person wins
+        self.batch.followups[beneficiary_id] = row
         if self.has_history and not self.is_late:
             for event in events_between(old, new, values, stock=self.stock):
                 event.update(beneficiary_id=beneficiary_id, run_id=self.run.pk)
-                self.events.add(tuple(event.get(name) or "" for name in EVENT_COLUMNS))
+                self._row("events", tuple(event.get(name) or "" for name in EVENT_COLUMNS))
+
+    # --- batches ------------------------------------------------------------
+
+    def flush(self) -> None:
+        batch, self.batch = self.batch, _Batch()
+        if self.background is not None:
+            self.background.submit(batch)
+        else:
+            _write_batch_orm(batch)
 
     def finish(self) -> None:
-        """The file is read and accepted: write what was kept for the end."""
-        self.snapshots.close()
-        self.beneficiaries.close()
-        self.reviews.close()
-        self.candidates.close()
-        if self.followups.postgres:
-            # A follow-up is replaced whole: its primary key is the beneficiary's.
-            # (SQLite's batches did it as they went: `_delete_followups`.)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"DELETE FROM {FollowUp._meta.db_table} WHERE beneficiary_id = ANY(%s)",  # noqa: S608
-                    [list(self.replaced)],
-                )
-            if self.superseded:
-                self._drop_superseded()
-        self.followups.close()
+        """The file is read and accepted: write the last batch, then what needs the whole file."""
+        self.flush()
+        if self.background is not None:
+            self.background.drain()
         if self.stock and not self.is_late:
             self.mark_absent()
-        self.events.close()
-        self.warnings.close()
-
-    def _drop_superseded(self) -> None:
-        """Forget the follow-up rows a later record of the same person replaced (rare: fluxes)."""
-        sink = self.followups
-        spool = sink._spool
-        spool.seek(0)
-        kept = _spool_file()
-        for index, line in enumerate(spool):
-            if index not in self.superseded:
-                kept.write(line)
-        spool.close()
-        sink._spool = kept
-        sink.count -= len(self.superseded)
 
     def mark_absent(self) -> None:
         """Those whose newest data predates this stock are absent from it (a flux's silence means nothing)."""
         leaving = FollowUp.objects.filter(reference_date__lt=self.day, absent_from_last_stock=False)
         if self.has_history:
-            for beneficiary_id in leaving.values_list("beneficiary_id", flat=True).iterator(chunk_size=5000):
-                self.events.add((beneficiary_id, self.run.pk, EventKind.LEFT_STOCK, self.day, "", "", "", ""))
+            StatusEvent.objects.bulk_create(
+                (
+                    StatusEvent(
+                        beneficiary_id=beneficiary_id, run=self.run, kind=EventKind.LEFT_STOCK, date=self.day
+                    )
+                    for beneficiary_id in leaving.values_list("beneficiary_id", flat=True).iterator(
+                        chunk_size=5000
+                    )
+                ),
+                batch_size=1000,
+            )
         leaving.update(absent_from_last_stock=True)
-
-
-def _delete_followups(rows: list[tuple]) -> None:
-    """SQLite: the follow-ups a batch replaces go just before it."""
-    FollowUp.objects.filter(beneficiary_id__in=[row[0] for row in rows])._raw_delete(connection.alias)
 
 
 def _identity(values: dict) -> dict:
@@ -923,11 +920,12 @@ class _IdAllocator:
     def __init__(self, model, side: _SideConnection):
         self.model = model
         self.side = side
+        self.postgres = connection.vendor == "postgresql"
         self.free: list[int] = []
         self.last: int | None = None
 
     def next(self) -> int:
-        if connection.vendor == "postgresql":
+        if self.postgres:
             if not self.free:
                 rows = self.side.execute(
                     "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
