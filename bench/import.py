@@ -51,6 +51,7 @@ from exchanges.pecgm_reader import read_pecgm  # noqa: E402
 from exchanges.synthetic import fake_pecgm_records, next_month, write_pecgm  # noqa: E402
 
 JAN, FEB = date(2025, 1, 31), date(2025, 2, 28)
+FIRST, SECOND = "PECGM_082_20250131_M.xml", "PECGM_082_20250228_M.xml"
 
 
 def in_child(step, *args) -> dict:
@@ -114,14 +115,21 @@ def full_import(path: str) -> dict:
     return {"records": run.records, "status": str(run.status)}
 
 
-def populate(n: int) -> list[dict]:
+def prepare(n: int, folder: str) -> dict:
+    """The database and the two files, made in a child so that the parent stays lean.
+
+    (Each step forks from the parent: its peak memory must not include these.)
+    """
     call_command("flush", interactive=False, verbosity=0)
     people = fake_people(n, seed=n)
-    Beneficiary.objects.bulk_create(
-        (_beneficiary(person) for person in people),
-        batch_size=5000,
+    Beneficiary.objects.bulk_create((_beneficiary(person) for person in people), batch_size=5000)
+    known = people[: int(n * 0.9)]
+    january = list(fake_pecgm_records(known, n, seed=n, reference_date=JAN))
+    write_pecgm(Path(folder) / FIRST, january, reference_date=JAN)
+    write_pecgm(
+        Path(folder) / SECOND, next_month(january, seed=n + 1, reference_date=FEB), reference_date=FEB
     )
-    return people
+    return {}
 
 
 def _beneficiary(values: dict) -> Beneficiary:
@@ -147,14 +155,8 @@ def main(sizes: list[int]) -> None:
     call_command("migrate", verbosity=0)
     for n in sizes:
         with tempfile.TemporaryDirectory() as folder:
-            people = populate(n)
-            known = people[: int(n * 0.9)]
-            january = list(fake_pecgm_records(known, n, seed=n, reference_date=JAN))
-            first_path = str(Path(folder) / "PECGM_082_20250131_M.xml")
-            write_pecgm(first_path, january, reference_date=JAN)
-            second_path = str(Path(folder) / "PECGM_082_20250228_M.xml")
-            write_pecgm(second_path, next_month(january, seed=n + 1, reference_date=FEB), reference_date=FEB)
-            del january, people, known
+            in_child(prepare, n, folder)
+            first_path, second_path = str(Path(folder) / FIRST), str(Path(folder) / SECOND)
             size = os.path.getsize(first_path) / 1e6
             print(f"N = {n} ({size:.0f} MB)")
             bare, bare_tag = in_child(bare_parse, first_path), in_child(bare_tag_parse, first_path)

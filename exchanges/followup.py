@@ -8,8 +8,8 @@ the review queue (one beneficiary at a time, `refresh_followup`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import Max
@@ -68,9 +68,11 @@ def clean_values(values: Mapping) -> dict:
 DATE_ATTRS = frozenset(attr for _path, item, attr in PECGM.detail.flat_fields() if item.is_date)
 
 
-@dataclass(frozen=True, slots=True)
-class Situation:
-    """The few values events are computed from, kept in memory for every follow-up during an import."""
+class Situation(NamedTuple):
+    """The few values events are computed from, kept in memory for every follow-up during an import.
+
+    A named tuple: one is made per record, and it is the cheapest immutable record Python has.
+    """
 
     reference_date: date | None
     status: str

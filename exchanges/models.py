@@ -262,8 +262,11 @@ class FollowUp(PecgmFields):
     the row whole.
     """
 
+    # No database constraint, as for the snapshots (see JobSeekerSnapshot): every
+    # follow-up is rewritten each month, and its per-row check at commit is paid
+    # on each of them. The import writes it for a person it has just matched or created.
     beneficiary = models.OneToOneField(
-        Beneficiary, primary_key=True, on_delete=models.CASCADE, related_name="followup"
+        Beneficiary, primary_key=True, on_delete=models.CASCADE, related_name="followup", db_constraint=False
     )
     # Not indexed alone: the (status, category) and (status, last contact) indexes
     # below serve it, and every index is paid for on each of the month's rows.

@@ -697,11 +697,11 @@ class _Writer:
             )
             self.run.warnings += 1
         if not record.errors:
-            self._add(record.number, record.values)
+            self._add(record.number, record.values, bool(record.warnings))
         if len(self.batch) >= BATCH_SIZE:
             self.flush()
 
-    def _add(self, number: int, values: dict) -> None:
+    def _add(self, number: int, values: dict, warned: bool) -> None:
         result: MatchResult = self.matcher.match(
             nir=values["nir"],
             birth_name=values["birth_name"],
@@ -733,7 +733,7 @@ class _Writer:
             rule = ""
         self._snapshot(snapshot_id, beneficiary_id, number, rule, data)
         self.matcher.add_ft_identifier(beneficiary_id, values["ft_institution_code"], values["ft_identifier"])
-        self.follow(beneficiary_id, snapshot_id, values, data)
+        self.follow(beneficiary_id, snapshot_id, values, data, warned)
 
     def _row(self, table: str, row: tuple) -> None:
         self.batch.rows[table].append(_copy_line(row) if self.postgres else row)
@@ -790,8 +790,12 @@ class _Writer:
         self._row("beneficiaries", tuple(getattr(beneficiary, name) for name in BENEFICIARY_COLUMNS))
         return beneficiary.pk
 
-    def follow(self, beneficiary_id: int, snapshot_id: int, values: dict, data) -> None:
-        """Make this record the beneficiary's current situation, unless a newer one is known."""
+    def follow(self, beneficiary_id: int, snapshot_id: int, values: dict, data, warned: bool) -> None:
+        """Make this record the beneficiary's current situation, unless a newer one is known.
+
+        `warned`: the reader found something odd in the record; an unknown code is
+        always among such things, so a record without warnings has none.
+        """
         old = self.situations.get(beneficiary_id)
         if old is not None and old.reference_date and old.reference_date > self.day:
             return
@@ -800,7 +804,7 @@ class _Writer:
             self.day, status, values["category"] or "", values["main_structure_name"] or "", self.absent
         )
         self.situations[beneficiary_id] = new
-        unknown = has_unknown_codes(values)
+        unknown = warned and has_unknown_codes(values)
         if self.postgres:
             row = (
                 f"{beneficiary_id}\t{status}\t{self.day_text}\t{self.run.periodicity}\t{snapshot_id}\t"

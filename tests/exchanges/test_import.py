@@ -482,3 +482,49 @@ def test_an_unknown_element_with_a_very_long_tag_is_a_kept_warning(tmp_path):
     assert (
         warning.level == RejectLevel.WARNING and warning.field.startswith("XXX") and len(warning.field) == 100
     )
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_a_person_twice_in_a_flux_keeps_the_later_record(tmp_path, monkeypatch, batch_size):
+    # Within one batch and across batches (the earlier follow-up already written).
+    monkeypatch.setattr(pecgm_import, "BATCH_SIZE", batch_size)
+    person, other = BeneficiaryFactory(), BeneficiaryFactory()
+    record = record_for(person)
+    flux = [record, record_for(other), ceased(record, date(2025, 1, 20))]
+    run = import_pecgm(pecgm_file(tmp_path, flux, JAN, "H"))
+    assert run.matched_nir == 3
+    followup = FollowUp.objects.get(beneficiary=person)
+    assert followup.status == FollowUpStatus.CEASED and followup.source_snapshot.record_number == 3
+    assert FollowUp.objects.count() == 2 and JobSeekerSnapshot.objects.count() == 3
+
+
+def test_references_hold_after_every_kind_of_import(tmp_path, monkeypatch):
+    """Snapshots and follow-ups carry no database constraint on their references: the import keeps them."""
+    monkeypatch.setattr(pecgm_import, "BATCH_SIZE", 2)
+    known, doubtful = BeneficiaryFactory(), BeneficiaryFactory()
+    unknown = record_for(None, nir="2880582121456")
+    stock = [record_for(known), record_for(doubtful, birth_date=date(1970, 1, 1)), unknown]
+    import_pecgm(pecgm_file(tmp_path, stock, JAN))
+    import_pecgm(pecgm_file(tmp_path, [unknown, ceased(unknown, date(2025, 2, 3))], date(2025, 2, 5), "H"))
+    import_pecgm(pecgm_file(tmp_path, [record_for(known)], FEB))
+
+    people = set(Beneficiary.objects.values_list("id", flat=True))
+    runs = set(ImportRun.objects.values_list("id", flat=True))
+    snapshots = set(JobSeekerSnapshot.objects.values_list("id", flat=True))
+    assert len(snapshots) == 6
+    for beneficiary_id, run_id in JobSeekerSnapshot.objects.values_list("beneficiary_id", "run_id"):
+        assert beneficiary_id is None or beneficiary_id in people
+        assert run_id in runs
+    assert JobSeekerSnapshot.objects.filter(beneficiary=None).count() == 1  # the doubtful record
+    for source in FollowUp.objects.values_list("source_snapshot_id", flat=True):
+        assert source in snapshots
+    assert set(ReviewCase.objects.values_list("snapshot_id", flat=True)) <= snapshots
+
+
+def test_values_needing_escapes_are_stored_as_received(tmp_path):
+    # Backslashes and tabs mean something to PostgreSQL's COPY: they must arrive unchanged.
+    person = BeneficiaryFactory()
+    label = "Agent\\d'entretien \\N\tpolyvalent"
+    import_pecgm(pecgm_file(tmp_path, [record_for(person, rome_code="K2204", rome_label=label)], JAN))
+    assert JobSeekerSnapshot.objects.get().rome_label == label
+    assert FollowUp.objects.get().rome_label == label
