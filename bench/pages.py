@@ -68,6 +68,7 @@ AGENCIES = [
     "FRANCE TRAVAIL CAUSSADE",
 ]
 COHORTS = ["sans-contact", "cessations-du-mois", "radies-du-mois"]
+KINDS = ["search", "list", "parcours", "dashboard", "cohort"]
 COUNSELLORS = ["DUPONT MARIE", "MARTIN PAUL", "BERNARD SOPHIE", "PETIT LUC", "ROUX CLAIRE"]
 
 
@@ -462,12 +463,13 @@ def load(
     server_pid: int | None = None,
     import_command: list[str] | None = None,
     import_delay: float = 5.0,
+    kinds: list[str] = KINDS,
 ) -> dict:
     """N clients in a closed loop: each sends its next request as soon as the previous answered
     (plus an optional think time). With `import_command`, the import runs while they browse and
     the load stops when it ends."""
     names = sorted(set(Faker("fr_FR").provider("faker.providers.person").last_names))
-    samples: list[tuple[float, str, float, bool]] = []  # (start, kind, ms, ok)
+    samples: list[tuple[float, str, float, int]] = []  # (start, kind, ms, HTTP status or 0)
     lock = threading.Lock()
     remaining = [total if import_command is None else 10**9]
     stop = threading.Event()
@@ -477,7 +479,6 @@ def load(
     def client(number: int) -> None:
         rng = random.Random(number)
         session = Client(url, cookies[number])
-        kinds = ["search", "list", "parcours", "dashboard", "cohort"]
         turn = number
         while time.monotonic() < deadline and not stop.is_set():
             with lock:
@@ -491,7 +492,7 @@ def load(
             status = session.get(target)
             elapsed = (time.perf_counter() - started) * 1000
             with lock:
-                samples.append((started, kind, elapsed, status == 200))
+                samples.append((started, kind, elapsed, status))
             if think_ms:
                 time.sleep(rng.expovariate(1 / think_ms) / 1000)
 
@@ -533,14 +534,17 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def report_samples(samples: list[tuple[float, str, float, bool]], seconds: float, title: str) -> None:
+def report_samples(samples: list[tuple[float, str, float, int]], seconds: float, title: str) -> None:
     print(f"\n{title}")
     print(f"{'page':<10} {'n':>6} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     by_kind: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
-    for _start, kind, elapsed, ok in samples:
+    statuses: dict[tuple[str, int], int] = defaultdict(int)
+    for _start, kind, elapsed, status in samples:
         by_kind[kind].append(elapsed)
-        errors[kind] += not ok
+        if status != 200:
+            errors[kind] += 1
+            statuses[(kind, status)] += 1
     for kind, values in sorted(by_kind.items()):
         p50, p95, p99 = (percentile(values, f) for f in (0.5, 0.95, 0.99))
         print(
@@ -549,6 +553,10 @@ def report_samples(samples: list[tuple[float, str, float, bool]], seconds: float
         )
     count = len(samples)
     print(f"{count} requests in {seconds:.1f} s ({count / seconds:.0f} req/s), {sum(errors.values())} errors")
+    for (kind, status), n in sorted(statuses.items()):
+        print(
+            f"  {kind}: {n} × " + (f"HTTP {status}" if status else "no answer (connection error or timeout)")
+        )
 
 
 def report(result: dict) -> None:
@@ -561,7 +569,7 @@ def report(result: dict) -> None:
         f"{cpu['machine']:.1f} s ({100 * cpu['machine'] / capacity:.0f} %), of which the bench client "
         f"{cpu['client']:.1f} s ({100 * cpu['client'] / capacity:.0f} % of the machine), gunicorn "
         f"{cpu['server']:.1f} s, PostgreSQL (the bench database's backends) {cpu['database']:.1f} s, "
-        f"the rest (the import, other processes) "
+        f"the rest (PostgreSQL's parallel workers, the import, other processes) "
         f"{cpu['machine'] - cpu['client'] - cpu['server'] - cpu['database']:.1f} s"
     )
     imported = result["import"]
@@ -652,6 +660,9 @@ def main() -> None:
         default=0,
         help="with --with-import: first write FILE, next month's stock for this many people of the database",
     )
+    parser.add_argument(
+        "--only", help=f"comma-separated page kinds to request ({','.join(KINDS)}): what each one costs"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the database if it has the people already")
     parser.add_argument(
         "--explain", action="store_true", help="print EXPLAIN ANALYZE of each page's slowest queries"
@@ -721,6 +732,7 @@ def main() -> None:
                 think_ms=args.think_ms,
                 server_pid=process.pid,
                 import_command=import_command,
+                kinds=args.only.split(",") if args.only else KINDS,
             )
         )
     finally:

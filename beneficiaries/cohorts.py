@@ -53,11 +53,17 @@ def positive_exit_q() -> Q:
 
 def data_month(today: date | None = None) -> tuple[date, date]:
     """First and last day of the month of the newest data (see the module docstring)."""
-    newest = (
-        ImportRun.objects.filter(status__in=SUCCESSFUL_STATUSES, reference_date__isnull=False)
-        .order_by("-reference_date")
-        .values_list("reference_date", flat=True)
-        .first()
+    from beneficiaries.dashboard import per_data_version
+
+    # Read once per data version: every cohort and dashboard page asks.
+    newest = per_data_version(
+        "newest-data",
+        lambda: (
+            ImportRun.objects.filter(status__in=SUCCESSFUL_STATUSES, reference_date__isnull=False)
+            .order_by("-reference_date")
+            .values_list("reference_date", flat=True)
+            .first()
+        ),
     )
     day = newest or today or timezone.localdate()
     return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])

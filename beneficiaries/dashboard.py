@@ -3,9 +3,11 @@
 Counts are cached per scope (what the user may see) under a *data version*:
 `invalidate_dashboard()` bumps it, and the import and orientation decisions
 call it. The version also carries a fingerprint of the newest import and the
-newest decision change, read from the database, so that a change made by
-another process (a Celery worker, with a per-process cache) is seen within
-a few seconds even without a shared cache.
+newest decision change, review and change to a beneficiary, read from the
+database (indexed maxima), so that a change made by another process (a
+Celery worker, a management command, with a per-process cache) is seen
+within a few seconds even without a shared cache. The list pages cache their
+counts and page ids under the same version (beneficiaries.listing).
 
 Charts are inline SVG computed here (coordinates only) and drawn by the
 template: no JavaScript, no inline style (colours come from classes in
@@ -65,11 +67,11 @@ def _database_fingerprint() -> str:
     # Review decisions relink snapshots and refresh follow-ups.
     reviews = ReviewCase.objects.aggregate(last=Max("id"), resolved=Max("resolved_at"))
     resolved = reviews["resolved"].timestamp() if reviews["resolved"] else 0
-    # People added by a CSV import or by hand change the lists' counts.
-    last_person = Beneficiary.objects.aggregate(last=Max("id"))["last"]
+    # People added or changed (CSV import, review, retention, admin) change the lists.
+    last_person = Beneficiary.objects.aggregate(last=Max("updated_at"))["last"]
     value = (
         f"{last_run or 0}-{last_change.timestamp() if last_change else 0}-{reviews['last'] or 0}-{resolved}"
-        f"-{last_person or 0}"
+        f"-{last_person.timestamp() if last_person else 0}"
     )
     _fingerprint = (now, value)
     return value
@@ -77,6 +79,17 @@ def _database_fingerprint() -> str:
 
 def data_version() -> str:
     return f"{cache.get(_VERSION_KEY, 0)}.{_database_fingerprint()}"
+
+
+def per_data_version(name: str, compute):
+    """A value read from the database once per data version (the newest file's date…)."""
+    key = f"beneficiaries:{name}:{data_version()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        # None cannot be told from a miss: kept as "" (falsy, like None, for the callers).
+        cache.set(key, "" if value is None else value, settings.DASHBOARD_CACHE_SECONDS)
+    return value
 
 
 def scope_key(beneficiaries: QuerySet) -> str:

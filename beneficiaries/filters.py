@@ -91,7 +91,9 @@ def territory_choices(user) -> list[tuple[str, str]]:
         territory = apps.get_model("accounts", "Territory")
     except LookupError:
         return []
-    mine = list(user.territories.all()) if hasattr(user, "territories") else []
+    from beneficiaries.scoping import user_territories
+
+    mine = user_territories(user) if hasattr(user, "territories") else []
     territories = mine or list(territory.objects.all())
     return [(str(t.pk), t.name) for t in territories]
 

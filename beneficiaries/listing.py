@@ -6,8 +6,9 @@ Why not Django's Paginator over the model: measured at 200 000 people
 - its exact `COUNT(*)` over the follow-up join cost 80-250 ms on every
   request when a filter keeps many rows. Here the count stops at
   `COUNT_CAP` ("plus de 10 000") and is cached under the data version
-  (`dashboard.data_version`: imports, decisions and reviews change it), keyed
-  by the SQL of the filtered queryset, so a list seen again costs nothing;
+  (`dashboard.data_version`: imports, decisions, reviews and changes to
+  people change it), keyed by the SQL of the filtered queryset, so a list
+  seen again costs nothing; so are the ids of each page;
 - PostgreSQL sorted the whole filtered set with every column of both tables
   (24 000 rows × 400 bytes) to keep 50, and an `OFFSET` page computed the
   orientation subqueries of every skipped row. Here a first query sorts and
@@ -16,8 +17,8 @@ Why not Django's Paginator over the model: measured at 200 000 people
   more than the SQL: rows are plain `Row` objects with their display text
   ready.
 
-Pages stop at the cap (page 200 of 50 rows): nobody reads the 10 001st name
-of a list; the page says to narrow the search instead.
+Pages stop at the cap (page 200 of 50 rows; 20 for a search): nobody reads
+the 10 001st name of a list; the page says to narrow the search instead.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ from exchanges.models import FollowUpStatus
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
-MAX_PAGE = COUNT_CAP // PAGE_SIZE
+# A search needs no more: past a thousand names one narrows it (and its count cost grows with the
+# matches, which the trigram index must recheck one by one in the table).
+SEARCH_COUNT_CAP = 1_000
 
 # The columns a list row shows (values() lookups; the follow-up is a LEFT JOIN).
 ROW_COLUMNS = (
@@ -149,9 +152,15 @@ class ListPage:
     def __len__(self) -> int:
         return len(self.rows)
 
+    cap: int = COUNT_CAP
+
+    @property
+    def max_page(self) -> int:
+        return self.cap // PAGE_SIZE
+
     @property
     def num_pages(self) -> int:
-        return min(MAX_PAGE, max(1, -(-self.count // PAGE_SIZE)))
+        return min(self.max_page, max(1, -(-self.count // PAGE_SIZE)))
 
     @property
     def has_previous(self) -> bool:
@@ -172,7 +181,7 @@ class ListPage:
     @property
     def at_the_cap(self) -> bool:
         """The last page one may reach while more rows exist: time to narrow the search."""
-        return self.capped and self.number == MAX_PAGE
+        return self.capped and self.number == self.max_page
 
 
 def query_key(queryset: QuerySet) -> str:
@@ -184,43 +193,52 @@ def query_key(queryset: QuerySet) -> str:
     return hashlib.sha256(f"{sql}|{params!r}".encode()).hexdigest()[:24]
 
 
-def capped_count(queryset: QuerySet) -> tuple[int, bool]:
-    """(rows, capped): counts up to COUNT_CAP + 1 rows only, cached under the data version."""
+def cached_under_data_version(name: str, queryset: QuerySet, compute):
+    """`compute()`, cached for this queryset's SQL until the data version changes."""
     from beneficiaries.dashboard import data_version
 
-    key = f"beneficiaries:count:{query_key(queryset)}:{data_version()}"
-    found = cache.get(key)
-    if found is None:
-        # Counting stops at the cap: PostgreSQL walks at most COUNT_CAP + 1 rows of the join.
-        found = queryset.order_by().values("pk")[: COUNT_CAP + 1].count()
-        cache.set(key, found, settings.DASHBOARD_CACHE_SECONDS)
-    return min(found, COUNT_CAP), found > COUNT_CAP
+    key = f"beneficiaries:{name}:{query_key(queryset)}:{data_version()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, settings.DASHBOARD_CACHE_SECONDS)
+    return value
+
+
+def capped_count(queryset: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """(rows, capped): counts up to `cap` + 1 rows only, cached under the data version."""
+    # Counting stops at the cap: PostgreSQL walks at most cap + 1 rows of the join.
+    found = cached_under_data_version(
+        f"count{cap}", queryset, lambda: queryset.order_by().values("pk")[: cap + 1].count()
+    )
+    return min(found, cap), found > cap
 
 
 def page_number(value: str | None) -> int:
     try:
-        return min(MAX_PAGE, max(1, int(value or 1)))
+        return min(COUNT_CAP // PAGE_SIZE, max(1, int(value or 1)))
     except ValueError:
         return 1
 
 
-def list_page(filtered: QuerySet, ordered: QuerySet, number: int, known_count: int | None = None) -> ListPage:
-    """Page `number` of `ordered` (`filtered` with its sort and annotations).
-
-    `known_count`: an exact count the caller already has (a cohort's count, cached for the home page).
-    """
-    if known_count is not None:
-        count, capped = min(known_count, COUNT_CAP), known_count > COUNT_CAP
-    else:
-        count, capped = capped_count(filtered)
-    last = min(MAX_PAGE, max(1, -(-count // PAGE_SIZE)))
-    number = min(number, last)
+def list_page(filtered: QuerySet, ordered: QuerySet, number: int, *, searching: bool = False) -> ListPage:
+    """Page `number` of `ordered` (`filtered` with its sort and annotations)."""
+    cap = SEARCH_COUNT_CAP if searching else COUNT_CAP
+    count, capped = capped_count(filtered, cap)
+    number = min(number, cap // PAGE_SIZE, max(1, -(-count // PAGE_SIZE)))
     start = (number - 1) * PAGE_SIZE
-    # One more id than shown says whether a next page exists, whatever the (cached) count says.
-    ids = list(ordered.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1])
-    has_next = len(ids) > PAGE_SIZE and number < MAX_PAGE
+    # The ids of the page, cached like the count: the same list is opened again and again (a
+    # cohort, a bookmarked filter) and only an import, a decision, a review or a change to
+    # someone changes it. One more id than shown says whether a next page exists. The rows
+    # themselves are always read afresh.
+    ids = cached_under_data_version(
+        f"page{number}",
+        ordered,
+        lambda: list(ordered.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1]),
+    )
+    has_next = len(ids) > PAGE_SIZE and number < cap // PAGE_SIZE
     ids = ids[:PAGE_SIZE]
     values = with_orientation(Beneficiary.objects.filter(pk__in=ids).order_by()).values(*ROW_COLUMNS)
     by_pk = {row["pk"]: row for row in values}
     rows = [Row.from_values(by_pk[pk]) for pk in ids if pk in by_pk]
-    return ListPage(number=number, rows=rows, count=count, capped=capped, has_next=has_next)
+    return ListPage(number=number, rows=rows, count=count, capped=capped, has_next=has_next, cap=cap)

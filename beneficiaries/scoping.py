@@ -21,16 +21,26 @@ Rules (issue 7):
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import Http404, HttpRequest
 
 from accounts.roles import Role
 from beneficiaries.models import Beneficiary
 
 
+def user_territories(user) -> list:
+    """The user's territories, read once for the request's user object.
+
+    Prefetched, so that scoping and the filter form share one query; the
+    related manager's set()/add()/remove() drop the prefetched list.
+    """
+    prefetch_related_objects([user], "territories")
+    return list(user.territories.all())
+
+
 def territory_communes(user) -> set[str] | None:
     """The INSEE codes the user is restricted to, or None when not restricted."""
-    territories = list(user.territories.all())
+    territories = user_territories(user)
     if not territories:
         return None if user.role != Role.SOCIAL_WORKER else set()
     return {code for territory in territories for code in territory.commune_codes}

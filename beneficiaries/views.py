@@ -8,7 +8,7 @@ cohorts.py, timeline.py, dashboard.py and exports.py; views stay thin.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
@@ -22,6 +22,7 @@ from beneficiaries.dashboard import (
     dashboard_data,
     data_version,
     line_chart,
+    per_data_version,
     scope_key,
 )
 from beneficiaries.filters import BeneficiaryFilterForm, apply_filters, apply_sort, with_orientation
@@ -52,7 +53,12 @@ def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpRespon
     ordered = apply_sort(beneficiaries, sort)
     if sort.lstrip("-") == "orientation":
         ordered = with_orientation(ordered)
-    page = list_page(beneficiaries, ordered, page_number(request.GET.get("page")))
+    page = list_page(
+        beneficiaries,
+        ordered,
+        page_number(request.GET.get("page")),
+        searching=bool(form.is_bound and form.cleaned_data.get("q")),
+    )
     context = {
         "form": form,
         "page": page,
@@ -74,8 +80,13 @@ def beneficiary_list(request: HttpRequest) -> HttpResponse:
 def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
     beneficiary = get_visible_beneficiary_or_404(request, pk)
     exports.audit_view(request, beneficiary)
-    followup = FollowUp.objects.filter(beneficiary=beneficiary).select_related("source_snapshot__run").first()
-    stock_date = newest_stock_date()
+    # The file's name only, not every column of the snapshot and the run behind it.
+    followup = (
+        FollowUp.objects.filter(beneficiary=beneficiary)
+        .annotate(source_file=F("source_snapshot__run__file_name"))
+        .first()
+    )
+    stock_date = per_data_version("newest-stock", newest_stock_date) or None
     context = {
         "beneficiary": beneficiary,
         "followup": followup,

@@ -157,9 +157,16 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # The pages' queries are short: PostgreSQL's JIT spent 100-160 ms compiling a 50-row list
     # query that runs in 50 ms (docs/performance.md, "Pages"). Off unless asked for.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
     if not env_bool("DB_JIT", False):
-        options = DATABASES["default"].setdefault("OPTIONS", {})
         options["options"] = (options.get("options", "") + " -c jit=off").strip()
+    # Parallel query helps one request alone but, with many at once on a few cores, its worker
+    # processes only add CPU: at 200k × 24 months they burnt a third of the machine under load
+    # (docs/performance.md, "Pages"). DB_PARALLEL_WORKERS sets max_parallel_workers_per_gather.
+    parallel = env_int("DB_PARALLEL_WORKERS", 0, minimum=0, maximum=16)
+    options["options"] = (
+        options.get("options", "") + f" -c max_parallel_workers_per_gather={parallel}"
+    ).strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

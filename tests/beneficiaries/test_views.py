@@ -145,6 +145,40 @@ def test_list_queries_do_not_grow_with_rows(officer_client, django_assert_max_nu
     assert response.context["page"].count == 60
 
 
+def test_counts_stop_at_the_cap_and_so_do_pages(officer_client, monkeypatch):
+    from beneficiaries import listing
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 2)
+    monkeypatch.setattr(listing, "COUNT_CAP", 4)
+    for name in ("Abel", "Bernard", "Caron", "Dumas", "Esnault", "Fabre", "Gautier"):
+        BeneficiaryFactory(birth_name=name, usage_name="")
+    url = reverse("beneficiary_list")
+    first = officer_client.get(url)
+    assert (first.context["page"].count, first.context["page"].capped) == (4, True)
+    assert "Plus de 4 bénéficiaires" in first.content.decode()
+    assert names(first) == ["Abel", "Bernard"]
+    # Page 9 does not exist past the cap: the last reachable page says to narrow the search.
+    last = officer_client.get(url, {"page": "9"})
+    assert last.context["page"].number == 2 and not last.context["page"].has_next
+    assert names(last) == ["Caron", "Dumas"]
+    assert 'id="count-cap"' in last.content.decode()
+
+
+def test_cached_counts_and_pages_follow_changes_to_people(officer_client, monkeypatch):
+    from beneficiaries import dashboard
+
+    monkeypatch.setattr(dashboard, "_FINGERPRINT_TTL", 0)
+    person = BeneficiaryFactory(birth_name="Martin", usage_name="")
+    url = reverse("beneficiary_list")
+    assert names(officer_client.get(url, {"q": "martin"})) == ["Martin"]
+    BeneficiaryFactory(birth_name="Martinez", usage_name="")
+    response = officer_client.get(url, {"q": "martin"})
+    assert response.context["page"].count == 2 and names(response) == ["Martin", "Martinez"]
+    person.birth_name = "Durand"
+    person.save()
+    assert names(officer_client.get(url, {"q": "martin"})) == ["Martinez"]
+
+
 # --- Parcours -----------------------------------------------------------------
 
 
