@@ -30,7 +30,7 @@ class BootstrapMixin:
         errors = self._errors or {}
         for name, field in self.fields.items():
             widget = field.widget
-            if isinstance(widget, forms.CheckboxSelectMultiple | forms.CheckboxInput):
+            if isinstance(widget, forms.CheckboxSelectMultiple | forms.CheckboxInput | forms.RadioSelect):
                 continue
             css = "form-select" if isinstance(widget, forms.Select) else "form-control"
             widget.attrs["class"] = css + (" is-invalid" if name in errors else "")
@@ -172,15 +172,44 @@ class CorrectionForm(DecisionForm):
 
 
 class BulkDecisionForm(DecisionForm):
+    """The same decision for the people checked on the page, or for the whole filtered queue."""
+
+    SELECTED, ALL = "selected", "all"
+
+    scope = forms.ChoiceField(
+        label=_("Pour qui"),
+        choices=[(SELECTED, _("Les personnes cochées")), (ALL, _("Toute la liste filtrée"))],
+        widget=forms.RadioSelect,
+        required=False,
+    )
     beneficiaries = forms.ModelMultipleChoiceField(
         label=_("Personnes"),
         queryset=Beneficiary.objects.all(),
+        required=False,
         error_messages={
-            "required": _("Cochez au moins une personne."),
             "invalid_choice": _("Une personne cochée n'existe plus."),
             "invalid_pk_value": _("Sélection invalide."),
         },
     )
+    # For the whole queue: the number of people the officer saw and confirmed.
+    confirmed_count = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data.get("scope") or self.SELECTED
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("scope") != self.ALL
+            and not cleaned.get("beneficiaries")
+            and "beneficiaries" not in self.errors
+        ):
+            self.add_error("beneficiaries", _("Cochez au moins une personne."))
+        return cleaned
+
+    def carried_values(self) -> list[tuple[str, str]]:
+        """The decision as posted, to post again from the confirmation page."""
+        return [(name, value) for name in DecisionForm.base_fields for value in self.data.getlist(name)]
 
 
 class ReferentBodyForm(BootstrapMixin, forms.ModelForm):

@@ -117,6 +117,12 @@ def to_orient(request: HttpRequest) -> HttpResponse:
     return _render_queue(request, BulkDecisionForm())
 
 
+# The whole filtered queue in one action: at most this many people (the first ones of the
+# queue's order), so that a request stays within the server's time limit; the officer repeats
+# the action for the next ones (those recorded have left the queue).
+BULK_LIMIT = 1000
+
+
 @requires(Capability.RECORD_ORIENTATION)
 @require_POST
 def bulk_record(request: HttpRequest) -> HttpResponse:
@@ -126,9 +132,18 @@ def bulk_record(request: HttpRequest) -> HttpResponse:
     form.fields["beneficiaries"].queryset = visible_beneficiaries(request.user)
     if not form.is_valid():
         return _render_queue(request, form, status=400)
+    if form.cleaned_data["scope"] == BulkDecisionForm.ALL:
+        people = _queue(request)["people"]
+        total = people.count()
+        if form.cleaned_data["confirmed_count"] != total:
+            # First the count, and a second click: then the same filters, if the count still holds.
+            return _confirm_all(request, form, total)
+        chosen = list(people[:BULK_LIMIT])
+    else:
+        chosen = form.cleaned_data["beneficiaries"]
     data = form.decision_data()
     results = []
-    for beneficiary in form.cleaned_data["beneficiaries"]:
+    for beneficiary in chosen:
         try:
             check_new_decision(beneficiary, data.decision_date)
             decision = record_decision(beneficiary, data, user=request.user)
@@ -145,7 +160,38 @@ def bulk_record(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _render_queue(request: HttpRequest, form: BulkDecisionForm, status: int = 200) -> HttpResponse:
+def _confirm_all(request: HttpRequest, form: BulkDecisionForm, total: int) -> HttpResponse:
+    cleaned = form.cleaned_data
+    correspondent = cleaned.get("correspondent")
+    if correspondent is None and cleaned.get("new_last_name"):
+        correspondent = _("%(last)s %(first)s (nouveau)") % {
+            "last": cleaned["new_last_name"],
+            "first": cleaned["new_first_name"],
+        }
+    queue_context = _queue(request)
+    return render(
+        request,
+        "orientations/bulk_confirm.html",
+        {
+            "total": total,
+            "acting": min(total, BULK_LIMIT),
+            "limited": total > BULK_LIMIT,
+            # A count was confirmed, but the queue has changed since.
+            "changed": cleaned.get("confirmed_count") is not None,
+            "summary": [
+                (form.fields["nature"].label, dict(form.fields["nature"].choices).get(cleaned["nature"])),
+                (form.fields["decision_date"].label, cleaned["decision_date"].strftime("%d/%m/%Y")),
+                (form.fields["referent_body"].label, cleaned["referent_body"]),
+                (form.fields["correspondent"].label, correspondent or "—"),
+            ],
+            "carried": form.carried_values(),
+            "filter_query": queue_context["filter_query"],
+        },
+    )
+
+
+def _queue(request: HttpRequest) -> dict:
+    """The queue as filtered by the query string, limited to the people the user may see."""
     # The filters travel in the query string, also when the bulk form posts back.
     communes = [code for code in request.GET.getlist("commune") if code]
     territories = Territory.objects.all()
@@ -154,18 +200,26 @@ def _render_queue(request: HttpRequest, form: BulkDecisionForm, status: int = 20
     people = queue.to_orient(communes=communes, territory=territory).filter(
         pk__in=visible_beneficiaries(request.user).values("pk")
     )
-    page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
+    return {
+        "people": people,
+        "selected_communes": communes,
+        "territories": territories,
+        "territory": territory,
+        "filter_query": _filter_query(communes, territory),
+    }
+
+
+def _render_queue(request: HttpRequest, form: BulkDecisionForm, status: int = 200) -> HttpResponse:
+    context = _queue(request)
+    page = Paginator(context.pop("people"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "orientations/queue.html",
         {
+            **context,
             "page": page,
             "form": form,
             "communes": queue.queue_communes(visible_beneficiaries(request.user)),
-            "selected_communes": communes,
-            "territories": territories,
-            "territory": territory,
-            "filter_query": _filter_query(communes, territory),
         },
         status=status,
     )

@@ -383,3 +383,121 @@ def test_bulk_errors_keep_the_filters_and_a_bad_territory_is_ignored(officer_cli
     assert response.status_code == 400
     assert list(response.context["page"]) == [here]
     assert officer_client.get(reverse("orientation_queue"), {"territoire": "x"}).status_code == 200
+
+
+# --- The whole filtered queue in one action ------------------------------------------
+
+
+def test_the_queue_offers_the_whole_filtered_list_with_its_count(officer_client):
+    BeneficiaryFactory.create_batch(51, commune_code="82121")
+    content = officer_client.get(reverse("orientation_queue"), {"commune": "82121"}).content.decode()
+    assert 'name="scope" id="scope-all" value="all"' in content
+    assert "Toutes les personnes de la liste filtrée (51)" in content
+
+
+def test_the_whole_filtered_queue_asks_for_a_confirmation_with_the_count_first(officer_client):
+    body = ReferentBodyFactory()
+    BeneficiaryFactory.create_batch(3, commune_code="82121")
+    BeneficiaryFactory(commune_code="82033")
+    url = reverse("orientation_bulk_record") + "?commune=82121"
+    response = officer_client.post(url, {**decision_post(body), "scope": "all"})
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "sera enregistrée pour les 3 personnes" in content
+    assert "Confirmer pour 3 personnes" in content
+    assert '<input type="hidden" name="confirmed_count" value="3">' in content
+    assert f'<input type="hidden" name="referent_body" value="{body.pk}">' in content
+    assert f'action="{url}"' in content  # the filters travel on
+    assert not OrientationDecision.objects.exists()
+
+
+def test_once_confirmed_each_person_of_the_filtered_queue_gets_the_decision(officer_client):
+    body = ReferentBodyFactory()
+    people = BeneficiaryFactory.create_batch(3, commune_code="82121")
+    elsewhere = BeneficiaryFactory(commune_code="82033")
+    url = reverse("orientation_bulk_record") + "?commune=82121"
+    response = officer_client.post(url, {**decision_post(body), "scope": "all", "confirmed_count": "3"})
+    assert response.status_code == 200
+    assert "3 enregistrée(s), 0 refusée(s)." in response.content.decode()
+    assert set(OrientationDecision.objects.values_list("beneficiary", flat=True)) == {p.pk for p in people}
+    assert not OrientationDecision.objects.filter(beneficiary=elsewhere).exists()
+    assert AuditEntry.objects.filter(action="recorded_orientation").count() == 3
+
+
+def test_a_queue_that_changed_since_the_confirmation_is_confirmed_again(officer_client):
+    body = ReferentBodyFactory()
+    BeneficiaryFactory.create_batch(3)
+    response = officer_client.post(
+        reverse("orientation_bulk_record"), {**decision_post(body), "scope": "all", "confirmed_count": "2"}
+    )
+    content = response.content.decode()
+    assert "La liste filtrée a changé" in content and "Confirmer pour 3 personnes" in content
+    assert not OrientationDecision.objects.exists()
+
+
+def test_each_decision_of_the_whole_queue_is_still_checked(officer_client):
+    body = ReferentBodyFactory()
+    fine = BeneficiaryFactory()
+    clash = BeneficiaryFactory()
+    # In the queue (no decision in force), but that day already holds one of their decisions.
+    DecisionFactory(beneficiary=clash, decision_date=date(2025, 2, 1), ended_on=date(2025, 2, 1))
+    response = officer_client.post(
+        reverse("orientation_bulk_record"),
+        {**decision_post(body, decision_date="2025-02-01"), "scope": "all", "confirmed_count": "2"},
+    )
+    content = response.content.decode()
+    assert "1 enregistrée(s), 1 refusée(s)." in content
+    assert "Une décision existe déjà à la date du 01/02/2025" in content
+    assert OrientationDecision.objects.filter(beneficiary=fine, nature="05").exists()
+    assert OrientationDecision.objects.filter(beneficiary=clash).count() == 1
+
+
+def test_the_whole_queue_acts_on_its_first_people_up_to_the_limit(officer_client, monkeypatch):
+    from orientations import views
+
+    monkeypatch.setattr(views, "BULK_LIMIT", 2)
+    body = ReferentBodyFactory()
+    newest = [
+        BeneficiaryFactory(rsa_start_date=date(2025, 1, day)) for day in (3, 2)
+    ]  # the queue's first two
+    oldest = BeneficiaryFactory(rsa_start_date=date(2024, 1, 1))
+    url = reverse("orientation_bulk_record")
+    content = officer_client.post(url, {**decision_post(body), "scope": "all"}).content.decode()
+    assert "les 2 premières de la liste (sur 3)" in content and "Confirmer pour 2 personnes" in content
+    officer_client.post(url, {**decision_post(body), "scope": "all", "confirmed_count": "3"})
+    assert set(OrientationDecision.objects.values_list("beneficiary", flat=True)) == {p.pk for p in newest}
+    assert not OrientationDecision.objects.filter(beneficiary=oldest).exists()
+
+
+def test_the_whole_queue_stays_within_the_users_territories(client, orientation_officer):
+    from accounts.models import Territory
+
+    orientation_officer.territories.add(Territory.objects.create(name="Moissac", communes="82112"))
+    client.login(username=orientation_officer.username, password=TEST_PASSWORD)
+    mine = BeneficiaryFactory(commune_code="82112")
+    BeneficiaryFactory(commune_code="82033")
+    url = reverse("orientation_bulk_record")
+    content = client.post(url, {**decision_post(ReferentBodyFactory()), "scope": "all"}).content.decode()
+    assert "sera enregistrée pour 1 personne" in content
+    client.post(url, {**decision_post(ReferentBodyFactory()), "scope": "all", "confirmed_count": "1"})
+    assert list(OrientationDecision.objects.values_list("beneficiary", flat=True)) == [mine.pk]
+
+
+def test_a_new_correspondent_is_created_only_once_confirmed(officer_client):
+    body = ReferentBodyFactory()
+    BeneficiaryFactory()
+    new = {"new_last_name": "Roux", "new_first_name": "Léa", "new_phone": "05 63 00 00 00"}
+    url = reverse("orientation_bulk_record")
+    content = officer_client.post(url, {**decision_post(body), **new, "scope": "all"}).content.decode()
+    assert "Roux Léa (nouveau)" in content
+    assert not Correspondent.objects.filter(last_name="Roux").exists()
+    officer_client.post(url, {**decision_post(body), **new, "scope": "all", "confirmed_count": "1"})
+    assert OrientationDecision.objects.get().correspondent.last_name == "Roux"
+
+
+def test_checked_people_are_still_required_for_the_checked_scope(officer_client):
+    BeneficiaryFactory()
+    response = officer_client.post(
+        reverse("orientation_bulk_record"), {**decision_post(ReferentBodyFactory()), "scope": "selected"}
+    )
+    assert response.status_code == 400 and "Cochez au moins une personne." in response.content.decode()
