@@ -111,6 +111,7 @@ class Matcher:
         self.by_caf: dict[tuple[str, date], int | list[int]] = {}
         self.by_msa: dict[tuple[str, date], int | list[int]] = {}
         self.by_name: dict[tuple[str, str, date], int | list[int]] = {}
+        self._shared: dict = {}
         # Admins' decisions: ("nir", key, birth date) or ("ft", institution, identifier) -> beneficiary.
         self.confirmed: dict[tuple, int] = {}
 
@@ -156,6 +157,12 @@ class Matcher:
     def _add_row(self, id_, nir_key_, birth_date, caf, msa, birth_key, usage_key, first_key) -> None:
         caf = caf.strip().upper() if caf else ""
         msa = msa.strip().upper() if msa else ""
+        # Birth dates and names repeat across hundreds of thousands of people: one object each.
+        shared = self._shared
+        birth_date = shared.setdefault(birth_date, birth_date)
+        birth_key = shared.setdefault(birth_key, birth_key)
+        usage_key = shared.setdefault(usage_key, usage_key)
+        first_key = shared.setdefault(first_key, first_key)
         self.people[id_] = Person(id_, nir_key_ or "", birth_date, caf, msa)
         if nir_key_:
             _put(self.by_nir, nir_key_, id_)
@@ -186,7 +193,7 @@ class Matcher:
     def add_ft_identifier(self, beneficiary_id: int, institution_code: str | None, identifier: str | None):
         key = ft_key(institution_code, identifier)
         if key:
-            _put(self.by_ft, key, beneficiary_id)
+            _put(self.by_ft, (self._shared.setdefault(key[0], key[0]), key[1]), beneficiary_id)
 
     def match(
         self,

@@ -22,6 +22,7 @@ numbers only.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -652,18 +653,17 @@ class _Writer:
         self.now_text = self.now.isoformat()
         # Everything is read from the database now: while the file is read, the
         # connection belongs to the background writer.
-        self.matcher = Matcher.from_database()
-        self.situations: dict[int, Situation] = {
-            beneficiary_id: Situation(day, status, category, structure, absent)
-            for beneficiary_id, day, status, category, structure, absent in FollowUp.objects.values_list(
-                "beneficiary_id",
-                "reference_date",
-                "status",
-                "category",
-                "main_structure_name",
-                "absent_from_last_stock",
-            ).iterator(chunk_size=5000)
-        }
+        # Building the indexes makes hundreds of thousands of objects that all
+        # survive: the cyclic garbage collector would walk them again and again.
+        gc.disable()
+        try:
+            self.matcher = Matcher.from_database()
+            self.shared: dict = {}  # dates, statuses, categories, structures: one object each
+            self.situations = self._load_situations()
+        finally:
+            gc.enable()
+        # They live as long as the import: out of the collector's sight until the end (`__exit__`).
+        gc.freeze()
         self.side = _SideConnection()
         self.beneficiary_ids = _IdAllocator(Beneficiary, self.side)
         self.snapshot_ids = _IdAllocator(JobSeekerSnapshot, self.side)
@@ -671,10 +671,32 @@ class _Writer:
         self.batch = _Batch()
         self.background = _BackgroundWriter() if self.postgres else None
 
+    def _load_situations(self) -> dict[int, Situation]:
+        shared = self.shared
+        rows = FollowUp.objects.values_list(
+            "beneficiary_id",
+            "reference_date",
+            "status",
+            "category",
+            "main_structure_name",
+            "absent_from_last_stock",
+        )
+        return {
+            beneficiary_id: Situation(
+                shared.setdefault(day, day),
+                shared.setdefault(status, status),
+                shared.setdefault(category, category),
+                shared.setdefault(structure, structure),
+                absent,
+            )
+            for beneficiary_id, day, status, category, structure, absent in rows.iterator(chunk_size=5000)
+        }
+
     def __enter__(self) -> _Writer:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
+        gc.unfreeze()
         if self.background is not None:
             self.background.close(cancel=exc is not None)
         self.side.close()
@@ -800,8 +822,14 @@ class _Writer:
         if old is not None and old.reference_date and old.reference_date > self.day:
             return
         status = derive_status(values)
+        shared = self.shared
+        category, structure = values["category"] or "", values["main_structure_name"] or ""
         new = Situation(
-            self.day, status, values["category"] or "", values["main_structure_name"] or "", self.absent
+            self.day,
+            status,
+            shared.setdefault(category, category),
+            shared.setdefault(structure, structure),
+            self.absent,
         )
         self.situations[beneficiary_id] = new
         unknown = warned and has_unknown_codes(values)
