@@ -2,7 +2,15 @@
 
 from django.contrib import admin
 
-from exchanges.models import FollowUp, ImportReject, ImportRun, JobSeekerSnapshot, ReviewCase, StatusEvent
+from exchanges.models import (
+    ExchangeRun,
+    FollowUp,
+    ImportReject,
+    ImportRun,
+    JobSeekerSnapshot,
+    ReviewCase,
+    StatusEvent,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -64,3 +72,13 @@ class ReviewCaseAdmin(ReadOnlyAdmin):
     list_display = ("reason", "status", "run", "record_number", "created_at", "resolved_by")
     list_filter = ("reason", "status")
     raw_id_fields = ("run", "snapshot", "beneficiary", "candidates")
+
+
+@admin.register(ExchangeRun)
+class ExchangeRunAdmin(ReadOnlyAdmin):
+    """The exchanges' own pages (Échanges) start and follow them; here, the raw record for support."""
+
+    list_display = ("id", "direction", "status", "started_by", "attempts", "started_at", "finished_at")
+    list_filter = ("direction", "status")
+    search_fields = ("file_name", "sha256", "task_id")
+    raw_id_fields = ("user",)
