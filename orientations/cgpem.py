@@ -36,9 +36,8 @@ from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
-from exchanges import xsd_stream
 from exchanges.layouts import AN, CGPEM, DATE, VERSION, A, N
-from exchanges.xml_writer import SCHEMAS_DIR, schema_for, write_file
+from exchanges.xml_writer import schema_for, write_file
 from orientations.latin1 import NAME_CHARACTERS, NotLatin1, is_name, to_latin1
 from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import referent_body_text
@@ -332,16 +331,35 @@ def load_schema() -> etree.XMLSchema:
 
 def validate_file(path: Path, schema: etree.XMLSchema | None = None) -> None:
     """Stream the file through cgpem.xsd; raise CgpemError at the first fault."""
+    schema = schema or load_schema()
+    ended = False
     try:
-        xsd_stream.validate(str(path), schema or load_schema(), CGPEM.name, CGPEM.detail.tag)
+        # Events for records only (the other elements are validated all the same),
+        # each record dropped once seen: memory stays flat whatever the size.
+        for _event, element in etree.iterparse(
+            str(path),
+            events=("end",),
+            tag=(CGPEM.detail.tag, CGPEM.name),
+            schema=schema,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+        ):
+            if element.tag == CGPEM.name and element.getparent() is None:
+                ended = True
+                continue
+            element.clear(keep_tail=True)
+            while element.getprevious() is not None:
+                del element.getparent()[0]
     except etree.XMLSyntaxError as exc:
-        raise _invalid(xsd_stream.faulty_element(exc)) from None
-
-
-def _invalid(element: str | None) -> CgpemError:
-    # lxml's message quotes the faulty value (personal data): name the element only.
-    where = f" (élément {element})" if element else ""
-    return CgpemError(f"le fichier produit ne respecte pas cgpem.xsd{where}")
+        # lxml's message quotes the faulty value (personal data): name the element only.
+        element = re.search(r"Element '([A-Z_]+)'", str(exc))
+        where = f" (élément {element.group(1)})" if element else ""
+        raise CgpemError(f"le fichier produit ne respecte pas cgpem.xsd{where}") from None
+    # With resolve_entities=False, lxml 6 ends a truncated document without an error: the
+    # root's end tag is the proof that the whole file was read.
+    if not ended:
+        raise CgpemError(f"le fichier produit ne respecte pas cgpem.xsd (élément {CGPEM.name} incomplet)")
 
 
 def _sha256(path: Path) -> str:
@@ -420,22 +438,13 @@ def generate_cgpem(
     directory.mkdir(parents=True, exist_ok=True)
     file_name = CGPEM.file_name(departement, period_end.strftime("%Y%m%d"), periodicity)
 
-    descriptor, temp_name = tempfile.mkstemp(dir=directory, prefix=".cgpem-", suffix=".tmp")
+    handle, temp_name = tempfile.mkstemp(dir=directory, prefix=".cgpem-", suffix=".tmp")
+    os.close(handle)
     temp = Path(temp_name)
     try:
         rows = _decision_rows(select_decisions(periodicity, period_start, period_end))
-        # The XSD check reads the bytes as they are written (a second process for a big file).
-        with open(descriptor, "wb") as handle:
-            output_file = xsd_stream.ValidatingWriter(
-                handle, temp, SCHEMAS_DIR / "cgpem.xsd", CGPEM.name, CGPEM.detail.tag
-            )
-            try:
-                written = write_file(CGPEM, header, fit_records(rows, report), output_file, encoding=ENCODING)
-                verdict = output_file.verdict()
-            finally:
-                output_file.close()
-        if not verdict.valid:
-            raise _invalid(verdict.element)
+        written = write_file(CGPEM, header, fit_records(rows, report), temp, encoding=ENCODING)
+        validate_file(temp)
         sha256 = _sha256(temp)
         final = _archive(temp, directory, file_name)
         try:

@@ -476,68 +476,12 @@ def test_whitespace_is_collapsed_before_writing():
     assert (record["PRENOM"], record["NOM_NAISSANCE"]) == ("Jean Pierre", "Le Goff")
 
 
-@pytest.fixture
-def second_process(monkeypatch):
-    """The XSD check in a second process from the first byte (normally from a few MiB on)."""
-    from exchanges import xsd_stream
-
-    monkeypatch.setattr(xsd_stream, "SECOND_PROCESS_FROM", 1)
-    started = []
-    real_start = xsd_stream.ValidatingWriter._start
-
-    def start(self):
-        real_start(self)
-        started.append(self.process is not None)
-
-    monkeypatch.setattr(xsd_stream.ValidatingWriter, "_start", start)
-    return started
-
-
-def test_a_big_export_is_checked_by_a_second_process(second_process):
+@pytest.mark.parametrize("cut", [100, 600, -10, -1])
+def test_a_truncated_file_fails_the_validation(tmp_path, cut):
     DecisionFactory.create_batch(3)
     export = generate_cgpem("M", date(2025, 1, 31))
-    assert second_process == [True]
-    assert export.records == 3 and len(records(Path(export.path))) == 3
-
-
-def test_an_invalid_big_file_is_never_archived(second_process, monkeypatch, settings):
-    DecisionFactory.create_batch(3)
-    real_write = cgpem.write_file
-
-    def broken_writer(layout, header, records, destination, *, encoding):
-        records = [{**record, "first_name": "Jean2"} for record in records]
-        return real_write(layout, header, records, destination, encoding=encoding)
-
-    monkeypatch.setattr(cgpem, "write_file", broken_writer)
-    with pytest.raises(CgpemError) as error:
-        generate_cgpem("M", date(2025, 1, 31))
-    assert second_process == [True]
-    assert "cgpem.xsd (élément PRENOM)" in str(error.value) and "Jean2" not in str(error.value)
-    assert CgpemExport.objects.count() == 0
-    assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
-
-
-def test_a_failing_export_leaves_no_second_process_running(second_process, monkeypatch, settings):
-    DecisionFactory.create_batch(3)
-    from exchanges import xsd_stream
-
-    processes = []
-    real_start = xsd_stream.ValidatingWriter._start
-
-    def start(self):
-        real_start(self)
-        processes.append(self.process)
-
-    monkeypatch.setattr(xsd_stream.ValidatingWriter, "_start", start)
-
-    real_fit = cgpem.fit_records
-
-    def fit_then_fail(rows, report):
-        yield from real_fit(rows, report)
-        raise RuntimeError("database down")
-
-    monkeypatch.setattr(cgpem, "fit_records", fit_then_fail)
-    with pytest.raises(RuntimeError):
-        generate_cgpem("M", date(2025, 1, 31))
-    assert processes and all(process.returncode is not None for process in processes)
-    assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
+    truncated = tmp_path / "truncated.xml"
+    truncated.write_bytes(Path(export.path).read_bytes()[:cut])
+    with pytest.raises(CgpemError, match="cgpem.xsd"):
+        cgpem.validate_file(truncated)
+    cgpem.validate_file(Path(export.path))  # the whole file passes
