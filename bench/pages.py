@@ -1,22 +1,35 @@
 """Benchmark the caseworker pages: printed figures, not a test.
 
+    createdb liaison_pages_bench   # a throw-away database: THE SCRIPT EMPTIES IT
     DATABASE_URL=postgres://USER:PASS@127.0.0.1:5432/liaison_pages_bench \\
-        python bench/pages.py [--people 200000] [--months 24] [--clients 20] \\
-        [--requests 1000] [--max-seconds 120] [--workers 4] [--reuse] [--explain]
+        python bench/pages.py [--people 200000] [--months 24] [--reuse] \\
+        [--clients 20] [--max-seconds 60] [--workers 3] [--threads 1] [--only search,list] \\
+        [--think-ms 0] [--with-import FILE [--import-records N]] [--explain]
 
 1. Builds a synthetic database (PostgreSQL only): N beneficiaries written with
    COPY, then, inside PostgreSQL (INSERT … SELECT over generate_series, no
    row crosses the wire), one job-seeker snapshot per person per month over
    `--months` months, the current follow-ups, the status events and an
    orientation decision for 70 % of them. `--reuse` keeps a database that
-   already has N beneficiaries. THE DATABASE IS EMPTIED: never point it at
-   real data.
-2. Starts gunicorn on 127.0.0.1 (an ephemeral port), then `--clients` threads,
-   each logged in with its own session, send `--requests` requests in all (at
-   most `--max-seconds`), spread over: search, filtered list, a beneficiary's
-   page, the dashboard and a cohort.
-3. Prints p50/p95/p99 (ms) and errors per page; `--explain` also prints
-   EXPLAIN ANALYZE of the SQL of one request of each kind.
+   already has the people (build it once, outside the bench lock).
+2. Starts gunicorn on 127.0.0.1 (an ephemeral port), logs `--clients` users in
+   through the login form, loads for `--warmup-seconds` (not counted), then
+   measures a CLOSED LOOP: each client sends its next request as soon as the
+   previous one answered, in turn search (the form POSTed, then the list it
+   redirects to: both count in the figure), filtered list, a beneficiary's
+   page, the dashboard and a cohort. The clients use http.client (cheap: their
+   CPU share of the machine is printed), one connection each.
+   `--think-ms` adds a mean think time per client: a lighter, open-ended load,
+   printed as such, NOT the target's figure.
+3. `--with-import FILE` runs `manage.py import_pecgm FILE` on the same
+   database while the clients browse (from `--import-delay` s), stops when it
+   ends, and prints the figures of the requests made during the import;
+   `--import-records N` first writes FILE: next month's stock for the first
+   N people of the database (exchanges.synthetic). The import changes the
+   database (one more month).
+4. Prints p50/p95/p99 (ms) and errors per page, requests/s, and where the
+   CPU went (client, gunicorn, the database's backends, the rest).
+   `--explain` prints EXPLAIN ANALYZE of the SQL of one request of each kind.
 """
 
 from __future__ import annotations
@@ -364,10 +377,10 @@ def scenario_urls(rng: random.Random, people: int, names: list[str]) -> dict:
     index = rng.randint(1, people)
     search = rng.choice(
         [
-            f"q={quote_plus(surname)}",
-            f"q={quote_plus(surname)}+{rng.choice(['a', 'jean', 'marie', 'luc'])}",
-            f"q={1000000 + index:07d}A",
-            f"q={fold(surname)[:4].lower()}",
+            surname,
+            f"{surname} {rng.choice(['a', 'jean', 'marie', 'luc'])}",
+            f"{1000000 + index:07d}A",
+            fold(surname)[:4].lower(),
         ]
     )
     lists = rng.choice(
@@ -381,7 +394,8 @@ def scenario_urls(rng: random.Random, people: int, names: list[str]) -> dict:
         ]
     )
     return {
-        "search": f"/beneficiaires/?{search}",
+        # The search form is POSTed (the text stays out of URLs), then its redirect followed.
+        "search": ("/beneficiaires/", search),
         "list": f"/beneficiaires/?{lists}",
         "parcours": f"/beneficiaires/{index}/",
         "dashboard": "/beneficiaires/tableau-de-bord/",
@@ -401,18 +415,37 @@ class Client:
         parsed = urlsplit(url)
         self.connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
         self.headers = {"Cookie": cookie, "Host": "127.0.0.1"}
+        self.csrf = dict(part.split("=", 1) for part in cookie.split("; ")).get("csrftoken", "")
 
-    def get(self, path: str) -> int:
+    failures: list[str] = []  # what went wrong, for the report (shared by all clients)
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+        """(status, Location) of one request; status 0 when no answer came."""
+        headers = self.headers
+        if body is not None:
+            headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
         try:
-            self.connection.request("GET", path, headers=self.headers)
+            self.connection.request(method, path, body=body, headers=headers)
             response = self.connection.getresponse()
             response.read()
             if response.getheader("Connection", "").lower() == "close":
                 self.connection.close()
-            return response.status
-        except (OSError, http.client.HTTPException):
+            return response.status, response.getheader("Location", "")
+        except (OSError, http.client.HTTPException) as exc:
             self.connection.close()
-            return 0
+            self.failures.append(f"{type(exc).__name__}: {exc}"[:120])
+            return 0, ""
+
+    def get(self, path: str) -> int:
+        return self.request("GET", path)[0]
+
+    def search(self, path: str, text: str) -> int:
+        """What the search box does: POST the text, then GET the list it redirects to."""
+        body = f"csrfmiddlewaretoken={quote_plus(self.csrf)}&q={quote_plus(text)}"
+        status, location = self.request("POST", path, body)
+        if status != 303:
+            return status or 0
+        return self.get(location)
 
 
 def cpu_seconds_busy() -> float:
@@ -489,7 +522,7 @@ def load(
             turn += 1
             target = scenario_urls(rng, people, names)[kind]
             started = time.perf_counter()
-            status = session.get(target)
+            status = session.search(*target) if kind == "search" else session.get(target)
             elapsed = (time.perf_counter() - started) * 1000
             with lock:
                 samples.append((started, kind, elapsed, status))
@@ -557,6 +590,8 @@ def report_samples(samples: list[tuple[float, str, float, int]], seconds: float,
         print(
             f"  {kind}: {n} × " + (f"HTTP {status}" if status else "no answer (connection error or timeout)")
         )
+    for failure in sorted(set(Client.failures))[:5]:
+        print(f"    {failure}")
 
 
 def report(result: dict) -> None:
@@ -621,6 +656,9 @@ def explain(people: int, username: str) -> None:
     rng = random.Random(1)
     names = sorted(set(Faker("fr_FR").provider("faker.providers.person").last_names))
     for kind, target in scenario_urls(rng, people, names).items():
+        if kind == "search":  # the list the search form redirects to
+            path, text = target
+            target = client.post(path, {"q": text}, HTTP_HOST="127.0.0.1")["Location"]
         client.get(target, HTTP_HOST="127.0.0.1")  # fills the caches (filter choices, counts)
         with CaptureQueriesContext(connection) as queries:
             status = client.get(target, HTTP_HOST="127.0.0.1").status_code
@@ -653,6 +691,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--with-import", metavar="FILE", help="run `manage.py import_pecgm FILE` during the load"
+    )
+    parser.add_argument(
+        "--import-delay", type=float, default=5.0, help="seconds of browsing before the import"
     )
     parser.add_argument(
         "--import-records",
@@ -732,6 +773,7 @@ def main() -> None:
                 think_ms=args.think_ms,
                 server_pid=process.pid,
                 import_command=import_command,
+                import_delay=args.import_delay,
                 kinds=args.only.split(",") if args.only else KINDS,
             )
         )

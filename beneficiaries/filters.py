@@ -52,6 +52,11 @@ SORTS = {
 }
 
 
+def date_range_fields() -> set[str]:
+    """The names of the date range fields (added to the form in its __init__)."""
+    return {f"{name}_{end}" for name, _label, _column in DATE_RANGES for end in ("du", "au")}
+
+
 def sort_choices() -> list[tuple[str, str]]:
     choices = []
     for key, (label, _fields) in SORTS.items():

@@ -8,13 +8,22 @@ cohorts.py, timeline.py, dashboard.py and exports.py; views stay thin.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.db.models import F, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from accounts.decorators import requires
 from accounts.roles import Capability
-from beneficiaries import exports
+from beneficiaries import exports, search_tokens
 from beneficiaries.cohorts import Cohort, cohorts, data_month, get_cohort
 from beneficiaries.dashboard import (
     bar_chart,
@@ -25,7 +34,13 @@ from beneficiaries.dashboard import (
     per_data_version,
     scope_key,
 )
-from beneficiaries.filters import BeneficiaryFilterForm, apply_filters, apply_sort, with_orientation
+from beneficiaries.filters import (
+    BeneficiaryFilterForm,
+    apply_filters,
+    apply_sort,
+    date_range_fields,
+    with_orientation,
+)
 from beneficiaries.listing import list_page, page_number
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
 from beneficiaries.timeline import build_timeline, coded
@@ -33,9 +48,23 @@ from exchanges.followup import newest_stock_date
 from exchanges.models import FollowUp
 
 
+def _filter_data(request: HttpRequest) -> QueryDict:
+    """The query string's filters, with the search text the session keeps under `s`."""
+    data = request.GET.copy()
+    data.pop("q", None)  # never read from a URL (see search_tokens)
+    token = data.pop("s", [""])[-1]
+    if token:
+        text = search_tokens.recall(request.session, token)
+        if text is None:
+            messages.info(request, _("Cette recherche n'est plus disponible : saisissez-la à nouveau."))
+        else:
+            data["q"] = text
+    return data
+
+
 def _filtered(request: HttpRequest, cohort: Cohort | None = None) -> tuple[BeneficiaryFilterForm, QuerySet]:
     """The visible beneficiaries, narrowed by the cohort then by the filters of the query string."""
-    form = BeneficiaryFilterForm(request.GET or None, user=request.user)
+    form = BeneficiaryFilterForm(_filter_data(request) or None, user=request.user)
     beneficiaries = visible_beneficiaries(request.user)
     if cohort is not None:
         beneficiaries = cohort.queryset(beneficiaries)
@@ -47,7 +76,32 @@ def _filtered(request: HttpRequest, cohort: Cohort | None = None) -> tuple[Benef
     return form, apply_filters(beneficiaries, data)
 
 
+def _see_other(url: str) -> HttpResponse:
+    """303: the browser GETs the list, and reloading it does not post the form again."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def _search_redirect(request: HttpRequest) -> HttpResponse:
+    """The posted search form, as a list URL: the filters in the query string, the text behind a token."""
+    params = QueryDict(mutable=True)
+    text = request.POST.get("q", "").strip()[:100]
+    if text:
+        params["s"] = search_tokens.remember(request.session, text)
+    for name in sorted(BeneficiaryFilterForm.base_fields.keys() | date_range_fields()):
+        values = [value for value in request.POST.getlist(name) if value]
+        if values and name != "q":
+            params.setlist(name, values)
+    return _see_other(f"{request.path}?{params.urlencode()}" if params else request.path)
+
+
 def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpResponse:
+    if request.method == "POST":
+        return _search_redirect(request)
+    if "q" in request.GET:
+        # An old link with the text in the URL: keep it in the session and drop it from the URL.
+        return _see_other(_without_text(request))
     form, beneficiaries = _filtered(request, cohort)
     sort = request.GET.get("tri") or "nom"
     ordered = apply_sort(beneficiaries, sort)
@@ -69,6 +123,14 @@ def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpRespon
     if cohort is not None and cohort.slug in ("radies-du-mois", "cessations-du-mois"):
         context["month"] = data_month()[0]
     return render(request, "beneficiaries/list.html", context)
+
+
+def _without_text(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    text = params.pop("q", [""])[-1].strip()[:100]
+    if text:
+        params["s"] = search_tokens.remember(request.session, text)
+    return f"{request.path}?{params.urlencode()}" if params else request.path
 
 
 @requires(Capability.VIEW_FOLLOWUP)

@@ -68,7 +68,9 @@ def test_list_and_detail_follow_the_territory(client, people, restricted):
     client.login(username="ts-montauban", password=TEST_PASSWORD)
     page = client.get(reverse("beneficiary_list")).content.decode()
     assert "DEDANS" in page and "DEHORS" not in page
-    assert "DEHORS" not in client.get(reverse("beneficiary_list"), {"q": "dehors"}).content.decode()
+    assert (
+        "DEHORS" not in client.get(reverse("beneficiary_list"), {"q": "dehors"}, follow=True).content.decode()
+    )
     assert client.get(reverse("beneficiary_detail", args=[people["inside"].pk])).status_code == 200
 
     response = client.get(reverse("beneficiary_detail", args=[people["outside"].pk]))

@@ -95,8 +95,8 @@ def test_imports_and_pages_log_no_personal_data(client, social_worker, caplog, t
     client.post(reverse("login"), {"username": people[0]["nir"], "password": TEST_PASSWORD})
     client.post(reverse("login"), {"username": "ts", "password": "mauvais-" + TEST_PASSWORD})
     client.post(reverse("login"), {"username": "ts", "password": TEST_PASSWORD})
-    client.get(reverse("beneficiary_list"), {"q": people[1]["birth_name"]})
-    client.get(reverse("beneficiary_list"), {"q": people[2]["nir"]})
+    client.get(reverse("beneficiary_list"), {"q": people[1]["birth_name"]}, follow=True)
+    client.get(reverse("beneficiary_list"), {"q": people[2]["nir"]}, follow=True)
     for beneficiary in Beneficiary.objects.all():
         client.get(reverse("beneficiary_detail", args=[beneficiary.pk]))
         client.post(reverse("reveal_nir", args=[beneficiary.pk]))
@@ -112,6 +112,7 @@ def test_imports_and_pages_log_no_personal_data(client, social_worker, caplog, t
             client.get(
                 url_for(pattern, {"pk": target.pk, "cohort": "sortis-du-fichier"}),
                 {"q": people[3]["birth_name"]},
+                follow=True,
             )
 
     logged = "\n".join(

@@ -35,6 +35,11 @@ def names(response) -> list[str]:
     return [b.birth_name for b in response.context["page"]]
 
 
+def search(client, url, text, **filters):
+    """The search form as a browser sends it: POSTed, then the list it redirects to."""
+    return client.post(url, {"q": text, **filters}, follow=True)
+
+
 # --- Search ---------------------------------------------------------------
 
 
@@ -43,7 +48,7 @@ def test_search_is_accent_and_case_insensitive(officer_client):
     BeneficiaryFactory(birth_name="Martin", first_name="Paul")
     url = reverse("beneficiary_list")
     for query in ("eloise dupre", "DUPRÉ", "lefevre", "ÉLOÏSE"):
-        assert names(officer_client.get(url, {"q": query})) == [eloise.birth_name], query
+        assert names(search(officer_client, url, query)) == [eloise.birth_name], query
 
 
 def test_search_by_identifiers(officer_client):
@@ -51,11 +56,11 @@ def test_search_by_identifiers(officer_client):
     other = BeneficiaryFactory()
     followup(other, **registered(ft_identifier="9876543Z"))
     url = reverse("beneficiary_list")
-    assert names(officer_client.get(url, {"q": "7654321"})) == [person.birth_name]
-    assert names(officer_client.get(url, {"q": person.nir[:13]})) == [person.birth_name]
+    assert names(search(officer_client, url, "7654321")) == [person.birth_name]
+    assert names(search(officer_client, url, person.nir[:13])) == [person.birth_name]
     spaced = " ".join([person.nir[0], person.nir[1:3], person.nir[3:5], person.nir[5:10], person.nir[10:13]])
-    assert names(officer_client.get(url, {"q": spaced})) == [person.birth_name]
-    assert names(officer_client.get(url, {"q": "9876543z"})) == [other.birth_name]
+    assert names(search(officer_client, url, spaced)) == [person.birth_name]
+    assert names(search(officer_client, url, "9876543z")) == [other.birth_name]
 
 
 def test_nir_is_masked_in_the_list(officer_client):
@@ -63,6 +68,40 @@ def test_nir_is_masked_in_the_list(officer_client):
     body = officer_client.get(reverse("beneficiary_list")).content.decode()
     assert person.masked_nir in body
     assert person.nir not in body
+
+
+def test_search_text_stays_out_of_urls(officer_client):
+    person = BeneficiaryFactory(birth_name="Zéphyrin", usage_name="")
+    url = reverse("beneficiary_list")
+    response = search(officer_client, url, "zephyrin", statut="", categorie="1")
+    location = response.redirect_chain[-1][0]
+    assert response.redirect_chain[-1][1] == 303
+    assert "s=" in location and "categorie=1" in location and "zephyrin" not in location.lower()
+    assert names(response) == []  # category 1: nobody
+    body = response.content.decode()
+    assert 'value="zephyrin"' in body  # the box still shows the text
+    # Sort and page links carry the token, never the text.
+    links = [part.split('"', 1)[0] for part in body.split('href="')[1:]]
+    assert not any("zephyrin" in link.lower() for link in links)
+    # The same list without the category, from its bookmarkable URL.
+    token = location.split("s=", 1)[1].split("&", 1)[0]
+    assert names(officer_client.get(url, {"s": token})) == [person.birth_name]
+
+
+def test_old_search_links_and_stale_tokens(officer_client, social_worker):
+    BeneficiaryFactory(birth_name="Zéphyrin", usage_name="")
+    url = reverse("beneficiary_list")
+    response = officer_client.get(url, {"q": "zephyrin", "tri": "-nom"})
+    assert response.status_code == 303
+    assert "zephyrin" not in response["Location"] and "s=" in response["Location"]
+    assert names(officer_client.get(response["Location"])) == ["Zéphyrin"]
+    # Another session does not know the token: the list without the search, and a message.
+    other = officer_client.__class__()
+    other.force_login(social_worker)
+    stale = other.get(response["Location"])
+    body = stale.content.decode()
+    assert "Cette recherche n&#x27;est plus disponible" in body
+    assert 'name="q" value=""' in body
 
 
 # --- Filters ----------------------------------------------------------------
@@ -170,13 +209,13 @@ def test_cached_counts_and_pages_follow_changes_to_people(officer_client, monkey
     monkeypatch.setattr(dashboard, "_FINGERPRINT_TTL", 0)
     person = BeneficiaryFactory(birth_name="Martin", usage_name="")
     url = reverse("beneficiary_list")
-    assert names(officer_client.get(url, {"q": "martin"})) == ["Martin"]
+    assert names(search(officer_client, url, "martin")) == ["Martin"]
     BeneficiaryFactory(birth_name="Martinez", usage_name="")
-    response = officer_client.get(url, {"q": "martin"})
+    response = search(officer_client, url, "martin")
     assert response.context["page"].count == 2 and names(response) == ["Martin", "Martinez"]
     person.birth_name = "Durand"
     person.save()
-    assert names(officer_client.get(url, {"q": "martin"})) == ["Martinez"]
+    assert names(search(officer_client, url, "martin")) == ["Martinez"]
 
 
 # --- Parcours -----------------------------------------------------------------
@@ -274,9 +313,7 @@ def test_cohorts(officer_client, settings):
     assert "Sanscontact" in cohort("sans-contact")
     assert cohort("ppae-non-signe") == ["Sansppae"]
     # Filters apply on top of a cohort.
-    assert (
-        names(officer_client.get(reverse("cohort_detail", args=["radies-du-mois"]), {"q": "personne"})) == []
-    )
+    assert names(search(officer_client, reverse("cohort_detail", args=["radies-du-mois"]), "personne")) == []
 
     home = officer_client.get(reverse("home")).content.decode()
     assert 'id="cohort-radies-du-mois"' in home
@@ -354,7 +391,7 @@ def test_social_worker_sees_only_their_territories(client, social_worker):
     invalidate_dashboard()
     client.login(username=social_worker.username, password=TEST_PASSWORD)
     assert names(client.get(reverse("beneficiary_list"))) == ["Dedans"]
-    assert names(client.get(reverse("beneficiary_list"), {"q": "dehors"})) == []
+    assert names(search(client, reverse("beneficiary_list"), "dehors")) == []
     assert client.get(reverse("beneficiary_detail", args=[outside.pk])).status_code == 404
     rows = dict((c.slug, n) for c, n in client.get(reverse("cohort_index")).context["rows"])
     assert rows["sortis-du-fichier"] == 0
@@ -368,9 +405,9 @@ def test_views_and_exports_are_audited(officer_client, orientation_officer):
 
     person = BeneficiaryFactory()
     officer_client.get(reverse("beneficiary_detail", args=[person.pk]))
-    response = officer_client.get(
-        reverse("beneficiary_export"), {"statut": "inscrit", "q": person.birth_name}
-    )
+    listed = search(officer_client, reverse("beneficiary_list"), person.birth_name, statut="inscrit")
+    query = listed.redirect_chain[-1][0].split("?", 1)[1]
+    response = officer_client.get(f"{reverse('beneficiary_export')}?{query}")
     b"".join(response.streaming_content)
     viewed = AuditEntry.objects.get(action="viewed_beneficiary")
     assert viewed.object_id == str(person.pk) and viewed.user == orientation_officer
@@ -392,7 +429,7 @@ def test_pages_after_real_imports(officer_client, tmp_path):
     import_pecgm(pecgm_file(tmp_path, [record], date(2024, 12, 31)))
     import_pecgm(pecgm_file(tmp_path, [ceased(record, date(2025, 1, 20), "11")], date(2025, 1, 31)))
 
-    assert names(officer_client.get(reverse("beneficiary_list"), {"q": "7777777K"})) == ["Importé"]
+    assert names(search(officer_client, reverse("beneficiary_list"), "7777777K")) == ["Importé"]
     rows = {c.slug: n for c, n in officer_client.get(reverse("cohort_index")).context["rows"]}
     assert rows["cessations-du-mois"] == 1
     response = officer_client.get(reverse("beneficiary_detail", args=[person.pk]))

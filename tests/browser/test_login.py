@@ -33,7 +33,8 @@ def test_search_from_keyboard(page, login, social_worker):
     search = page.get_by_label("Rechercher (nom, prénom, NIR, n° CAF ou MSA")
     search.fill("lefevre eloise")
     search.press("Enter")
-    page.wait_for_url("**/beneficiaires/?q=*")
+    page.wait_for_url("**/beneficiaires/?s=*")
+    assert "lefevre" not in page.url  # the text stays in the session, out of the URL
     assert page.locator("#result-count").inner_text() == "1 bénéficiaire"
     page.get_by_role("link", name=target.display_name).click()
     assert page.get_by_role("heading", level=1).inner_text() == target.display_name

@@ -38,7 +38,7 @@ def test_search_filter_and_open_a_parcours(page, login, orientation_officer, peo
     search = page.get_by_label("Rechercher (nom, prénom, NIR")
     search.fill("le")
     search.press("Enter")
-    page.wait_for_url("**/beneficiaires/?q=*")
+    page.wait_for_url("**/beneficiaires/?s=*")
     assert page.locator("#result-count").inner_text() == "2 bénéficiaires"
 
     # Filters, kept in the URL.
