@@ -9,6 +9,7 @@ import may bring older ones).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
@@ -189,24 +190,29 @@ _CHUNK = 500
 
 def rethread(beneficiary_ids: list[int]) -> None:
     """Set every decision's end to the next decision's date; each person's last one is current."""
+    closing: dict[date, list[int]] = defaultdict(list)  # new end -> decisions
+    current: list[int] = []
     for start in range(0, len(beneficiary_ids), _CHUNK):
         rows = (
             OrientationDecision.objects.filter(beneficiary_id__in=beneficiary_ids[start : start + _CHUNK])
             .order_by("beneficiary_id", "decision_date", "id")
             .values_list("id", "beneficiary_id", "decision_date", "ended_on")
         )
-        closing, current = [], []
         previous = None
-        for pk, beneficiary_id, decision_date, ended_on in rows:
+        for row in rows:
             # The row before, the same person's previous decision, ends where this one begins.
-            if previous is not None and previous[1] == beneficiary_id:
-                if previous[3] != decision_date:
-                    closing.append(OrientationDecision(pk=previous[0], ended_on=decision_date))
+            if previous is not None and previous[1] == row[1]:
+                if previous[3] != row[2]:
+                    closing[row[2]].append(previous[0])
             elif previous is not None and previous[3] is not None:
                 current.append(previous[0])
-            previous = (pk, beneficiary_id, decision_date, ended_on)
+            previous = row
         if previous is not None and previous[3] is not None:
             current.append(previous[0])
-        # Closed ends first, so that the database never sees two current decisions.
-        OrientationDecision.objects.bulk_update(closing, ["ended_on"], batch_size=1000)
-        OrientationDecision.objects.filter(pk__in=current).update(ended_on=None)
+    # One UPDATE per new end date (an import brings many decisions of the same days), and
+    # closed ends first, so that the database never sees two current decisions.
+    for day, ids in closing.items():
+        for start in range(0, len(ids), _CHUNK):
+            OrientationDecision.objects.filter(pk__in=ids[start : start + _CHUNK]).update(ended_on=day)
+    for start in range(0, len(current), _CHUNK):
+        OrientationDecision.objects.filter(pk__in=current[start : start + _CHUNK]).update(ended_on=None)
