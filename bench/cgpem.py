@@ -4,8 +4,9 @@
         python bench/cgpem.py [N=150000] [--populate-only | --reuse] [--repeat 3] [--profile FILE]
 
 Without DATABASE_URL, a throw-away SQLite database. With it, THAT DATABASE IS
-EMPTIED (never point it at real data): N synthetic beneficiaries with one
-decision each (Faker fr_FR names, one in 500 with œ, Ł or ’ to transliterate).
+EMPTIED (never point it at real data; its name must contain "bench"): N
+synthetic beneficiaries with one decision each (Faker fr_FR names, one in 500
+with œ, Ł or ’ to transliterate).
 `--populate-only` builds it and stops; `--reuse` keeps a database that already
 holds N decisions (build outside the bench lock, measure inside it).
 
@@ -183,8 +184,8 @@ def bare_write(records: list[dict], path: Path) -> int:
 def in_child(task):
     """Run task() in a forked process: (its result, its peak resident memory in MiB, its CPU seconds).
 
-    The CPU time counts the process's own children too (the export's second process for the XSD
-    check): beside the wall-clock time, it shows what a busier machine would have to give.
+    The CPU time, beside the wall-clock time, shows what the run asked of the processor (the bare
+    write's includes fetching its records, which its wall-clock time does not).
     """
     connections.close_all()  # a connection is never shared across a fork
     reader, writer = os.pipe()
@@ -251,6 +252,9 @@ def main() -> None:
     else:
         if options.reuse:
             print("--reuse: the database does not hold exactly N decisions; rebuilding it", flush=True)
+        name = str(connection.settings_dict["NAME"])
+        if engine != "sqlite" and "bench" not in name:
+            raise SystemExit(f"refusing to empty the database {name!r}: its name must contain 'bench'")
         call_command("flush", interactive=False, verbosity=0)
         start = time.perf_counter()
         populate(options.count)
