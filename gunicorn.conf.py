@@ -18,5 +18,5 @@ import os
 # Client, time, method, path WITHOUT query string, protocol, status, size, duration (µs), user agent.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(D)s "%(a)s"'
 
-workers = int(os.environ.get("WEB_CONCURRENCY", "0")) or (os.cpu_count() or 1) + 1
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+workers = int(os.environ.get("WEB_CONCURRENCY") or 0) or (os.cpu_count() or 1) + 1
+threads = int(os.environ.get("GUNICORN_THREADS") or 1)
