@@ -92,17 +92,18 @@ def per_data_version(name: str, compute):
     return value
 
 
-def scope_key(beneficiaries: QuerySet) -> str:
-    """A short key for what a queryset of beneficiaries covers (the user's territories)."""
+def scope_key(queryset: QuerySet) -> str:
+    """A short key for what a queryset covers (territories, cohort, filters, search); no text of it kept."""
     try:
-        sql = str(beneficiaries.query)
+        sql, params = queryset.query.sql_with_params()
     except EmptyResultSet:  # nobody visible (a social worker without territory)
-        sql = "none"
-    return hashlib.sha256(sql.encode()).hexdigest()[:16]
+        return "none"
+    return hashlib.sha256(f"{sql}|{params!r}".encode()).hexdigest()[:24]
 
 
-def cached(name: str, beneficiaries: QuerySet, compute):
-    key = f"beneficiaries:{name}:{scope_key(beneficiaries)}:{data_version()}"
+def cached(name: str, queryset: QuerySet, compute):
+    """`compute()`, cached for this queryset until the data version changes."""
+    key = f"beneficiaries:{name}:{scope_key(queryset)}:{data_version()}"
     value = cache.get(key)
     if value is None:
         value = compute()

@@ -23,16 +23,13 @@ the 10 001st name of a list; the page says to narrow the search instead.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date
 
-from django.conf import settings
-from django.core.cache import cache
-from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
 
 from beneficiaries.cohorts import is_positive_exit
+from beneficiaries.dashboard import cached
 from beneficiaries.filters import with_orientation
 from beneficiaries.models import Beneficiary
 from beneficiaries.names import display_name
@@ -184,33 +181,10 @@ class ListPage:
         return self.capped and self.number == self.max_page
 
 
-def query_key(queryset: QuerySet) -> str:
-    """A short key for the SQL of a queryset (scope, cohort, filters, search): no text of it is kept."""
-    try:
-        sql, params = queryset.query.sql_with_params()
-    except EmptyResultSet:
-        return "none"
-    return hashlib.sha256(f"{sql}|{params!r}".encode()).hexdigest()[:24]
-
-
-def cached_under_data_version(name: str, queryset: QuerySet, compute):
-    """`compute()`, cached for this queryset's SQL until the data version changes."""
-    from beneficiaries.dashboard import data_version
-
-    key = f"beneficiaries:{name}:{query_key(queryset)}:{data_version()}"
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, settings.DASHBOARD_CACHE_SECONDS)
-    return value
-
-
 def capped_count(queryset: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """(rows, capped): counts up to `cap` + 1 rows only, cached under the data version."""
     # Counting stops at the cap: PostgreSQL walks at most cap + 1 rows of the join.
-    found = cached_under_data_version(
-        f"count{cap}", queryset, lambda: queryset.order_by().values("pk")[: cap + 1].count()
-    )
+    found = cached(f"count{cap}", queryset, lambda: queryset.order_by().values("pk")[: cap + 1].count())
     return min(found, cap), found > cap
 
 
@@ -231,7 +205,7 @@ def list_page(filtered: QuerySet, ordered: QuerySet, number: int, *, searching: 
     # cohort, a bookmarked filter) and only an import, a decision, a review or a change to
     # someone changes it. One more id than shown says whether a next page exists. The rows
     # themselves are always read afresh.
-    ids = cached_under_data_version(
+    ids = cached(
         f"page{number}",
         ordered,
         lambda: list(ordered.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1]),

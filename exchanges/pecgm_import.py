@@ -6,12 +6,13 @@ The steps, in order:
    such, and nothing is parsed or changed.
 2. The import lock (`import_lock`): two imports never run at once; the
    second is refused with a French message.
-3. A first, read-only pass (`PecgmReader.records()` to the end): any
-   structural problem, or more than `settings.PECGM_MAX_REJECT_RATIO` of the
-   records rejected, refuses the whole file. Nothing has been written yet.
-4. A second pass writes everything in ONE transaction, in batches, from
-   in-memory indexes built once (`Matcher`, the current situations): no
-   query per record. A crash rolls it all back.
+3. ONE pass in ONE transaction: each record is read, checked, matched from
+   in-memory indexes built once (`Matcher`, the current situations: no
+   query per record) and written in batches (`_Writer`). Any structural
+   problem, even at the end of the file, or more than
+   `settings.PECGM_MAX_REJECT_RATIO` of the records rejected, raises inside
+   the transaction and refuses the whole file: nothing of it stays. A crash
+   rolls it all back the same way.
 
 A refused or crashed attempt is still an `ImportRun` (status `rejected`, with
 its errors), saved outside the rolled-back transaction.
@@ -68,6 +69,7 @@ from exchanges.models import (
     StatusEvent,
 )
 from exchanges.pecgm_reader import FileRejected, RecordIssue, read_pecgm
+from exchanges.review import BENEFICIARY_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -350,15 +352,16 @@ def _running_run_lock(run: ImportRun):
 class _Progress:
     """Counts records and publishes (processed, total) for the progress bar.
 
-    The write pass runs inside a transaction that others cannot see into: on
-    PostgreSQL the figures go through a second connection; on SQLite (one
-    writer at a time) they are published between the two passes only.
+    The import runs inside a transaction that others cannot see into: on
+    PostgreSQL the figures go through the side connection (which the writer
+    also uses for sequence values); on SQLite (one writer at a time) they show
+    when the import ends.
     """
 
     def __init__(self, run: ImportRun, callback: Callable[[int, int], None] | None):
         self.run, self.callback = run, callback
         self.processed, self.total = 0, run.progress_total
-        self._side = None
+        self.side = _SideConnection()
 
     def tick(self) -> None:
         self.processed += 1
@@ -376,19 +379,14 @@ class _Progress:
                 progress_processed=self.processed, progress_total=total
             )
         elif connection.vendor == "postgresql":
-            if self._side is None:
-                self._side = connections.create_connection("default")
-            with self._side.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {ImportRun._meta.db_table} SET progress_processed = %s, progress_total = %s "  # noqa: S608
-                    "WHERE id = %s",
-                    [self.processed, total, self.run.pk],
-                )
+            self.side.execute(
+                f"UPDATE {ImportRun._meta.db_table} SET progress_processed = %s, progress_total = %s "  # noqa: S608
+                "WHERE id = %s",
+                [self.processed, total, self.run.pk],
+            )
 
     def close(self) -> None:
-        if self._side is not None:
-            self._side.close()
-            self._side = None
+        self.side.close()
 
 
 # --- The write pass -----------------------------------------------------------------------
@@ -426,25 +424,8 @@ EVENT_COLUMNS = (
     "new_value",
 )
 REJECT_COLUMNS = ("run_id", "level", "record_number", "field", "value", "message")
-BENEFICIARY_COLUMNS = (
-    "id",
-    "source",
-    "nir",
-    "nir_key",
-    "birth_name",
-    "usage_name",
-    "first_name",
-    "birth_date",
-    "caf_number",
-    "msa_number",
-    "commune_code",
-    "birth_name_key",
-    "usage_name_key",
-    "first_name_key",
-    "search_text",
-    "created_at",
-    "updated_at",
-)
+# Every column of the model: a field added later is written too, not silently left out.
+BENEFICIARY_COLUMNS = tuple(field.attname for field in Beneficiary._meta.concrete_fields)
 REVIEW_COLUMNS = (
     "id",
     "run_id",
@@ -664,10 +645,9 @@ class _Writer:
             gc.enable()
         # They live as long as the import: out of the collector's sight until the end (`__exit__`).
         gc.freeze()
-        self.side = _SideConnection()
-        self.beneficiary_ids = _IdAllocator(Beneficiary, self.side)
-        self.snapshot_ids = _IdAllocator(JobSeekerSnapshot, self.side)
-        self.review_ids = _IdAllocator(ReviewCase, self.side)
+        self.beneficiary_ids = _IdAllocator(Beneficiary, reporter.side)
+        self.snapshot_ids = _IdAllocator(JobSeekerSnapshot, reporter.side)
+        self.review_ids = _IdAllocator(ReviewCase, reporter.side)
         self.batch = _Batch()
         self.background = _BackgroundWriter() if self.postgres else None
 
@@ -699,7 +679,6 @@ class _Writer:
         gc.unfreeze()
         if self.background is not None:
             self.background.close(cancel=exc is not None)
-        self.side.close()
 
     # --- one record ---------------------------------------------------------
 
@@ -804,8 +783,7 @@ class _Writer:
         beneficiary = Beneficiary(
             id=self.beneficiary_ids.next(),
             source=Source.FRANCE_TRAVAIL,
-            birth_date=values["birth_date"],
-            **{name: values[name] or "" for name in _BENEFICIARY_FIELDS},
+            **{name: values[name] or "" for name in BENEFICIARY_FIELDS},  # birth date required, never ""
         )
         beneficiary.created_at = beneficiary.updated_at = self.now
         self.matcher.add(beneficiary)  # a second record of the same person finds them (keys refreshed)
@@ -896,18 +874,7 @@ def _identity(values: dict) -> dict:
     return {name: _json_value(values[name]) for name in REVIEW_VALUES}
 
 
-# The beneficiary fields a person known only from France Travail gets from the record.
-_BENEFICIARY_FIELDS = (
-    "nir",
-    "birth_name",
-    "usage_name",
-    "first_name",
-    "caf_number",
-    "msa_number",
-    "commune_code",
-)
-
-assert set(_BENEFICIARY_FIELDS) <= set(PECGM_ATTRS)
+assert set(BENEFICIARY_FIELDS) <= set(PECGM_ATTRS)
 
 
 def _json_value(value):
@@ -919,8 +886,9 @@ def _json_value(value):
 class _SideConnection:
     """A second PostgreSQL connection, outside the import's transaction, opened when first needed.
 
-    It hands out sequence values while the main connection is busy with a COPY
-    (sequences are not transactional: a rolled-back import only leaves gaps).
+    It publishes the progress, and hands out sequence values while the main
+    connection belongs to the background writer (sequences are not
+    transactional: a rolled-back import only leaves gaps).
     """
 
     def __init__(self):
@@ -931,7 +899,7 @@ class _SideConnection:
             self._connection = connections.create_connection("default")
         with self._connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchall()
+            return cursor.fetchall() if cursor.description else []
 
     def close(self) -> None:
         if self._connection is not None:
