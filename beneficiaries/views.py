@@ -104,12 +104,9 @@ def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpRespon
         return _see_other(_without_text(request))
     form, beneficiaries = _filtered(request, cohort)
     sort = request.GET.get("tri") or "nom"
-    ordered = apply_sort(beneficiaries, sort)
-    if sort.lstrip("-") == "orientation":
-        ordered = with_orientation(ordered)
     page = list_page(
         beneficiaries,
-        ordered,
+        sort,
         page_number(request.GET.get("page")),
         searching=bool(form.is_bound and form.cleaned_data.get("q")),
     )

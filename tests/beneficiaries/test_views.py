@@ -203,6 +203,69 @@ def test_counts_stop_at_the_cap_and_so_do_pages(officer_client, monkeypatch):
     assert 'id="count-cap"' in last.content.decode()
 
 
+@pytest.mark.parametrize("sort", ["nom", "-inscription", "contact", "statut", "-orientation", "naissance"])
+def test_a_list_under_the_cap_is_found_then_sorted_in_the_order_of_the_sort(
+    officer_client, monkeypatch, sort
+):
+    """Under the cap the ids are found first and sorted second; over it, PostgreSQL walks the sort.
+
+    Both ways must give the same order: the page shown is the same whichever way it was read.
+    """
+    from beneficiaries import listing
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 4)
+    run = ImportRunFactory()
+    for index in range(12):
+        person = BeneficiaryFactory(birth_name=f"Nom{index % 5}", usage_name="")
+        if index % 4:
+            followup(
+                person,
+                run=run,
+                record_number=index,
+                **registered(
+                    registration_date=date(2024, 1, 1) + timedelta(days=index % 3),
+                    last_contact_date=None
+                    if index % 5 == 0
+                    else date(2024, 6, 1) + timedelta(days=index % 2),
+                ),
+            )
+        if index % 3:
+            DecisionFactory(beneficiary=person, decision_date=date(2024, 3, 1) + timedelta(days=index % 2))
+    url = reverse("beneficiary_list")
+
+    def all_pages() -> list[int]:
+        seen = []
+        for number in (1, 2, 3):
+            response = officer_client.get(url, {"tri": sort, "page": str(number)})
+            seen += [row.pk for row in response.context["page"]]
+        return seen
+
+    found_then_sorted = all_pages()
+    assert len(found_then_sorted) == 12
+    monkeypatch.setattr(listing, "COUNT_CAP", 8)  # now over the cap: the sorted walk, pages 1-2
+    invalidate_dashboard()
+    assert all_pages()[:8] == found_then_sorted[:8]
+
+
+def test_a_search_counts_past_what_may_be_browsed(officer_client, monkeypatch):
+    from beneficiaries import listing
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 2)
+    monkeypatch.setattr(listing, "SEARCH_COUNT_CAP", 4)
+    for first_name in ("Anne", "Bruno", "Chloé", "David", "Emma", "Farid"):
+        BeneficiaryFactory(birth_name="Martin", first_name=first_name, usage_name="")
+    BeneficiaryFactory(birth_name="Durand", usage_name="")
+    url = reverse("beneficiary_list")
+    first = search(officer_client, url, "martin")
+    assert (first.context["page"].count, first.context["page"].capped) == (6, False)
+    assert "6 bénéficiaires" in first.content.decode()
+    token = first.request["QUERY_STRING"]
+    last = officer_client.get(f"{url}?{token}&page=9")
+    assert last.context["page"].number == 2 and not last.context["page"].has_next
+    assert [row.name for row in last.context["page"]] == ["MARTIN Chloé", "MARTIN David"]
+    assert "Seuls les 4 premiers bénéficiaires" in last.content.decode()
+
+
 def test_cached_counts_and_pages_follow_changes_to_people(officer_client, monkeypatch):
     from beneficiaries import dashboard
 
