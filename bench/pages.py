@@ -20,7 +20,8 @@
    page, the dashboard and a cohort. The clients use http.client (cheap: their
    CPU share of the machine is printed), one connection each.
    `--think-ms` adds a mean think time per client: a lighter, open-ended load,
-   printed as such, NOT the target's figure.
+   printed as such, NOT the target's figure. With CACHE_URL (or REDIS_URL) set,
+   gunicorn's workers share their cache in Redis, as in production.
 3. `--with-import FILE` runs `manage.py import_pecgm FILE` on the same
    database while the clients browse (from `--import-delay` s), stops when it
    ends, and prints the figures of the requests made during the import;
@@ -760,7 +761,12 @@ def main() -> None:
                 if import_command
                 else f"{args.requests} requests at most"
             )
-            + f", {args.max_seconds:.0f} s at most, gunicorn {args.workers} workers ({kind}) on {url}",
+            + f", {args.max_seconds:.0f} s at most, gunicorn {args.workers} workers ({kind}) on {url}, "
+            + (
+                "cache shared in Redis (CACHE_URL, as in production)"
+                if os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
+                else "a cache per worker process (set CACHE_URL=redis://… as production does)"
+            ),
             flush=True,
         )
         report(

@@ -347,6 +347,30 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task redelivered after a worker crash must come back within the hour.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
+# --- Cache ---------------------------------------------------------------------
+# The pages cache counts, page ids and the dashboard under a data version
+# (beneficiaries.dashboard). With Redis (production), gunicorn's workers and Celery share
+# one cache: a list counted by one worker is counted for all, and an import's new data
+# version is seen at once. Sessions are then read from it too ("cached_db": still written
+# to the database, so that a Redis restart logs nobody out); a per-process cache could not
+# hold them, since a logout in one worker would not reach the others. Without Redis
+# (embedded mode) each process keeps its own cache in memory. CACHE_URL defaults to
+# REDIS_URL (the keys carry the "liaison" prefix beside Celery's).
+CACHE_URL = env_str("CACHE_URL", REDIS_URL)
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            f"CACHE_URL={CACHE_URL!r} must be a Redis URL (redis://, rediss://, unix://)"
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "liaison",
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # --- PECGM import ----------------------------------------------------------
 
 PECGM_MAX_FILE_SIZE = env_int("PECGM_MAX_FILE_SIZE_MB", 500, minimum=1) * 1024 * 1024

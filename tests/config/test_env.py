@@ -89,6 +89,7 @@ PRODUCTION = {
         ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "must point to PostgreSQL"),
         ({"REDIS_URL": ""}, "REDIS_URL must be set"),
         ({"DEBUG": "peut-être"}, "DEBUG='peut-être' is not a boolean"),
+        ({"CACHE_URL": "memcached://127.0.0.1"}, "CACHE_URL='memcached://127.0.0.1' must be a Redis URL"),
     ],
 )
 def test_production_refuses_unsafe_settings(tmp_path, change, message):
@@ -111,3 +112,39 @@ def test_production_check_deploy_is_clean(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def settings_with(tmp_path, **variables) -> list[str]:
+    """The cache backend, its location and the session engine of Django started with these variables."""
+    environment = {
+        "PATH": os.environ["PATH"],
+        "DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        **variables,
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings; c = settings.CACHES['default'];"
+        "print(c['BACKEND'], c.get('LOCATION', '-'), settings.SESSION_ENGINE)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_production_shares_its_cache_and_sessions_through_redis(tmp_path):
+    assert settings_with(tmp_path, **PRODUCTION) == [
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://127.0.0.1:6379/0",
+        "django.contrib.sessions.backends.cached_db",
+    ]
+    assert settings_with(tmp_path, **PRODUCTION, CACHE_URL="redis://127.0.0.1:6379/1")[1] == (
+        "redis://127.0.0.1:6379/1"
+    )
+    # Embedded mode: a cache per process, and sessions in the database only.
+    assert settings_with(tmp_path) == [
+        "django.core.cache.backends.locmem.LocMemCache",
+        "-",
+        "django.contrib.sessions.backends.db",
+    ]

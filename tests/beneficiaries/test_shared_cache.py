@@ -1,0 +1,56 @@
+"""Production's cache: Redis, shared by gunicorn's workers and Celery (config/settings.py, "Cache")."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+from django.core.cache import cache
+from django.urls import reverse
+
+from beneficiaries.dashboard import invalidate_dashboard
+from tests.beneficiaries.factories import followup, registered
+from tests.factories import TEST_PASSWORD, BeneficiaryFactory
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db]
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The settings production derives from REDIS_URL, on a database of its own (emptied after)."""
+    url = os.environ["TEST_REDIS_URL"].rsplit("/", 1)[0] + "/5"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "liaison",
+        }
+    }
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    cache.clear()
+    invalidate_dashboard()
+    yield redis.Redis.from_url(url)
+    cache.clear()
+
+
+def test_lists_dashboard_and_sessions_live_in_redis(client, orientation_officer, redis_cache):
+    for index in range(3):
+        followup(BeneficiaryFactory(birth_name=f"Nom{index}", usage_name=""), **registered())
+    client.login(username=orientation_officer.username, password=TEST_PASSWORD)
+    url = reverse("beneficiary_list")
+
+    first = client.get(url, {"statut": "inscrit", "tri": "-inscription"})
+    assert first.context["page"].count == 3
+    keys = {key.decode() for key in redis_cache.keys("liaison:*")}
+    # The ids of the list, sorted, and the session: what another worker will read.
+    assert any(":beneficiaries:ids" in key for key in keys), keys
+    assert any(":beneficiaries:sorted--inscription:" in key for key in keys), keys
+    assert any("django.contrib.sessions.cached_db" in key for key in keys), keys
+
+    again = client.get(url, {"statut": "inscrit", "tri": "-inscription"})
+    assert [row.pk for row in again.context["page"]] == [row.pk for row in first.context["page"]]
+
+    dashboard = client.get(reverse("dashboard"))
+    assert dashboard.status_code == 200
+    assert any("template.cache" in key.decode() for key in redis_cache.keys("liaison:*"))
