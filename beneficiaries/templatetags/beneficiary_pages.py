@@ -152,3 +152,50 @@ def list_rows(page) -> str:
             f"<td>{orientation}</td></tr>"
         )
     return mark_safe("\n".join(lines))  # noqa: S308 (every value above is escaped)
+
+
+@register.simple_tag
+def timeline_entries(entries) -> str:
+    """The <li> of a parcours' timeline (beneficiaries.timeline.Entry), newest first.
+
+    Written here rather than in a template loop for the same reason as `list_rows`: two years
+    of monthly changes are a few hundred values, and the template engine spent ~10 ms of
+    every beneficiary page on them (docs/performance.md, "Pages").
+    """
+    positive = format_html(' <span class="badge text-bg-success">{}</span>', _("sortie positive"))
+    table_head = format_html(
+        '<table class="table table-sm w-auto mb-1"><caption class="visually-hidden">{}</caption><thead>'
+        '<tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>',
+        _("Changements"),
+        _("Donnée"),
+        _("Avant"),
+        _("Après"),
+    )
+    source_label = escape(_("Source"))
+    lines = []
+    for entry in entries:
+        day = (
+            f'<time datetime="{entry.day:%Y-%m-%d}" class="fw-semibold">{entry.day:%d/%m/%Y}</time>'
+            if entry.day
+            else ""
+        )
+        parts = [
+            f'<li class="timeline-entry timeline-{escape(entry.kind)} border-start border-3 ps-3 pb-3">'
+            f'<p class="mb-1">{day} — {escape(entry.title)}{positive if entry.positive else ""}</p>'
+        ]
+        if entry.detail:
+            parts.append(f'<p class="mb-1">{escape(entry.detail)}</p>')
+        if entry.changes:
+            parts.append(table_head)
+            parts.extend(
+                f'<tr><th scope="row" class="fw-normal">{escape(change.label)}</th>'
+                f"<td>{escape(change.before or '—')}</td><td>{escape(change.after)}</td></tr>"
+                for change in entry.changes
+            )
+            parts.append("</tbody></table>")
+        parts.append(
+            f'<p class="mb-0"><small class="text-body-secondary">{source_label} : '
+            f"{escape(entry.source)}</small></p></li>"
+        )
+        lines.append("".join(parts))
+    return mark_safe("\n".join(lines))  # noqa: S308 (every value above is escaped)
