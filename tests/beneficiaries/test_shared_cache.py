@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 
 @pytest.fixture
-def redis_cache(settings):
+def redis_cache(_require_redis, settings):
     """The settings production derives from REDIS_URL, on a database of its own (emptied after)."""
     url = os.environ["TEST_REDIS_URL"].rsplit("/", 1)[0] + "/5"
     settings.CACHES = {
