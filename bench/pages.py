@@ -697,6 +697,12 @@ def main() -> None:
         "--import-delay", type=float, default=5.0, help="seconds of browsing before the import"
     )
     parser.add_argument(
+        "--import-nice",
+        type=int,
+        default=10,
+        help="with --with-import: the import's niceness, as the production Celery worker's (0: none)",
+    )
+    parser.add_argument(
         "--import-records",
         type=int,
         default=0,
@@ -743,6 +749,9 @@ def main() -> None:
             raise SystemExit(f"{path}: no such file (or give --import-records N to write it)")
         else:
             import_command = [sys.executable, "manage.py", "import_pecgm", str(path.resolve())]
+        if args.import_nice:
+            # As the production worker runs it (docker-compose.yml): the import yields the cores.
+            import_command = ["nice", "-n", str(args.import_nice), *import_command]
     connection.close()
 
     if args.explain:
@@ -757,7 +766,7 @@ def main() -> None:
             f"\nLoad: {args.clients} clients in a closed loop "
             + (f"with a mean think time of {args.think_ms:.0f} ms " if args.think_ms else "(no think time) ")
             + (
-                f"while {' '.join(import_command[1:])} runs"
+                f"while {' '.join(part for part in import_command if part != sys.executable)} runs"
                 if import_command
                 else f"{args.requests} requests at most"
             )
