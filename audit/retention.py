@@ -34,9 +34,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import AuditEntry
-from beneficiaries.models import Beneficiary
-
-ANONYMOUS_NAME = "ANONYME"
+from beneficiaries.models import ANONYMOUS_NAME, Beneficiary
 
 
 @dataclass

@@ -44,7 +44,7 @@ from django.db.models import F, Lookup, QuerySet
 from beneficiaries.cohorts import is_positive_exit
 from beneficiaries.dashboard import cached
 from beneficiaries.filters import SORTS, apply_sort, with_orientation
-from beneficiaries.models import Beneficiary
+from beneficiaries.models import Beneficiary, is_anonymised
 from beneficiaries.names import display_name
 from beneficiaries.nir import mask_nir
 from exchanges.models import FollowUpStatus
@@ -102,6 +102,7 @@ class Row:
     status_detail: str = ""
     positive_exit: bool = False
     absent: bool = False
+    anonymised: bool = False
     reference_date: str = ""
     category: str = ""
     structure: str = ""
@@ -119,6 +120,7 @@ class Row:
             masked_nir=mask_nir(values["nir"]),
             commune_code=values["commune_code"],
             has_followup=values["followup__beneficiary_id"] is not None,
+            anonymised=is_anonymised(values["birth_name"], values["nir"]),
             orientation_nature=values["orientation_nature"] or "",
             orientation_date=day(values["orientation_date"]),
         )

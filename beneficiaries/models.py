@@ -10,6 +10,14 @@ class Source(models.TextChoices):
     FRANCE_TRAVAIL = "france_travail", _("Connu seulement de France Travail")
 
 
+# What audit.retention writes in place of the name of someone kept only for statistics.
+ANONYMOUS_NAME = "ANONYME"
+
+
+def is_anonymised(birth_name: str, nir: str) -> bool:
+    return birth_name == ANONYMOUS_NAME and not nir
+
+
 class Beneficiary(models.Model):
     """An RSA beneficiary as the Département knows them.
 
@@ -60,6 +68,11 @@ class Beneficiary(models.Model):
     @property
     def display_name(self) -> str:
         return display_name(self.birth_name, self.usage_name, self.first_name)
+
+    @property
+    def is_anonymised(self) -> bool:
+        """Past the retention period: only what statistics need is kept (audit.retention)."""
+        return is_anonymised(self.birth_name, self.nir)
 
     @property
     def masked_nir(self) -> str:

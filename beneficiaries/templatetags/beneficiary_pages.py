@@ -126,6 +126,11 @@ def list_rows(page) -> str:
     positive = format_html(' <span class="badge text-bg-success">{}</span>', _("sortie positive"))
     absent = format_html(' <span class="badge text-bg-warning">{}</span>', _("absent du dernier fichier"))
     no_data = format_html('<span class="text-body-secondary">{}</span>', _("aucune donnée"))
+    anonymised = format_html(
+        ' <span class="badge text-bg-secondary" title="{}">{}</span>',
+        _("Durée de conservation dépassée : seules les données utiles aux statistiques sont gardées."),
+        _("anonymisé"),
+    )
     lines = []
     for row in page.rows:
         if row.has_followup:
@@ -144,7 +149,8 @@ def list_rows(page) -> str:
             else "—"
         )
         lines.append(
-            f'<tr><td><a href="{prefix}{row.pk}{suffix}">{escape(row.name)}</a></td>'
+            f'<tr><td><a href="{prefix}{row.pk}{suffix}">{escape(row.name)}</a>'
+            f"{anonymised if row.anonymised else ''}</td>"
             f"<td>{escape(row.birth_date)}</td>"
             f'<td><span class="font-monospace">{_cell(row.masked_nir)}</span></td>'
             f"<td>{_cell(row.commune_code)}</td><td>{status}</td><td>{_cell(row.reference_date)}</td>"

@@ -499,3 +499,23 @@ def test_pages_after_real_imports(officer_client, tmp_path):
     timeline = response.context["timeline"]
     assert any(entry.kind == "event" and entry.positive for entry in timeline)
     assert "données France Travail au 31/01/2025" in response.content.decode()
+
+
+def test_people_anonymised_by_the_retention_are_flagged(officer_client):
+    from audit.retention import anonymise
+
+    kept = BeneficiaryFactory(birth_name="Gardé", usage_name="")
+    gone = BeneficiaryFactory(birth_name="Parti", usage_name="")
+    anonymise(gone)
+    listing = officer_client.get(reverse("beneficiary_list"))
+    rows = {row.pk: row for row in listing.context["page"]}
+    assert rows[gone.pk].anonymised and not rows[kept.pk].anonymised
+    assert listing.content.decode().count(">anonymisé</span>") == 1
+    assert (
+        'id="anonymised"'
+        in officer_client.get(reverse("beneficiary_detail", args=[gone.pk])).content.decode()
+    )
+    assert (
+        'id="anonymised"'
+        not in officer_client.get(reverse("beneficiary_detail", args=[kept.pk])).content.decode()
+    )
