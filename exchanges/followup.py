@@ -69,9 +69,11 @@ DATE_ATTRS = frozenset(attr for _path, item, attr in PECGM.detail.flat_fields() 
 
 
 class Situation(NamedTuple):
-    """The few values events are computed from, kept in memory for every follow-up during an import.
+    """The few values events are computed from: a follow-up as an import reads it, batch by batch.
 
-    A named tuple: one is made per record, and it is the cheapest immutable record Python has.
+    `ft`: the France Travail identifier key (`exchanges.matching.ft_key`) the
+    follow-up holds; when an import replaces the follow-up with another, the
+    matcher keeps the old one findable until the end of the run.
     """
 
     reference_date: date | None
@@ -79,6 +81,7 @@ class Situation(NamedTuple):
     category: str
     structure: str
     absent: bool
+    ft: tuple[str, str] | None = None
 
     @classmethod
     def of(cls, values: Mapping, reference_date: date | None, absent: bool = False) -> Situation:

@@ -16,16 +16,38 @@ Nothing is linked when it is not certain: a NIR known with another birth
 date, two candidates, or a match contradicted by another identifier come
 back with a `review_reason` and the candidates, for an admin to decide.
 
-The indexes are built once (`Matcher.from_database()`: a handful of queries,
-none per record) and kept up to date with `add()` as an import creates
-people. Other importers (the orientations CSV) find people the same way.
+Where the matcher looks. Nothing is held in memory per beneficiary: an
+import's memory must not grow with the Département's file of people (issue
+#8; indexes of every beneficiary cost ~650 bytes each). Records are matched
+by batches: `prefetch()` reads, in a few indexed queries, the people and the
+France Travail identifiers that share a key with the batch's records (the
+key columns of the database are those of the rules: `nir_key`, the name
+keys, `birth_date`, the numbers), and the rules run on that. A key nobody
+prefetched is read when the rules need it (`match()` on its own works, one
+record at a time). Besides, in memory for the whole run:
+
+- `confirmed`: the review queue's decisions;
+- `kept`: what the database cannot be asked for through an index: a CAF or MSA
+  number or a France Travail identifier stored with spaces or lower case (the
+  rules compare them trimmed and upper-cased; read once at the start, normally
+  none), and France Travail identifiers an import saw that no follow-up holds
+  any more (a person whose identifier changed: rare);
+- `recent`: what an import added (people, identifiers) and has not written
+  yet: the current batch and the one before (see exchanges.pecgm_import).
+
+The candidates the database gives are checked by the same code as before
+(`_Index.add_person`), so a key matches exactly as it always did: no hash,
+no approximation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from django.db import connection
 
 from beneficiaries.models import Beneficiary
 from beneficiaries.names import name_key
@@ -34,11 +56,7 @@ from exchanges.models import FollowUp, MatchRule, ReviewCase, ReviewReason, Revi
 
 
 class Person(NamedTuple):
-    """What the matcher remembers of a beneficiary: identifiers only.
-
-    A named tuple rather than a dataclass: one is built per beneficiary at each
-    import (hundreds of thousands), and a tuple is both quicker to make and smaller.
-    """
+    """What the matcher knows of a beneficiary: identifiers only."""
 
     id: int
     nir_key: str
@@ -48,10 +66,7 @@ class Person(NamedTuple):
 
 
 def _put(index: dict, key, beneficiary_id: int) -> None:
-    """Index a beneficiary under a key: one id per key, a list only when people share it.
-
-    Nearly every key belongs to one person, and an int costs a fraction of a list or a set.
-    """
+    """Index a beneficiary under a key: one id per key, a list only when people share it."""
     known = index.get(key)
     if known is None:
         index[key] = beneficiary_id
@@ -102,43 +117,258 @@ def ft_key(institution_code: str | None, identifier: str | None) -> tuple[str, s
     return (institution.lstrip("0"), ident)
 
 
-class Matcher:
+# A stored number or identifier made of these characters only is its own key
+# (`_clean` changes nothing): the database finds it by equality, through its
+# index. Any other is read once into memory (`Matcher.kept`). Spelled out
+# rather than as ranges, whose meaning may depend on the database's collation.
+CLEAN_PATTERN = r"^[0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ]*$"
+
+
+def _is_clean(value: str | None) -> bool:
+    return (value or "") == _clean(value)
+
+
+class Keys(NamedTuple):
+    """The matching keys of one record, computed once."""
+
+    nir: str
+    ft: tuple[str, str] | None
+    caf: str
+    msa: str
+    birth_date: date | None
+    first: str
+    names: frozenset[str]  # birth name and usage name keys, either may match either
+
+
+def record_keys(
+    *,
+    birth_date: date | None,
+    nir: str | None = None,
+    birth_name: str | None = None,
+    usage_name: str | None = None,
+    first_name: str | None = None,
+    caf_number: str | None = None,
+    msa_number: str | None = None,
+    ft_identifier: str | None = None,
+    ft_institution_code: str | None = None,
+) -> Keys:
+    names = frozenset(key for key in (name_key(birth_name), name_key(usage_name)) if key)
+    return Keys(
+        nir_key(nir),
+        ft_key(ft_institution_code, ft_identifier),
+        _clean(caf_number),
+        _clean(msa_number),
+        birth_date,
+        name_key(first_name),
+        names,
+    )
+
+
+class _Index:
+    """Beneficiary ids by matching key, and who they are.
+
+    Each dict maps a key to one id, or to a list when people share it (`_put`).
+    `asked` holds the keys (and ids) the database was asked about: a key asked
+    and absent is known to match nobody; a key not asked is read when needed.
+    """
+
     def __init__(self) -> None:
-        # Each index maps a key to a beneficiary id, or to a list of them (see `_put`).
         self.people: dict[int, Person] = {}
         self.by_nir: dict[str, int | list[int]] = {}
         self.by_ft: dict[tuple[str, str], int | list[int]] = {}
         self.by_caf: dict[tuple[str, date], int | list[int]] = {}
         self.by_msa: dict[tuple[str, date], int | list[int]] = {}
         self.by_name: dict[tuple[str, str, date], int | list[int]] = {}
-        self._shared: dict = {}
+        self.asked: set[tuple[str, Any]] = set()
+
+    def add_person(self, id_, nir_key_, birth_date, caf, msa, birth_key, usage_key, first_key) -> None:
+        caf = caf.strip().upper() if caf else ""
+        msa = msa.strip().upper() if msa else ""
+        self.people[id_] = Person(id_, nir_key_ or "", birth_date, caf, msa)
+        if nir_key_:
+            _put(self.by_nir, nir_key_, id_)
+        if caf:
+            _put(self.by_caf, (caf, birth_date), id_)
+        if msa:
+            _put(self.by_msa, (msa, birth_date), id_)
+        if first_key:
+            if birth_key:
+                _put(self.by_name, (birth_key, first_key, birth_date), id_)
+            if usage_key and usage_key != birth_key:
+                _put(self.by_name, (usage_key, first_key, birth_date), id_)
+
+    def add_ft(self, beneficiary_id: int, institution_code: str | None, identifier: str | None) -> None:
+        key = ft_key(institution_code, identifier)
+        if key:
+            _put(self.by_ft, key, beneficiary_id)
+
+    def merge(self, other: _Index) -> None:
+        self.people.update(other.people)
+        for name in ("by_nir", "by_ft", "by_caf", "by_msa", "by_name"):
+            mine = getattr(self, name)
+            for key, ids in getattr(other, name).items():
+                for beneficiary_id in ids if ids.__class__ is list else [ids]:
+                    _put(mine, key, beneficiary_id)
+        self.asked |= other.asked
+
+
+# --- Reading candidates from the database -----------------------------------------------
+
+PERSON_FIELDS = (
+    "id",
+    "nir_key",
+    "birth_date",
+    "caf_number",
+    "msa_number",
+    "birth_name_key",
+    "usage_name_key",
+    "first_name_key",
+)
+# Table and column names come from the models; values are always query parameters.
+_PERSON_SELECT = "SELECT {} FROM {}".format(  # noqa: S608
+    ", ".join(Beneficiary._meta.get_field(name).column for name in PERSON_FIELDS),
+    Beneficiary._meta.db_table,
+)
+_FT_SELECT = "SELECT {} FROM {}".format(  # noqa: S608
+    ", ".join(
+        FollowUp._meta.get_field(name).column
+        for name in ("beneficiary", "ft_institution_code", "ft_identifier")
+    ),
+    FollowUp._meta.db_table,
+)
+
+
+def _column(model, name: str) -> str:
+    return model._meta.get_field(name).column
+
+
+# Keys per query where the database takes them one parameter each (SQLite's limit).
+_CHUNK = 500
+# Name keys per query: each is three conditions.
+_NAME_CHUNK = 100
+
+
+def select_in(cursor, postgres: bool, select: str, column: str, values: Iterable) -> list[tuple]:
+    """Rows of `select` whose `column` is one of `values`: one array parameter on PostgreSQL."""
+    values = list(values)
+    if not values:
+        return []
+    if postgres:
+        cursor.execute(f"{select} WHERE {column} = ANY(%s)", [values])
+        return cursor.fetchall()
+    rows = []
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        cursor.execute(f"{select} WHERE {column} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+        rows += cursor.fetchall()
+    return rows
+
+
+def _select_names(cursor, select: str, names: Iterable[tuple[str, str, date]]) -> list[tuple]:
+    """People whose birth or usage name, first name and birth date are one of `names` (index scans)."""
+    names = list(names)
+    birth, usage, first, born = (
+        _column(Beneficiary, name)
+        for name in ("birth_name_key", "usage_name_key", "first_name_key", "birth_date")
+    )
+    rows = []
+    for start in range(0, len(names), _NAME_CHUNK):
+        chunk = names[start : start + _NAME_CHUNK]
+        conditions, params = [], []
+        for name, first_key, birth_date in chunk:
+            conditions.append(f"({birth} = %s AND {first} = %s AND {born} = %s)")
+            conditions.append(f"({usage} = %s AND {first} = %s AND {born} = %s)")
+            params += [name, first_key, birth_date, name, first_key, birth_date]
+        cursor.execute(f"{select} WHERE {' OR '.join(conditions)}", params)
+        rows += cursor.fetchall()
+    return rows
+
+
+def _fetch(
+    cursor,
+    postgres: bool,
+    *,
+    nirs: Iterable[str] = (),
+    fts: Iterable[tuple[str, str]] = (),
+    cafs: Iterable[tuple[str, date]] = (),
+    msas: Iterable[tuple[str, date]] = (),
+    names: Iterable[tuple[str, str, date]] = (),
+    ids: Iterable[int] = (),
+) -> _Index:
+    """What the database knows of these keys: the people who have them, and who they are."""
+    found = _Index()
+    nirs, fts, cafs, msas, names = set(nirs), set(fts), set(cafs), set(msas), set(names)
+    found.asked |= {("by_nir", key) for key in nirs} | {("by_ft", key) for key in fts}
+    found.asked |= {("by_caf", key) for key in cafs} | {("by_msa", key) for key in msas}
+    found.asked |= {("by_name", key) for key in names}
+    rows = select_in(cursor, postgres, _PERSON_SELECT, _column(Beneficiary, "nir_key"), nirs)
+    rows += select_in(
+        cursor, postgres, _PERSON_SELECT, _column(Beneficiary, "caf_number"), {caf for caf, _day in cafs}
+    )
+    rows += select_in(
+        cursor, postgres, _PERSON_SELECT, _column(Beneficiary, "msa_number"), {msa for msa, _day in msas}
+    )
+    rows += _select_names(cursor, _PERSON_SELECT, names)
+    for row in rows:
+        found.add_person(*row)
+    identifiers = {ident for _institution, ident in fts}
+    for beneficiary_id, institution, ident in select_in(
+        cursor, postgres, _FT_SELECT, _column(FollowUp, "ft_identifier"), identifiers
+    ):
+        found.add_ft(beneficiary_id, institution, ident)
+    # Who the people found by identifier (and those asked by id) are.
+    wanted = set(ids) | {i for key in found.by_ft for i in _ids(found.by_ft, key)}
+    wanted -= found.people.keys()
+    for row in select_in(cursor, postgres, _PERSON_SELECT, _column(Beneficiary, "id"), wanted):
+        found.add_person(*row)
+    found.asked |= {("id", beneficiary_id) for beneficiary_id in wanted | found.people.keys()}
+    return found
+
+
+def _on_this_connection(job: Callable) -> Any:
+    with connection.cursor() as cursor:
+        return job(cursor)
+
+
+# --- The matcher ----------------------------------------------------------------------
+
+
+class Matcher:
+    """The rules, over the people prefetched for the batch, and what is kept in memory (module doc).
+
+    `run_queries(job)` runs `job(cursor)` on the database and returns its result:
+    by default on this thread's connection; the PECGM import hands it to the
+    thread that owns its connection.
+    """
+
+    def __init__(self, run_queries: Callable[[Callable], Any] | None = None) -> None:
+        self.run_queries = run_queries or _on_this_connection
+        self.postgres = connection.vendor == "postgresql"
         # Admins' decisions: ("nir", key, birth date) or ("ft", institution, identifier) -> beneficiary.
         self.confirmed: dict[tuple, int] = {}
+        self.kept = _Index()
+        self.known = _Index()  # the database's answer for the current batch
+        self.recent = [_Index()]  # added, maybe not written yet: [previous batch, current batch]
 
     @classmethod
-    def from_database(cls) -> Matcher:
-        matcher = cls()
-        rows = Beneficiary.objects.values_list(
-            "id",
-            "nir_key",
-            "birth_date",
-            "caf_number",
-            "msa_number",
-            "birth_name_key",
-            "usage_name_key",
-            "first_name_key",
-        )
-        for row in rows.iterator(chunk_size=5000):
-            matcher._add_row(*row)
-        for beneficiary_id, institution, ident in FollowUp.objects.values_list(
-            "beneficiary_id", "ft_institution_code", "ft_identifier"
-        ).iterator(chunk_size=5000):
-            matcher.add_ft_identifier(beneficiary_id, institution, ident)
+    def from_database(cls, run_queries: Callable[[Callable], Any] | None = None) -> Matcher:
+        """A matcher with the review queue's decisions and the values no index finds (module doc)."""
+        matcher = cls(run_queries)
         decided = ReviewCase.objects.filter(
             status__in=[ReviewStatus.LINKED, ReviewStatus.CREATED], beneficiary__isnull=False
         ).values_list("values", "beneficiary_id")
         for values, beneficiary_id in decided.iterator(chunk_size=5000):
             matcher.confirm(values, beneficiary_id)
+        odd_numbers = Beneficiary.objects.exclude(caf_number="", msa_number="").exclude(
+            caf_number__regex=CLEAN_PATTERN, msa_number__regex=CLEAN_PATTERN
+        )
+        for row in odd_numbers.values_list(*PERSON_FIELDS).iterator(chunk_size=5000):
+            matcher.kept.add_person(*row)
+        odd_identifiers = FollowUp.objects.exclude(ft_identifier__regex=CLEAN_PATTERN)
+        for beneficiary_id, institution, ident in odd_identifiers.values_list(
+            "beneficiary_id", "ft_institution_code", "ft_identifier"
+        ).iterator(chunk_size=5000):
+            matcher.kept.add_ft(beneficiary_id, institution, ident)
         return matcher
 
     def confirm(self, values: dict, beneficiary_id: int) -> None:
@@ -154,46 +384,133 @@ class Matcher:
         if ft:
             self.confirmed[("ft", *ft)] = beneficiary_id
 
-    def _add_row(self, id_, nir_key_, birth_date, caf, msa, birth_key, usage_key, first_key) -> None:
-        caf = caf.strip().upper() if caf else ""
-        msa = msa.strip().upper() if msa else ""
-        # Birth dates and names repeat across hundreds of thousands of people: one object each.
-        shared = self._shared
-        birth_date = shared.setdefault(birth_date, birth_date)
-        birth_key = shared.setdefault(birth_key, birth_key)
-        usage_key = shared.setdefault(usage_key, usage_key)
-        first_key = shared.setdefault(first_key, first_key)
-        self.people[id_] = Person(id_, nir_key_ or "", birth_date, caf, msa)
-        if nir_key_:
-            _put(self.by_nir, nir_key_, id_)
-        if caf:
-            _put(self.by_caf, (caf, birth_date), id_)
-        if msa:
-            _put(self.by_msa, (msa, birth_date), id_)
-        if first_key:
-            if birth_key:
-                _put(self.by_name, (birth_key, first_key, birth_date), id_)
-            if usage_key and usage_key != birth_key:
-                _put(self.by_name, (usage_key, first_key, birth_date), id_)
+    # --- batches --------------------------------------------------------------------
+
+    def prefetch_job(self, identities: Iterable[dict]) -> Callable:
+        """The queries that read what the rules need for these records: `job(cursor) -> _Index`.
+
+        Made here, run by `run_queries` or by whoever owns the connection (the
+        PECGM import runs it on its writer thread, ahead of the batch), then
+        handed to `use()`. Identities are `match()`'s keyword arguments.
+        """
+        keys = [record_keys(**identity) for identity in identities]
+        postgres = self.postgres
+        # Decisions and kept identifiers point at people no key of the batch finds: ask for them by id.
+        ids = set()
+        for k in keys:
+            for decided in (("nir", k.nir, k.birth_date) if k.nir else None, ("ft", *k.ft) if k.ft else None):
+                if decided and decided in self.confirmed:
+                    ids.add(self.confirmed[decided])
+            if k.ft:
+                ids.update(_ids(self.kept.by_ft, k.ft))
+
+        def job(cursor) -> _Index:
+            found = _fetch(
+                cursor,
+                postgres,
+                nirs=[k.nir for k in keys if k.nir],
+                fts=[k.ft for k in keys if k.ft],
+                ids=ids,
+            )
+            # Rules 3 and 4 only for the records rules 1 and 2 cannot decide: no NIR or
+            # France Travail identifier the database knows (what the import added
+            # since is checked by `match()`, which reads any key not asked here).
+            later = [
+                k
+                for k in keys
+                if k.birth_date is not None
+                and not (k.nir and k.nir in found.by_nir)
+                and not (k.ft and k.ft in found.by_ft)
+            ]
+            found.merge(
+                _fetch(
+                    cursor,
+                    postgres,
+                    cafs=[(k.caf, k.birth_date) for k in later if k.caf],
+                    msas=[(k.msa, k.birth_date) for k in later if k.msa],
+                    names=[(name, k.first, k.birth_date) for k in later if k.first for name in k.names],
+                )
+            )
+            return found
+
+        return job
+
+    def prefetch(self, identities: Iterable[dict]) -> None:
+        """Read now what the rules need for these records (`match()` then asks nothing more)."""
+        self.use(self.run_queries(self.prefetch_job(identities)))
+
+    def use(self, found: _Index) -> None:
+        """The database's answer for the next records (from `prefetch_job`)."""
+        self.known = found
+
+    def next_batch(self) -> None:
+        """A new batch starts: forget what was added two batches ago, the database has it now.
+
+        (The PECGM import writes a batch while it matches the next one, and
+        prefetches one batch ahead: the answer it uses was read after every
+        batch but the previous one was written.)
+        """
+        self.recent = [self.recent[-1], _Index()]
+
+    # --- what an import adds -----------------------------------------------------------
 
     def add(self, beneficiary: Beneficiary) -> None:
-        """Remember a beneficiary created (or changed) since the indexes were built."""
+        """Remember a beneficiary created since the batch's people were read (written later)."""
         beneficiary.refresh_keys()
-        self._add_row(
-            beneficiary.pk,
-            beneficiary.nir_key,
-            beneficiary.birth_date,
-            beneficiary.caf_number,
-            beneficiary.msa_number,
-            beneficiary.birth_name_key,
-            beneficiary.usage_name_key,
-            beneficiary.first_name_key,
-        )
+        row = tuple(getattr(beneficiary, name) for name in PERSON_FIELDS)
+        self.recent[-1].add_person(*row)
+        if not (_is_clean(beneficiary.caf_number) and _is_clean(beneficiary.msa_number)):
+            # No index will find these numbers once written: keep this person for the whole run.
+            self.kept.add_person(*row)
 
     def add_ft_identifier(self, beneficiary_id: int, institution_code: str | None, identifier: str | None):
-        key = ft_key(institution_code, identifier)
-        if key:
-            _put(self.by_ft, (self._shared.setdefault(key[0], key[0]), key[1]), beneficiary_id)
+        """A record of this beneficiary carried this identifier: later records with it find them.
+
+        The import writes it in the follow-up; an identifier a follow-up will not
+        hold (see `keep_ft_identifier`) or that no index finds is kept for the run.
+        """
+        recent = self.recent[-1]
+        recent.add_ft(beneficiary_id, institution_code, identifier)
+        # Who they are, for the rules' checks, while the database may not say it yet.
+        person = self._person(beneficiary_id)
+        if person is not None:
+            recent.people[beneficiary_id] = person
+        if not _is_clean(identifier):
+            self.keep_ft_identifier(beneficiary_id, institution_code, identifier)
+
+    def keep_ft_identifier(self, beneficiary_id: int, institution_code: str | None, identifier: str | None):
+        """An identifier no follow-up holds (any more): still found until the end of the run."""
+        self.kept.add_ft(beneficiary_id, institution_code, identifier)
+
+    # --- looking up -----------------------------------------------------------------
+
+    def _lookup(self, kind: str, key) -> list[int]:
+        if (kind, key) not in self.known.asked:
+            self._read(
+                {"by_nir": "nirs", "by_ft": "fts", "by_caf": "cafs", "by_msa": "msas", "by_name": "names"}[
+                    kind
+                ],
+                key,
+            )
+        ids = set()
+        for index in (self.known, self.kept, *self.recent):
+            ids.update(_ids(getattr(index, kind), key))
+        # (A follow-up whose person was deleted meanwhile points at nobody.)
+        return sorted(i for i in ids if self._person(i) is not None)
+
+    def _person(self, beneficiary_id: int) -> Person | None:
+        for index in (*reversed(self.recent), self.known, self.kept):
+            if (person := index.people.get(beneficiary_id)) is not None:
+                return person
+        if ("id", beneficiary_id) not in self.known.asked:
+            self._read("ids", beneficiary_id)
+            return self.known.people.get(beneficiary_id)
+        return None
+
+    def _read(self, what: str, key) -> None:
+        """A key the prefetch did not ask for (or no prefetch): read it now."""
+        postgres = self.postgres
+        self.known.merge(self.run_queries(lambda cursor: _fetch(cursor, postgres, **{what: [key]})))
 
     def match(
         self,
@@ -208,22 +525,31 @@ class Matcher:
         ft_identifier: str | None = None,
         ft_institution_code: str | None = None,
     ) -> MatchResult:
-        key = nir_key(nir)
-        caf, msa = _clean(caf_number), _clean(msa_number)
-        ft = ft_key(ft_institution_code, ft_identifier)
+        k = record_keys(
+            birth_date=birth_date,
+            nir=nir,
+            birth_name=birth_name,
+            usage_name=usage_name,
+            first_name=first_name,
+            caf_number=caf_number,
+            msa_number=msa_number,
+            ft_identifier=ft_identifier,
+            ft_institution_code=ft_institution_code,
+        )
+        key, caf, msa, ft = k.nir, k.caf, k.msa, k.ft
 
         # 0. A decision taken in the review queue.
         for decided in (("nir", key, birth_date) if key else None, ("ft", *ft) if ft else None):
-            if decided and self.confirmed.get(decided) in self.people:
+            if decided and decided in self.confirmed and self._person(self.confirmed[decided]):
                 return MatchResult(self.confirmed[decided], MatchRule.CONFIRMED)
 
         # 1. NIR: certain, unless the birth date says otherwise.
-        if key and (ids := _ids(self.by_nir, key)):
-            same_birth = [i for i in ids if self.people[i].birth_date == birth_date]
+        if key and (ids := self._lookup("by_nir", key)):
+            same_birth = [i for i in ids if self._person(i).birth_date == birth_date]
             if len(ids) == 1 and same_birth:
                 return MatchResult(ids[0], MatchRule.NIR)
             reason = ReviewReason.SEVERAL_CANDIDATES if same_birth else ReviewReason.NIR_CONFLICT
-            return MatchResult(rule=MatchRule.NIR, review_reason=reason, candidates=sorted(ids))
+            return MatchResult(rule=MatchRule.NIR, review_reason=reason, candidates=ids)
 
         def decide(rule: str, ids) -> MatchResult | None:
             ids = sorted(set(ids))
@@ -231,31 +557,30 @@ class Matcher:
                 return None
             if len(ids) > 1:
                 return MatchResult(rule=rule, review_reason=ReviewReason.SEVERAL_CANDIDATES, candidates=ids)
-            person = self.people[ids[0]]
+            person = self._person(ids[0])
             if self._disagrees(person, rule, nir_key=key, birth_date=birth_date, caf=caf, msa=msa):
                 return MatchResult(rule=rule, review_reason=ReviewReason.IDENTIFIER_MISMATCH, candidates=ids)
             return MatchResult(person.id, rule)
 
         # 2. France Travail identifier seen in an earlier file.
-        if ft and (result := decide(MatchRule.FT_IDENTIFIER, _ids(self.by_ft, ft))):
+        if ft and (result := decide(MatchRule.FT_IDENTIFIER, self._lookup("by_ft", ft))):
             return result
 
         # 3. CAF or MSA number, with the birth date.
         if birth_date is not None:
             ids = []
             if caf:
-                ids += _ids(self.by_caf, (caf, birth_date))
+                ids += self._lookup("by_caf", (caf, birth_date))
             if msa:
-                ids += _ids(self.by_msa, (msa, birth_date))
+                ids += self._lookup("by_msa", (msa, birth_date))
             if result := decide(MatchRule.CAF_MSA, ids):
                 return result
 
             # 4. Names and birth date: either name of the record against either name known.
-            first = name_key(first_name)
             ids = []
-            for name in {name_key(birth_name), name_key(usage_name)}:
-                if name and first:
-                    ids += _ids(self.by_name, (name, first, birth_date))
+            for name in k.names:
+                if k.first:
+                    ids += self._lookup("by_name", (name, k.first, birth_date))
             if result := decide(MatchRule.NAME, ids):
                 return result
         return MatchResult()

@@ -6,9 +6,12 @@ The steps, in order:
    such, and nothing is parsed or changed.
 2. The import lock (`import_lock`): two imports never run at once; the
    second is refused with a French message.
-3. ONE pass in ONE transaction: each record is read, checked, matched from
-   in-memory indexes built once (`Matcher`, the current situations: no
-   query per record) and written in batches (`_Writer`). Any structural
+3. ONE pass in ONE transaction: each record is read and checked; records are
+   matched and written by batches (`_Writer`): the people a batch's records
+   may be, and their current situations, are read in a few queries while
+   the batch before is matched (no query per record, and no index of every
+   beneficiary in memory: the import's memory does not grow with the
+   Département's file of people). Any structural
    problem, even at the end of the file, or more than
    `settings.PECGM_MAX_REJECT_RATIO` of the records rejected, raises inside
    the transaction and refuses the whole file: nothing of it stays. A crash
@@ -23,17 +26,19 @@ numbers only.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
 import operator
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, connections, transaction
@@ -52,7 +57,7 @@ from exchanges.followup import (
     has_unknown_codes,
     newest_stock_date,
 )
-from exchanges.matching import Matcher, MatchResult
+from exchanges.matching import Matcher, MatchResult, ft_key, select_in
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     EventKind,
@@ -559,6 +564,17 @@ def _write_batch_orm(batch: _Batch) -> None:
             )
 
 
+class _Query(NamedTuple):
+    """Queries for the writer thread to run in turn: `job(cursor)`, its result in `future`."""
+
+    job: Callable
+    future: Future
+
+
+class _Cancelled(Exception):
+    """The import stopped: what was still queued is not run."""
+
+
 class _BackgroundWriter:
     """PostgreSQL: batches written by a thread on the import's own connection.
 
@@ -567,6 +583,10 @@ class _BackgroundWriter:
     longer wait for the parse, nor the parse for the writes. The thread uses
     the connection alone while the file is read (`drain()` hands it back); a
     short queue keeps memory flat. Its errors are raised in the import.
+
+    It also runs the queries that read the people of the batches to come
+    (`call`), in turn with the writes: inside the import's transaction, they
+    see every batch written before them.
     """
 
     def __init__(self):
@@ -579,13 +599,20 @@ class _BackgroundWriter:
         self.thread.start()
 
     def _run(self) -> None:
-        while (batch := self.queue.get()) is not None:
+        while (item := self.queue.get()) is not None:
             try:
-                if self.error is None and not self.cancelled:
-                    with self.raw.cursor() as cursor:
-                        _write_batch_copy(cursor, batch, self.copy_sql)
+                if self.error is not None or self.cancelled:
+                    raise self.error or _Cancelled()
+                with self.raw.cursor() as cursor:
+                    if item.__class__ is _Query:
+                        item.future.set_result(item.job(cursor))
+                    else:
+                        _write_batch_copy(cursor, item, self.copy_sql)
             except BaseException as error:  # handed to the import's thread
-                self.error = error
+                if self.error is None and not self.cancelled:
+                    self.error = error
+                if item.__class__ is _Query and not item.future.done():
+                    item.future.set_exception(error)
             finally:
                 self.queue.task_done()
         self.queue.task_done()
@@ -593,6 +620,13 @@ class _BackgroundWriter:
     def submit(self, batch: _Batch) -> None:
         self._raise()
         self.queue.put(batch)
+
+    def call(self, job: Callable) -> Future:
+        """Run `job(cursor)` after what is queued; its result (or error) comes in the future."""
+        self._raise()
+        future: Future = Future()
+        self.queue.put(_Query(job, future))
+        return future
 
     def drain(self) -> None:
         """Wait until every batch is written; the connection is the import's again."""
@@ -609,6 +643,71 @@ class _BackgroundWriter:
     def _raise(self) -> None:
         if self.error is not None:
             raise self.error
+
+
+class _InlineWriter:
+    """SQLite: the same interface, everything done at once on the import's connection."""
+
+    def submit(self, batch: _Batch) -> None:
+        _write_batch_orm(batch)
+
+    def call(self, job: Callable) -> Future:
+        future: Future = Future()
+        with connection.cursor() as cursor:
+            future.set_result(job(cursor))
+        return future
+
+    def drain(self) -> None:
+        pass
+
+    def close(self, cancel: bool = False) -> None:
+        pass
+
+
+def _matching_values(values: dict) -> dict:
+    """What the matcher takes of a record."""
+    return {
+        "nir": values["nir"],
+        "birth_name": values["birth_name"],
+        "usage_name": values["usage_name"],
+        "first_name": values["first_name"],
+        "birth_date": values["birth_date"],
+        "caf_number": values["caf_number"],
+        "msa_number": values["msa_number"],
+        "ft_identifier": values["ft_identifier"],
+        "ft_institution_code": values["ft_institution_code"],
+    }
+
+
+_SITUATION_SELECT = "SELECT {} FROM {}".format(  # noqa: S608 (names from the model)
+    ", ".join(
+        FollowUp._meta.get_field(name).column
+        for name in (
+            "beneficiary",
+            "reference_date",
+            "status",
+            "category",
+            "main_structure_name",
+            "absent_from_last_stock",
+            "ft_institution_code",
+            "ft_identifier",
+        )
+    ),
+    FollowUp._meta.db_table,
+)
+
+
+def _read_situations(cursor, postgres: bool, beneficiary_ids) -> dict[int, Situation | None]:
+    """These beneficiaries' current situations (None: no follow-up yet)."""
+    situations: dict[int, Situation | None] = dict.fromkeys(beneficiary_ids)
+    column = FollowUp._meta.get_field("beneficiary").column
+    for beneficiary_id, day, status, category, structure, absent, institution, ident in select_in(
+        cursor, postgres, _SITUATION_SELECT, column, situations
+    ):
+        situations[beneficiary_id] = Situation(
+            day, status, category, structure, absent, ft_key(institution, ident)
+        )
+    return situations
 
 
 class _Writer:
@@ -632,57 +731,81 @@ class _Writer:
         self.absent = bool(self.newest_stock and self.day < self.newest_stock)
         self.now = timezone.now()
         self.now_text = self.now.isoformat()
-        # Everything is read from the database now: while the file is read, the
-        # connection belongs to the background writer.
-        # Building the indexes makes hundreds of thousands of objects that all
-        # survive: the cyclic garbage collector would walk them again and again.
-        gc.disable()
-        try:
-            self.matcher = Matcher.from_database()
-            self.shared: dict = {}  # dates, statuses, categories, structures: one object each
-            self.situations = self._load_situations()
-        finally:
-            gc.enable()
-        # They live as long as the import: out of the collector's sight until the end (`__exit__`).
-        gc.freeze()
+        # While the file is read, the connection belongs to the background writer:
+        # any query goes through it (`call`), in turn with the writes.
+        self.matcher = Matcher.from_database(run_queries=self._query_now)
         self.beneficiary_ids = _IdAllocator(Beneficiary, reporter.side)
         self.snapshot_ids = _IdAllocator(JobSeekerSnapshot, reporter.side)
         self.review_ids = _IdAllocator(ReviewCase, reporter.side)
         self.batch = _Batch()
-        self.background = _BackgroundWriter() if self.postgres else None
-
-    def _load_situations(self) -> dict[int, Situation]:
-        shared = self.shared
-        rows = FollowUp.objects.values_list(
-            "beneficiary_id",
-            "reference_date",
-            "status",
-            "category",
-            "main_structure_name",
-            "absent_from_last_stock",
-        )
-        return {
-            beneficiary_id: Situation(
-                shared.setdefault(day, day),
-                shared.setdefault(status, status),
-                shared.setdefault(category, category),
-                shared.setdefault(structure, structure),
-                absent,
-            )
-            for beneficiary_id, day, status, category, structure, absent in rows.iterator(chunk_size=5000)
-        }
+        self.background = _BackgroundWriter() if self.postgres else _InlineWriter()
+        # Records read and not matched yet: the batch being read, and the batches
+        # read whose people are being fetched (with the future of that fetch).
+        self.reading: list = []
+        self.read: deque[tuple[list, Future]] = deque()
+        # Current situations: those read for the batch being matched, and those this
+        # import set in the previous and the current batch (not necessarily written yet).
+        self.situations: dict[int, Situation | None] = {}
+        self.recent_situations: list[dict[int, Situation | None]] = [{}]
 
     def __enter__(self) -> _Writer:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
-        gc.unfreeze()
-        if self.background is not None:
-            self.background.close(cancel=exc is not None)
+        self.background.close(cancel=exc is not None)
+
+    def _query_now(self, job: Callable):
+        """A query the batch's reading did not foresee (rare): run in turn, and waited for."""
+        return self.background.call(job).result()
+
+    # --- batches of records -------------------------------------------------
+    #
+    # Batch k is matched while the writer thread writes batch k-1 and then reads
+    # the people of batch k+1. So the people read for a batch miss what the
+    # import did in the batch before it and in itself: the matcher and the
+    # situations keep that in memory (`recent`), two batches, no more.
+
+    def add(self, record) -> None:
+        self.reading.append(record)
+        if len(self.reading) >= BATCH_SIZE:
+            self._read_ahead()
+
+    def _read_ahead(self) -> None:
+        """A batch is read: have its people fetched, and match the batch read before it meanwhile."""
+        records, self.reading = self.reading, []
+        match_job = self.matcher.prefetch_job(_matching_values(r.values) for r in records if not r.errors)
+        postgres = self.postgres
+
+        def job(cursor):
+            found = match_job(cursor)
+            return found, _read_situations(cursor, postgres, found.people)
+
+        self.read.append((records, self.background.call(job)))
+        if len(self.read) > 1:
+            self._match_batch(*self.read.popleft())
+
+    def _match_batch(self, records: list, fetched: Future) -> None:
+        found, self.situations = fetched.result()
+        self.matcher.use(found)
+        self.matcher.next_batch()
+        self.recent_situations = [self.recent_situations[-1], {}]
+        for record in records:
+            self._record(record)
+        self.flush()
+
+    def _situation(self, beneficiary_id: int) -> Situation | None:
+        for situations in reversed(self.recent_situations):
+            if beneficiary_id in situations:
+                return situations[beneficiary_id]
+        if beneficiary_id not in self.situations:
+            # Someone found through what the matcher keeps in memory: not read ahead.
+            postgres = self.postgres
+            self.situations.update(self._query_now(lambda c: _read_situations(c, postgres, [beneficiary_id])))
+        return self.situations[beneficiary_id]
 
     # --- one record ---------------------------------------------------------
 
-    def add(self, record) -> None:
+    def _record(self, record) -> None:
         run_id = self.run.pk
         for issue in record.warnings:
             self._row(
@@ -699,21 +822,9 @@ class _Writer:
             self.run.warnings += 1
         if not record.errors:
             self._add(record.number, record.values, bool(record.warnings))
-        if len(self.batch) >= BATCH_SIZE:
-            self.flush()
 
     def _add(self, number: int, values: dict, warned: bool) -> None:
-        result: MatchResult = self.matcher.match(
-            nir=values["nir"],
-            birth_name=values["birth_name"],
-            usage_name=values["usage_name"],
-            first_name=values["first_name"],
-            birth_date=values["birth_date"],
-            caf_number=values["caf_number"],
-            msa_number=values["msa_number"],
-            ft_identifier=values["ft_identifier"],
-            ft_institution_code=values["ft_institution_code"],
-        )
+        result: MatchResult = self.matcher.match(**_matching_values(values))
         snapshot_id = self.snapshot_ids.next()
         data = _pecgm_copy_text(values) if self.postgres else tuple(clean_values(values).values())
         if result.is_match:
@@ -787,6 +898,7 @@ class _Writer:
         )
         beneficiary.created_at = beneficiary.updated_at = self.now
         self.matcher.add(beneficiary)  # a second record of the same person finds them (keys refreshed)
+        self.recent_situations[-1][beneficiary.pk] = None  # no follow-up yet
         self._row("beneficiaries", tuple(getattr(beneficiary, name) for name in BENEFICIARY_COLUMNS))
         return beneficiary.pk
 
@@ -796,20 +908,27 @@ class _Writer:
         `warned`: the reader found something odd in the record; an unknown code is
         always among such things, so a record without warnings has none.
         """
-        old = self.situations.get(beneficiary_id)
+        old = self._situation(beneficiary_id)
+        ft = ft_key(values["ft_institution_code"], values["ft_identifier"])
         if old is not None and old.reference_date and old.reference_date > self.day:
+            self.recent_situations[-1][beneficiary_id] = old
+            if ft and ft != old.ft:
+                # No follow-up will hold this identifier: the matcher keeps it (as it kept every one).
+                self.matcher.keep_ft_identifier(beneficiary_id, *ft)
             return
+        if old is not None and old.ft and old.ft != ft:
+            # The follow-up replaced held another identifier: still found until the end of the run.
+            self.matcher.keep_ft_identifier(beneficiary_id, *old.ft)
         status = derive_status(values)
-        shared = self.shared
-        category, structure = values["category"] or "", values["main_structure_name"] or ""
         new = Situation(
             self.day,
             status,
-            shared.setdefault(category, category),
-            shared.setdefault(structure, structure),
+            values["category"] or "",
+            values["main_structure_name"] or "",
             self.absent,
+            ft,
         )
-        self.situations[beneficiary_id] = new
+        self.recent_situations[-1][beneficiary_id] = new
         unknown = warned and has_unknown_codes(values)
         if self.postgres:
             row = (
@@ -839,16 +958,15 @@ class _Writer:
 
     def flush(self) -> None:
         batch, self.batch = self.batch, _Batch()
-        if self.background is not None:
-            self.background.submit(batch)
-        else:
-            _write_batch_orm(batch)
+        self.background.submit(batch)
 
     def finish(self) -> None:
-        """The file is read and accepted: write the last batch, then what needs the whole file."""
-        self.flush()
-        if self.background is not None:
-            self.background.drain()
+        """The file is read and accepted: match and write the last batches, then what needs the whole file."""
+        if self.reading:
+            self._read_ahead()
+        while self.read:
+            self._match_batch(*self.read.popleft())
+        self.background.drain()
         if self.stock and not self.is_late:
             self.mark_absent()
 

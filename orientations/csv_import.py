@@ -11,10 +11,10 @@ Referent bodies and correspondents are reused by name, created otherwise.
 Bad rows are reported with their line number and reason; good rows are kept.
 The same file loaded twice adds nothing.
 
-No query per row: rows are checked and matched in memory (the matcher's
-indexes), then the people found are locked and their decisions read once,
-new decisions are inserted in bulk and each person's history threaded again
-(orientations.decisions.add_imported_decisions).
+No query per row: rows are checked, the people they name read at once
+(`Matcher.prefetch`) and matched in memory, then the people found are locked
+and their decisions read once, new decisions are inserted in bulk and each
+person's history threaded again (orientations.decisions.add_imported_decisions).
 """
 
 from __future__ import annotations
@@ -96,14 +96,19 @@ class ImportSummary:
         }
 
 
+def _identity(row: dict) -> dict:
+    """The row's identity, as the matcher takes it."""
+    return {
+        "nir": row["nir"],
+        "birth_name": row["nom_naissance"],
+        "first_name": row["prenom"],
+        "birth_date": row["date_naissance"],
+    }
+
+
 def find_person(matcher: Matcher, row: dict) -> int:
     """The beneficiary id, found by the PECGM import's rules, or RowRejected."""
-    result: MatchResult = matcher.match(
-        nir=row["nir"],
-        birth_name=row["nom_naissance"],
-        first_name=row["prenom"],
-        birth_date=row["date_naissance"],
-    )
+    result: MatchResult = matcher.match(**_identity(row))
     if result.is_match:
         return result.beneficiary_id
     if result.needs_review:
@@ -229,15 +234,22 @@ def import_orientations(path: Path | str, *, dry_run: bool = False) -> ImportSum
     _header, rows = read_rows(raw, REQUIRED_COLUMNS)
     summary = ImportSummary()
     matcher = Matcher.from_database()
-    # 1. Each row checked and its person found, in memory.
-    found: list[tuple[int, dict, int]] = []
+    # 1. Each row checked, the people the rows name read in a few queries, each row's person found.
+    checked: list[tuple[int, dict]] = []
     for line, raw_row in rows:
         summary.rows += 1
         try:
-            row = clean_row(raw_row)
+            checked.append((line, clean_row(raw_row)))
+        except RowRejected as exc:
+            summary.errors.append(RowError(line, exc.column, exc.message))
+    matcher.prefetch(_identity(row) for _line, row in checked)
+    found: list[tuple[int, dict, int]] = []
+    for line, row in checked:
+        try:
             found.append((line, row, find_person(matcher, row)))
         except RowRejected as exc:
             summary.errors.append(RowError(line, exc.column, exc.message))
+    summary.errors.sort(key=lambda error: error.line)
     with transaction.atomic():
         # 2. The people found locked (as a decision recorded on a page locks its person), then
         # their decisions read once.
