@@ -180,6 +180,8 @@ class _Index:
         self.by_msa: dict[tuple[str, date], int | list[int]] = {}
         self.by_name: dict[tuple[str, str, date], int | list[int]] = {}
         self.asked: set[tuple[str, Any]] = set()
+        # Their current follow-up (FOLLOWUP_FIELDS), None when they have none: read with them.
+        self.followups: dict[int, tuple | None] = {}
 
     def add_person(self, id_, nir_key_, birth_date, caf, msa, birth_key, usage_key, first_key) -> None:
         caf = caf.strip().upper() if caf else ""
@@ -204,6 +206,7 @@ class _Index:
 
     def merge(self, other: _Index) -> None:
         self.people.update(other.people)
+        self.followups.update(other.followups)
         for name in ("by_nir", "by_ft", "by_caf", "by_msa", "by_name"):
             mine = getattr(self, name)
             for key, ids in getattr(other, name).items():
@@ -224,17 +227,16 @@ PERSON_FIELDS = (
     "usage_name_key",
     "first_name_key",
 )
-# Table and column names come from the models; values are always query parameters.
-_PERSON_SELECT = "SELECT {} FROM {}".format(  # noqa: S608
-    ", ".join(Beneficiary._meta.get_field(name).column for name in PERSON_FIELDS),
-    Beneficiary._meta.db_table,
-)
-_FT_SELECT = "SELECT {} FROM {}".format(  # noqa: S608
-    ", ".join(
-        FollowUp._meta.get_field(name).column
-        for name in ("beneficiary", "ft_institution_code", "ft_identifier")
-    ),
-    FollowUp._meta.db_table,
+# A person's current follow-up comes with them: its identifier for the rules,
+# the rest for the PECGM import (its current situation, exchanges.followup).
+FOLLOWUP_FIELDS = (
+    "ft_institution_code",
+    "ft_identifier",
+    "reference_date",
+    "status",
+    "category",
+    "main_structure_name",
+    "absent_from_last_stock",
 )
 
 
@@ -242,46 +244,80 @@ def _column(model, name: str) -> str:
     return model._meta.get_field(name).column
 
 
-# Keys per query where the database takes them one parameter each (SQLite's limit).
-_CHUNK = 500
-# Name keys per query: each is three conditions.
-_NAME_CHUNK = 100
-
-
-def select_in(cursor, postgres: bool, select: str, column: str, values: Iterable) -> list[tuple]:
-    """Rows of `select` whose `column` is one of `values`: one array parameter on PostgreSQL."""
-    values = list(values)
-    if not values:
-        return []
-    if postgres:
-        cursor.execute(f"{select} WHERE {column} = ANY(%s)", [values])
-        return cursor.fetchall()
-    rows = []
-    for start in range(0, len(values), _CHUNK):
-        chunk = values[start : start + _CHUNK]
-        cursor.execute(f"{select} WHERE {column} IN ({', '.join(['%s'] * len(chunk))})", chunk)
-        rows += cursor.fetchall()
-    return rows
-
-
-def _select_names(cursor, select: str, names: Iterable[tuple[str, str, date]]) -> list[tuple]:
-    """People whose birth or usage name, first name and birth date are one of `names` (index scans)."""
-    names = list(names)
-    birth, usage, first, born = (
-        _column(Beneficiary, name)
-        for name in ("birth_name_key", "usage_name_key", "first_name_key", "birth_date")
+# Table and column names come from the models; values are always query parameters.
+_PEOPLE, _FOLLOWUPS = Beneficiary._meta.db_table, FollowUp._meta.db_table
+_ID, _NIR, _CAF, _MSA, _BIRTH_NAME, _USAGE_NAME, _FIRST_NAME, _BORN = (
+    _column(Beneficiary, name)
+    for name in (
+        "id",
+        "nir_key",
+        "caf_number",
+        "msa_number",
+        "birth_name_key",
+        "usage_name_key",
+        "first_name_key",
+        "birth_date",
     )
-    rows = []
-    for start in range(0, len(names), _NAME_CHUNK):
-        chunk = names[start : start + _NAME_CHUNK]
-        conditions, params = [], []
-        for name, first_key, birth_date in chunk:
-            conditions.append(f"({birth} = %s AND {first} = %s AND {born} = %s)")
-            conditions.append(f"({usage} = %s AND {first} = %s AND {born} = %s)")
-            params += [name, first_key, birth_date, name, first_key, birth_date]
-        cursor.execute(f"{select} WHERE {' OR '.join(conditions)}", params)
-        rows += cursor.fetchall()
-    return rows
+)
+_FOLLOWED, _FT_IDENTIFIER = _column(FollowUp, "beneficiary"), _column(FollowUp, "ft_identifier")
+_SELECT_FOUND = (
+    "SELECT {}, f.{}, {} FROM {} AS b JOIN found ON b.{} = found.id LEFT JOIN {} AS f ON f.{} = b.{}".format(  # noqa: S608
+        ", ".join(f"b.{_column(Beneficiary, name)}" for name in PERSON_FIELDS),
+        _FOLLOWED,
+        ", ".join(f"f.{_column(FollowUp, name)}" for name in FOLLOWUP_FIELDS),
+        _PEOPLE,
+        _ID,
+        _FOLLOWUPS,
+        _FOLLOWED,
+        _ID,
+    )
+)
+# Records per query on SQLite, whose keys are one parameter each (it takes 32 766 at most).
+SQLITE_CHUNK = 250
+
+
+def _key_queries(postgres: bool, nirs, idents, cafs, msas, names, ids) -> tuple[list[str], list]:
+    """The `SELECT id` of the people having one of these keys, one per kind of key (for a UNION).
+
+    On PostgreSQL, each list is one array parameter, unnested: the planner looks
+    each value up in the index (with `= ANY(array)` it read the whole table for
+    a few thousand values). Elsewhere, one parameter per value.
+    """
+    queries, params = [], []
+
+    def values(column_sql: str, items: list, kind: str) -> None:
+        if not items:
+            return
+        if postgres:
+            queries.append(f"{column_sql} IN (SELECT unnest(%s::{kind}[]))")
+            params.append(items)
+        else:
+            queries.append(f"{column_sql} IN ({', '.join(['%s'] * len(items))})")
+            params.extend(items)
+
+    def where(select: str, column_sql: str, items: list, kind: str = "varchar") -> None:
+        count = len(queries)
+        values(column_sql, items, kind)
+        if len(queries) > count:
+            queries[-1] = f"{select} WHERE {queries[-1]}"
+
+    people = f"SELECT {_ID} FROM {_PEOPLE}"  # noqa: S608
+    where(people, _NIR, nirs)
+    where(f"SELECT {_FOLLOWED} FROM {_FOLLOWUPS}", _FT_IDENTIFIER, idents)  # noqa: S608
+    where(people, _CAF, cafs)
+    where(people, _MSA, msas)
+    where(people, _ID, ids, "bigint")
+    if names:
+        for name_column in (_BIRTH_NAME, _USAGE_NAME):
+            row = f"({name_column}, {_FIRST_NAME}, {_BORN})"
+            if postgres:
+                unnested = "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::date[])"
+                queries.append(f"{people} WHERE {row} IN ({unnested})")  # noqa: S608
+                params.extend(list(column) for column in zip(*names, strict=True))
+            else:
+                queries.append(f"{people} WHERE {row} IN (VALUES {', '.join(['(%s, %s, %s)'] * len(names))})")
+                params.extend(value for key in names for value in key)
+    return queries, params
 
 
 def _fetch(
@@ -295,33 +331,37 @@ def _fetch(
     names: Iterable[tuple[str, str, date]] = (),
     ids: Iterable[int] = (),
 ) -> _Index:
-    """What the database knows of these keys: the people who have them, and who they are."""
+    """The people having one of these keys, with their follow-up: ONE query (a round trip costs).
+
+    Every kind of key is asked for every record, though most stop at the NIR:
+    the database looks a few thousand keys up in its indexes in less time
+    than a second round trip takes while the import keeps the process busy.
+    The rules then run on these people exactly as on all of them.
+    """
     found = _Index()
-    nirs, fts, cafs, msas, names = set(nirs), set(fts), set(cafs), set(msas), set(names)
+    nirs, fts, cafs, msas, names, ids = set(nirs), set(fts), set(cafs), set(msas), set(names), set(ids)
     found.asked |= {("by_nir", key) for key in nirs} | {("by_ft", key) for key in fts}
     found.asked |= {("by_caf", key) for key in cafs} | {("by_msa", key) for key in msas}
-    found.asked |= {("by_name", key) for key in names}
-    rows = select_in(cursor, postgres, _PERSON_SELECT, _column(Beneficiary, "nir_key"), nirs)
-    rows += select_in(
-        cursor, postgres, _PERSON_SELECT, _column(Beneficiary, "caf_number"), {caf for caf, _day in cafs}
+    found.asked |= {("by_name", key) for key in names} | {("id", key) for key in ids}
+    queries, params = _key_queries(
+        postgres,
+        list(nirs),
+        list({ident for _institution, ident in fts}),
+        list({caf for caf, _day in cafs}),
+        list({msa for msa, _day in msas}),
+        list(names),
+        list(ids),
     )
-    rows += select_in(
-        cursor, postgres, _PERSON_SELECT, _column(Beneficiary, "msa_number"), {msa for msa, _day in msas}
-    )
-    rows += _select_names(cursor, _PERSON_SELECT, names)
-    for row in rows:
-        found.add_person(*row)
-    identifiers = {ident for _institution, ident in fts}
-    for beneficiary_id, institution, ident in select_in(
-        cursor, postgres, _FT_SELECT, _column(FollowUp, "ft_identifier"), identifiers
-    ):
-        found.add_ft(beneficiary_id, institution, ident)
-    # Who the people found by identifier (and those asked by id) are.
-    wanted = set(ids) | {i for key in found.by_ft for i in _ids(found.by_ft, key)}
-    wanted -= found.people.keys()
-    for row in select_in(cursor, postgres, _PERSON_SELECT, _column(Beneficiary, "id"), wanted):
-        found.add_person(*row)
-    found.asked |= {("id", beneficiary_id) for beneficiary_id in wanted | found.people.keys()}
+    if not queries:
+        return found
+    cursor.execute(f"WITH found(id) AS ({' UNION '.join(queries)}) {_SELECT_FOUND}", params)
+    width = len(PERSON_FIELDS)
+    for row in cursor.fetchall():
+        found.add_person(*row[:width])
+        followup = row[width + 1 :] if row[width] is not None else None
+        found.followups[row[0]] = followup
+        if followup is not None:
+            found.add_ft(row[0], followup[0], followup[1])
     return found
 
 
@@ -395,42 +435,49 @@ class Matcher:
         """
         keys = [record_keys(**identity) for identity in identities]
         postgres = self.postgres
-        # Decisions and kept identifiers point at people no key of the batch finds: ask for them by id.
+        nirs = [k.nir for k in keys if k.nir]
+        fts = [k.ft for k in keys if k.ft]
+        cafs = [(k.caf, k.birth_date) for k in keys if k.caf and k.birth_date]
+        msas = [(k.msa, k.birth_date) for k in keys if k.msa and k.birth_date]
+        names = [(name, k.first, k.birth_date) for k in keys if k.first and k.birth_date for name in k.names]
+        # Decisions, and what is kept in memory, point at people the batch's keys may not
+        # find in the database: they are asked for by id (with their follow-up).
         ids = set()
         for k in keys:
             for decided in (("nir", k.nir, k.birth_date) if k.nir else None, ("ft", *k.ft) if k.ft else None):
                 if decided and decided in self.confirmed:
                     ids.add(self.confirmed[decided])
-            if k.ft:
-                ids.update(_ids(self.kept.by_ft, k.ft))
+        kept = self.kept
+        for index, kind_keys in (
+            (kept.by_ft, fts),
+            (kept.by_caf, cafs),
+            (kept.by_msa, msas),
+            (kept.by_name, names),
+        ):
+            for key in kind_keys:
+                ids.update(_ids(index, key))
 
         def job(cursor) -> _Index:
-            found = _fetch(
-                cursor,
-                postgres,
-                nirs=[k.nir for k in keys if k.nir],
-                fts=[k.ft for k in keys if k.ft],
-                ids=ids,
-            )
-            # Rules 3 and 4 only for the records rules 1 and 2 cannot decide: no NIR or
-            # France Travail identifier the database knows (what the import added
-            # since is checked by `match()`, which reads any key not asked here).
-            later = [
-                k
-                for k in keys
-                if k.birth_date is not None
-                and not (k.nir and k.nir in found.by_nir)
-                and not (k.ft and k.ft in found.by_ft)
-            ]
-            found.merge(
-                _fetch(
-                    cursor,
-                    postgres,
-                    cafs=[(k.caf, k.birth_date) for k in later if k.caf],
-                    msas=[(k.msa, k.birth_date) for k in later if k.msa],
-                    names=[(name, k.first, k.birth_date) for k in later if k.first for name in k.names],
+            if postgres:
+                return _fetch(
+                    cursor, postgres, nirs=nirs, fts=fts, cafs=cafs, msas=msas, names=names, ids=ids
                 )
-            )
+            found = _Index()
+            longest = max(len(nirs), len(fts), len(cafs), len(msas), len(names), 1)
+            for start in range(0, longest, SQLITE_CHUNK):
+                part = slice(start, start + SQLITE_CHUNK)
+                found.merge(
+                    _fetch(
+                        cursor,
+                        postgres,
+                        nirs=nirs[part],
+                        fts=fts[part],
+                        cafs=cafs[part],
+                        msas=msas[part],
+                        names=names[part],
+                        ids=ids if start == 0 else (),
+                    )
+                )
             return found
 
         return job
@@ -506,6 +553,12 @@ class Matcher:
             self._read("ids", beneficiary_id)
             return self.known.people.get(beneficiary_id)
         return None
+
+    def followup(self, beneficiary_id: int) -> tuple | None:
+        """The current follow-up of a person found (FOLLOWUP_FIELDS), None when they have none."""
+        if beneficiary_id not in self.known.followups:
+            self._read("ids", beneficiary_id)
+        return self.known.followups.get(beneficiary_id)
 
     def _read(self, what: str, key) -> None:
         """A key the prefetch did not ask for (or no prefetch): read it now."""

@@ -57,7 +57,7 @@ from exchanges.followup import (
     has_unknown_codes,
     newest_stock_date,
 )
-from exchanges.matching import Matcher, MatchResult, ft_key, select_in
+from exchanges.matching import FOLLOWUP_FIELDS, Matcher, MatchResult, ft_key
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     EventKind,
@@ -679,35 +679,14 @@ def _matching_values(values: dict) -> dict:
     }
 
 
-_SITUATION_SELECT = "SELECT {} FROM {}".format(  # noqa: S608 (names from the model)
-    ", ".join(
-        FollowUp._meta.get_field(name).column
-        for name in (
-            "beneficiary",
-            "reference_date",
-            "status",
-            "category",
-            "main_structure_name",
-            "absent_from_last_stock",
-            "ft_institution_code",
-            "ft_identifier",
-        )
-    ),
-    FollowUp._meta.db_table,
+# The follow-up the matcher reads with each person: its identifier, then a `Situation`.
+assert FOLLOWUP_FIELDS[2:] == (
+    "reference_date",
+    "status",
+    "category",
+    "main_structure_name",
+    "absent_from_last_stock",
 )
-
-
-def _read_situations(cursor, postgres: bool, beneficiary_ids) -> dict[int, Situation | None]:
-    """These beneficiaries' current situations (None: no follow-up yet)."""
-    situations: dict[int, Situation | None] = dict.fromkeys(beneficiary_ids)
-    column = FollowUp._meta.get_field("beneficiary").column
-    for beneficiary_id, day, status, category, structure, absent, institution, ident in select_in(
-        cursor, postgres, _SITUATION_SELECT, column, situations
-    ):
-        situations[beneficiary_id] = Situation(
-            day, status, category, structure, absent, ft_key(institution, ident)
-        )
-    return situations
 
 
 class _Writer:
@@ -743,9 +722,8 @@ class _Writer:
         # read whose people are being fetched (with the future of that fetch).
         self.reading: list = []
         self.read: deque[tuple[list, Future]] = deque()
-        # Current situations: those read for the batch being matched, and those this
-        # import set in the previous and the current batch (not necessarily written yet).
-        self.situations: dict[int, Situation | None] = {}
+        # Current situations this import set in the previous and the current batch (not
+        # necessarily written yet); the others are read with the batch's people.
         self.recent_situations: list[dict[int, Situation | None]] = [{}]
 
     def __enter__(self) -> _Writer:
@@ -773,20 +751,13 @@ class _Writer:
     def _read_ahead(self) -> None:
         """A batch is read: have its people fetched, and match the batch read before it meanwhile."""
         records, self.reading = self.reading, []
-        match_job = self.matcher.prefetch_job(_matching_values(r.values) for r in records if not r.errors)
-        postgres = self.postgres
-
-        def job(cursor):
-            found = match_job(cursor)
-            return found, _read_situations(cursor, postgres, found.people)
-
+        job = self.matcher.prefetch_job(_matching_values(r.values) for r in records if not r.errors)
         self.read.append((records, self.background.call(job)))
         if len(self.read) > 1:
             self._match_batch(*self.read.popleft())
 
     def _match_batch(self, records: list, fetched: Future) -> None:
-        found, self.situations = fetched.result()
-        self.matcher.use(found)
+        self.matcher.use(fetched.result())
         self.matcher.next_batch()
         self.recent_situations = [self.recent_situations[-1], {}]
         for record in records:
@@ -794,16 +765,15 @@ class _Writer:
         self.flush()
 
     def _situation(self, beneficiary_id: int) -> Situation | None:
+        """The person's current situation: set by this import lately, or read with the batch's people."""
         for situations in reversed(self.recent_situations):
             if beneficiary_id in situations:
                 return situations[beneficiary_id]
-        if beneficiary_id not in self.situations:
-            # Someone found through what the matcher keeps in memory: not read ahead.
-            postgres = self.postgres
-            self.situations.update(self._query_now(lambda c: _read_situations(c, postgres, [beneficiary_id])))
-        return self.situations[beneficiary_id]
-
-    # --- one record ---------------------------------------------------------
+        followup = self.matcher.followup(beneficiary_id)
+        if followup is None:
+            return None
+        institution, ident, *values = followup
+        return Situation(*values, ft_key(institution, ident))
 
     def _record(self, record) -> None:
         run_id = self.run.pk
