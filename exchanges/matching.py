@@ -129,15 +129,27 @@ def _is_clean(value: str | None) -> bool:
 
 
 class Keys(NamedTuple):
-    """The matching keys of one record, computed once."""
+    """The matching keys of one record; its names as received (folding them costs: `name_keys`)."""
 
     nir: str
     ft: tuple[str, str] | None
     caf: str
     msa: str
     birth_date: date | None
-    first: str
-    names: frozenset[str]  # birth name and usage name keys, either may match either
+    birth_name: str | None
+    usage_name: str | None
+    first_name: str | None
+
+    def name_keys(self) -> list[tuple[str, str, date]]:
+        """Rule 4's keys: either name of the record (folded) with the first name and birth date.
+
+        Folded only for the few records the first three rules leave undecided.
+        """
+        first = name_key(self.first_name)
+        if not first or self.birth_date is None:
+            return []
+        names = {name_key(self.birth_name), name_key(self.usage_name)} - {""}
+        return [(name, first, self.birth_date) for name in sorted(names)]
 
 
 def record_keys(
@@ -152,15 +164,15 @@ def record_keys(
     ft_identifier: str | None = None,
     ft_institution_code: str | None = None,
 ) -> Keys:
-    names = frozenset(key for key in (name_key(birth_name), name_key(usage_name)) if key)
     return Keys(
         nir_key(nir),
         ft_key(ft_institution_code, ft_identifier),
         _clean(caf_number),
         _clean(msa_number),
         birth_date,
-        name_key(first_name),
-        names,
+        birth_name,
+        usage_name,
+        first_name,
     )
 
 
@@ -260,16 +272,25 @@ _ID, _NIR, _CAF, _MSA, _BIRTH_NAME, _USAGE_NAME, _FIRST_NAME, _BORN = (
     )
 )
 _FOLLOWED, _FT_IDENTIFIER = _column(FollowUp, "beneficiary"), _column(FollowUp, "ft_identifier")
-# The people (by id, below), each with their follow-up.
-_SELECT_PEOPLE = "SELECT {}, f.{}, {} FROM {} AS b LEFT JOIN {} AS f ON f.{} = b.{}".format(  # noqa: S608
-    ", ".join(f"b.{_column(Beneficiary, name)}" for name in PERSON_FIELDS),
-    _FOLLOWED,
-    ", ".join(f"f.{_column(FollowUp, name)}" for name in FOLLOWUP_FIELDS),
-    _PEOPLE,
-    _FOLLOWUPS,
-    _FOLLOWED,
-    _ID,
-)
+# The people whose id is in `found` (a CTE), each with their follow-up. On
+# PostgreSQL each follow-up is read by its key (LATERAL ... LIMIT 1: a plain
+# join was planned as a walk through the whole table, the planner expecting far
+# more people; there is one follow-up per person).
+_FOLLOWUP_COLUMNS = ", ".join(_column(FollowUp, name) for name in FOLLOWUP_FIELDS)
+_SELECT_PEOPLE = {
+    "postgresql": (
+        f"SELECT {', '.join(f'b.{_column(Beneficiary, name)}' for name in PERSON_FIELDS)}, f.* "  # noqa: S608
+        f"FROM {_PEOPLE} AS b LEFT JOIN LATERAL ("
+        f"SELECT {_FOLLOWED}, {_FOLLOWUP_COLUMNS} FROM {_FOLLOWUPS} WHERE {_FOLLOWED} = b.{_ID} LIMIT 1"
+        f") AS f ON TRUE WHERE b.{_ID} = ANY(ARRAY(SELECT id FROM found))"
+    ),
+    "other": (
+        f"SELECT {', '.join(f'b.{_column(Beneficiary, name)}' for name in PERSON_FIELDS)}, "  # noqa: S608
+        f"f.{_FOLLOWED}, {', '.join(f'f.{_column(FollowUp, name)}' for name in FOLLOWUP_FIELDS)} "
+        f"FROM {_PEOPLE} AS b LEFT JOIN {_FOLLOWUPS} AS f ON f.{_FOLLOWED} = b.{_ID} "
+        f"WHERE b.{_ID} IN (SELECT id FROM found)"
+    ),
+}
 # Records per query on SQLite, whose keys are one parameter each (it takes 32 766 at most).
 SQLITE_CHUNK = 250
 
@@ -353,7 +374,8 @@ def _fetch(
     if not queries:
         return found
     found_ids = " UNION ".join(queries)
-    sql = f"WITH found(id) AS ({found_ids}) {_SELECT_PEOPLE} WHERE b.{_ID} IN (SELECT id FROM found)"  # noqa: S608
+    people = _SELECT_PEOPLE["postgresql" if postgres else "other"]
+    sql = f"WITH found(id) AS ({found_ids}) {people}"  # noqa: S608
     cursor.execute(sql, params)
     _add_found(found, cursor.fetchall())
     return found
@@ -369,16 +391,12 @@ _B = ", ".join(f"b.{column}" for column in _PERSON_COLUMNS)
 _BATCH_SQL = f"""
 WITH k AS (
     SELECT * FROM unnest(
-        %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[],
-        %s::date[], %s::varchar[], %s::varchar[], %s::varchar[]
-    ) AS k(nir, ident, caf, msa, born, name1, name2, first)
+        %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[]
+    ) AS k(nir, ident, caf, msa)
 ), by_nir AS (
     SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_NIR} IN (SELECT nir FROM k)
 ), rest AS (
     SELECT * FROM k WHERE k.nir IS NULL OR k.nir NOT IN (SELECT {_NIR} FROM by_nir)
-), names AS (
-    SELECT name1 AS name, first, born FROM rest WHERE name1 IS NOT NULL
-    UNION SELECT name2, first, born FROM rest WHERE name2 IS NOT NULL
 ), found AS (
     SELECT * FROM by_nir
     UNION SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_ID} IN (
@@ -386,12 +404,6 @@ WITH k AS (
     )
     UNION SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_CAF} IN (SELECT caf FROM rest)
     UNION SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_MSA} IN (SELECT msa FROM rest)
-    UNION SELECT {_B} FROM {_PEOPLE} AS b WHERE (b.{_BIRTH_NAME}, b.{_FIRST_NAME}, b.{_BORN}) IN (
-        SELECT * FROM names
-    )
-    UNION SELECT {_B} FROM {_PEOPLE} AS b WHERE (b.{_USAGE_NAME}, b.{_FIRST_NAME}, b.{_BORN}) IN (
-        SELECT * FROM names
-    )
     UNION SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_ID} IN (SELECT unnest(%s::bigint[]))
 )
 SELECT found.*, f.* FROM found LEFT JOIN LATERAL (
@@ -405,17 +417,21 @@ SELECT found.*, f.* FROM found LEFT JOIN LATERAL (
 
 
 def _fetch_batch_postgres(cursor, keys: list[Keys], ids: set[int]) -> _Index:
-    """PostgreSQL: what the rules need for a batch of records, in one statement (`_BATCH_SQL`)."""
-    columns = [[], [], [], [], [], [], [], []]
+    """PostgreSQL: what the rules need for a batch of records, in one statement (`_BATCH_SQL`).
+
+    Then names (rule 4), folded and looked up only for the records the database
+    answered nothing for by the first three rules: a second, small statement.
+    """
+    columns = [[], [], [], []]
     for k in keys:
-        names = [*sorted(k.names), None, None]
-        row = (k.nir, k.ft[1] if k.ft else None, k.caf, k.msa, k.birth_date, names[0], names[1], k.first)
+        row = (k.nir, k.ft[1] if k.ft else None, k.caf, k.msa)
         for column, value in zip(columns, row, strict=True):
             column.append(value or None)  # '' would match everybody without a number
     cursor.execute(_BATCH_SQL, [*columns, list(ids)])
     found = _Index()
     _add_found(found, cursor.fetchall())
     # What was asked: every NIR; the other keys of the records whose NIR the database does not know.
+    undecided = []
     for k in keys:
         if k.nir:
             found.asked.add(("by_nir", k.nir))
@@ -428,14 +444,19 @@ def _fetch_batch_postgres(cursor, keys: list[Keys], ids: set[int]) -> _Index:
                 found.asked.add(("by_caf", (k.caf, k.birth_date)))
             if k.msa:
                 found.asked.add(("by_msa", (k.msa, k.birth_date)))
-            if k.first:
-                found.asked.update(("by_name", (name, k.first, k.birth_date)) for name in k.names)
+            if not (
+                (k.ft and k.ft in found.by_ft)
+                or (k.caf and (k.caf, k.birth_date) in found.by_caf)
+                or (k.msa and (k.msa, k.birth_date) in found.by_msa)
+            ):
+                undecided.append(k)
     found.asked.update(("id", beneficiary_id) for beneficiary_id in ids)
+    found.merge(_fetch(cursor, True, names=[key for k in undecided for key in k.name_keys()]))
     return found
 
 
 def _add_found(found: _Index, rows) -> None:
-    """Rows of `_SELECT_PEOPLE`: a person, then their follow-up (all NULL when they have none)."""
+    """Rows of people: a person, then their follow-up (all NULL when they have none)."""
     width = len(PERSON_FIELDS)
     for row in rows:
         found.add_person(*row[:width])
@@ -519,7 +540,6 @@ class Matcher:
         fts = [k.ft for k in keys if k.ft]
         cafs = [(k.caf, k.birth_date) for k in keys if k.caf and k.birth_date]
         msas = [(k.msa, k.birth_date) for k in keys if k.msa and k.birth_date]
-        names = [(name, k.first, k.birth_date) for k in keys if k.first and k.birth_date for name in k.names]
         # Decisions, and what is kept in memory, point at people the batch's keys may not
         # find in the database: they are asked for by id (with their follow-up).
         ids = set()
@@ -532,7 +552,6 @@ class Matcher:
             (kept.by_ft, fts),
             (kept.by_caf, cafs),
             (kept.by_msa, msas),
-            (kept.by_name, names),
         ):
             for key in kind_keys:
                 ids.update(_ids(index, key))
@@ -540,6 +559,7 @@ class Matcher:
         def job(cursor) -> _Index:
             if postgres:
                 return _fetch_batch_postgres(cursor, keys, ids)
+            names = [key for k in keys for key in k.name_keys()]
             found = _Index()
             longest = max(len(nirs), len(fts), len(cafs), len(msas), len(names), 1)
             for start in range(0, longest, SQLITE_CHUNK):
@@ -709,9 +729,8 @@ class Matcher:
 
             # 4. Names and birth date: either name of the record against either name known.
             ids = []
-            for name in k.names:
-                if k.first:
-                    ids += self._lookup("by_name", (name, k.first, birth_date))
+            for name_keys in k.name_keys():
+                ids += self._lookup("by_name", name_keys)
             if result := decide(MatchRule.NAME, ids):
                 return result
         return MatchResult()
