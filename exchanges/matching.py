@@ -527,14 +527,13 @@ class Matcher:
 
     # --- batches --------------------------------------------------------------------
 
-    def prefetch_job(self, identities: Iterable[dict]) -> Callable:
+    def prefetch_job(self, keys: list[Keys]) -> Callable:
         """The queries that read what the rules need for these records: `job(cursor) -> _Index`.
 
         Made here, run by `run_queries` or by whoever owns the connection (the
         PECGM import runs it on its writer thread, ahead of the batch), then
-        handed to `use()`. Identities are `match()`'s keyword arguments.
+        handed to `use()`. Keys come from `record_keys()`.
         """
-        keys = [record_keys(**identity) for identity in identities]
         postgres = self.postgres
         nirs = [k.nir for k in keys if k.nir]
         fts = [k.ft for k in keys if k.ft]
@@ -582,7 +581,7 @@ class Matcher:
 
     def prefetch(self, identities: Iterable[dict]) -> None:
         """Read now what the rules need for these records (`match()` then asks nothing more)."""
-        self.use(self.run_queries(self.prefetch_job(identities)))
+        self.use(self.run_queries(self.prefetch_job([record_keys(**identity) for identity in identities])))
 
     def use(self, found: _Index) -> None:
         """The database's answer for the next records (from `prefetch_job`)."""
@@ -608,43 +607,52 @@ class Matcher:
             # No index will find these numbers once written: keep this person for the whole run.
             self.kept.add_person(*row)
 
-    def add_ft_identifier(self, beneficiary_id: int, institution_code: str | None, identifier: str | None):
-        """A record of this beneficiary carried this identifier: later records with it find them.
+    def add_ft_identifier(self, beneficiary_id: int, key: tuple[str, str] | None, identifier: str | None):
+        """A record of this beneficiary carried this identifier (`key`: its `ft_key`): later records
+        with it find them.
 
         The import writes it in the follow-up; an identifier a follow-up will not
-        hold (see `keep_ft_identifier`) or that no index finds is kept for the run.
+        hold (see `keep_ft_identifier`) or that no index finds (`identifier`, as
+        received, is not its own key) is kept for the run.
         """
+        if key is None:
+            return
         recent = self.recent[-1]
-        recent.add_ft(beneficiary_id, institution_code, identifier)
+        _put(recent.by_ft, key, beneficiary_id)
         # Who they are, for the rules' checks, while the database may not say it yet.
         person = self._person(beneficiary_id)
         if person is not None:
             recent.people[beneficiary_id] = person
-        if not _is_clean(identifier):
-            self.keep_ft_identifier(beneficiary_id, institution_code, identifier)
+        if identifier != key[1]:
+            self.keep_ft_identifier(beneficiary_id, key)
 
-    def keep_ft_identifier(self, beneficiary_id: int, institution_code: str | None, identifier: str | None):
-        """An identifier no follow-up holds (any more): still found until the end of the run."""
-        self.kept.add_ft(beneficiary_id, institution_code, identifier)
+    def keep_ft_identifier(self, beneficiary_id: int, key: tuple[str, str]):
+        """An identifier (its `ft_key`) no follow-up holds (any more): found until the end of the run."""
+        _put(self.kept.by_ft, key, beneficiary_id)
 
     # --- looking up -----------------------------------------------------------------
 
+    _READ_AS = {"by_nir": "nirs", "by_ft": "fts", "by_caf": "cafs", "by_msa": "msas", "by_name": "names"}
+
     def _lookup(self, kind: str, key) -> list[int]:
-        if (kind, key) not in self.known.asked:
-            self._read(
-                {"by_nir": "nirs", "by_ft": "fts", "by_caf": "cafs", "by_msa": "msas", "by_name": "names"}[
-                    kind
-                ],
-                key,
-            )
-        ids = set()
-        for index in (self.known, self.kept, *self.recent):
-            ids.update(_ids(getattr(index, kind), key))
-        # (A follow-up whose person was deleted meanwhile points at nobody.)
-        return sorted(i for i in ids if self._person(i) is not None)
+        """The ids under a key: the database's (read if not prefetched) and those kept or added."""
+        known = self.known
+        if (kind, key) not in known.asked:
+            self._read(self._READ_AS[kind], key)
+        ids = _ids(getattr(known, kind), key)
+        added = False
+        for index in (self.kept, *self.recent):  # small dicts: the database answers nearly all
+            more = getattr(index, kind).get(key)
+            if more is not None:
+                ids += more if more.__class__ is list else [more]
+                added = True
+        return sorted(set(ids)) if added or len(ids) > 1 else ids
 
     def _person(self, beneficiary_id: int) -> Person | None:
-        for index in (*reversed(self.recent), self.known, self.kept):
+        person = self.known.people.get(beneficiary_id)
+        if person is not None:
+            return person
+        for index in (self.recent[-1], self.recent[0], self.kept):
             if (person := index.people.get(beneficiary_id)) is not None:
                 return person
         if ("id", beneficiary_id) not in self.known.asked:
@@ -676,18 +684,23 @@ class Matcher:
         ft_identifier: str | None = None,
         ft_institution_code: str | None = None,
     ) -> MatchResult:
-        k = record_keys(
-            birth_date=birth_date,
-            nir=nir,
-            birth_name=birth_name,
-            usage_name=usage_name,
-            first_name=first_name,
-            caf_number=caf_number,
-            msa_number=msa_number,
-            ft_identifier=ft_identifier,
-            ft_institution_code=ft_institution_code,
+        return self.match_keys(
+            record_keys(
+                birth_date=birth_date,
+                nir=nir,
+                birth_name=birth_name,
+                usage_name=usage_name,
+                first_name=first_name,
+                caf_number=caf_number,
+                msa_number=msa_number,
+                ft_identifier=ft_identifier,
+                ft_institution_code=ft_institution_code,
+            )
         )
-        key, caf, msa, ft = k.nir, k.caf, k.msa, k.ft
+
+    def match_keys(self, k: Keys) -> MatchResult:
+        """`match()` for keys already computed (`record_keys`): the PECGM import computes them once."""
+        key, caf, msa, ft, birth_date = k.nir, k.caf, k.msa, k.ft, k.birth_date
 
         # 0. A decision taken in the review queue.
         for decided in (("nir", key, birth_date) if key else None, ("ft", *ft) if ft else None):

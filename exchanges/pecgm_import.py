@@ -57,7 +57,7 @@ from exchanges.followup import (
     has_unknown_codes,
     newest_stock_date,
 )
-from exchanges.matching import FOLLOWUP_FIELDS, Matcher, MatchResult, ft_key
+from exchanges.matching import FOLLOWUP_FIELDS, Keys, Matcher, MatchResult, ft_key, record_keys
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     EventKind,
@@ -751,17 +751,19 @@ class _Writer:
     def _read_ahead(self) -> None:
         """A batch is read: have its people fetched, and match the batch read before it meanwhile."""
         records, self.reading = self.reading, []
-        job = self.matcher.prefetch_job(_matching_values(r.values) for r in records if not r.errors)
-        self.read.append((records, self.background.call(job)))
+        # Each record's matching keys, computed once (None for a rejected record).
+        keys = [None if r.errors else record_keys(**_matching_values(r.values)) for r in records]
+        job = self.matcher.prefetch_job([k for k in keys if k is not None])
+        self.read.append((records, keys, self.background.call(job)))
         if len(self.read) > 1:
             self._match_batch(*self.read.popleft())
 
-    def _match_batch(self, records: list, fetched: Future) -> None:
+    def _match_batch(self, records: list, keys: list, fetched: Future) -> None:
         self.matcher.use(fetched.result())
         self.matcher.next_batch()
         self.recent_situations = [self.recent_situations[-1], {}]
-        for record in records:
-            self._record(record)
+        for record, k in zip(records, keys, strict=True):
+            self._record(record, k)
         self.flush()
 
     def _situation(self, beneficiary_id: int) -> Situation | None:
@@ -775,7 +777,7 @@ class _Writer:
         institution, ident, *values = followup
         return Situation(*values, ft_key(institution, ident))
 
-    def _record(self, record) -> None:
+    def _record(self, record, keys: Keys | None) -> None:
         run_id = self.run.pk
         for issue in record.warnings:
             self._row(
@@ -791,10 +793,10 @@ class _Writer:
             )
             self.run.warnings += 1
         if not record.errors:
-            self._add(record.number, record.values, bool(record.warnings))
+            self._add(record.number, record.values, keys, bool(record.warnings))
 
-    def _add(self, number: int, values: dict, warned: bool) -> None:
-        result: MatchResult = self.matcher.match(**_matching_values(values))
+    def _add(self, number: int, values: dict, keys: Keys, warned: bool) -> None:
+        result: MatchResult = self.matcher.match_keys(keys)
         snapshot_id = self.snapshot_ids.next()
         data = _pecgm_copy_text(values) if self.postgres else tuple(clean_values(values).values())
         if result.is_match:
@@ -814,8 +816,8 @@ class _Writer:
             self._review(snapshot_id, number, ReviewReason.CREATED_FROM_FT, [], beneficiary_id, values)
             rule = ""
         self._snapshot(snapshot_id, beneficiary_id, number, rule, data)
-        self.matcher.add_ft_identifier(beneficiary_id, values["ft_institution_code"], values["ft_identifier"])
-        self.follow(beneficiary_id, snapshot_id, values, data, warned)
+        self.matcher.add_ft_identifier(beneficiary_id, keys.ft, values["ft_identifier"])
+        self.follow(beneficiary_id, snapshot_id, values, keys.ft, data, warned)
 
     def _row(self, table: str, row: tuple) -> None:
         self.batch.rows[table].append(_copy_line(row) if self.postgres else row)
@@ -872,23 +874,22 @@ class _Writer:
         self._row("beneficiaries", tuple(getattr(beneficiary, name) for name in BENEFICIARY_COLUMNS))
         return beneficiary.pk
 
-    def follow(self, beneficiary_id: int, snapshot_id: int, values: dict, data, warned: bool) -> None:
+    def follow(self, beneficiary_id: int, snapshot_id: int, values: dict, ft, data, warned: bool) -> None:
         """Make this record the beneficiary's current situation, unless a newer one is known.
 
         `warned`: the reader found something odd in the record; an unknown code is
         always among such things, so a record without warnings has none.
         """
         old = self._situation(beneficiary_id)
-        ft = ft_key(values["ft_institution_code"], values["ft_identifier"])
         if old is not None and old.reference_date and old.reference_date > self.day:
             self.recent_situations[-1][beneficiary_id] = old
             if ft and ft != old.ft:
                 # No follow-up will hold this identifier: the matcher keeps it (as it kept every one).
-                self.matcher.keep_ft_identifier(beneficiary_id, *ft)
+                self.matcher.keep_ft_identifier(beneficiary_id, ft)
             return
         if old is not None and old.ft and old.ft != ft:
             # The follow-up replaced held another identifier: still found until the end of the run.
-            self.matcher.keep_ft_identifier(beneficiary_id, *old.ft)
+            self.matcher.keep_ft_identifier(beneficiary_id, old.ft)
         status = derive_status(values)
         new = Situation(
             self.day,
