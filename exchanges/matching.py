@@ -277,16 +277,19 @@ _FOLLOWED, _FT_IDENTIFIER = _column(FollowUp, "beneficiary"), _column(FollowUp, 
 # join was planned as a walk through the whole table, the planner expecting far
 # more people; there is one follow-up per person).
 _FOLLOWUP_COLUMNS = ", ".join(_column(FollowUp, name) for name in FOLLOWUP_FIELDS)
+_PERSON_COLUMNS = ", ".join(f"b.{_column(Beneficiary, name)}" for name in PERSON_FIELDS)
+_FOLLOWUP_OF_B = (
+    f"LEFT JOIN LATERAL (SELECT {_FOLLOWED}, {_FOLLOWUP_COLUMNS} FROM {_FOLLOWUPS} "  # noqa: S608
+    f"WHERE {_FOLLOWED} = b.{_ID} LIMIT 1) AS f ON TRUE"
+)
 _SELECT_PEOPLE = {
     "postgresql": (
-        f"SELECT {', '.join(f'b.{_column(Beneficiary, name)}' for name in PERSON_FIELDS)}, f.* "  # noqa: S608
-        f"FROM {_PEOPLE} AS b LEFT JOIN LATERAL ("
-        f"SELECT {_FOLLOWED}, {_FOLLOWUP_COLUMNS} FROM {_FOLLOWUPS} WHERE {_FOLLOWED} = b.{_ID} LIMIT 1"
-        f") AS f ON TRUE WHERE b.{_ID} = ANY(ARRAY(SELECT id FROM found))"
+        f"SELECT {_PERSON_COLUMNS}, f.* FROM (SELECT DISTINCT id FROM found) AS i "  # noqa: S608
+        f"CROSS JOIN LATERAL (SELECT * FROM {_PEOPLE} WHERE {_ID} = i.id OFFSET 0) AS b {_FOLLOWUP_OF_B}"
     ),
     "other": (
-        f"SELECT {', '.join(f'b.{_column(Beneficiary, name)}' for name in PERSON_FIELDS)}, "  # noqa: S608
-        f"f.{_FOLLOWED}, {', '.join(f'f.{_column(FollowUp, name)}' for name in FOLLOWUP_FIELDS)} "
+        f"SELECT {_PERSON_COLUMNS}, f.{_FOLLOWED}, "  # noqa: S608
+        f"{', '.join(f'f.{_column(FollowUp, name)}' for name in FOLLOWUP_FIELDS)} "
         f"FROM {_PEOPLE} AS b LEFT JOIN {_FOLLOWUPS} AS f ON f.{_FOLLOWED} = b.{_ID} "
         f"WHERE b.{_ID} IN (SELECT id FROM found)"
     ),
@@ -295,46 +298,55 @@ _SELECT_PEOPLE = {
 SQLITE_CHUNK = 250
 
 
+def _each(arrays: str, names: str, lookup: str) -> str:
+    """PostgreSQL: `lookup` (a SELECT naming the values `v.<name>`) for each row of unnested arrays.
+
+    LATERAL ... OFFSET 0 keeps it one index lookup per value, whatever the
+    table's statistics say: during an import that fills a table they are
+    stale, and the planner, left free, read whole tables for a few thousand
+    values.
+    """
+    return f"SELECT x.* FROM unnest({arrays}) AS v({names}) CROSS JOIN LATERAL ({lookup} OFFSET 0) AS x"  # noqa: S608
+
+
 def _key_queries(postgres: bool, nirs, idents, cafs, msas, names, ids) -> tuple[list[str], list]:
     """The `SELECT id` of the people having one of these keys, one per kind of key (for a UNION).
 
-    On PostgreSQL, each list is one array parameter, unnested: the planner looks
-    each value up in the index (with `= ANY(array)` it read the whole table for
-    a few thousand values). Elsewhere, one parameter per value.
+    On PostgreSQL, each list is one array parameter (`_each`); elsewhere, one
+    parameter per value.
     """
     queries, params = [], []
 
-    def values(column_sql: str, items: list, kind: str) -> None:
+    def where(table: str, id_column: str, column: str, items: list, kind: str = "varchar") -> None:
         if not items:
             return
         if postgres:
-            queries.append(f"{column_sql} IN (SELECT unnest(%s::{kind}[]))")
+            lookup = f"SELECT {id_column} AS id FROM {table} WHERE {column} = v.key"  # noqa: S608
+            queries.append(_each(f"%s::{kind}[]", "key", lookup))
             params.append(items)
         else:
-            queries.append(f"{column_sql} IN ({', '.join(['%s'] * len(items))})")
+            placeholders = ", ".join(["%s"] * len(items))
+            queries.append(f"SELECT {id_column} FROM {table} WHERE {column} IN ({placeholders})")  # noqa: S608
             params.extend(items)
 
-    def where(select: str, column_sql: str, items: list, kind: str = "varchar") -> None:
-        count = len(queries)
-        values(column_sql, items, kind)
-        if len(queries) > count:
-            queries[-1] = f"{select} WHERE {queries[-1]}"
-
-    people = f"SELECT {_ID} FROM {_PEOPLE}"  # noqa: S608
-    where(people, _NIR, nirs)
-    where(f"SELECT {_FOLLOWED} FROM {_FOLLOWUPS}", _FT_IDENTIFIER, idents)  # noqa: S608
-    where(people, _CAF, cafs)
-    where(people, _MSA, msas)
-    where(people, _ID, ids, "bigint")
+    where(_PEOPLE, _ID, _NIR, nirs)
+    where(_FOLLOWUPS, _FOLLOWED, _FT_IDENTIFIER, idents)
+    where(_PEOPLE, _ID, _CAF, cafs)
+    where(_PEOPLE, _ID, _MSA, msas)
+    where(_PEOPLE, _ID, _ID, ids, "bigint")
     if names:
         for name_column in (_BIRTH_NAME, _USAGE_NAME):
-            row = f"({name_column}, {_FIRST_NAME}, {_BORN})"
             if postgres:
-                unnested = "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::date[])"
-                queries.append(f"{people} WHERE {row} IN ({unnested})")  # noqa: S608
+                lookup = (
+                    f"SELECT {_ID} AS id FROM {_PEOPLE} WHERE {name_column} = v.name "  # noqa: S608
+                    f"AND {_FIRST_NAME} = v.first AND {_BORN} = v.born"
+                )
+                queries.append(_each("%s::varchar[], %s::varchar[], %s::date[]", "name, first, born", lookup))
                 params.extend(list(column) for column in zip(*names, strict=True))
             else:
-                queries.append(f"{people} WHERE {row} IN (VALUES {', '.join(['(%s, %s, %s)'] * len(names))})")
+                row = f"({name_column}, {_FIRST_NAME}, {_BORN})"
+                rows = ", ".join(["(%s, %s, %s)"] * len(names))
+                queries.append(f"SELECT {_ID} FROM {_PEOPLE} WHERE {row} IN (VALUES {rows})")  # noqa: S608
                 params.extend(value for key in names for value in key)
     return queries, params
 
@@ -385,33 +397,48 @@ def _fetch(
 # (one row per record), then the rules' order kept where it costs: a record whose
 # NIR the database knows is decided by rule 1, so only the others ("rest", about
 # a tenth of a monthly stock) are looked up by identifier, numbers and names.
-# Each lookup is an index scan per key (a few thousand per batch: ~20 ms).
-_PERSON_COLUMNS = [_column(Beneficiary, name) for name in PERSON_FIELDS]
-_B = ", ".join(f"b.{column}" for column in _PERSON_COLUMNS)
+# Each lookup is an index scan per key (a few thousand per batch: ~20 ms; see
+# `_each` for LATERAL ... OFFSET 0). The name keys are left out (NULL): only the
+# second statement, for names, needs them.
+_B = ", ".join(
+    f"NULL::varchar AS {_column(Beneficiary, name)}"
+    if name.endswith("_name_key")
+    else f"b.{_column(Beneficiary, name)}"
+    for name in PERSON_FIELDS
+)
 _BATCH_SQL = f"""
 WITH k AS (
-    SELECT * FROM unnest(
-        %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[]
-    ) AS k(nir, ident, caf, msa)
+    SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[])
+        AS k(nir, ident, caf, msa)
 ), by_nir AS (
-    SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_NIR} IN (SELECT nir FROM k)
+    SELECT p.* FROM k CROSS JOIN LATERAL (
+        SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_NIR} = k.nir OFFSET 0
+    ) AS p
 ), rest AS (
     SELECT * FROM k WHERE k.nir IS NULL OR k.nir NOT IN (SELECT {_NIR} FROM by_nir)
+), other_ids(id) AS (
+    -- (Only the records that have the key: a lookup of NULL may be planned as a
+    -- walk through the table when nearly everybody has no MSA number.)
+    SELECT x.id FROM (SELECT ident FROM rest WHERE ident IS NOT NULL) AS r CROSS JOIN LATERAL (
+        SELECT {_FOLLOWED} AS id FROM {_FOLLOWUPS} WHERE {_FT_IDENTIFIER} = r.ident OFFSET 0
+    ) AS x
+    UNION SELECT x.id FROM (SELECT caf FROM rest WHERE caf IS NOT NULL) AS r CROSS JOIN LATERAL (
+        SELECT {_ID} AS id FROM {_PEOPLE} WHERE {_CAF} = r.caf OFFSET 0
+    ) AS x
+    UNION SELECT x.id FROM (SELECT msa FROM rest WHERE msa IS NOT NULL) AS r CROSS JOIN LATERAL (
+        SELECT {_ID} AS id FROM {_PEOPLE} WHERE {_MSA} = r.msa OFFSET 0
+    ) AS x
+    UNION SELECT unnest(%s::bigint[])
 ), found AS (
     SELECT * FROM by_nir
-    UNION SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_ID} IN (
-        SELECT {_FOLLOWED} FROM {_FOLLOWUPS} WHERE {_FT_IDENTIFIER} IN (SELECT ident FROM rest)
-    )
-    UNION SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_CAF} IN (SELECT caf FROM rest)
-    UNION SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_MSA} IN (SELECT msa FROM rest)
-    UNION SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_ID} IN (SELECT unnest(%s::bigint[]))
+    UNION SELECT p.* FROM other_ids CROSS JOIN LATERAL (
+        SELECT {_B} FROM {_PEOPLE} AS b WHERE b.{_ID} = other_ids.id OFFSET 0
+    ) AS p
 )
 SELECT found.*, f.* FROM found LEFT JOIN LATERAL (
-    -- Each person's follow-up read by its key: a plain join was planned as a walk
-    -- through the whole table, the planner expecting far more people. (LIMIT keeps
-    -- the subquery apart; there is one follow-up per person.)
-    SELECT {_FOLLOWED}, {", ".join(_column(FollowUp, name) for name in FOLLOWUP_FIELDS)}
-    FROM {_FOLLOWUPS} WHERE {_FOLLOWED} = found.{_ID} LIMIT 1
+    -- Each person's follow-up read by its key (LIMIT: one per person, and the
+    -- subquery stays a lookup by key, whatever the statistics say).
+    SELECT {_FOLLOWED}, {_FOLLOWUP_COLUMNS} FROM {_FOLLOWUPS} WHERE {_FOLLOWED} = found.{_ID} LIMIT 1
 ) AS f ON TRUE
 """  # noqa: S608
 

@@ -593,7 +593,7 @@ class _BackgroundWriter:
         self.raw = connection.connection  # the psycopg connection, inside the transaction
         self.copy_sql = {name: _copy_sql(model, columns) for name, (model, columns) in _TABLES.items()}
         self.cancelled = False
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="pecgm-import-writer", daemon=True)
         self.thread.start()
