@@ -53,7 +53,7 @@ def positive_exit_q() -> Q:
 
 def data_month(today: date | None = None) -> tuple[date, date]:
     """First and last day of the month of the newest data (see the module docstring)."""
-    from beneficiaries.dashboard import per_data_version
+    from beneficiaries.dashboard import WITHOUT_DECISIONS, per_data_version
 
     # Read once per data version: every cohort and dashboard page asks.
     newest = per_data_version(
@@ -64,6 +64,7 @@ def data_month(today: date | None = None) -> tuple[date, date]:
             .values_list("reference_date", flat=True)
             .first()
         ),
+        WITHOUT_DECISIONS,
     )
     day = newest or today or timezone.localdate()
     return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
@@ -77,6 +78,11 @@ class Cohort:
 
     def queryset(self, beneficiaries: QuerySet, today: date | None = None) -> QuerySet:
         return COHORT_QUERIES[self.slug](beneficiaries, today or timezone.localdate())
+
+    @property
+    def reads_decisions(self) -> bool:
+        """Its count changes with orientation decisions (the others only with imports and people)."""
+        return self.slug in DECISION_COHORTS
 
 
 def _struck_off(qs: QuerySet, today: date) -> QuerySet:
@@ -144,6 +150,7 @@ COHORT_QUERIES = {
     "codes-inconnus": _unknown_codes,
     "a-verifier": _review,
 }
+DECISION_COHORTS = {"orientes-non-inscrits"}
 
 
 def cohorts() -> list[Cohort]:

@@ -70,9 +70,9 @@ def distinct_values(column: str, label_column: str | None = None) -> list[tuple[
 
     Cached under the data version: these only change with an import.
     """
-    from beneficiaries.dashboard import data_version
+    from beneficiaries.dashboard import FT, data_version
 
-    key = f"beneficiaries:distinct:{column}:{data_version()}"
+    key = f"beneficiaries:distinct:{column}:{data_version((FT,))}"
     values = cache.get(key)
     if values is None:
         rows = (

@@ -26,6 +26,7 @@ from accounts.roles import Capability
 from beneficiaries import exports, search_tokens
 from beneficiaries.cohorts import Cohort, cohorts, data_month, get_cohort
 from beneficiaries.dashboard import (
+    WITHOUT_DECISIONS,
     bar_chart,
     cohort_counts,
     dashboard_data,
@@ -145,7 +146,7 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .annotate(source_file=F("source_snapshot__run__file_name"))
         .first()
     )
-    stock_date = per_data_version("newest-stock", newest_stock_date) or None
+    stock_date = per_data_version("newest-stock", newest_stock_date, WITHOUT_DECISIONS) or None
     context = {
         "beneficiary": beneficiary,
         "followup": followup,

@@ -417,6 +417,46 @@ def test_dashboard_counts_and_charts(officer_client):
     assert "style=" not in body.split("<main", 1)[1]
 
 
+def test_a_decision_recomputes_the_orientation_figures_only(officer_client, monkeypatch):
+    """Decisions are recorded all day: France Travail's figures wait for the next import."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from beneficiaries import dashboard
+
+    monkeypatch.setattr(dashboard, "_FINGERPRINT_TTL", 0)
+    run = ImportRunFactory(reference_date=date(2025, 1, 31))
+    people = [BeneficiaryFactory() for _ in range(3)]
+    for index, person in enumerate(people):
+        followup(person, run=run, record_number=index, **registered(category="1"))
+    DecisionFactory(beneficiary=people[0], nature="01", decision_date=date(2025, 1, 15))
+    invalidate_dashboard()
+    for url in (reverse("dashboard"), reverse("cohort_index"), reverse("beneficiary_list")):
+        officer_client.get(url, {"statut": "inscrit"} if url == reverse("beneficiary_list") else {})
+
+    DecisionFactory(beneficiary=people[1], nature="05", decision_date=date(2025, 1, 20))
+    with CaptureQueriesContext(connection) as queries:
+        response = officer_client.get(reverse("dashboard"))
+        officer_client.get(reverse("cohort_index"))
+        listed = officer_client.get(reverse("beneficiary_list"), {"statut": "inscrit"})
+    data = response.context["data"]
+    by_nature = {label[:2]: n for label, n in data["by_nature"]}
+    assert (by_nature["01"], by_nature["05"]) == (1, 1)
+    assert dict(data["by_status"])["inscrit"] == 3
+    recomputed = [query["sql"] for query in queries if "COUNT(" in query["sql"]]
+    # Orientations by nature and by month, and the one cohort that reads the decisions.
+    assert len(recomputed) == 3, recomputed
+    assert all("orientations_orientationdecision" in sql for sql in recomputed)
+    # The list by status kept its ids: only its rows were read again.
+    assert listed.context["page"].count == 3
+    assert not any("LIMIT 10001" in query["sql"] for query in queries)
+
+    invalidate_dashboard()  # an import: everything again
+    with CaptureQueriesContext(connection) as queries:
+        officer_client.get(reverse("dashboard"))
+    assert any("exchanges_followup" in query["sql"] for query in queries)
+
+
 # --- Exports -----------------------------------------------------------------------------
 
 
