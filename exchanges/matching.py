@@ -443,6 +443,12 @@ SELECT found.*, f.* FROM found LEFT JOIN LATERAL (
 """  # noqa: S608
 
 
+_PLAN_BY_INDEX = (
+    "SET LOCAL enable_seqscan = {setting}; SET LOCAL enable_hashjoin = {setting}; "
+    "SET LOCAL enable_mergejoin = {setting}"
+)
+
+
 def _fetch_batch_postgres(cursor, keys: list[Keys], ids: set[int]) -> _Index:
     """PostgreSQL: what the rules need for a batch of records, in one statement (`_BATCH_SQL`).
 
@@ -454,6 +460,10 @@ def _fetch_batch_postgres(cursor, keys: list[Keys], ids: set[int]) -> _Index:
         row = (k.nir, k.ft[1] if k.ft else None, k.caf, k.msa)
         for column, value in zip(columns, row, strict=True):
             column.append(value or None)  # '' would match everybody without a number
+    # Lookups by key, and nothing else, whatever the statistics say: an import fills
+    # the tables it reads, and a planner misled by stale figures once read them whole
+    # for every batch (first import of a bench: 44 s instead of 18). For these statements only.
+    cursor.execute(_PLAN_BY_INDEX.format(setting="off"))
     cursor.execute(_BATCH_SQL, [*columns, list(ids)])
     found = _Index()
     _add_found(found, cursor.fetchall())
@@ -479,6 +489,7 @@ def _fetch_batch_postgres(cursor, keys: list[Keys], ids: set[int]) -> _Index:
                 undecided.append(k)
     found.asked.update(("id", beneficiary_id) for beneficiary_id in ids)
     found.merge(_fetch(cursor, True, names=[key for k in undecided for key in k.name_keys()]))
+    cursor.execute(_PLAN_BY_INDEX.format(setting="on"))
     return found
 
 
