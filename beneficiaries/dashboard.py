@@ -140,25 +140,6 @@ def cached(name: str, queryset: QuerySet, compute, depends: tuple[str, ...] = EV
     return value
 
 
-def warm_caches() -> None:
-    """Compute the Département-wide counts now (after an import) rather than at the next page view.
-
-    An import changes the data version: every count, the dashboard and the filter panel's
-    choices must be computed again, 2-3 s at 200 000 people, and the first caseworker to open
-    a page after it waited for them. The import runs in the background (a niced Celery worker),
-    so it takes that time itself: whoever sees every beneficiary (admins, workers without
-    territory limits) then finds them in the cache, shared with the web processes when it is
-    Redis. Users limited to territories have other keys, computed at their first view.
-    """
-    from beneficiaries.cohorts import data_month
-    from beneficiaries.filters import BeneficiaryFilterForm
-
-    everyone = Beneficiary.objects.all()
-    dashboard_data(everyone, data_month()[1])  # as the dashboard asks: up to the newest data's month
-    cohort_counts(everyone)
-    BeneficiaryFilterForm()  # the motives and structures present in the follow-ups
-
-
 # --- Counts -----------------------------------------------------------------
 
 

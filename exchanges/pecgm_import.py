@@ -45,7 +45,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from beneficiaries.dashboard import invalidate_dashboard, warm_caches
+from beneficiaries.dashboard import invalidate_dashboard
 from beneficiaries.models import Beneficiary, Source
 from exchanges.followup import (
     DATE_ATTRS,
@@ -207,7 +207,6 @@ def _import(path: Path, run: ImportRun, progress: Callable[[int, int], None] | N
             ImportReject.objects.bulk_create(
                 (_reject_row(run, issue, RejectLevel.ERROR) for issue in errors), batch_size=BATCH_SIZE
             )
-            warm_caches()  # …computed again here, not by the next caseworker
         logger.info("PECGM import: run %s %s (%s records)", run.pk, run.status, run.records)
         return run
     except FileRejected as exc:

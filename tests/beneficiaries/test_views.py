@@ -559,24 +559,3 @@ def test_people_anonymised_by_the_retention_are_flagged(officer_client):
         'id="anonymised"'
         not in officer_client.get(reverse("beneficiary_detail", args=[kept.pk])).content.decode()
     )
-
-
-def test_an_import_computes_the_departement_wide_counts_itself(tmp_path, client, admin_user):
-    """The first admin to open the dashboard after an import does not wait for its counts."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from exchanges.pecgm_import import import_pecgm
-    from tests.exchanges.import_files import pecgm_file, record_for
-
-    people = [BeneficiaryFactory() for _ in range(3)]
-    import_pecgm(pecgm_file(tmp_path, [record_for(person) for person in people], date(2025, 1, 31)))
-    client.force_login(admin_user)
-    with CaptureQueriesContext(connection) as queries:
-        dashboard_page = client.get(reverse("dashboard"))
-        home = client.get(reverse("home"))
-        listed = client.get(reverse("beneficiary_list"))
-    assert dashboard_page.context["data"]["total"] == 3
-    assert home.status_code == 200 and listed.status_code == 200
-    counted = [query["sql"] for query in queries if "COUNT(" in query["sql"] or "DISTINCT" in query["sql"]]
-    assert counted == []
