@@ -19,12 +19,13 @@ back with a `review_reason` and the candidates, for an admin to decide.
 Where the matcher looks. Nothing is held in memory per beneficiary: an
 import's memory must not grow with the Département's file of people (issue
 #8; indexes of every beneficiary cost ~650 bytes each). Records are matched
-by batches: `prefetch()` reads, in a few indexed queries, the people and the
-France Travail identifiers that share a key with the batch's records (the
-key columns of the database are those of the rules: `nir_key`, the name
-keys, `birth_date`, the numbers), and the rules run on that. A key nobody
-prefetched is read when the rules need it (`match()` on its own works, one
-record at a time). Besides, in memory for the whole run:
+by batches: `prefetch_job()` reads the people who share a key with the
+batch's records, with their follow-up (on PostgreSQL one statement,
+`_BATCH_SQL`, then one for names; the key columns of the database are those
+of the rules: `nir_key`, the name keys, `birth_date`, the numbers), and the
+rules run on them. A key nobody prefetched is read when a rule needs it
+(`match()` on its own works, one record at a time): never "nobody" for want
+of asking. Besides, in memory for the whole run:
 
 - `confirmed`: the review queue's decisions;
 - `kept`: what the database cannot be asked for through an index: a CAF or MSA
