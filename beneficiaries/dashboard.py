@@ -112,27 +112,40 @@ def per_data_version(name: str, compute, depends: tuple[str, ...] = EVERYTHING):
     return value
 
 
-def scope_key(queryset: QuerySet) -> str:
-    """A short key for what a queryset covers (territories, cohort, filters, search); no text of it kept."""
+def _sql(queryset: QuerySet) -> tuple[str, tuple] | None:
     try:
-        sql, params = queryset.query.sql_with_params()
+        return queryset.query.sql_with_params()
     except EmptyResultSet:  # nobody visible (a social worker without territory)
+        return None
+
+
+def _scope_key(compiled: tuple[str, tuple] | None) -> str:
+    if compiled is None:
         return "none"
+    sql, params = compiled
     return hashlib.sha256(f"{sql}|{params!r}".encode()).hexdigest()[:24]
 
 
-def reads_decisions(queryset: QuerySet) -> tuple[str, ...]:
-    """What a list's cached ids depend on: the decisions too when its query reads them."""
-    try:
-        sql = str(queryset.query)
-    except EmptyResultSet:
-        return WITHOUT_DECISIONS
-    return EVERYTHING if OrientationDecision._meta.db_table in sql else WITHOUT_DECISIONS
+def scope_key(queryset: QuerySet) -> str:
+    """A short key for what a queryset covers (territories, cohort, filters, search); no text of it kept."""
+    return _scope_key(_sql(queryset))
 
 
-def cached(name: str, queryset: QuerySet, compute, depends: tuple[str, ...] = EVERYTHING):
-    """`compute()`, cached for this queryset until the data `depends` names changes."""
-    key = f"beneficiaries:{name}:{scope_key(queryset)}:{data_version(depends)}"
+# `cached(..., depends=FROM_ITS_SQL)`: the decisions too when the queryset's SQL reads them.
+FROM_ITS_SQL = None
+
+
+def cached(name: str, queryset: QuerySet, compute, depends: tuple[str, ...] | None = EVERYTHING):
+    """`compute()`, cached for this queryset until the data `depends` names changes.
+
+    With `depends=FROM_ITS_SQL` (a list's ids), the value follows the decisions only when the
+    queryset reads them; its SQL is compiled once, for the key and for that.
+    """
+    compiled = _sql(queryset)
+    if depends is FROM_ITS_SQL:
+        reads_decisions = compiled is not None and OrientationDecision._meta.db_table in compiled[0]
+        depends = EVERYTHING if reads_decisions else WITHOUT_DECISIONS
+    key = f"beneficiaries:{name}:{_scope_key(compiled)}:{data_version(depends)}"
     value = cache.get(key)
     if value is None:
         value = compute()

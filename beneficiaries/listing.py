@@ -42,7 +42,7 @@ from django.db import connection
 from django.db.models import F, Lookup, QuerySet
 
 from beneficiaries.cohorts import is_positive_exit
-from beneficiaries.dashboard import EVERYTHING, cached, reads_decisions
+from beneficiaries.dashboard import EVERYTHING, FROM_ITS_SQL, cached
 from beneficiaries.filters import SORTS, apply_sort, with_orientation
 from beneficiaries.models import Beneficiary, is_anonymised
 from beneficiaries.names import display_name
@@ -208,7 +208,7 @@ def matching_ids(queryset: QuerySet) -> list[int]:
         f"ids{COUNT_CAP}",
         queryset,
         lambda: list(queryset.order_by().values_list("pk", flat=True)[: COUNT_CAP + 1]),
-        reads_decisions(queryset),
+        FROM_ITS_SQL,
     )
 
 
@@ -265,14 +265,15 @@ def list_page(filtered: QuerySet, sort: str, number: int, *, searching: bool = F
             f"page{number}",
             rows,
             lambda: list(rows.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1]),
-            reads_decisions(rows),
+            FROM_ITS_SQL,
         )
     else:
         ids = cached(
             f"sorted-{sort}",
             filtered,
             lambda: sorted_ids(found, sort),
-            EVERYTHING if sort.lstrip("-") == "orientation" else reads_decisions(filtered),
+            # The sort by orientation reads the decisions, which `filtered` may not.
+            EVERYTHING if sort.lstrip("-") == "orientation" else FROM_ITS_SQL,
         )[start : start + PAGE_SIZE + 1]
     has_next = len(ids) > PAGE_SIZE and number < cap // PAGE_SIZE
     # The rows themselves are always read afresh.

@@ -43,6 +43,7 @@ no approximation.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -175,6 +176,10 @@ def record_keys(
         usage_name,
         first_name,
     )
+
+
+# The fields of a record that identify its person: the names `record_keys()` takes.
+IDENTITY_FIELDS = tuple(inspect.signature(record_keys).parameters)
 
 
 class _Index:
@@ -710,32 +715,9 @@ class Matcher:
         postgres = self.postgres
         self.known.merge(self.run_queries(lambda cursor: _fetch(cursor, postgres, **{what: [key]})))
 
-    def match(
-        self,
-        *,
-        birth_date: date | None,
-        nir: str | None = None,
-        birth_name: str | None = None,
-        usage_name: str | None = None,
-        first_name: str | None = None,
-        caf_number: str | None = None,
-        msa_number: str | None = None,
-        ft_identifier: str | None = None,
-        ft_institution_code: str | None = None,
-    ) -> MatchResult:
-        return self.match_keys(
-            record_keys(
-                birth_date=birth_date,
-                nir=nir,
-                birth_name=birth_name,
-                usage_name=usage_name,
-                first_name=first_name,
-                caf_number=caf_number,
-                msa_number=msa_number,
-                ft_identifier=ft_identifier,
-                ft_institution_code=ft_institution_code,
-            )
-        )
+    def match(self, **identity) -> MatchResult:
+        """Match one record given by its identity fields (`IDENTITY_FIELDS`, as `record_keys()` takes)."""
+        return self.match_keys(record_keys(**identity))
 
     def match_keys(self, k: Keys) -> MatchResult:
         """`match()` for keys already computed (`record_keys`): the PECGM import computes them once."""

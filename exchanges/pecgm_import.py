@@ -57,7 +57,15 @@ from exchanges.followup import (
     has_unknown_codes,
     newest_stock_date,
 )
-from exchanges.matching import FOLLOWUP_FIELDS, Keys, Matcher, MatchResult, ft_key, record_keys
+from exchanges.matching import (
+    FOLLOWUP_FIELDS,
+    IDENTITY_FIELDS,
+    Keys,
+    Matcher,
+    MatchResult,
+    ft_key,
+    record_keys,
+)
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     EventKind,
@@ -664,21 +672,6 @@ class _InlineWriter:
         pass
 
 
-def _matching_values(values: dict) -> dict:
-    """What the matcher takes of a record."""
-    return {
-        "nir": values["nir"],
-        "birth_name": values["birth_name"],
-        "usage_name": values["usage_name"],
-        "first_name": values["first_name"],
-        "birth_date": values["birth_date"],
-        "caf_number": values["caf_number"],
-        "msa_number": values["msa_number"],
-        "ft_identifier": values["ft_identifier"],
-        "ft_institution_code": values["ft_institution_code"],
-    }
-
-
 # The follow-up the matcher reads with each person: its identifier, then a `Situation`.
 assert FOLLOWUP_FIELDS[2:] == (
     "reference_date",
@@ -752,7 +745,10 @@ class _Writer:
         """A batch is read: have its people fetched, and match the batch read before it meanwhile."""
         records, self.reading = self.reading, []
         # Each record's matching keys, computed once (None for a rejected record).
-        keys = [None if r.errors else record_keys(**_matching_values(r.values)) for r in records]
+        keys = [
+            None if r.errors else record_keys(**{name: r.values[name] for name in IDENTITY_FIELDS})
+            for r in records
+        ]
         job = self.matcher.prefetch_job([k for k in keys if k is not None])
         self.read.append((records, keys, self.background.call(job)))
         if len(self.read) > 1:

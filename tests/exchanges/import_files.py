@@ -14,6 +14,21 @@ fake = Faker("fr_FR")
 _identifiers = itertools.count(1000000)
 
 
+def identity(person, **changes) -> dict:
+    """A beneficiary's identity as the matcher takes it (`Matcher.match(**identity(person))`)."""
+    values = {
+        "nir": person.nir[:13],
+        "birth_name": person.birth_name,
+        "usage_name": person.usage_name,
+        "first_name": person.first_name,
+        "birth_date": person.birth_date,
+        "caf_number": person.caf_number,
+        "msa_number": person.msa_number,
+    }
+    values.update(changes)
+    return values
+
+
 def record_for(person=None, **values) -> dict:
     """A registered job seeker's record; `person` (a Beneficiary) gives the identity."""
     record = {

@@ -8,23 +8,10 @@ import pytest
 
 from exchanges.matching import Matcher
 from exchanges.models import FollowUp, MatchRule, ReviewReason
+from tests.exchanges.import_files import identity
 from tests.factories import BeneficiaryFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def identity(person, **changes) -> dict:
-    values = {
-        "nir": person.nir[:13],
-        "birth_name": person.birth_name,
-        "usage_name": person.usage_name,
-        "first_name": person.first_name,
-        "birth_date": person.birth_date,
-        "caf_number": person.caf_number,
-        "msa_number": person.msa_number,
-    }
-    values.update(changes)
-    return values
 
 
 def test_nir_on_13_characters():

@@ -16,26 +16,12 @@ from exchanges import pecgm_import
 from exchanges.matching import Matcher, record_keys
 from exchanges.models import FollowUp, MatchRule, ReviewCase, ReviewReason
 from exchanges.pecgm_import import import_pecgm
-from tests.exchanges.import_files import ceased, pecgm_file, record_for
+from tests.exchanges.import_files import ceased, identity, pecgm_file, record_for
 from tests.factories import BeneficiaryFactory
 
 pytestmark = pytest.mark.django_db
 
 JAN, FEB = date(2025, 1, 31), date(2025, 2, 28)
-
-
-def identity(person, **changes) -> dict:
-    values = {
-        "nir": person.nir[:13],
-        "birth_name": person.birth_name,
-        "usage_name": person.usage_name,
-        "first_name": person.first_name,
-        "birth_date": person.birth_date,
-        "caf_number": person.caf_number,
-        "msa_number": person.msa_number,
-    }
-    values.update(changes)
-    return values
 
 
 # --- the matcher alone ------------------------------------------------------------------
