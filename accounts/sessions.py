@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from importlib import import_module
 
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
@@ -27,9 +29,12 @@ def end_sessions_of(user_id: int) -> int:
     The database session store has no index by user: the live sessions are
     decoded one by one, which is fine for a Département's few hundred users.
     """
+    # Through the session engine, not the model: a cached_db store also keeps the session in
+    # the cache, and deleting only the row would leave it readable there.
+    store = import_module(settings.SESSION_ENGINE).SessionStore
     ended = 0
     for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
         if str(session.get_decoded().get("_auth_user_id")) == str(user_id):
-            session.delete()
+            store(session_key=session.session_key).delete()
             ended += 1
     return ended

@@ -13,7 +13,6 @@ from datetime import date
 
 from django import forms
 from django.apps import apps
-from django.core.cache import cache
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
@@ -65,29 +64,39 @@ def sort_choices() -> list[tuple[str, str]]:
     return choices
 
 
+# The select boxes filled from the follow-ups: form field, (column, label column).
+DISTINCT_FIELDS = {
+    "motif_cessation": ("cessation_motive", "cessation_motive_label"),
+    "motif_radiation": ("radiation_motive", "radiation_motive_label"),
+    "structure": ("main_structure_name", None),
+    "structure_deleguee": ("delegated_structure_name", None),
+}
+
+
 def distinct_values(column: str, label_column: str | None = None) -> list[tuple[str, str]]:
-    """(value, label) present in a follow-up column (motives, structures).
+    """(value, label) present in a follow-up column (motives, structures)."""
+    rows = (
+        FollowUp.objects.exclude(**{column: ""})
+        .order_by(column)
+        .values_list(column, label_column or column)
+        .distinct()[:500]
+    )
+    seen: dict[str, str] = {}
+    for value, label in rows:
+        if value not in seen:
+            seen[value] = f"{value} — {label}" if label_column and label else value
+    return list(seen.items())
 
-    Cached under the data version: these only change with an import.
-    """
-    from beneficiaries.dashboard import FT, data_version
 
-    key = f"beneficiaries:distinct:{column}:{data_version((FT,))}"
-    values = cache.get(key)
-    if values is None:
-        rows = (
-            FollowUp.objects.exclude(**{column: ""})
-            .order_by(column)
-            .values_list(column, label_column or column)
-            .distinct()[:500]
-        )
-        seen: dict[str, str] = {}
-        for value, label in rows:
-            if value not in seen:
-                seen[value] = f"{value} — {label}" if label_column and label else value
-        values = list(seen.items())
-        cache.set(key, values, 3600)
-    return values
+def followup_choices() -> dict[str, list[tuple[str, str]]]:
+    """The choices of DISTINCT_FIELDS, read once per data version (they only change with an import)."""
+    from beneficiaries.dashboard import FT, per_data_version
+
+    return per_data_version(
+        "filter-choices",
+        lambda: {name: distinct_values(*columns) for name, columns in DISTINCT_FIELDS.items()},
+        (FT,),
+    )
 
 
 def territory_choices(user) -> list[tuple[str, str]]:
@@ -144,14 +153,8 @@ class BeneficiaryFilterForm(forms.Form):
             self.fields[f"{name}_au"] = forms.DateField(
                 label=f"{label} — {_('au')}", required=False, widget=forms.DateInput(attrs={"type": "date"})
             )
-        self.fields["motif_cessation"].choices = ANY + distinct_values(
-            "cessation_motive", "cessation_motive_label"
-        )
-        self.fields["motif_radiation"].choices = ANY + distinct_values(
-            "radiation_motive", "radiation_motive_label"
-        )
-        self.fields["structure"].choices = ANY + distinct_values("main_structure_name")
-        self.fields["structure_deleguee"].choices = ANY + distinct_values("delegated_structure_name")
+        for name, choices in followup_choices().items():
+            self.fields[name].choices = ANY + choices
         self.fields["territoire"].choices = ANY + (territory_choices(user) if user else [])
         for field in self.fields.values():
             css = "form-check-input" if isinstance(field, forms.BooleanField) else "form-control"

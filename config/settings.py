@@ -352,7 +352,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # (beneficiaries.dashboard). With Redis (production), gunicorn's workers and Celery share
 # one cache: a list counted by one worker is counted for all, and an import's new data
 # version is seen at once. Sessions are then read from it too ("cached_db": still written
-# to the database, so that a Redis restart logs nobody out); a per-process cache could not
+# to the database, so that a Redis restart logs nobody out, without waiting for the disk:
+# accounts.session_store); a per-process cache could not
 # hold them, since a logout in one worker would not reach the others. Without Redis
 # (embedded mode) each process keeps its own cache in memory. CACHE_URL defaults to
 # REDIS_URL (the keys carry the "liaison" prefix beside Celery's).
@@ -364,12 +365,12 @@ if CACHE_URL:
         )
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "liaison",
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "accounts.session_store"
 
 # --- PECGM import ----------------------------------------------------------
 

@@ -6,6 +6,7 @@ import os
 
 import pytest
 import redis
+from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.urls import reverse
 
@@ -22,12 +23,12 @@ def redis_cache(_require_redis, settings):
     url = os.environ["TEST_REDIS_URL"].rsplit("/", 1)[0] + "/5"
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": url,
             "KEY_PREFIX": "liaison",
         }
     }
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    settings.SESSION_ENGINE = "accounts.session_store"
     cache.clear()
     invalidate_dashboard()
     yield redis.Redis.from_url(url)
@@ -54,3 +55,22 @@ def test_lists_dashboard_and_sessions_live_in_redis(client, orientation_officer,
     dashboard = client.get(reverse("dashboard"))
     assert dashboard.status_code == 200
     assert any("template.cache" in key.decode() for key in redis_cache.keys("liaison:*"))
+
+
+def test_one_redis_client_serves_every_call(redis_cache):
+    client = cache._cache.get_client()
+    assert cache._cache.get_client(write=True) is client
+    cache.set("essai", {"valeur": 1})
+    assert cache.get("essai") == {"valeur": 1}
+    assert redis_cache.exists(cache.make_key("essai"))
+
+
+def test_a_disabled_account_s_session_leaves_redis_too(client, social_worker, redis_cache):
+    client.login(username=social_worker.username, password=TEST_PASSWORD)
+    assert client.get(reverse("home")).status_code == 200
+    session_keys = lambda: [key for key in redis_cache.keys("liaison:*") if b"sessions.cached_db" in key]  # noqa: E731
+    assert len(session_keys()) == 1
+    social_worker.is_active = False
+    social_worker.save()
+    assert session_keys() == []
+    assert not Session.objects.exists()

@@ -135,9 +135,9 @@ def settings_with(tmp_path, **variables) -> list[str]:
 
 def test_production_shares_its_cache_and_sessions_through_redis(tmp_path):
     assert settings_with(tmp_path, **PRODUCTION) == [
-        "django.core.cache.backends.redis.RedisCache",
+        "config.cache.RedisCache",
         "redis://127.0.0.1:6379/0",
-        "django.contrib.sessions.backends.cached_db",
+        "accounts.session_store",
     ]
     assert settings_with(tmp_path, **PRODUCTION, CACHE_URL="redis://127.0.0.1:6379/1")[1] == (
         "redis://127.0.0.1:6379/1"
