@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.signals import user_logged_in
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from accounts.models import User
+from accounts.models import Territory, User
 from accounts.sessions import end_sessions_of, mark_started
+from accounts.territories import forget_territory_choices
 
 
 @receiver(user_logged_in, dispatch_uid="accounts_session_started")
@@ -27,3 +28,9 @@ def remember_was_active(sender, instance: User, **kwargs) -> None:
 def end_sessions_when_disabled(sender, instance: User, **kwargs) -> None:
     if getattr(instance, "_was_active", False) and not instance.is_active:
         end_sessions_of(instance.pk)
+
+
+@receiver(post_save, sender=Territory, dispatch_uid="accounts_territory_saved")
+@receiver(post_delete, sender=Territory, dispatch_uid="accounts_territory_deleted")
+def territories_changed(sender, **kwargs) -> None:
+    forget_territory_choices()

@@ -1,9 +1,10 @@
-"""INSEE commune codes, as territories hold them."""
+"""INSEE commune codes, as territories hold them; the list of territories the filters offer."""
 
 from __future__ import annotations
 
 import re
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -25,3 +26,18 @@ def parse_commune_codes(text: str) -> list[str]:
             params={"codes": ", ".join(wrong[:10])},
         )
     return sorted(set(codes))
+
+
+# Every list page offers the territories as a filter; they change a few times a year.
+CHOICES_KEY = "accounts:territory-choices"
+
+
+def all_territory_choices() -> list[tuple[str, str]]:
+    """Every territory as (pk, name), by name; cached until one is saved or deleted (accounts.signals)."""
+    from accounts.models import Territory
+
+    return cache.get_or_set(CHOICES_KEY, lambda: [(str(t.pk), t.name) for t in Territory.objects.all()], None)
+
+
+def forget_territory_choices() -> None:
+    cache.delete(CHOICES_KEY)

@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import date
 
 from django import forms
-from django.apps import apps
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Territory
+from accounts.territories import all_territory_choices
 from beneficiaries.search import apply_search
 from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES, SUPPORT_MODES, WORK_AXES
 from exchanges.models import FollowUp, FollowUpStatus, ReviewCase, ReviewStatus
@@ -101,15 +102,10 @@ def followup_choices() -> dict[str, list[tuple[str, str]]]:
 
 def territory_choices(user) -> list[tuple[str, str]]:
     """The user's own territories if they have some, else all (admins and officers)."""
-    try:
-        territory = apps.get_model("accounts", "Territory")
-    except LookupError:
-        return []
     from beneficiaries.scoping import user_territories
 
-    mine = user_territories(user) if hasattr(user, "territories") else []
-    territories = mine or list(territory.objects.all())
-    return [(str(t.pk), t.name) for t in territories]
+    mine = user_territories(user)
+    return [(str(t.pk), t.name) for t in mine] if mine else all_territory_choices()
 
 
 class BeneficiaryFilterForm(forms.Form):
@@ -234,7 +230,7 @@ def apply_filters(queryset: QuerySet, data: dict) -> QuerySet:
         else:
             queryset = queryset.filter(Exists(current.filter(nature=nature)))
     if data.get("territoire"):
-        territory = apps.get_model("accounts", "Territory").objects.filter(pk=data["territoire"]).first()
+        territory = Territory.objects.filter(pk=data["territoire"]).first()
         queryset = queryset.filter(commune_code__in=territory.commune_codes if territory else [])
     if data.get("absent"):
         queryset = queryset.filter(followup__absent_from_last_stock=True)

@@ -117,3 +117,22 @@ def test_admin_assigns_territories_in_the_admin_site(client, admin_user):
     page = client.get(reverse("admin:accounts_user_change", args=[worker.pk]))
     assert page.status_code == 200 and 'name="territories"' in page.content.decode()
     assert client.get(reverse("admin:accounts_territory_change", args=[territory.pk])).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_territory_filter_follows_territories_added_renamed_and_deleted(client, orientation_officer):
+    client.force_login(orientation_officer)
+
+    def offered():
+        field = client.get(reverse("beneficiary_list")).context["form"].fields["territoire"]
+        return [label for value, label in field.choices if value]
+
+    montauban = TerritoryFactory(name="Montauban", communes="82121")
+    assert offered() == ["Montauban"]
+    TerritoryFactory(name="Castelsarrasin", communes="82033")
+    assert offered() == ["Castelsarrasin", "Montauban"]
+    montauban.name = "Grand Montauban"
+    montauban.save()
+    assert offered() == ["Castelsarrasin", "Grand Montauban"]
+    montauban.delete()
+    assert offered() == ["Castelsarrasin"]
