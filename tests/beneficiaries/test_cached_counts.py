@@ -1,0 +1,63 @@
+"""The counts cache (beneficiaries.dashboard): per data version, served stale while being computed."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from beneficiaries.dashboard import _get_or_compute, invalidate_dashboard, per_data_version
+
+pytestmark = pytest.mark.django_db
+
+
+class Counter:
+    def __init__(self, value):
+        self.value, self.calls = value, 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.value
+
+
+def test_a_value_is_computed_once_per_data_version():
+    compute = Counter(41)
+    assert per_data_version("essai", compute) == 41
+    assert per_data_version("essai", compute) == 41
+    assert compute.calls == 1
+    invalidate_dashboard()
+    compute.value = 42
+    assert per_data_version("essai", compute) == 42
+    assert compute.calls == 2
+
+
+def test_while_another_process_computes_the_new_version_the_last_value_is_served():
+    assert _get_or_compute("essai", "v1", Counter(1), stale_while_computing=True) == 1
+    # Another process has started on v2 (it holds the flag) and has not finished.
+    cache.add("essai:v2:computing", 1)
+    late = Counter(2)
+    assert _get_or_compute("essai", "v2", late, stale_while_computing=True) == 1
+    assert late.calls == 0
+    # Once it is done, v2 is read.
+    cache.set("essai:v2", 2)
+    assert _get_or_compute("essai", "v2", late, stale_while_computing=True) == 2
+
+
+def test_with_nothing_to_serve_or_for_a_list_s_ids_the_value_is_computed():
+    cache.add("essai:v1:computing", 1)
+    first = Counter(1)
+    assert _get_or_compute("essai", "v1", first, stale_while_computing=True) == 1
+    assert first.calls == 1
+    assert cache.get("essai:v1:computing") is None
+    cache.add("essai:v2:computing", 1)
+    ids = Counter([3, 1, 2])
+    assert _get_or_compute("essai", "v2", ids, stale_while_computing=False) == [3, 1, 2]
+    assert ids.calls == 1
+
+
+def test_a_failed_computation_lets_the_next_request_try_again():
+    def broken():
+        raise RuntimeError("base indisponible")
+
+    with pytest.raises(RuntimeError):
+        _get_or_compute("essai", "v1", broken, stale_while_computing=True)
+    assert _get_or_compute("essai", "v1", Counter(5), stale_while_computing=True) == 5
