@@ -28,7 +28,9 @@ static/css/app.css), each with a data table beside it.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
+from collections import OrderedDict
 from datetime import date
 
 from django.conf import settings
@@ -53,6 +55,8 @@ from orientations.models import OrientationDecision
 _VERSION_KEY = "beneficiaries:data-version"
 _FINGERPRINT_TTL = 5.0  # seconds a process trusts its last database fingerprint
 _COMPUTING_SECONDS = 60  # a process that died computing a value holds the others on stale data this long
+_COUNTER_TTL = 1.0  # seconds a process trusts the version counter it read (another process's bump)
+_counter: tuple[float, int] = (0.0, 0)
 _fingerprint: tuple[float, dict[str, str]] = (0.0, {})
 
 FT, DECISIONS, PEOPLE = "ft", "decisions", "people"
@@ -65,12 +69,14 @@ NO_FOLLOWUP = "aucune"
 
 def invalidate_dashboard() -> None:
     """Forget cached counts: call after an import or anything that changes follow-ups or decisions."""
-    global _fingerprint
+    global _fingerprint, _counter
     try:
         cache.incr(_VERSION_KEY)
     except ValueError:
         cache.set(_VERSION_KEY, 1, None)
     _fingerprint = (0.0, {})
+    _counter = (0.0, 0)
+    _recent.clear()
 
 
 def _timestamp(value) -> float:
@@ -99,7 +105,54 @@ def _database_fingerprint() -> dict[str, str]:
 def data_version(depends: tuple[str, ...] = EVERYTHING) -> str:
     """The version of the data that `depends` names (FT, DECISIONS, PEOPLE)."""
     parts = _database_fingerprint()
-    return f"{cache.get(_VERSION_KEY, 0)}." + "-".join(parts[part] for part in depends)
+    return f"{_version_counter()}." + "-".join(parts[part] for part in depends)
+
+
+def _version_counter() -> int:
+    """The counter invalidate_dashboard() bumps, read at most once a second by a process.
+
+    A page asks for the data version several times; each read was a round trip to Redis,
+    and under load a round trip waits for the CPU like the rest.
+    """
+    global _counter
+    now = time.monotonic()
+    if now - _counter[0] >= _COUNTER_TTL:
+        _counter = (now, cache.get(_VERSION_KEY, 0))
+    return _counter[1]
+
+
+class _Recent:
+    """The values this process read last, by key: a key carries its data version, so what it
+    names never changes, and a process may keep it rather than ask Redis (and unpickle it)
+    again on every page. The values are shared: callers never change a cached value.
+    """
+
+    def __init__(self, size: int, seconds: float):
+        self.size, self.seconds = size, seconds
+        self._values: OrderedDict[str, tuple[float, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str):
+        with self._lock:
+            found = self._values.get(key)
+            if found is None or time.monotonic() - found[0] > self.seconds:
+                return None
+            self._values.move_to_end(key)
+            return found[1]
+
+    def put(self, key: str, value) -> None:
+        with self._lock:
+            self._values[key] = (time.monotonic(), value)
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+_recent = _Recent(size=256, seconds=60)
 
 
 def per_data_version(name: str, compute, depends: tuple[str, ...] = EVERYTHING):
@@ -126,12 +179,16 @@ def _get_or_compute(base: str, version: str, compute, stale_while_computing: boo
     at the same moment, and every page waited for the CPU.
     """
     key = f"{base}:{version}"
-    value = cache.get(key)
+    value = _recent.get(key)
+    if value is None:
+        value = cache.get(key)
     if value is not None:
+        _recent.put(key, value)
         return value
     if not stale_while_computing:
         value = compute()
         cache.set(key, value, settings.DASHBOARD_CACHE_SECONDS)
+        _recent.put(key, value)
         return value
     latest, computing = f"{base}:latest", f"{key}:computing"
     if not cache.add(computing, 1, _COMPUTING_SECONDS):
@@ -141,6 +198,7 @@ def _get_or_compute(base: str, version: str, compute, stale_while_computing: boo
     try:
         value = compute()
         cache.set_many({key: value, latest: value}, settings.DASHBOARD_CACHE_SECONDS)
+        _recent.put(key, value)
     finally:
         cache.delete(computing)
     return value

@@ -61,3 +61,30 @@ def test_a_failed_computation_lets_the_next_request_try_again():
     with pytest.raises(RuntimeError):
         _get_or_compute("essai", "v1", broken, stale_while_computing=True)
     assert _get_or_compute("essai", "v1", Counter(5), stale_while_computing=True) == 5
+
+
+def test_another_process_s_invalidation_is_seen_within_the_counter_s_second(monkeypatch):
+    from beneficiaries import dashboard
+
+    compute = Counter(1)
+    assert per_data_version("essai", compute) == 1
+    cache.incr("beneficiaries:data-version")  # what invalidate_dashboard() does in another process
+    compute.value = 2
+    assert per_data_version("essai", compute) == 1  # this process read the counter less than 1 s ago
+    monkeypatch.setattr(dashboard, "_COUNTER_TTL", 0)
+    assert per_data_version("essai", compute) == 2
+
+
+def test_a_process_keeps_its_recent_values_a_minute_and_the_newest_only():
+    from beneficiaries.dashboard import _Recent
+
+    recent = _Recent(size=2, seconds=60)
+    for key in ("a", "b", "c"):
+        recent.put(key, key.upper())
+    assert [recent.get(key) for key in ("a", "b", "c")] == [None, "B", "C"]
+    recent.get("b")  # b is now the most recent: d pushes c out
+    recent.put("d", "D")
+    assert [recent.get(key) for key in ("b", "c", "d")] == ["B", None, "D"]
+    expired = _Recent(size=2, seconds=-1)  # already expired when put
+    expired.put("a", "A")
+    assert expired.get("a") is None
