@@ -7,10 +7,11 @@ typed, and application logs must never hold a name or a NIR.
 Command-line options (bind, workers, --access-logfile) still apply.
 
 Workers: the pages are CPU-bound (Python and PostgreSQL share the cores), so
-more processes than the cores plus one only fight over them: on 2 cores, 3
-sync workers served 100 requests/s, 4 only 65. WEB_CONCURRENCY (gunicorn's own variable)
-sets the number, GUNICORN_THREADS > 1 switches to threaded workers
-(measured in docs/performance.md, "Pages").
+the default is the cores plus one; on 2 cores 3 and 4 sync workers served
+about the same (72 and 80 requests/s, one run each) and threaded workers
+less (63/s). WEB_CONCURRENCY (gunicorn's own variable) sets the number,
+GUNICORN_THREADS > 1 switches to threaded workers (measured in
+docs/performance.md, "Pages").
 """
 
 import os
