@@ -40,6 +40,9 @@ def clean_nir(value: str) -> str:
 
 def nir_key(value: str | None) -> str:
     """The comparison key: the first 13 characters, or '' when there is no NIR."""
+    if value and value.isalnum():
+        # Nothing to take out (the usual case: an import asks for every record's key).
+        return value.upper()[:13]
     compact = re.sub(r"[\s.\-]", "", value or "").upper()
     return compact[:13]
 

@@ -44,7 +44,8 @@ no approximation.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
@@ -154,8 +155,7 @@ class Keys(NamedTuple):
         return [(name, first, self.birth_date) for name in sorted(names)]
 
 
-def record_keys(
-    *,
+def _record_keys(
     birth_date: date | None,
     nir: str | None = None,
     birth_name: str | None = None,
@@ -178,8 +178,45 @@ def record_keys(
     )
 
 
+def record_keys(
+    *,
+    birth_date: date | None,
+    nir: str | None = None,
+    birth_name: str | None = None,
+    usage_name: str | None = None,
+    first_name: str | None = None,
+    caf_number: str | None = None,
+    msa_number: str | None = None,
+    ft_identifier: str | None = None,
+    ft_institution_code: str | None = None,
+) -> Keys:
+    return _record_keys(
+        birth_date,
+        nir,
+        birth_name,
+        usage_name,
+        first_name,
+        caf_number,
+        msa_number,
+        ft_identifier,
+        ft_institution_code,
+    )
+
+
 # The fields of a record that identify its person: the names `record_keys()` takes.
 IDENTITY_FIELDS = tuple(inspect.signature(record_keys).parameters)
+assert tuple(inspect.signature(_record_keys).parameters) == IDENTITY_FIELDS
+_IDENTITY = operator.itemgetter(*IDENTITY_FIELDS)
+
+
+def keys_of(values: Mapping) -> Keys:
+    """`record_keys()` of a record's values (a mapping holding every `IDENTITY_FIELDS`).
+
+    What the PECGM import computes for each record: the values are taken in
+    one go and passed by position (a dict of keyword arguments per record cost
+    more than the keys themselves).
+    """
+    return _record_keys(*_IDENTITY(values))
 
 
 class _Index:

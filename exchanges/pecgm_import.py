@@ -59,12 +59,11 @@ from exchanges.followup import (
 )
 from exchanges.matching import (
     FOLLOWUP_FIELDS,
-    IDENTITY_FIELDS,
     Keys,
     Matcher,
     MatchResult,
     ft_key,
-    record_keys,
+    keys_of,
 )
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
@@ -456,9 +455,11 @@ CANDIDATE_COLUMNS = ("reviewcase_id", "beneficiary_id")
 # COPY's text format: a tab between columns, \N for NULL, and these escaped.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _PECGM_VALUES = operator.itemgetter(*PECGM_ATTRS)
-# What a missing value becomes: NULL for a date, '' for a text (as `clean_values` does).
-_PECGM_MISSING = tuple(NULL if attr in DATE_ATTRS else "" for attr in PECGM_ATTRS)
-_PECGM_DATES = operator.itemgetter(*(attr for attr in PECGM_ATTRS if attr in DATE_ATTRS))
+_DATE_POSITIONS = tuple(position for position, attr in enumerate(PECGM_ATTRS) if attr in DATE_ATTRS)
+_TABS = len(PECGM_ATTRS) - 1
+# Dates as COPY writes them: a file holds a few thousand distinct ones at most.
+_ISO_DATES: dict[date, str] = {}
+_ISO_DATES_MAX = 100_000
 
 
 def _copy_value(value) -> str:
@@ -481,24 +482,30 @@ def _copy_line(row: tuple) -> str:
 
 def _pecgm_copy_text(values: dict) -> str:
     """The PECGM columns of one record in COPY text, built once for its snapshot and its follow-up."""
-    row = _PECGM_VALUES(values)
-    parts = [
-        missing if value is None else value if value.__class__ is str else value.isoformat()
-        for value, missing in zip(row, _PECGM_MISSING, strict=True)
-    ]
-    text = "\t".join(parts)
+    # A missing text is '' and a missing date NULL (as `clean_values` does): every
+    # missing value first made '', then the dates put right, by position.
+    row = [value or "" for value in _PECGM_VALUES(values)]
+    nulls = 0
+    for position in _DATE_POSITIONS:
+        day = row[position]
+        if day:
+            text = _ISO_DATES.get(day)
+            if text is None:
+                text = day.isoformat()
+                if len(_ISO_DATES) < _ISO_DATES_MAX:
+                    _ISO_DATES[day] = text
+            row[position] = text
+        else:
+            row[position] = NULL
+            nulls += 1
+    text = "\t".join(row)
     # A tab, a line break or a backslash inside a value (rare): escape value by value.
     # (The only backslashes expected are those of the NULL dates.)
-    if (
-        "\n" in text
-        or "\r" in text
-        or text.count("\t") != len(parts) - 1
-        or text.count("\\") != _PECGM_DATES(values).count(None)
-    ):
+    if "\n" in text or "\r" in text or text.count("\t") != _TABS or text.count("\\") != nulls:
         text = "\t".join(
             [
-                missing if value is None else part.translate(_COPY_ESCAPES)
-                for value, part, missing in zip(row, parts, _PECGM_MISSING, strict=True)
+                part if position in _DATE_POSITIONS else part.translate(_COPY_ESCAPES)
+                for position, part in enumerate(row)
             ]
         )
     return text
@@ -747,10 +754,7 @@ class _Writer:
         """A batch is read: have its people fetched, and match the batch read before it meanwhile."""
         records, self.reading = self.reading, []
         # Each record's matching keys, computed once (None for a rejected record).
-        keys = [
-            None if r.errors else record_keys(**{name: r.values[name] for name in IDENTITY_FIELDS})
-            for r in records
-        ]
+        keys = [None if r.errors else keys_of(r.values) for r in records]
         job = self.matcher.prefetch_job([k for k in keys if k is not None])
         self.read.append((records, keys, self.background.call(job)))
         if len(self.read) > 1:
@@ -943,17 +947,19 @@ class _Writer:
         """Those whose newest data predates this stock are absent from it (a flux's silence means nothing)."""
         leaving = FollowUp.objects.filter(reference_date__lt=self.day, absent_from_last_stock=False)
         if self.has_history:
-            StatusEvent.objects.bulk_create(
-                (
-                    StatusEvent(
-                        beneficiary_id=beneficiary_id, run=self.run, kind=EventKind.LEFT_STOCK, date=self.day
-                    )
-                    for beneficiary_id in leaving.values_list("beneficiary_id", flat=True).iterator(
-                        chunk_size=5000
-                    )
-                ),
-                batch_size=1000,
-            )
+            # One statement: the database makes the events from the follow-ups itself
+            # (a tenth of a stock may leave: as many rows not built in Python).
+            sql, params = leaving.values("beneficiary_id").query.sql_with_params()
+            quote = connection.ops.quote_name
+            columns = ", ".join(quote(StatusEvent._meta.get_field(name).column) for name in EVENT_COLUMNS)
+            assert EVENT_COLUMNS[:4] == ("beneficiary_id", "run_id", "kind", "date")
+            blanks = ", ".join(["''"] * (len(EVENT_COLUMNS) - 4))  # motive, labels, values: none
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {quote(StatusEvent._meta.db_table)} ({columns}) "  # noqa: S608
+                    f"SELECT leaving.beneficiary_id, %s, %s, %s, {blanks} FROM ({sql}) AS leaving",
+                    [self.run.pk, EventKind.LEFT_STOCK, self.day, *params],
+                )
         leaving.update(absent_from_last_stock=True)
 
 
