@@ -1024,7 +1024,7 @@ class _IdAllocator:
         # Values asked for at a time: doubled on each round trip (a big file asks a few
         # times, a small one wastes few values), up to this.
         self.block = BATCH_SIZE
-        self.max_block = 16 * BATCH_SIZE
+        self.max_block = 8 * BATCH_SIZE
 
     def next(self) -> int:
         if self.postgres:
