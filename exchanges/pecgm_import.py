@@ -26,6 +26,7 @@ numbers only.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -167,7 +168,8 @@ def import_pecgm(
             return run
         if not dry_run:
             run.save()
-        return _import(path, run, progress)
+        with _fewer_collections():
+            return _import(path, run, progress)
 
 
 def _import(path: Path, run: ImportRun, progress: Callable[[int, int], None] | None) -> ImportRun:
@@ -314,6 +316,30 @@ def _count_details(path: Path) -> int:
             # Keep the last bytes so that a tag cut between two chunks is counted once.
             tail = window[-7:]
     return count
+
+
+# Objects (records, rows, matching indexes) an import allocates before the cycle
+# collector looks at the youngest ones; Python's default is 700.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+@contextmanager
+def _fewer_collections():
+    """Let the cycle collector run less often during an import.
+
+    An import makes and drops millions of small objects, nearly none of them in
+    a cycle (reference counting frees them), and keeps a few batches of them
+    alive at once: with the default threshold the collector ran some 2 000
+    times, twenty of them over every object of the process, for a tenth of the
+    import's time. Memory stays bounded: it still runs, every GC_YOUNG_THRESHOLD
+    objects kept.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(GC_YOUNG_THRESHOLD, thresholds[0]), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 @contextmanager
