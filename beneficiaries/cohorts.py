@@ -70,6 +70,15 @@ def data_month(today: date | None = None) -> tuple[date, date]:
     return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
+def newest_stock() -> date | None:
+    """The date of the newest monthly stock (a follow-up older than it is out of date), read once
+    per data version."""
+    from beneficiaries.dashboard import WITHOUT_DECISIONS, per_data_version
+    from exchanges.followup import newest_stock_date
+
+    return per_data_version("newest-stock", newest_stock_date, WITHOUT_DECISIONS) or None
+
+
 @dataclass(frozen=True)
 class Cohort:
     slug: str

@@ -52,12 +52,12 @@ from exchanges.models import (
 )
 from orientations.models import OrientationDecision
 
-_VERSION_KEY = "beneficiaries:data-version"
-_FINGERPRINT_TTL = 5.0  # seconds a process trusts its last database fingerprint
+_COUNTER_KEY = "beneficiaries:data-version"  # bumped by invalidate_dashboard()
+_SHARED_KEY = "beneficiaries:data-version-shared"  # the counter and fingerprint every process uses
+_FINGERPRINT_TTL = 5.0  # seconds the processes share one reading of the database fingerprint
+_LOCAL_TTL = 1.0  # seconds a process keeps the shared version it read
+_version: tuple[float, dict[str, str]] = (0.0, {})
 _COMPUTING_SECONDS = 60  # a process that died computing a value holds the others on stale data this long
-_COUNTER_TTL = 1.0  # seconds a process trusts the version counter it read (another process's bump)
-_counter: tuple[float, int] = (0.0, 0)
-_fingerprint: tuple[float, dict[str, str]] = (0.0, {})
 
 FT, DECISIONS, PEOPLE = "ft", "decisions", "people"
 EVERYTHING = (FT, DECISIONS, PEOPLE)
@@ -69,13 +69,13 @@ NO_FOLLOWUP = "aucune"
 
 def invalidate_dashboard() -> None:
     """Forget cached counts: call after an import or anything that changes follow-ups or decisions."""
-    global _fingerprint, _counter
+    global _version
     try:
-        cache.incr(_VERSION_KEY)
+        cache.incr(_COUNTER_KEY)
     except ValueError:
-        cache.set(_VERSION_KEY, 1, None)
-    _fingerprint = (0.0, {})
-    _counter = (0.0, 0)
+        cache.set(_COUNTER_KEY, 1, None)
+    cache.delete(_SHARED_KEY)
+    _version = (0.0, {})
     _recent.clear()
 
 
@@ -84,41 +84,45 @@ def _timestamp(value) -> float:
 
 
 def _database_fingerprint() -> dict[str, str]:
-    global _fingerprint
-    now = time.monotonic()
-    if now - _fingerprint[0] < _FINGERPRINT_TTL:
-        return _fingerprint[1]
     last_run = ImportRun.objects.filter(status__in=SUCCESSFUL_STATUSES).aggregate(last=Max("id"))["last"]
     # Review decisions relink snapshots and refresh follow-ups.
     reviews = ReviewCase.objects.aggregate(last=Max("id"), resolved=Max("resolved_at"))
     last_change = OrientationDecision.objects.aggregate(last=Max("changed_at"))["last"]
     last_person = Beneficiary.objects.aggregate(last=Max("updated_at"))["last"]
-    value = {
+    return {
         FT: f"{last_run or 0}-{reviews['last'] or 0}-{_timestamp(reviews['resolved'])}",
         DECISIONS: str(_timestamp(last_change)),
         PEOPLE: str(_timestamp(last_person)),
     }
-    _fingerprint = (now, value)
+
+
+def _shared_version() -> dict[str, str]:
+    """The counter and the database fingerprint, one reading shared by every process.
+
+    Each process used to read the fingerprint on its own, every 5 s: after an import, the
+    processes then held different versions for a few seconds, each missed its own keys and
+    computed the same dashboard as the others (and the stale-while-computing flag, which is
+    per key, could not stop them). Now the first process to need it reads the database and
+    shares the reading for _FINGERPRINT_TTL seconds (cache.add: the first one wins), and each
+    process keeps its copy for at most a second: a page asks for the version several times.
+    """
+    global _version
+    now = time.monotonic()
+    if now - _version[0] < min(_LOCAL_TTL, _FINGERPRINT_TTL):
+        return _version[1]
+    value = cache.get(_SHARED_KEY)
+    if value is None:
+        value = {"counter": str(cache.get(_COUNTER_KEY, 0)), **_database_fingerprint()}
+        if not cache.add(_SHARED_KEY, value, _FINGERPRINT_TTL):
+            value = cache.get(_SHARED_KEY) or value
+    _version = (now, value)
     return value
 
 
 def data_version(depends: tuple[str, ...] = EVERYTHING) -> str:
     """The version of the data that `depends` names (FT, DECISIONS, PEOPLE)."""
-    parts = _database_fingerprint()
-    return f"{_version_counter()}." + "-".join(parts[part] for part in depends)
-
-
-def _version_counter() -> int:
-    """The counter invalidate_dashboard() bumps, read at most once a second by a process.
-
-    A page asks for the data version several times; each read was a round trip to Redis,
-    and under load a round trip waits for the CPU like the rest.
-    """
-    global _counter
-    now = time.monotonic()
-    if now - _counter[0] >= _COUNTER_TTL:
-        _counter = (now, cache.get(_VERSION_KEY, 0))
-    return _counter[1]
+    parts = _shared_version()
+    return f"{parts['counter']}." + "-".join(parts[part] for part in depends)
 
 
 class _Recent:

@@ -24,15 +24,13 @@ from django.utils.translation import gettext as _
 from accounts.decorators import requires
 from accounts.roles import Capability
 from beneficiaries import exports, search_tokens
-from beneficiaries.cohorts import Cohort, cohorts, data_month, get_cohort
+from beneficiaries.cohorts import Cohort, cohorts, data_month, get_cohort, newest_stock
 from beneficiaries.dashboard import (
-    WITHOUT_DECISIONS,
     bar_chart,
     cohort_counts,
     dashboard_data,
     data_version,
     line_chart,
-    per_data_version,
     scope_key,
 )
 from beneficiaries.filters import (
@@ -45,7 +43,6 @@ from beneficiaries.filters import (
 from beneficiaries.listing import list_page, page_number
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
 from beneficiaries.timeline import build_timeline, coded
-from exchanges.followup import newest_stock_date
 from exchanges.models import FollowUp
 
 
@@ -146,7 +143,7 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .annotate(source_file=F("source_snapshot__run__file_name"))
         .first()
     )
-    stock_date = per_data_version("newest-stock", newest_stock_date, WITHOUT_DECISIONS) or None
+    stock_date = newest_stock()
     context = {
         "beneficiary": beneficiary,
         "followup": followup,

@@ -63,16 +63,32 @@ def test_a_failed_computation_lets_the_next_request_try_again():
     assert _get_or_compute("essai", "v1", Counter(5), stale_while_computing=True) == 5
 
 
-def test_another_process_s_invalidation_is_seen_within_the_counter_s_second(monkeypatch):
+def test_the_processes_share_one_version_and_see_another_s_invalidation_within_a_second(monkeypatch):
     from beneficiaries import dashboard
 
     compute = Counter(1)
     assert per_data_version("essai", compute) == 1
-    cache.incr("beneficiaries:data-version")  # what invalidate_dashboard() does in another process
+    shared = cache.get(dashboard._SHARED_KEY)
+    assert shared["counter"] == "1" and set(shared) == {"counter", *dashboard.EVERYTHING}
+    # Another process's invalidate_dashboard(): it bumps the counter and drops the shared reading.
+    cache.incr(dashboard._COUNTER_KEY)
+    cache.delete(dashboard._SHARED_KEY)
     compute.value = 2
-    assert per_data_version("essai", compute) == 1  # this process read the counter less than 1 s ago
-    monkeypatch.setattr(dashboard, "_COUNTER_TTL", 0)
+    assert per_data_version("essai", compute) == 1  # this process read the version less than 1 s ago
+    monkeypatch.setattr(dashboard, "_LOCAL_TTL", 0)
     assert per_data_version("essai", compute) == 2
+    assert cache.get(dashboard._SHARED_KEY)["counter"] == "2"
+
+
+def test_a_process_uses_the_reading_another_one_shared(monkeypatch):
+    from beneficiaries import dashboard
+
+    monkeypatch.setattr(dashboard, "_LOCAL_TTL", 0)
+    version = dashboard.data_version()
+    theirs = {**cache.get(dashboard._SHARED_KEY), dashboard.FT: "lu-par-un-autre"}
+    cache.set(dashboard._SHARED_KEY, theirs)
+    assert dashboard.data_version() != version
+    assert "lu-par-un-autre" in dashboard.data_version()
 
 
 def test_a_process_keeps_its_recent_values_a_minute_and_the_newest_only():
