@@ -24,7 +24,9 @@
    gunicorn's workers share their cache in Redis, as in production.
 3. `--with-import FILE` runs `manage.py import_pecgm FILE` on the same
    database while the clients browse (from `--import-delay` s), stops when it
-   ends, and prints the figures of the requests made during the import;
+   ends (`--after-import` s later: the counts are computed again once an
+   import commits), and prints the figures of the requests made during the
+   import and after it;
    `--import-records N` first writes FILE: next month's stock for the first
    N people of the database (exchanges.synthetic). The import changes the
    database (one more month).
@@ -497,6 +499,7 @@ def load(
     server_pid: int | None = None,
     import_command: list[str] | None = None,
     import_delay: float = 5.0,
+    after_import: float = 1.0,
     kinds: list[str] = KINDS,
 ) -> dict:
     """N clients in a closed loop: each sends its next request as soon as the previous answered
@@ -537,7 +540,7 @@ def load(
         imported["end"] = time.perf_counter()
         imported["returncode"] = result.returncode
         imported["output"] = (result.stdout + result.stderr).strip()
-        time.sleep(1.0)
+        time.sleep(after_import)
         stop.set()
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(len(cookies))]
@@ -616,6 +619,11 @@ def report(result: dict) -> None:
         print("  " + imported["output"].replace("\n", "\n  ")[:2000])
         if during:
             report_samples(during, duration, "While the import ran")
+        after = [s for s in samples if s[0] > imported["end"]]
+        if after:
+            # The data version changes at the import's commit: the counts are computed again.
+            span = max(s[0] for s in after) - imported["end"]
+            report_samples(after, max(span, 1.0), f"In the {span:.0f} s after the import")
 
 
 def next_import_file(records: int, path: Path) -> list[str]:
@@ -695,6 +703,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--import-delay", type=float, default=5.0, help="seconds of browsing before the import"
+    )
+    parser.add_argument(
+        "--after-import",
+        type=float,
+        default=15.0,
+        help="with --with-import: seconds of browsing after the import ends, reported apart",
     )
     parser.add_argument(
         "--import-nice",
@@ -789,6 +803,7 @@ def main() -> None:
                 server_pid=process.pid,
                 import_command=import_command,
                 import_delay=args.import_delay,
+                after_import=args.after_import,
                 kinds=args.only.split(",") if args.only else KINDS,
             )
         )
