@@ -1,0 +1,65 @@
+"""beneficiaries.warming: an import computes the pages' counts before a caseworker asks for them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from beneficiaries import dashboard, warming
+from exchanges.models import ImportStatus
+from exchanges.pecgm_import import import_pecgm
+from tests.exchanges.import_files import pecgm_file, record_for
+from tests.factories import BeneficiaryFactory, TerritoryFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+JAN = date(2025, 1, 31)
+
+
+def test_each_set_of_territories_in_use_is_one_scope(orientation_officer):
+    montauban = TerritoryFactory(name="Montauban", communes="82121")
+    moissac = TerritoryFactory(name="Moissac", communes="82112")
+    for username, territories in (("a", [montauban]), ("b", [montauban]), ("c", [montauban, moissac])):
+        UserFactory(username=username, role="social_worker").territories.set(territories)
+    UserFactory(username="parti", role="social_worker", is_active=False).territories.set([moissac])
+    # The Département, Montauban, Montauban + Moissac: not Moissac alone (its only user left).
+    assert len(warming.scopes_in_use()) == 3
+
+
+def test_after_an_import_the_pages_find_their_counts_computed(
+    client, orientation_officer, tmp_path, monkeypatch
+):
+    montauban = TerritoryFactory(name="Montauban", communes="82121")
+    social_worker = UserFactory(username="ts", role="social_worker")
+    social_worker.territories.set([montauban])
+    people = [BeneficiaryFactory(commune_code="82121"), BeneficiaryFactory(commune_code="82033")]
+    run = import_pecgm(pecgm_file(tmp_path, [record_for(person) for person in people], JAN))
+    assert run.status == ImportStatus.IMPORTED
+
+    def not_again(*args):
+        raise AssertionError("computed by the page, not by the import")
+
+    monkeypatch.setattr(dashboard, "_ft_figures", not_again)
+    monkeypatch.setattr(dashboard, "_decision_figures", not_again)
+    for user in (orientation_officer, social_worker):
+        client.force_login(user)
+        assert client.get(reverse("dashboard")).status_code == 200
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("cohort_index")).status_code == 200
+        assert not [query for query in queries if "COUNT(" in query["sql"]]
+
+
+def test_counts_that_fail_to_compute_do_not_fail_the_import(tmp_path, monkeypatch, caplog):
+    def broken():
+        raise RuntimeError("base indisponible")
+
+    monkeypatch.setattr(warming, "warm_counts", broken)
+    with caplog.at_level(logging.ERROR, logger="beneficiaries.warming"):
+        run = import_pecgm(pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN))
+    assert run.status == ImportStatus.IMPORTED
+    assert "Counts not computed after the import" in caplog.text
