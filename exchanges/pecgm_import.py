@@ -48,6 +48,7 @@ from django.utils.translation import gettext as _
 
 from beneficiaries.dashboard import invalidate_dashboard
 from beneficiaries.models import Beneficiary, Source
+from beneficiaries.warming import warm_counts_after_import
 from exchanges.followup import (
     DATE_ATTRS,
     PECGM_ATTRS,
@@ -217,6 +218,8 @@ def _import(path: Path, run: ImportRun, progress: Callable[[int, int], None] | N
                 (_reject_row(run, issue, RejectLevel.ERROR) for issue in errors), batch_size=BATCH_SIZE
             )
         logger.info("PECGM import: run %s %s (%s records)", run.pk, run.status, run.records)
+        if not run.dry_run:
+            warm_counts_after_import()  # before a caseworker waits for them
         return run
     except FileRejected as exc:
         issue = RecordIssue(exc.record, exc.field or "", "", exc.message)
