@@ -237,8 +237,13 @@ def cached(
     compute,
     depends: tuple[str, ...] | None = EVERYTHING,
     stale_while_computing: bool = False,
+    variant: str = "",
 ):
     """`compute()`, cached for this queryset until the data `depends` names changes.
+
+    `variant` tells apart values that differ by more than the data (the dashboard's month): it
+    goes with the version, not the name, so that the value of the previous month is the one
+    served stale after a monthly import.
 
     With `depends=FROM_ITS_SQL` (a list's ids), the value follows the decisions only when the
     queryset reads them; its SQL is compiled once, for the key and for that. Counts may be
@@ -250,7 +255,10 @@ def cached(
         reads_decisions = compiled is not None and OrientationDecision._meta.db_table in compiled[0]
         depends = EVERYTHING if reads_decisions else WITHOUT_DECISIONS
     return _get_or_compute(
-        f"beneficiaries:{name}:{_scope_key(compiled)}", data_version(depends), compute, stale_while_computing
+        f"beneficiaries:{name}:{_scope_key(compiled)}",
+        f"{data_version(depends)}:{variant}",
+        compute,
+        stale_while_computing,
     )
 
 
@@ -284,16 +292,20 @@ def month_starts(end: date, count: int = MONTHS) -> list[date]:
 
 def dashboard_data(beneficiaries: QuerySet, today: date) -> dict:
     """The dashboard's figures: France Travail's cached until an import, the decisions' until one changes."""
-    months = month_starts(today)
     france_travail = cached(
-        f"dashboard-ft-{today:%Y%m}",
+        "dashboard-ft",
         beneficiaries,
-        lambda: _ft_figures(beneficiaries, months),
+        lambda: _ft_figures(beneficiaries, month_starts(today)),
         WITHOUT_DECISIONS,
         stale_while_computing=True,
+        variant=f"{today:%Y%m}",
     )
+    # Served stale in the seconds after a monthly import, France Travail's figures are the previous
+    # month's: the whole page then shows that month's 24 months.
+    months = france_travail["months"]
+    # The month in the name: a stale value of the decisions is always of the same months.
     decisions = cached(
-        f"dashboard-decisions-{today:%Y%m}",
+        f"dashboard-decisions-{months[-1]:%Y%m}",
         beneficiaries,
         lambda: _decision_figures(beneficiaries, months),
         stale_while_computing=True,
@@ -365,6 +377,7 @@ def _ft_figures(beneficiaries: QuerySet, months: list[date]) -> dict:
         "by_status": by_status,
         "by_category": by_category,
         "series": {name: [values[m] for m in months] for name, values in series.items()},
+        "months": months,
     }
 
 

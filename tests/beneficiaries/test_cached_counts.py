@@ -104,3 +104,22 @@ def test_a_process_keeps_its_recent_values_a_minute_and_the_newest_only():
     expired = _Recent(size=2, seconds=-1)  # already expired when put
     expired.put("a", "A")
     assert expired.get("a") is None
+
+
+def test_after_a_monthly_import_a_stale_dashboard_is_the_previous_month_s_throughout(monkeypatch):
+    from datetime import date
+
+    from beneficiaries import dashboard
+    from beneficiaries.models import Beneficiary
+
+    everyone = Beneficiary.objects.all()
+    january = dashboard.dashboard_data(everyone, date(2025, 1, 31))
+    invalidate_dashboard()  # February's stock is in
+    # Another process is computing every one of the new values.
+    monkeypatch.setattr(dashboard.cache, "add", lambda *args, **kwargs: False)
+    served = dashboard.dashboard_data(everyone, date(2025, 2, 28))
+    assert served["months"] == january["months"] and served["months"][-1] == date(2025, 1, 1)
+    assert all(len(values) == len(served["months"]) for values in served["series"].values())
+    monkeypatch.undo()
+    fresh = dashboard.dashboard_data(everyone, date(2025, 2, 28))
+    assert fresh["months"][-1] == date(2025, 2, 1)
