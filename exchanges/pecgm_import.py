@@ -151,7 +151,7 @@ def import_pecgm(
     done in a transaction that is rolled back: the run returned is not saved.
     """
     path = Path(path)
-    digest, size = _fingerprint(path)
+    digest, size, details = _fingerprint(path)
     run = ImportRun(
         file_name=file_name or path.name, sha256=digest, size=size, started_by=started_by, user=user
     )
@@ -170,11 +170,13 @@ def import_pecgm(
         if not dry_run:
             run.save()
         with _fewer_collections():
-            return _import(path, run, progress)
+            return _import(path, run, progress, details)
 
 
-def _import(path: Path, run: ImportRun, progress: Callable[[int, int], None] | None) -> ImportRun:
-    run.progress_total = _count_details(path)
+def _import(
+    path: Path, run: ImportRun, progress: Callable[[int, int], None] | None, details: int
+) -> ImportRun:
+    run.progress_total = details
     reporter = _Progress(run, progress)
     errors: list[RecordIssue] = []
     try:
@@ -297,28 +299,23 @@ def _reject_row(run: ImportRun, issue: RecordIssue, level: str) -> ImportReject:
 # --- Before parsing: fingerprint, lock, progress ------------------------------------------
 
 
-def _fingerprint(path: Path) -> tuple[str, int]:
-    """SHA-256 and size: all a duplicate costs (a re-delivery must be cheap)."""
+def _fingerprint(path: Path) -> tuple[str, int, int]:
+    """SHA-256, size, and a quick count of DETAIL tags (for the progress bar before the footer is read).
+
+    One read of the file for all three: a duplicate costs this read only.
+    """
     digest = hashlib.sha256()
-    size = 0
+    size = count = 0
+    tail = b""
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _count_details(path: Path) -> int:
-    """A quick count of DETAIL tags, for the progress bar before the footer is read."""
-    count = 0
-    tail = b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            window = tail + chunk
-            count += window.count(b"<DETAIL>")
-            # Keep the last bytes so that a tag cut between two chunks is counted once.
-            tail = window[-7:]
-    return count
+            window = tail + chunk[:7]
+            # A tag cut between two chunks is in the window of the two ends, counted once.
+            count += chunk.count(b"<DETAIL>") + window.count(b"<DETAIL>")
+            tail = chunk[-7:]
+    return digest.hexdigest(), size, count
 
 
 # Objects (records, rows, matching indexes) an import allocates before the cycle
