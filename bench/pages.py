@@ -15,8 +15,9 @@
 2. Starts gunicorn on 127.0.0.1 (an ephemeral port), logs `--clients` users in
    through the login form, loads for `--warmup-seconds` (not counted), then
    measures a CLOSED LOOP: each client sends its next request as soon as the
-   previous one answered, in turn search (the form POSTed, then the list it
-   redirects to: both count in the figure), filtered list, a beneficiary's
+   previous one answered, in turn search (the form POSTed by htmx, answered
+   with the list; `--search-redirect`: then the list the redirect names,
+   both counted, as without JavaScript), filtered list, a beneficiary's
    page, the dashboard and a cohort. The clients use http.client (cheap: their
    CPU share of the machine is printed), one connection each.
    `--think-ms` adds a mean think time per client: a lighter, open-ended load,
@@ -397,7 +398,7 @@ def scenario_urls(rng: random.Random, people: int, names: list[str]) -> dict:
         ]
     )
     return {
-        # The search form is POSTed (the text stays out of URLs), then its redirect followed.
+        # The search form is POSTed: the text stays out of URLs.
         "search": ("/beneficiaires/", search),
         "list": f"/beneficiaires/?{lists}",
         "parcours": f"/beneficiaires/{index}/",
@@ -421,12 +422,13 @@ class Client:
         self.csrf = dict(part.split("=", 1) for part in cookie.split("; ")).get("csrftoken", "")
 
     failures: list[str] = []  # what went wrong, for the report (shared by all clients)
+    search_redirect = False  # --search-redirect
 
-    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+    def request(self, method: str, path: str, body: str | None = None, **extra: str) -> tuple[int, str]:
         """(status, Location) of one request; status 0 when no answer came."""
-        headers = self.headers
+        headers = {**self.headers, **extra}
         if body is not None:
-            headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             self.connection.request(method, path, body=body, headers=headers)
             response = self.connection.getresponse()
@@ -443,8 +445,11 @@ class Client:
         return self.request("GET", path)[0]
 
     def search(self, path: str, text: str) -> int:
-        """What the search box does: POST the text, then GET the list it redirects to."""
+        """What the search box does in a browser with JavaScript: htmx POSTs the text and the
+        list answers (`--search-redirect`: as without JavaScript, POST then the redirect's GET)."""
         body = f"csrfmiddlewaretoken={quote_plus(self.csrf)}&q={quote_plus(text)}"
+        if not self.search_redirect:
+            return self.request("POST", path, body, **{"HX-Request": "true"})[0]
         status, location = self.request("POST", path, body)
         if status != 303:
             return status or 0
@@ -705,6 +710,11 @@ def main() -> None:
         "--import-delay", type=float, default=5.0, help="seconds of browsing before the import"
     )
     parser.add_argument(
+        "--search-redirect",
+        action="store_true",
+        help="search as a browser without JavaScript does: POST, then the list the redirect names",
+    )
+    parser.add_argument(
         "--after-import",
         type=float,
         default=15.0,
@@ -730,6 +740,7 @@ def main() -> None:
         "--explain", action="store_true", help="print EXPLAIN ANALYZE of each page's slowest queries"
     )
     args = parser.parse_args()
+    Client.search_redirect = args.search_redirect
     if connection.vendor != "postgresql":
         raise SystemExit("bench/pages.py needs PostgreSQL: set DATABASE_URL")
     logging.disable(logging.INFO)  # login messages of django-axes

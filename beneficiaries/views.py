@@ -19,6 +19,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
 from accounts.decorators import requires
@@ -81,7 +82,7 @@ def _see_other(url: str) -> HttpResponse:
     return response
 
 
-def _search_redirect(request: HttpRequest) -> HttpResponse:
+def _search_url(request: HttpRequest) -> str:
     """The posted search form, as a list URL: the filters in the query string, the text behind a token."""
     params = QueryDict(mutable=True)
     text = request.POST.get("q", "").strip()[:100]
@@ -91,15 +92,28 @@ def _search_redirect(request: HttpRequest) -> HttpResponse:
         values = [value for value in request.POST.getlist(name) if value]
         if values and name != "q":
             params.setlist(name, values)
-    return _see_other(f"{request.path}?{params.urlencode()}" if params else request.path)
+    return f"{request.path}?{params.urlencode()}" if params else request.path
 
 
 def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpResponse:
     if request.method == "POST":
-        return _search_redirect(request)
+        url = _search_url(request)
+        if not request.headers.get("HX-Request"):
+            return _see_other(url)
+        # With JavaScript (htmx), the list itself answers the form and the browser shows its URL:
+        # one round trip where the redirect took two. Reloading that URL reads the list again.
+        request.GET = QueryDict(url.partition("?")[2])
+        response = _list(request, cohort)
+        response["HX-Push-Url"] = url
+        patch_vary_headers(response, ["HX-Request"])
+        return response
     if "q" in request.GET:
         # An old link with the text in the URL: keep it in the session and drop it from the URL.
         return _see_other(_without_text(request))
+    return _list(request, cohort)
+
+
+def _list(request: HttpRequest, cohort: Cohort | None) -> HttpResponse:
     form, beneficiaries = _filtered(request, cohort)
     sort = request.GET.get("tri") or "nom"
     page = list_page(

@@ -281,6 +281,25 @@ def test_cached_counts_and_pages_follow_changes_to_people(officer_client, monkey
     assert names(search(officer_client, url, "martin")) == ["Martinez"]
 
 
+def test_with_javascript_the_search_answers_with_the_list_and_its_url(officer_client):
+    BeneficiaryFactory(birth_name="Martin", usage_name="")
+    BeneficiaryFactory(birth_name="Durand", usage_name="")
+    url = reverse("beneficiary_list")
+    response = officer_client.post(url, {"q": "martin", "statut": ""}, headers={"HX-Request": "true"})
+    # One round trip: the list itself, and the URL the browser shows for it (text behind a token).
+    assert response.status_code == 200
+    assert names(response) == ["Martin"]
+    pushed = response["HX-Push-Url"]
+    assert pushed.startswith(f"{url}?s=") and "martin" not in pushed.lower()
+    assert "HX-Request" in response["Vary"]
+    # The sort and page links carry the token, as after the redirect.
+    assert f"{pushed.split('?')[1]}&amp;tri=-nom" in response.content.decode()
+    # That URL, reloaded or bookmarked, shows the same list.
+    assert names(officer_client.get(pushed)) == ["Martin"]
+    # Without JavaScript the form still redirects.
+    assert officer_client.post(url, {"q": "martin"}).status_code == 303
+
+
 # --- Parcours -----------------------------------------------------------------
 
 

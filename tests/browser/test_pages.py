@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.beneficiaries.factories import ImportRunFactory, StatusEventFactory, followup, registered
 from tests.browser.conftest import assert_accessible
@@ -35,11 +36,21 @@ def people():
 def test_search_filter_and_open_a_parcours(page, login, orientation_officer, people, live_server):
     login(orientation_officer)
     page.get_by_role("link", name="Bénéficiaires", exact=True).first.click()
+    page.wait_for_load_state()
+    lists = []
+    page.on("response", lambda response: "/beneficiaires/" in response.url and lists.append(response))
     search = page.get_by_label("Rechercher (nom, prénom, NIR")
     search.fill("le")
     search.press("Enter")
     page.wait_for_url("**/beneficiaires/?s=*")
     assert page.locator("#result-count").inner_text() == "2 bénéficiaires"
+    # One round trip (htmx): the POST answered with the list, no redirect; the text not in the URL.
+    assert [(response.request.method, response.status) for response in lists] == [("POST", 200)]
+    assert "q=" not in page.url
+    # Screen readers hear the new count, and the focus stayed in the search box.
+    expect(page.locator("#annonce")).to_have_text("2 bénéficiaires")
+    assert page.evaluate("document.activeElement.id") == "id_q"
+    searched = page.url
 
     # Filters, kept in the URL.
     filters = page.locator("#filters details")
@@ -50,6 +61,14 @@ def test_search_filter_and_open_a_parcours(page, login, orientation_officer, peo
     page.wait_for_url("**statut=inscrit**")
     assert page.locator("#result-count").inner_text() == "1 bénéficiaire"
     assert_accessible(page)
+    # Back: the browser shows the search again, read afresh (htmx keeps no copy of the page).
+    page.go_back()
+    page.wait_for_url(searched)
+    expect(page.locator("#result-count")).to_have_text("2 bénéficiaires")
+    assert page.evaluate("sessionStorage.getItem('htmx-history-cache')") is None
+    page.go_forward()
+    page.wait_for_url("**statut=inscrit**")
+    expect(page.locator("#result-count")).to_have_text("1 bénéficiaire")
 
     # Sorting keeps the filters.
     page.get_by_role("link", name="Nom").click()
