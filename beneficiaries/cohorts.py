@@ -53,7 +53,7 @@ def positive_exit_q() -> Q:
 
 def data_month(today: date | None = None) -> tuple[date, date]:
     """First and last day of the month of the newest data (see the module docstring)."""
-    from beneficiaries.dashboard import WITHOUT_DECISIONS, per_data_version
+    from beneficiaries.versioned_cache import WITHOUT_DECISIONS, per_data_version
 
     # Read once per data version: every cohort and dashboard page asks.
     newest = per_data_version(
@@ -73,7 +73,7 @@ def data_month(today: date | None = None) -> tuple[date, date]:
 def newest_stock() -> date | None:
     """The date of the newest monthly stock (a follow-up older than it is out of date), read once
     per data version."""
-    from beneficiaries.dashboard import WITHOUT_DECISIONS, per_data_version
+    from beneficiaries.versioned_cache import WITHOUT_DECISIONS, per_data_version
     from exchanges.followup import newest_stock_date
 
     return per_data_version("newest-stock", newest_stock_date, WITHOUT_DECISIONS) or None

@@ -91,7 +91,7 @@ def distinct_values(column: str, label_column: str | None = None) -> list[tuple[
 
 def followup_choices() -> dict[str, list[tuple[str, str]]]:
     """The choices of DISTINCT_FIELDS, read once per data version (they only change with an import)."""
-    from beneficiaries.dashboard import FT, per_data_version
+    from beneficiaries.versioned_cache import FT, per_data_version
 
     return per_data_version(
         "filter-choices",

@@ -6,7 +6,7 @@ Why not Django's Paginator over the model: measured at 200 000 people
 - its exact `COUNT(*)` over the follow-up join cost 80-250 ms on every
   request when a filter keeps many rows. Here the count stops at
   `COUNT_CAP` ("plus de 10 000") and is cached under the data version
-  (`dashboard.data_version`: imports, decisions, reviews and changes to
+  (`versioned_cache.data_version`: imports, decisions, reviews and changes to
   people change it), keyed by the SQL of the filtered queryset, so a list
   seen again costs nothing; so are the ids of each page;
 - PostgreSQL sorted the whole filtered set with every column of both tables
@@ -42,11 +42,11 @@ from django.db import connection
 from django.db.models import F, Lookup, QuerySet
 
 from beneficiaries.cohorts import is_positive_exit
-from beneficiaries.dashboard import EVERYTHING, FROM_ITS_SQL, cached
 from beneficiaries.filters import SORTS, apply_sort, with_orientation
 from beneficiaries.models import Beneficiary, is_anonymised
 from beneficiaries.names import display_name
 from beneficiaries.nir import mask_nir
+from beneficiaries.versioned_cache import EVERYTHING, FROM_ITS_SQL, cached
 from exchanges.models import FollowUpStatus
 
 PAGE_SIZE = 50

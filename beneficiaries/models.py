@@ -53,7 +53,7 @@ class Beneficiary(models.Model):
         indexes = [
             models.Index(fields=["birth_name_key", "first_name_key", "birth_date"]),
             models.Index(fields=["usage_name_key", "first_name_key", "birth_date"]),
-            # The newest change is part of the pages' data version (beneficiaries.dashboard).
+            # The newest change is part of the pages' data version (beneficiaries.versioned_cache).
             models.Index(fields=["updated_at"], name="beneficiary_updated_at"),
         ]
 

@@ -26,14 +26,7 @@ from accounts.decorators import requires
 from accounts.roles import Capability
 from beneficiaries import exports, search_tokens
 from beneficiaries.cohorts import Cohort, cohorts, data_month, get_cohort, newest_stock
-from beneficiaries.dashboard import (
-    bar_chart,
-    cohort_counts,
-    dashboard_data,
-    data_version,
-    line_chart,
-    scope_key,
-)
+from beneficiaries.dashboard import bar_chart, cohort_counts, dashboard_data, line_chart
 from beneficiaries.filters import (
     BeneficiaryFilterForm,
     apply_filters,
@@ -44,6 +37,7 @@ from beneficiaries.filters import (
 from beneficiaries.listing import list_page, page_number
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
 from beneficiaries.timeline import build_timeline, coded
+from beneficiaries.versioned_cache import data_version, scope_key
 from exchanges.models import FollowUp
 
 

@@ -1,10 +1,10 @@
 """The pages' counts computed as soon as an import has committed, before a caseworker asks.
 
-An import changes the data version (beneficiaries.dashboard), and the first
+An import changes the data version (beneficiaries.versioned_cache), and the first
 page to need the Département's dashboard or cohort counts would then compute
 them while its user waits: 2-4 s at 200 000 people. The import computes them
 itself right after its commit; meanwhile the pages show the previous values
-(`dashboard._get_or_compute` serves them stale while another process computes).
+(`versioned_cache._get_or_compute` serves them stale while another process computes).
 
 Warmed for each scope in use: the whole Département (orientation officers and
 admins without territory) and each set of territories an active user holds,

@@ -349,7 +349,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
 # --- Cache ---------------------------------------------------------------------
 # The pages cache counts, page ids and the dashboard under a data version
-# (beneficiaries.dashboard). With Redis (production), gunicorn's workers and Celery share
+# (beneficiaries.versioned_cache). With Redis (production), gunicorn's workers and Celery share
 # one cache: a list counted by one worker is counted for all, and an import's new data
 # version is seen at once. Sessions are then read from it too ("cached_db": still written
 # to the database, so that a Redis restart logs nobody out, without waiting for the disk:

@@ -46,8 +46,8 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from beneficiaries.dashboard import invalidate_dashboard
 from beneficiaries.models import Beneficiary, Source
+from beneficiaries.versioned_cache import invalidate_dashboard
 from beneficiaries.warming import warm_counts_after_import
 from exchanges.followup import (
     DATE_ATTRS,

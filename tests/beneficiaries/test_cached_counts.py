@@ -1,11 +1,11 @@
-"""The counts cache (beneficiaries.dashboard): per data version, served stale while being computed."""
+"""beneficiaries.versioned_cache: values per data version, served stale while being computed."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
 
-from beneficiaries.dashboard import _get_or_compute, invalidate_dashboard, per_data_version
+from beneficiaries.versioned_cache import _get_or_compute, invalidate_dashboard, per_data_version
 
 pytestmark = pytest.mark.django_db
 
@@ -64,35 +64,35 @@ def test_a_failed_computation_lets_the_next_request_try_again():
 
 
 def test_the_processes_share_one_version_and_see_another_s_invalidation_within_a_second(monkeypatch):
-    from beneficiaries import dashboard
+    from beneficiaries import versioned_cache
 
     compute = Counter(1)
     assert per_data_version("essai", compute) == 1
-    shared = cache.get(dashboard._SHARED_KEY)
-    assert shared["counter"] == "1" and set(shared) == {"counter", *dashboard.EVERYTHING}
+    shared = cache.get(versioned_cache._SHARED_KEY)
+    assert shared["counter"] == "1" and set(shared) == {"counter", *versioned_cache.EVERYTHING}
     # Another process's invalidate_dashboard(): it bumps the counter and drops the shared reading.
-    cache.incr(dashboard._COUNTER_KEY)
-    cache.delete(dashboard._SHARED_KEY)
+    cache.incr(versioned_cache._COUNTER_KEY)
+    cache.delete(versioned_cache._SHARED_KEY)
     compute.value = 2
     assert per_data_version("essai", compute) == 1  # this process read the version less than 1 s ago
-    monkeypatch.setattr(dashboard, "_LOCAL_TTL", 0)
+    monkeypatch.setattr(versioned_cache, "_LOCAL_TTL", 0)
     assert per_data_version("essai", compute) == 2
-    assert cache.get(dashboard._SHARED_KEY)["counter"] == "2"
+    assert cache.get(versioned_cache._SHARED_KEY)["counter"] == "2"
 
 
 def test_a_process_uses_the_reading_another_one_shared(monkeypatch):
-    from beneficiaries import dashboard
+    from beneficiaries import versioned_cache
 
-    monkeypatch.setattr(dashboard, "_LOCAL_TTL", 0)
-    version = dashboard.data_version()
-    theirs = {**cache.get(dashboard._SHARED_KEY), dashboard.FT: "lu-par-un-autre"}
-    cache.set(dashboard._SHARED_KEY, theirs)
-    assert dashboard.data_version() != version
-    assert "lu-par-un-autre" in dashboard.data_version()
+    monkeypatch.setattr(versioned_cache, "_LOCAL_TTL", 0)
+    version = versioned_cache.data_version()
+    theirs = {**cache.get(versioned_cache._SHARED_KEY), versioned_cache.FT: "lu-par-un-autre"}
+    cache.set(versioned_cache._SHARED_KEY, theirs)
+    assert versioned_cache.data_version() != version
+    assert "lu-par-un-autre" in versioned_cache.data_version()
 
 
 def test_a_process_keeps_its_recent_values_a_minute_and_the_newest_only():
-    from beneficiaries.dashboard import _Recent
+    from beneficiaries.versioned_cache import _Recent
 
     recent = _Recent(size=2, seconds=60)
     for key in ("a", "b", "c"):
@@ -109,14 +109,14 @@ def test_a_process_keeps_its_recent_values_a_minute_and_the_newest_only():
 def test_after_a_monthly_import_a_stale_dashboard_is_the_previous_month_s_throughout(monkeypatch):
     from datetime import date
 
-    from beneficiaries import dashboard
+    from beneficiaries import dashboard, versioned_cache
     from beneficiaries.models import Beneficiary
 
     everyone = Beneficiary.objects.all()
     january = dashboard.dashboard_data(everyone, date(2025, 1, 31))
     invalidate_dashboard()  # February's stock is in
     # Another process is computing every one of the new values.
-    monkeypatch.setattr(dashboard.cache, "add", lambda *args, **kwargs: False)
+    monkeypatch.setattr(versioned_cache.cache, "add", lambda *args, **kwargs: False)
     served = dashboard.dashboard_data(everyone, date(2025, 2, 28))
     assert served["months"] == january["months"] and served["months"][-1] == date(2025, 1, 1)
     assert all(len(values) == len(served["months"]) for values in served["series"].values())

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from beneficiaries.dashboard import invalidate_dashboard
+from beneficiaries.versioned_cache import invalidate_dashboard
 from tests.beneficiaries.factories import (
     ImportRunFactory,
     ReviewCaseFactory,
@@ -267,9 +267,9 @@ def test_a_search_counts_past_what_may_be_browsed(officer_client, monkeypatch):
 
 
 def test_cached_counts_and_pages_follow_changes_to_people(officer_client, monkeypatch):
-    from beneficiaries import dashboard
+    from beneficiaries import versioned_cache
 
-    monkeypatch.setattr(dashboard, "_FINGERPRINT_TTL", 0)
+    monkeypatch.setattr(versioned_cache, "_FINGERPRINT_TTL", 0)
     person = BeneficiaryFactory(birth_name="Martin", usage_name="")
     url = reverse("beneficiary_list")
     assert names(search(officer_client, url, "martin")) == ["Martin"]
@@ -441,9 +441,9 @@ def test_a_decision_recomputes_the_orientation_figures_only(officer_client, monk
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from beneficiaries import dashboard
+    from beneficiaries import versioned_cache
 
-    monkeypatch.setattr(dashboard, "_FINGERPRINT_TTL", 0)
+    monkeypatch.setattr(versioned_cache, "_FINGERPRINT_TTL", 0)
     run = ImportRunFactory(reference_date=date(2025, 1, 31))
     people = [BeneficiaryFactory() for _ in range(3)]
     for index, person in enumerate(people):
