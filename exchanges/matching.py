@@ -155,7 +155,7 @@ class Keys(NamedTuple):
         return [(name, first, self.birth_date) for name in sorted(names)]
 
 
-def _record_keys(
+def record_keys(
     birth_date: date | None,
     nir: str | None = None,
     birth_name: str | None = None,
@@ -166,6 +166,7 @@ def _record_keys(
     ft_identifier: str | None = None,
     ft_institution_code: str | None = None,
 ) -> Keys:
+    """The matching keys of a record's identity; `keys_of()` passes them by position."""
     return Keys(
         nir_key(nir),
         ft_key(ft_institution_code, ft_identifier),
@@ -178,34 +179,8 @@ def _record_keys(
     )
 
 
-def record_keys(
-    *,
-    birth_date: date | None,
-    nir: str | None = None,
-    birth_name: str | None = None,
-    usage_name: str | None = None,
-    first_name: str | None = None,
-    caf_number: str | None = None,
-    msa_number: str | None = None,
-    ft_identifier: str | None = None,
-    ft_institution_code: str | None = None,
-) -> Keys:
-    return _record_keys(
-        birth_date,
-        nir,
-        birth_name,
-        usage_name,
-        first_name,
-        caf_number,
-        msa_number,
-        ft_identifier,
-        ft_institution_code,
-    )
-
-
 # The fields of a record that identify its person: the names `record_keys()` takes.
 IDENTITY_FIELDS = tuple(inspect.signature(record_keys).parameters)
-assert tuple(inspect.signature(_record_keys).parameters) == IDENTITY_FIELDS
 _IDENTITY = operator.itemgetter(*IDENTITY_FIELDS)
 
 
@@ -216,7 +191,7 @@ def keys_of(values: Mapping) -> Keys:
     one go and passed by position (a dict of keyword arguments per record cost
     more than the keys themselves).
     """
-    return _record_keys(*_IDENTITY(values))
+    return record_keys(*_IDENTITY(values))
 
 
 class _Index:
