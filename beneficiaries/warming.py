@@ -2,9 +2,12 @@
 
 An import changes the data version (beneficiaries.versioned_cache), and the first
 page to need the Département's dashboard or cohort counts would then compute
-them while its user waits: 2-4 s at 200 000 people. The import computes them
-itself right after its commit; meanwhile the pages show the previous values
-(`versioned_cache._get_or_compute` serves them stale while another process computes).
+them while its user waits: 2-4 s at 200 000 people. The worker computes them
+right after the import: once per exchange run, after all its files
+(exchanges.transfers), and after `manage.py import_pecgm`. Meanwhile the pages
+show the previous values (`versioned_cache._get_or_compute` serves them stale
+while another process computes). Not inside `import_pecgm()` itself: the
+import's time is the import's, and a run of two files needs one computing.
 
 Warmed for each scope in use: the whole Département (orientation officers and
 admins without territory) and each set of territories an active user holds,

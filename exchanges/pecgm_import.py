@@ -48,7 +48,6 @@ from django.utils.translation import gettext as _
 
 from beneficiaries.models import Beneficiary, Source
 from beneficiaries.versioned_cache import invalidate_dashboard
-from beneficiaries.warming import warm_counts_after_import
 from exchanges.followup import (
     DATE_ATTRS,
     PECGM_ATTRS,
@@ -220,8 +219,6 @@ def _import(
                 (_reject_row(run, issue, RejectLevel.ERROR) for issue in errors), batch_size=BATCH_SIZE
             )
         logger.info("PECGM import: run %s %s (%s records)", run.pk, run.status, run.records)
-        if not run.dry_run:
-            warm_counts_after_import()  # before a caseworker waits for them
         return run
     except FileRejected as exc:
         issue = RecordIssue(exc.record, exc.field or "", "", exc.message)

@@ -32,6 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from beneficiaries.warming import warm_counts_after_import
 from exchanges.client import (
     DepositConflict,
     ExchangeClient,
@@ -216,6 +217,9 @@ def _fetch(run: ExchangeRun) -> None:
         _succeed(run, _("Fichier(s) rejeté(s) à l'import : %(names)s.") % {"names": ", ".join(rejected)})
     else:
         _succeed(run)
+    if counts["imported"]:
+        # Once for all the run's files, the run already shown as done.
+        warm_counts_after_import()
 
 
 def _import_started_by(run: ExchangeRun) -> str:

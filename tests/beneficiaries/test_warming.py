@@ -6,12 +6,13 @@ import logging
 from datetime import date
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from beneficiaries import dashboard, warming
-from exchanges.models import ImportStatus
+from exchanges.models import ImportRun, ImportStatus
 from exchanges.pecgm_import import import_pecgm
 from tests.exchanges.import_files import pecgm_file, record_for
 from tests.factories import BeneficiaryFactory, TerritoryFactory, UserFactory
@@ -38,8 +39,8 @@ def test_after_an_import_the_pages_find_their_counts_computed(
     social_worker = UserFactory(username="ts", role="social_worker")
     social_worker.territories.set([montauban])
     people = [BeneficiaryFactory(commune_code="82121"), BeneficiaryFactory(commune_code="82033")]
-    run = import_pecgm(pecgm_file(tmp_path, [record_for(person) for person in people], JAN))
-    assert run.status == ImportStatus.IMPORTED
+    call_command("import_pecgm", str(pecgm_file(tmp_path, [record_for(person) for person in people], JAN)))
+    assert ImportRun.objects.get().status == ImportStatus.IMPORTED
 
     def not_again(*args):
         raise AssertionError("computed by the page, not by the import")
@@ -60,6 +61,20 @@ def test_counts_that_fail_to_compute_do_not_fail_the_import(tmp_path, monkeypatc
 
     monkeypatch.setattr(warming, "warm_counts", broken)
     with caplog.at_level(logging.ERROR, logger="beneficiaries.warming"):
-        run = import_pecgm(pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN))
-    assert run.status == ImportStatus.IMPORTED
+        call_command("import_pecgm", str(pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN)))
+    assert ImportRun.objects.get().status == ImportStatus.IMPORTED
     assert "Counts not computed after the import" in caplog.text
+
+
+def test_the_import_itself_leaves_the_counts_to_its_caller(tmp_path, monkeypatch):
+    """import_pecgm() is the import only; an exchange run computes the counts once for its files."""
+    calls = []
+    monkeypatch.setattr(warming, "warm_counts", lambda: calls.append("warm") or 1)
+    import_pecgm(pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN))
+    assert calls == []
+    call_command(
+        "import_pecgm", str(pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], date(2025, 2, 28)))
+    )
+    assert calls == ["warm"]
+    call_command("import_pecgm", "--dry-run", str(pecgm_file(tmp_path, [], date(2025, 3, 31))))
+    assert calls == ["warm"]

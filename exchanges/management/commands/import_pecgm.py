@@ -3,7 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from exchanges.models import ImportStatus
+from beneficiaries.warming import warm_counts_after_import
+from exchanges.models import SUCCESSFUL_STATUSES, ImportStatus
 from exchanges.pecgm_import import ImportBusy, import_pecgm
 
 
@@ -34,6 +35,8 @@ class Command(BaseCommand):
             self.stdout.write(self.describe(run, summary, dry_run=options["dry_run"]))
         if run.status == ImportStatus.REJECTED:
             raise CommandError(f"{run.file_name} : fichier rejeté, rien n'a été modifié.", returncode=1)
+        if run.status in SUCCESSFUL_STATUSES and not options["dry_run"]:
+            warm_counts_after_import()
 
     def describe(self, run, summary, *, dry_run: bool) -> str:
         prefix = "[simulation] " if dry_run else ""
