@@ -28,6 +28,8 @@ from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.filters import in_review
 from beneficiaries.names import fold
+from beneficiaries.versioned_cache import WITHOUT_DECISIONS, per_data_version
+from exchanges.followup import newest_stock_date
 from exchanges.models import SUCCESSFUL_STATUSES, FollowUpStatus, ImportRun
 from orientations.models import OrientationDecision
 
@@ -53,8 +55,6 @@ def positive_exit_q() -> Q:
 
 def data_month(today: date | None = None) -> tuple[date, date]:
     """First and last day of the month of the newest data (see the module docstring)."""
-    from beneficiaries.versioned_cache import WITHOUT_DECISIONS, per_data_version
-
     # Read once per data version: every cohort and dashboard page asks.
     newest = per_data_version(
         "newest-data",
@@ -73,9 +73,6 @@ def data_month(today: date | None = None) -> tuple[date, date]:
 def newest_stock() -> date | None:
     """The date of the newest monthly stock (a follow-up older than it is out of date), read once
     per data version."""
-    from beneficiaries.versioned_cache import WITHOUT_DECISIONS, per_data_version
-    from exchanges.followup import newest_stock_date
-
     return per_data_version("newest-stock", newest_stock_date, WITHOUT_DECISIONS) or None
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Territory
 from accounts.territories import all_territory_choices
 from beneficiaries.search import apply_search
+from beneficiaries.versioned_cache import FT, per_data_version
 from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES, SUPPORT_MODES, WORK_AXES
 from exchanges.models import FollowUp, FollowUpStatus, ReviewCase, ReviewStatus
 from orientations.models import OrientationDecision
@@ -91,8 +92,6 @@ def distinct_values(column: str, label_column: str | None = None) -> list[tuple[
 
 def followup_choices() -> dict[str, list[tuple[str, str]]]:
     """The choices of DISTINCT_FIELDS, read once per data version (they only change with an import)."""
-    from beneficiaries.versioned_cache import FT, per_data_version
-
     return per_data_version(
         "filter-choices",
         lambda: {name: distinct_values(*columns) for name, columns in DISTINCT_FIELDS.items()},

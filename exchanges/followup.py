@@ -94,6 +94,11 @@ class Situation(NamedTuple):
         )
 
 
+# The follow-up's columns a `Situation` is read from, in the order of its fields (the
+# PECGM import's matcher reads them with each person: exchanges.matching.FOLLOWUP_FIELDS).
+SITUATION_COLUMNS = ("reference_date", "status", "category", "main_structure_name", "absent_from_last_stock")
+
+
 def events_between(old: Situation | None, new: Situation, values: Mapping, *, stock: bool) -> list[dict]:
     """The transitions from `old` to `new`, as StatusEvent field dicts (without beneficiary and run).
 

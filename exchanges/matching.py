@@ -55,6 +55,7 @@ from django.db import connection
 from beneficiaries.models import Beneficiary
 from beneficiaries.names import name_key
 from beneficiaries.nir import nir_key
+from exchanges.followup import SITUATION_COLUMNS
 from exchanges.models import FollowUp, MatchRule, ReviewCase, ReviewReason, ReviewStatus
 
 
@@ -259,15 +260,7 @@ PERSON_FIELDS = (
 )
 # A person's current follow-up comes with them: its identifier for the rules,
 # the rest for the PECGM import (its current situation, exchanges.followup).
-FOLLOWUP_FIELDS = (
-    "ft_institution_code",
-    "ft_identifier",
-    "reference_date",
-    "status",
-    "category",
-    "main_structure_name",
-    "absent_from_last_stock",
-)
+FOLLOWUP_FIELDS = ("ft_institution_code", "ft_identifier", *SITUATION_COLUMNS)
 
 
 def _column(model, name: str) -> str:

@@ -59,7 +59,6 @@ from exchanges.followup import (
     newest_stock_date,
 )
 from exchanges.matching import (
-    FOLLOWUP_FIELDS,
     Keys,
     Matcher,
     MatchResult,
@@ -702,16 +701,6 @@ class _InlineWriter:
 
     def close(self, cancel: bool = False) -> None:
         pass
-
-
-# The follow-up the matcher reads with each person: its identifier, then a `Situation`.
-assert FOLLOWUP_FIELDS[2:] == (
-    "reference_date",
-    "status",
-    "category",
-    "main_structure_name",
-    "absent_from_last_stock",
-)
 
 
 class _Writer:

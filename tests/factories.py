@@ -48,3 +48,16 @@ class BeneficiaryFactory(DjangoModelFactory):
     nir = factory.LazyAttributeSequence(
         lambda o, n: make_nir(random.Random(n), 1 + n % 2, o.birth_date, o.commune_code)
     )
+
+
+def namesakes() -> tuple[Beneficiary, Beneficiary]:
+    """Two people without NIR or CAF number who share birth name, first name and birth date."""
+    person = BeneficiaryFactory(nir="", caf_number="")
+    twin = BeneficiaryFactory(
+        nir="",
+        caf_number="",
+        birth_name=person.birth_name,
+        first_name=person.first_name,
+        birth_date=person.birth_date,
+    )
+    return person, twin

@@ -24,7 +24,7 @@ from exchanges.models import (
 )
 from exchanges.pecgm_import import import_pecgm
 from tests.exchanges.import_files import ceased, pecgm_file, record_for, struck_off
-from tests.factories import BeneficiaryFactory
+from tests.factories import BeneficiaryFactory, namesakes
 
 pytestmark = pytest.mark.django_db
 
@@ -119,14 +119,7 @@ def test_doubtful_records_wait_for_an_admin(tmp_path, change, reason):
 
 
 def test_two_candidates_wait_for_an_admin(tmp_path):
-    person = BeneficiaryFactory(nir="", caf_number="")
-    twin = BeneficiaryFactory(
-        nir="",
-        caf_number="",
-        birth_name=person.birth_name,
-        first_name=person.first_name,
-        birth_date=person.birth_date,
-    )
+    person, twin = namesakes()
     import_pecgm(pecgm_file(tmp_path, [record_for(person)], JAN))
     case = ReviewCase.objects.get()
     assert case.reason == ReviewReason.SEVERAL_CANDIDATES

@@ -9,7 +9,7 @@ import pytest
 from exchanges.matching import Matcher
 from exchanges.models import FollowUp, MatchRule, ReviewReason
 from tests.exchanges.import_files import identity
-from tests.factories import BeneficiaryFactory
+from tests.factories import BeneficiaryFactory, namesakes
 
 pytestmark = pytest.mark.django_db
 
@@ -120,14 +120,7 @@ def test_name_match_disagreeing_on_caf_goes_to_review():
 
 
 def test_two_people_with_the_same_name_and_birth_date():
-    person = BeneficiaryFactory(nir="", caf_number="")
-    other = BeneficiaryFactory(
-        nir="",
-        caf_number="",
-        birth_name=person.birth_name,
-        first_name=person.first_name,
-        birth_date=person.birth_date,
-    )
+    person, other = namesakes()
     result = Matcher.from_database().match(**identity(person, nir=""))
     assert result.review_reason == ReviewReason.SEVERAL_CANDIDATES
     assert result.candidates == sorted([person.pk, other.pk])

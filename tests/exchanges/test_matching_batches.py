@@ -17,7 +17,7 @@ from exchanges.matching import Matcher, record_keys
 from exchanges.models import FollowUp, MatchRule, ReviewCase, ReviewReason
 from exchanges.pecgm_import import import_pecgm
 from tests.exchanges.import_files import ceased, identity, pecgm_file, record_for
-from tests.factories import BeneficiaryFactory
+from tests.factories import BeneficiaryFactory, namesakes
 
 pytestmark = pytest.mark.django_db
 
@@ -124,14 +124,7 @@ def test_review_reasons_with_a_prefetched_batch(change, reason):
 
 
 def test_several_candidates_with_a_prefetched_batch():
-    person = BeneficiaryFactory(nir="", caf_number="")
-    twin = BeneficiaryFactory(
-        nir="",
-        caf_number="",
-        birth_name=person.birth_name,
-        first_name=person.first_name,
-        birth_date=person.birth_date,
-    )
+    person, twin = namesakes()
     matcher = Matcher.from_database()
     matcher.prefetch([identity(person)])
     result = matcher.match(**identity(person))
