@@ -8,15 +8,17 @@ names its source: the file and record number, or who recorded it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import repeat
 
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import mask_nir
 from exchanges.layouts import PECGM
-from exchanges.models import FollowUp, JobSeekerSnapshot, StatusEvent
+from exchanges.models import EventKind, FollowUp, JobSeekerSnapshot, StatusEvent
 from orientations.models import OrientationDecision
 
 # attr → (label, code list or None), in the layout's order; labels pair with their code.
@@ -26,6 +28,10 @@ FIELDS = [
     if item.constant is None
 ]
 LABEL_ATTRS = frozenset(attr for _path, item, attr in PECGM.detail.flat_fields() if item.is_label)
+# The fields compared from one snapshot to the next: labels follow their code, a changed code says it.
+COMPARED = [(attr, label, codes) for attr, label, codes in FIELDS if attr not in LABEL_ATTRS]
+COMPARED_ATTRS = [attr for attr, _label, _codes in COMPARED]
+EVENT_KINDS = dict(EventKind.choices)
 # At most this many snapshots are shown (two years of monthly stocks and some flux).
 MAX_SNAPSHOTS = 60
 
@@ -65,14 +71,10 @@ class Entry:
     positive: bool = False
 
 
-def snapshot_changes(previous: JobSeekerSnapshot | None, current: JobSeekerSnapshot) -> list[Change]:
+def snapshot_changes(previous: Sequence | None, current: Sequence) -> list[Change]:
+    """What changed from one snapshot to the next: `previous` and `current` hold COMPARED's values."""
     changes = []
-    for attr, label, codes in FIELDS:
-        # Labels follow their code: a changed code already says it.
-        if attr in LABEL_ATTRS:
-            continue
-        after = getattr(current, attr)
-        before = getattr(previous, attr) if previous is not None else None
+    for (attr, label, codes), before, after in zip(COMPARED, previous or repeat(None), current, strict=False):
         if previous is None and after in (None, ""):
             continue
         if previous is not None and before == after:
@@ -89,43 +91,52 @@ def build_timeline(beneficiary: Beneficiary) -> list[Entry]:
     from beneficiaries.cohorts import is_positive_exit
 
     entries: list[Entry] = []
-    snapshots = list(
+    # Plain rows of the compared columns, not model instances with their run: a parcours is
+    # read on every visit and grows by a snapshot a month (docs/performance.md, "Pages").
+    rows = list(
         JobSeekerSnapshot.objects.filter(beneficiary=beneficiary)
-        .select_related("run")
-        .order_by("-reference_date", "-run_id", "-record_number")[:MAX_SNAPSHOTS]
+        .order_by("-reference_date", "-run_id", "-record_number")
+        .values_list("reference_date", "record_number", "run__file_name", *COMPARED_ATTRS)[:MAX_SNAPSHOTS]
     )
-    snapshots.reverse()
+    rows.reverse()
+    # Translated once for the page, not once per entry.
+    first_title = str(_("Première situation reçue de France Travail"))
+    changed_title = str(_("Situation France Travail modifiée"))
+    snapshot_source = str(_("fichier %(file)s, enregistrement n° %(record)s"))
+    event_source = str(_("fichier %(file)s"))
+    motive_word = str(_("motif"))
     previous = None
-    for snapshot in snapshots:
-        changes = snapshot_changes(previous, snapshot)
+    for reference_date, record_number, file_name, *values in rows:
+        # Most months repeat the previous one: one comparison of the rows says so.
+        changes = [] if values == previous else snapshot_changes(previous, values)
         if previous is None or changes:
             entries.append(
                 Entry(
-                    snapshot.reference_date,
+                    reference_date,
                     "snapshot",
-                    str(_("Première situation reçue de France Travail"))
-                    if previous is None
-                    else str(_("Situation France Travail modifiée")),
-                    str(_("fichier %(file)s, enregistrement n° %(record)s"))
-                    % {"file": snapshot.run.file_name, "record": snapshot.record_number},
+                    first_title if previous is None else changed_title,
+                    snapshot_source % {"file": file_name, "record": record_number},
                     changes,
                 )
             )
-        previous = snapshot
-    for event in StatusEvent.objects.filter(beneficiary=beneficiary).select_related("run"):
+        previous = values
+    events = StatusEvent.objects.filter(beneficiary=beneficiary).values_list(
+        "date", "kind", "motive", "motive_label", "previous_value", "new_value", "run__file_name"
+    )
+    for day, kind, motive, motive_label, previous_value, new_value, file_name in events:
         detail = ""
-        if event.motive or event.motive_label:
-            detail = f"{_('motif')} : {event.motive} {event.motive_label}".strip()
-        elif event.previous_value or event.new_value:
-            detail = f"{event.previous_value or '—'} → {event.new_value or '—'}"
+        if motive or motive_label:
+            detail = f"{motive_word} : {motive} {motive_label}".strip()
+        elif previous_value or new_value:
+            detail = f"{previous_value or '—'} → {new_value or '—'}"
         entries.append(
             Entry(
-                event.date,
+                day,
                 "event",
-                event.get_kind_display().capitalize(),
-                str(_("fichier %(file)s")) % {"file": event.run.file_name},
+                str(EVENT_KINDS.get(kind, kind)).capitalize(),
+                event_source % {"file": file_name},
                 detail=detail,
-                positive=event.kind == "cessation" and is_positive_exit(event.motive, event.motive_label),
+                positive=kind == "cessation" and is_positive_exit(motive, motive_label),
             )
         )
     decisions = OrientationDecision.objects.filter(beneficiary=beneficiary).select_related(

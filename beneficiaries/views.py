@@ -31,7 +31,6 @@ from beneficiaries.filters import (
     BeneficiaryFilterForm,
     apply_filters,
     apply_sort,
-    date_range_fields,
     with_orientation,
 )
 from beneficiaries.listing import list_page, page_number
@@ -82,7 +81,7 @@ def _search_url(request: HttpRequest) -> str:
     text = request.POST.get("q", "").strip()[:100]
     if text:
         params["s"] = search_tokens.remember(request.session, text)
-    for name in sorted(BeneficiaryFilterForm.base_fields.keys() | date_range_fields()):
+    for name in sorted(BeneficiaryFilterForm.base_fields):
         values = [value for value in request.POST.getlist(name) if value]
         if values and name != "q":
             params.setlist(name, values)

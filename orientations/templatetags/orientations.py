@@ -11,10 +11,13 @@ register = template.Library()
 
 @register.simple_tag
 def orientation_summary(beneficiary) -> dict:
-    decisions = OrientationDecision.objects.filter(beneficiary=beneficiary)
+    # One query for both: a person has a handful of decisions, and at most one in force.
+    decisions = list(
+        OrientationDecision.objects.filter(beneficiary=beneficiary).select_related(
+            "referent_body", "correspondent"
+        )
+    )
     return {
-        "current": decisions.filter(ended_on__isnull=True)
-        .select_related("referent_body", "correspondent")
-        .first(),
-        "count": decisions.count(),
+        "current": next((decision for decision in decisions if decision.ended_on is None), None),
+        "count": len(decisions),
     }

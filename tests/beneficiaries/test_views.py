@@ -328,6 +328,47 @@ def test_parcours_shows_status_codes_in_words_and_a_timeline(officer_client):
     assert 'id="orientation"' in body  # the orientations panel
 
 
+def test_parcours_lists_a_month_only_when_something_changed(officer_client):
+    person = BeneficiaryFactory()
+    months = [ImportRunFactory(reference_date=date(2025, month, 28)) for month in (1, 2, 3, 4)]
+    snapshot(person, months[0], record_number=1, **registered())
+    snapshot(person, months[1], record_number=2, **registered())  # the same as January
+    snapshot(person, months[2], record_number=3, **registered(work_axis="03", commune_code="82033"))
+    followup(person, run=months[3], record_number=4, **registered(work_axis="03", commune_code="82033"))
+    StatusEventFactory(
+        beneficiary=person,
+        run=months[2],
+        date=date(2025, 3, 10),
+        kind="cessation",
+        motive="43",
+        motive_label="REPRISE D'EMPLOI",
+    )
+    DecisionFactory(
+        beneficiary=person, nature="02", decision_date=date(2024, 12, 2), ended_on=date(2025, 2, 1)
+    )
+    current = DecisionFactory(beneficiary=person, nature="01", decision_date=date(2025, 2, 1))
+
+    response = officer_client.get(reverse("beneficiary_detail", args=[person.pk]))
+    snapshots = [entry for entry in response.context["timeline"] if entry.kind == "snapshot"]
+    # January, then March: February and April repeat the month before.
+    assert [entry.day for entry in snapshots] == [date(2025, 3, 28), date(2025, 1, 28)]
+    march = {change.label: (change.before, change.after) for change in snapshots[0].changes}
+    assert march == {
+        "Code insee commune residence": ("—", "82033"),
+        "Axe de travail principal": (
+            "05 — Élaboration du projet professionnel",
+            "03 — Stratégie de recherche d'emploi",
+        ),
+    }
+    assert snapshots[0].source.endswith("enregistrement n° 3")
+    [event] = [entry for entry in response.context["timeline"] if entry.kind == "event"]
+    assert event.detail == "motif : 43 REPRISE D'EMPLOI"
+    assert event.source == f"fichier {months[2].file_name}"
+    # The orientation panel: the decision in force, out of two.
+    panel = response.content.decode().split('id="orientation"')[1]
+    assert current.get_nature_display() in panel
+
+
 def test_parcours_shows_stale_data(officer_client):
     person = BeneficiaryFactory()
     followup(person, run=ImportRunFactory(reference_date=date(2024, 11, 30)), absent=True, **registered())
@@ -578,3 +619,20 @@ def test_people_anonymised_by_the_retention_are_flagged(officer_client):
         'id="anonymised"'
         not in officer_client.get(reverse("beneficiary_detail", args=[kept.pk])).content.decode()
     )
+
+
+def test_filter_forms_do_not_share_their_territories(orientation_officer, social_worker):
+    """The forms' select boxes share their choices lists (SharedChoiceField): one user's must never
+    reach another's form, nor the class."""
+    from beneficiaries.filters import ANY, BeneficiaryFilterForm
+    from tests.factories import TerritoryFactory
+
+    TerritoryFactory(name="Nord")
+    south = TerritoryFactory(name="Sud")
+    social_worker.territories.set([south])
+    officer_form = BeneficiaryFilterForm(user=orientation_officer)
+    worker_form = BeneficiaryFilterForm(user=social_worker)
+    assert {"Nord", "Sud"} <= {label for _value, label in officer_form.fields["territoire"].choices}
+    assert worker_form.fields["territoire"].choices == ANY + [(str(south.pk), "Sud")]
+    assert BeneficiaryFilterForm.base_fields["territoire"].choices == ANY
+    assert "Nord" not in worker_form.as_p()
