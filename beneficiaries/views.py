@@ -96,7 +96,7 @@ def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpRespon
         # With JavaScript (htmx), the list itself answers the form and the browser shows its URL:
         # one round trip where the redirect took two. Reloading that URL reads the list again.
         request.GET = QueryDict(url.partition("?")[2])
-        response = _list(request, cohort)
+        response = _list(request, cohort, fragment=True)
         response["HX-Push-Url"] = url
         patch_vary_headers(response, ["HX-Request"])
         return response
@@ -106,7 +106,8 @@ def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpRespon
     return _list(request, cohort)
 
 
-def _list(request: HttpRequest, cohort: Cohort | None) -> HttpResponse:
+def _list(request: HttpRequest, cohort: Cohort | None, fragment: bool = False) -> HttpResponse:
+    """The list page; with `fragment`, only its results (what htmx swaps after a search)."""
     form, beneficiaries = _filtered(request, cohort)
     sort = request.GET.get("tri") or "nom"
     page = list_page(
@@ -124,7 +125,15 @@ def _list(request: HttpRequest, cohort: Cohort | None) -> HttpResponse:
     }
     if cohort is not None and cohort.slug in ("radies-du-mois", "cessations-du-mois"):
         context["month"] = data_month()[0]
-    return render(request, "beneficiaries/list.html", context)
+    if fragment and not form.errors:
+        # The form stays as the user left it: rendering its 22 filters again for nothing was a
+        # fifth of a search's time (docs/performance.md, "Pages").
+        return render(request, "beneficiaries/_results.html", context | {"fragment": True})
+    response = render(request, "beneficiaries/list.html", context)
+    if fragment:
+        # An invalid filter: the whole content, so that the form shows what was ignored and why.
+        response["HX-Retarget"] = response["HX-Reselect"] = "#contenu"
+    return response
 
 
 def _without_text(request: HttpRequest) -> str:

@@ -1,8 +1,10 @@
-// When htmx replaces the page's content (a search answered without reloading the page), a
-// screen reader hears nothing: the result count it would read on a new page is new text in a
-// region it is not watching. Copy it into the live region of base.html, which it is watching.
+// When htmx replaces the results (a search answered without reloading the page) or the page's
+// content (the same, with an invalid filter), a screen reader hears nothing: the result count
+// it would read on a new page is new text in a region it is not watching. Copy it into the
+// live region of base.html, which it is watching.
 document.addEventListener("htmx:afterSettle", function (event) {
-  if (event.detail.target.id !== "contenu") {
+  var swapped = event.detail.target.id;
+  if (swapped !== "resultats" && swapped !== "contenu") {
     return;
   }
   var count = document.getElementById("result-count");

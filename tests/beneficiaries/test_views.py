@@ -301,6 +301,24 @@ def test_with_javascript_the_search_answers_with_the_list_and_its_url(officer_cl
     assert officer_client.post(url, {"q": "martin"}).status_code == 303
 
 
+def test_with_javascript_the_search_sends_back_the_results_only(officer_client):
+    BeneficiaryFactory(birth_name="Martin", first_name="Paul", usage_name="", commune_code="82121")
+    url = reverse("beneficiary_list")
+    response = officer_client.post(url, {"q": "martin", "commune": "82121"}, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    # The results and the "clear the filters" link (out of band): not the form, not the page around.
+    assert body.lstrip().startswith('<div id="resultats">') and 'id="filters"' not in body
+    assert 'id="effacer-filtres" hx-swap-oob="true"' in body and "Effacer les filtres" in body
+    assert names(response) == ["Martin"] and "HX-Retarget" not in response
+
+    # An invalid filter: the whole content comes back, the form saying what was ignored.
+    response = officer_client.post(url, {"q": "martin", "commune": "8212"}, headers={"HX-Request": "true"})
+    assert response["HX-Retarget"] == response["HX-Reselect"] == "#contenu"
+    body = response.content.decode()
+    assert 'id="filters"' in body and "Certains filtres sont invalides" in body
+    assert names(response) == ["Martin"]  # the valid ones still apply
+
+
 # --- Parcours -----------------------------------------------------------------
 
 

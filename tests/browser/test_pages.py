@@ -60,6 +60,12 @@ def test_search_filter_and_open_a_parcours(page, login, orientation_officer, peo
     page.get_by_role("button", name="Appliquer les filtres").click()
     page.wait_for_url("**statut=inscrit**")
     assert page.locator("#result-count").inner_text() == "1 bénéficiaire"
+    # Only the results were swapped: the form is the one the user filled, and its "clear" link
+    # came with the results (out of band).
+    expect(page.get_by_label("Situation France Travail")).to_have_value("inscrit")
+    expect(page.locator("#filters")).to_have_count(1)
+    expect(page.get_by_role("link", name="Effacer les filtres")).to_be_visible()
+    expect(page.locator("#annonce")).to_have_text("1 bénéficiaire")
     assert_accessible(page)
     # Back: the browser shows the search again, read afresh (htmx keeps no copy of the page).
     page.go_back()
