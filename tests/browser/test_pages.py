@@ -88,6 +88,20 @@ def test_search_filter_and_open_a_parcours(page, login, orientation_officer, peo
     assert_accessible(page)
 
 
+def test_an_invalid_filter_brings_the_whole_form_back(page, login, orientation_officer, people):
+    """htmx swaps only the results, except when a filter is invalid: then the form says why."""
+    login(orientation_officer)
+    page.get_by_role("link", name="Bénéficiaires", exact=True).first.click()
+    page.get_by_text("Filtres", exact=True).click()
+    page.get_by_label("Commune (code INSEE)").fill("8212")
+    page.get_by_role("button", name="Appliquer les filtres").click()
+    expect(page.get_by_role("alert")).to_contain_text("Commune (code INSEE)")
+    expect(page.locator("#filters")).to_have_count(1)
+    expect(page.locator("#result-count")).to_have_text("3 bénéficiaires")  # the filter ignored
+    expect(page.locator("#annonce")).to_have_text("3 bénéficiaires")
+    assert "commune=8212" in page.url
+
+
 def test_record_an_orientation_from_the_parcours(page, login, orientation_officer, people):
     correspondent = CorrespondentFactory()
     login(orientation_officer)
