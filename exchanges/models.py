@@ -388,6 +388,10 @@ class ReviewCase(models.Model):
         verbose_name = _("rapprochement à vérifier")
         verbose_name_plural = _("rapprochements à vérifier")
         ordering = ["-created_at", "-id"]
+        # The pages' data version reads the last resolution every few seconds
+        # (beneficiaries.versioned_cache): without it, a scan of every case ever
+        # opened, and each monthly import opens a thousand or more.
+        indexes = [models.Index(fields=["resolved_at"], name="exchanges_review_resolved_idx")]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} ({self.get_status_display()})"
