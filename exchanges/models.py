@@ -297,8 +297,10 @@ class FollowUp(PecgmFields):
     class Meta:
         verbose_name = _("suivi France Travail")
         verbose_name_plural = _("suivis France Travail")
+        # No index on (institution code, identifier): nothing looks the pair up (the import
+        # matches identifiers alone, by the index below); it had no scan on the bench database
+        # after 25 monthly imports and was rewritten with every one of them.
         indexes = [
-            models.Index(fields=["ft_institution_code", "ft_identifier"]),
             # The caseworker pages (see docs/performance.md, "Pages"): the search box looks
             # identifiers up alone; lists and cohorts filter on status with category or last contact.
             models.Index(fields=["ft_identifier"], name="exchanges_followup_ft_id"),
