@@ -107,9 +107,10 @@ class SharedChoiceField(forms.ChoiceField):
     """A ChoiceField whose copies share one list of choices.
 
     A form deep-copies its fields for each instance, and ChoiceField copies its
-    choices too: for the filter panel's ~700 options that was 40 % of building
-    the form on every list page. The lists here are never changed in place (a
-    form that needs others assigns new ones), so its copies can share them.
+    choices too: for the filter panel's ~700 options that was a fifth of building
+    the form on every list page (0.83 -> 0.66 ms). The lists here are never
+    changed in place (a form that needs others assigns new ones), so its copies
+    can share them.
     """
 
     def __deepcopy__(self, memo):
