@@ -32,6 +32,7 @@ LABEL_ATTRS = frozenset(attr for _path, item, attr in PECGM.detail.flat_fields()
 COMPARED = [(attr, label, codes) for attr, label, codes in FIELDS if attr not in LABEL_ATTRS]
 COMPARED_ATTRS = [attr for attr, _label, _codes in COMPARED]
 EVENT_KINDS = dict(EventKind.choices)
+CODES = {attr: codes for attr, _label, codes in FIELDS}
 # At most this many snapshots are shown (two years of monthly stocks and some flux).
 MAX_SNAPSHOTS = 60
 
@@ -49,8 +50,7 @@ def describe(value, codes=None) -> str:
 
 def coded(followup: FollowUp | None, attr: str) -> str:
     """A follow-up's coded value in words ("05 — Élaboration du projet professionnel")."""
-    codes = dict((a, c) for a, _l, c in FIELDS)[attr]
-    return describe(getattr(followup, attr, None) if followup else None, codes)
+    return describe(getattr(followup, attr, None) if followup else None, CODES[attr])
 
 
 @dataclass

@@ -964,13 +964,18 @@ class _Writer:
             sql, params = leaving.values("beneficiary_id").query.sql_with_params()
             quote = connection.ops.quote_name
             columns = ", ".join(quote(StatusEvent._meta.get_field(name).column) for name in EVENT_COLUMNS)
-            assert EVENT_COLUMNS[:4] == ("beneficiary_id", "run_id", "kind", "date")
-            blanks = ", ".join(["''"] * (len(EVENT_COLUMNS) - 4))  # motive, labels, values: none
+            given = {"run_id": self.run.pk, "kind": EventKind.LEFT_STOCK, "date": self.day}
+            # Each of EVENT_COLUMNS: the person, a value given here, or '' (motive, labels, values).
+            selected = [
+                "leaving.beneficiary_id" if name == "beneficiary_id" else "%s" if name in given else "''"
+                for name in EVENT_COLUMNS
+            ]
+            values = [given[name] for name in EVENT_COLUMNS if name in given]
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"INSERT INTO {quote(StatusEvent._meta.db_table)} ({columns}) "  # noqa: S608
-                    f"SELECT leaving.beneficiary_id, %s, %s, %s, {blanks} FROM ({sql}) AS leaving",
-                    [self.run.pk, EventKind.LEFT_STOCK, self.day, *params],
+                    f"SELECT {', '.join(selected)} FROM ({sql}) AS leaving",
+                    [*values, *params],
                 )
         leaving.update(absent_from_last_stock=True)
 

@@ -383,9 +383,10 @@ def test_parcours_lists_a_month_only_when_something_changed(officer_client):
     [event] = [entry for entry in response.context["timeline"] if entry.kind == "event"]
     assert event.detail == "motif : 43 REPRISE D'EMPLOI"
     assert event.source == f"fichier {months[2].file_name}"
-    # The orientation panel: the decision in force, out of two.
-    panel = response.content.decode().split('id="orientation"')[1]
-    assert current.get_nature_display() in panel
+    # The orientation panel (one query for both figures): the decision in force, out of two.
+    from orientations.templatetags.orientations import orientation_summary
+
+    assert orientation_summary(person) == {"current": current, "count": 2}
 
 
 def test_parcours_shows_stale_data(officer_client):
