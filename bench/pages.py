@@ -4,7 +4,7 @@
     DATABASE_URL=postgres://USER:PASS@127.0.0.1:5432/liaison_pages_bench \\
         python bench/pages.py [--people 200000] [--months 24] [--reuse] \\
         [--clients 20] [--max-seconds 60] [--workers 3] [--threads 1] [--only search,list] \\
-        [--think-ms 0] [--with-import FILE [--import-records N]] [--explain]
+        [--think-ms 0] [--with-import FILE [--import-records N]] [--samples FILE] [--explain]
 
 1. Builds a synthetic database (PostgreSQL only): N beneficiaries written with
    COPY, then, inside PostgreSQL (INSERT … SELECT over generate_series, no
@@ -33,7 +33,9 @@
    database (one more month).
 4. Prints p50/p95/p99 (ms) and errors per page, requests/s, and where the
    CPU went (client, gunicorn, the database's backends, the rest).
-   `--explain` prints EXPLAIN ANALYZE of the SQL of one request of each kind.
+   `--explain` prints EXPLAIN ANALYZE of the SQL of one request of each kind;
+   `--samples FILE` writes every measured request (and the import's start and
+   end) to a CSV file, with the clock time to set beside PostgreSQL's log.
 """
 
 from __future__ import annotations
@@ -603,6 +605,21 @@ def report_samples(samples: list[tuple[float, str, float, int]], seconds: float,
         print(f"    {failure}")
 
 
+def write_samples(result: dict, path: Path) -> None:
+    """Every request as a CSV row (seconds from the load's start, page, ms, HTTP status, and the
+    clock time to set beside the database's logs), and the import's start and end as rows of their
+    own: where the slow requests fall in time."""
+    samples, imported = result["samples"], result["import"]
+    origin = min((s[0] for s in samples), default=0.0)
+    clock = time.time() - time.perf_counter()  # perf_counter() + clock = Unix time
+    rows = sorted(samples) + [(imported[m], f"import-{m}", 0.0, 0) for m in ("start", "end") if m in imported]
+    with path.open("w") as out:
+        out.write("second,page,ms,status,unix_time\n")
+        for started, kind, ms, status in sorted(rows):
+            out.write(f"{started - origin:.3f},{kind},{ms:.1f},{status},{started + clock:.3f}\n")
+    print(f"\nSamples: {path}")
+
+
 def report(result: dict) -> None:
     samples, seconds = result["samples"], result["seconds"]
     report_samples(samples, seconds, "Whole run")
@@ -721,6 +738,11 @@ def main() -> None:
         help="with --with-import: seconds of browsing after the import ends, reported apart",
     )
     parser.add_argument(
+        "--samples",
+        type=Path,
+        help="write every measured request (second, page, ms, status) to this CSV file",
+    )
+    parser.add_argument(
         "--import-nice",
         type=int,
         default=10,
@@ -803,21 +825,22 @@ def main() -> None:
             ),
             flush=True,
         )
-        report(
-            load(
-                url,
-                cookies,
-                args.people,
-                args.requests,
-                args.max_seconds,
-                think_ms=args.think_ms,
-                server_pid=process.pid,
-                import_command=import_command,
-                import_delay=args.import_delay,
-                after_import=args.after_import,
-                kinds=args.only.split(",") if args.only else KINDS,
-            )
+        result = load(
+            url,
+            cookies,
+            args.people,
+            args.requests,
+            args.max_seconds,
+            think_ms=args.think_ms,
+            server_pid=process.pid,
+            import_command=import_command,
+            import_delay=args.import_delay,
+            after_import=args.after_import,
+            kinds=args.only.split(",") if args.only else KINDS,
         )
+        report(result)
+        if args.samples:
+            write_samples(result, args.samples)
     finally:
         process.terminate()
         process.wait(timeout=30)
