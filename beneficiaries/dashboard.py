@@ -126,7 +126,9 @@ def _ft_figures(beneficiaries: QuerySet, months: list[date]) -> dict:
         .order_by()
         .annotate(month=TruncMonth("date"))
         .values_list("kind", "month")
-        .annotate(n=Count("id"))
+        # COUNT(*), not COUNT(id): the (kind, date) index then holds all the query reads, and a
+        # year of events is counted without reading the table (migration exchanges 0009).
+        .annotate(n=Count("*"))
         .values_list("kind", "month", "n")
     )
     series = {kind: dict.fromkeys(months, 0) for kind in ("registrations", "cessations", "radiations")}
