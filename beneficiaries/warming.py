@@ -5,8 +5,9 @@ page to need the Département's dashboard or cohort counts would then compute
 them while its user waits: 2-4 s at 200 000 people. The worker computes them
 right after the import: once per exchange run, after all its files
 (exchanges.transfers), and after `manage.py import_pecgm`. Meanwhile the pages
-show the previous values (`versioned_cache._get_or_compute` serves them stale
-while another process computes). Not inside `import_pecgm()` itself: the
+show the previous values: the import said it computes them
+(`import_pecgm(counts_computed_next=True)`), and `versioned_cache` serves them
+stale until it has (for a minute at most, should the worker die). Not inside `import_pecgm()` itself: the
 import's time is the import's, and a run of two files needs one computing.
 
 Warmed for each scope in use: the whole Département (orientation officers and
@@ -27,6 +28,7 @@ from beneficiaries.dashboard import cohort_counts, dashboard_data
 from beneficiaries.filters import followup_choices
 from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import territory_communes, visible_beneficiaries
+from beneficiaries.versioned_cache import computing_after_import
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,8 @@ def warm_counts() -> int:
 def warm_counts_after_import() -> None:
     """warm_counts(), whose failure costs a caseworker a wait, never the import: logged, not raised."""
     try:
-        scopes = warm_counts()
+        with computing_after_import():
+            scopes = warm_counts()
     except Exception:
         logger.exception("Counts not computed after the import: the first pages will compute them")
     else:

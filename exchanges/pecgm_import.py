@@ -142,11 +142,14 @@ def import_pecgm(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
     file_name: str | None = None,
+    counts_computed_next: bool = False,
 ) -> ImportRun:
     """Import one PECGM file and return its run (`run.summary()` is the `--json` report).
 
     Raises ImportBusy when another import is running. With `dry_run`, all is
     done in a transaction that is rolled back: the run returned is not saved.
+    `counts_computed_next`: the caller computes the pages' counts once the import
+    is done (beneficiaries.warming); the pages keep the previous ones until then.
     """
     path = Path(path)
     digest, size, details = _fingerprint(path)
@@ -168,11 +171,15 @@ def import_pecgm(
         if not dry_run:
             run.save()
         with _fewer_collections():
-            return _import(path, run, progress, details)
+            return _import(path, run, progress, details, counts_computed_next)
 
 
 def _import(
-    path: Path, run: ImportRun, progress: Callable[[int, int], None] | None, details: int
+    path: Path,
+    run: ImportRun,
+    progress: Callable[[int, int], None] | None,
+    details: int,
+    counts_computed_next: bool,
 ) -> ImportRun:
     run.progress_total = details
     reporter = _Progress(run, progress)
@@ -213,7 +220,7 @@ def _import(
             run._pending_errors = [_error_dict(issue) for issue in errors]
         else:
             run.save()
-            invalidate_dashboard()  # the caseworker pages' cached counts
+            invalidate_dashboard(computed_next=counts_computed_next)  # the pages' cached counts
             ImportReject.objects.bulk_create(
                 (_reject_row(run, issue, RejectLevel.ERROR) for issue in errors), batch_size=BATCH_SIZE
             )

@@ -190,6 +190,7 @@ def _fetch(run: ExchangeRun) -> None:
                         user=run.user,
                         file_name=download.name,
                         progress=_file_progress(run, position, len(todo)),
+                        counts_computed_next=True,  # below, once for all the files
                     )
                 except ImportBusy as exc:
                     raise RetryLater(str(exc), countdown=60) from None

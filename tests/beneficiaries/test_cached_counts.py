@@ -123,3 +123,57 @@ def test_after_a_monthly_import_a_stale_dashboard_is_the_previous_month_s_throug
     monkeypatch.undo()
     fresh = dashboard.dashboard_data(everyone, date(2025, 2, 28))
     assert fresh["months"][-1] == date(2025, 2, 1)
+
+
+def test_while_the_import_computes_the_new_values_the_pages_serve_the_previous_ones():
+    from beneficiaries import versioned_cache
+
+    compute = Counter(41)
+    assert per_data_version("essai", compute) == 41
+    invalidate_dashboard(computed_next=True)  # an import has committed; its worker computes next
+    compute.value = 42
+    assert per_data_version("essai", compute) == 41
+    assert compute.calls == 1  # the page did not compute the new value beside the import
+    with versioned_cache.computing_after_import():
+        assert per_data_version("essai", compute) == 42  # the import's worker computes it
+    assert compute.calls == 2
+    assert cache.get(versioned_cache._AFTER_IMPORT_KEY) is None
+    assert per_data_version("essai", compute) == 42
+    assert compute.calls == 2
+
+
+def test_what_the_import_s_worker_has_not_announced_or_cannot_serve_stale_is_computed():
+    from beneficiaries import versioned_cache
+
+    # An import that does not compute the counts itself (import_pecgm() alone): pages compute.
+    compute = Counter(1)
+    assert per_data_version("essai", compute) == 1
+    invalidate_dashboard()
+    compute.value = 2
+    assert per_data_version("essai", compute) == 2
+    # Announced, but nothing computed before to serve, or a list's ids (never served stale).
+    invalidate_dashboard(computed_next=True)
+    first = Counter(7)
+    assert per_data_version("jamais-calcule", first) == 7
+    ids = Counter([3, 1, 2])
+    assert _get_or_compute("liste", "v9", ids, stale_while_computing=False) == [3, 1, 2]
+    assert first.calls == ids.calls == 1
+    # A worker that died before computing: once the flag's time is up, pages compute again.
+    cache.delete(versioned_cache._AFTER_IMPORT_KEY)
+    compute.value = 3
+    assert per_data_version("essai", compute) == 3
+
+
+def test_the_announcement_lasts_a_minute_at_most(monkeypatch):
+    from beneficiaries import versioned_cache
+
+    kept = {}
+    real_set = versioned_cache.cache.set
+
+    def set_and_keep_timeout(key, value, timeout=None, **kwargs):
+        kept[key] = timeout
+        return real_set(key, value, timeout, **kwargs)
+
+    monkeypatch.setattr(versioned_cache.cache, "set", set_and_keep_timeout)
+    invalidate_dashboard(computed_next=True)
+    assert kept[versioned_cache._AFTER_IMPORT_KEY] == versioned_cache._COMPUTING_SECONDS == 60

@@ -55,7 +55,32 @@ def test_after_an_import_the_pages_find_their_counts_computed(
         assert not [query for query in queries if "COUNT(" in query["sql"]]
 
 
+def test_until_the_import_has_computed_the_counts_the_pages_keep_the_previous_ones(tmp_path, monkeypatch):
+    from django.core.cache import cache
+
+    from beneficiaries import versioned_cache
+
+    seen = []
+
+    def warm():
+        # The pages hold on to the previous values; the import's own computing is not held.
+        seen.append((cache.get(versioned_cache._AFTER_IMPORT_KEY), versioned_cache._import_computes()))
+        return 1
+
+    monkeypatch.setattr(warming, "warm_counts", warm)
+    call_command("import_pecgm", str(pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN)))
+    assert seen == [(1, False)]
+    assert cache.get(versioned_cache._AFTER_IMPORT_KEY) is None  # done: the pages read the new ones
+    # import_pecgm() alone (no computing after it) does not hold the pages.
+    import_pecgm(pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], date(2025, 2, 28)))
+    assert cache.get(versioned_cache._AFTER_IMPORT_KEY) is None
+
+
 def test_counts_that_fail_to_compute_do_not_fail_the_import(tmp_path, monkeypatch, caplog):
+    from django.core.cache import cache
+
+    from beneficiaries import versioned_cache
+
     def broken():
         raise RuntimeError("base indisponible")
 
@@ -64,6 +89,7 @@ def test_counts_that_fail_to_compute_do_not_fail_the_import(tmp_path, monkeypatc
         call_command("import_pecgm", str(pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN)))
     assert ImportRun.objects.get().status == ImportStatus.IMPORTED
     assert "Counts not computed after the import" in caplog.text
+    assert cache.get(versioned_cache._AFTER_IMPORT_KEY) is None  # the pages compute them, not wait
 
 
 def test_the_import_itself_leaves_the_counts_to_its_caller(tmp_path, monkeypatch):

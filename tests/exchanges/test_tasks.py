@@ -54,13 +54,22 @@ def two_monthly_files(exchange_server, tmp_path):
 def test_fetch_imports_both_monthly_files_in_reference_date_order(
     exchange_settings, exchange_server, two_monthly_files, monkeypatch
 ):
-    from beneficiaries import warming
+    from django.core.cache import cache
+
+    from beneficiaries import versioned_cache, warming
 
     warmed = []
-    monkeypatch.setattr(warming, "warm_counts", lambda: warmed.append(ExchangeRun.objects.get().status) or 1)
+
+    def warm():
+        warmed.append((ExchangeRun.objects.get().status, cache.get(versioned_cache._AFTER_IMPORT_KEY)))
+        return 1
+
+    monkeypatch.setattr(warming, "warm_counts", warm)
     summary = fetch_pecgm.delay(started_by="beat").get()
-    # The pages' counts are computed once for the two files, the run already shown as done.
-    assert warmed == [RunStatus.SUCCEEDED]
+    # The pages' counts are computed once for the two files, the run already shown as done; until
+    # then the pages kept the previous ones.
+    assert warmed == [(RunStatus.SUCCEEDED, 1)]
+    assert cache.get(versioned_cache._AFTER_IMPORT_KEY) is None
     run = ExchangeRun.objects.get()
     assert summary["status"] == "succeeded", summary
     assert run.status == RunStatus.SUCCEEDED and run.started_by == "beat" and run.finished_at

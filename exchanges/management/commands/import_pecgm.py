@@ -24,7 +24,9 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"{path} : fichier introuvable")
         try:
-            run = import_pecgm(path, started_by="command", dry_run=options["dry_run"])
+            run = import_pecgm(
+                path, started_by="command", dry_run=options["dry_run"], counts_computed_next=True
+            )
         except ImportBusy as exc:
             raise CommandError(str(exc), returncode=3) from None
 
