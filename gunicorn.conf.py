@@ -1,7 +1,7 @@
 """Gunicorn settings read automatically from the working directory (Docker image and systemd alike).
 
 The access log leaves out the query string and the referrer: the search text
-no longer travels in URLs (it is POSTed and kept in the session, see
+no longer travels in URLs (it is POSTed and kept behind a token, see
 beneficiaries/search_tokens.py), but a query string is still something a user
 typed, and application logs must never hold a name or a NIR.
 Command-line options (bind, workers, --access-logfile) still apply.

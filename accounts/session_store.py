@@ -1,12 +1,12 @@
 """The production session store: Django's cached_db, whose writes do not wait for the disk.
 
-A session is written when a search is made (its text is kept there, see
-beneficiaries.search_tokens) and once a minute while a user is active. With
+A session is written at login and once a minute while a user is active (the
+search texts are no longer kept there: beneficiaries.search_tokens). With
 PostgreSQL's default `synchronous_commit`, each of those commits waits until
 the write-ahead log is flushed to disk, and during a monthly import, which
-writes hundreds of megabytes of log, that flush took the search page's time
-(see docs/performance.md). A session write lost in a database crash costs at
-most a search to type again or a minute of idle time: not worth the wait. The
+writes hundreds of megabytes of log, that flush took the pages' time (see
+docs/performance.md). A session write lost in a database crash costs at most a
+minute of idle time: not worth the wait. The
 rest of the application keeps synchronous commits.
 """
 

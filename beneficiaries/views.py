@@ -41,7 +41,7 @@ from exchanges.models import FollowUp
 
 
 def _filter_data(request: HttpRequest) -> QueryDict:
-    """The query string's filters, with the search text the session keeps under `s`."""
+    """The query string's filters, with the search text kept under the token `s` (search_tokens)."""
     data = request.GET.copy()
     data.pop("q", None)  # never read from a URL (see search_tokens)
     token = data.pop("s", [""])[-1]
