@@ -82,7 +82,6 @@ from exchanges.models import (
 )
 from exchanges.pecgm_reader import FileRejected, RecordIssue, read_pecgm
 from exchanges.review import BENEFICIARY_FIELDS
-from exchanges.table_statistics import analyze_outgrown
 
 logger = logging.getLogger(__name__)
 
@@ -221,8 +220,6 @@ def _import(
             run._pending_errors = [_error_dict(issue) for issue in errors]
         else:
             run.save()
-            # Before the pages and the counts read what it wrote (exchanges.table_statistics).
-            analyze_outgrown([Beneficiary, FollowUp, JobSeekerSnapshot, StatusEvent], run.imported)
             invalidate_dashboard(computed_next=counts_computed_next)  # the pages' cached counts
             ImportReject.objects.bulk_create(
                 (_reject_row(run, issue, RejectLevel.ERROR) for issue in errors), batch_size=BATCH_SIZE

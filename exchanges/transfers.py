@@ -51,6 +51,7 @@ from exchanges.runs import (
     run_lock,
     save_fields,
 )
+from exchanges.table_statistics import analyze_after_import
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +221,7 @@ def _fetch(run: ExchangeRun) -> None:
         _succeed(run)
     if counts["imported"]:
         # Once for all the run's files, the run already shown as done.
+        analyze_after_import(counts["records"])
         warm_counts_after_import()
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from beneficiaries.models import Beneficiary
-from exchanges import pecgm_import, table_statistics
-from exchanges.models import FollowUp, JobSeekerSnapshot, StatusEvent
+from exchanges import table_statistics
+from exchanges.models import FollowUp, ImportRun, JobSeekerSnapshot, StatusEvent
 from exchanges.pecgm_import import import_pecgm
 from tests.exchanges.import_files import pecgm_file, record_for
 from tests.factories import BeneficiaryFactory
@@ -39,18 +40,28 @@ def test_a_table_whose_statistics_know_fewer_than_half_the_rows_is_analyzed():
     assert table_statistics.analyze_outgrown([Beneficiary], rows=0) == []
 
 
-def test_an_import_refreshes_them_once_committed_and_only_then(tmp_path, monkeypatch):
-    calls = []
+def test_the_command_refreshes_them_before_the_counts_and_the_import_alone_does_not(tmp_path, monkeypatch):
+    from beneficiaries import warming
+
+    steps = []
     monkeypatch.setattr(
-        pecgm_import, "analyze_outgrown", lambda models, rows: calls.append((models, rows)) or []
+        table_statistics,
+        "analyze_outgrown",
+        lambda models, rows: steps.append(("analyze", models, rows)) or [],
     )
+    monkeypatch.setattr(warming, "warm_counts", lambda: steps.append("warm") or 1)
     people = [BeneficiaryFactory() for _ in range(3)]
-    run = import_pecgm(pecgm_file(tmp_path, [record_for(person) for person in people], date(2025, 1, 31)))
-    assert calls == [([Beneficiary, FollowUp, JobSeekerSnapshot, StatusEvent], run.imported)]
+    call_command(
+        "import_pecgm", str(pecgm_file(tmp_path, [record_for(p) for p in people], date(2025, 1, 31)))
+    )
+    run = ImportRun.objects.get()
     assert run.imported == 3
-    # A dry run or a refused file changes nothing: nothing to refresh.
-    import_pecgm(pecgm_file(tmp_path, [record_for(people[0])], date(2025, 2, 28)), dry_run=True)
-    rejected = tmp_path / "PECGM_082_20250331_M.xml"
-    rejected.write_bytes(b"<PECGM>tronque")
-    import_pecgm(rejected)
-    assert len(calls) == 1
+    assert steps == [("analyze", [Beneficiary, FollowUp, JobSeekerSnapshot, StatusEvent], 3), "warm"]
+    # import_pecgm() alone (its time is the import's), a dry run or a refused file: nothing.
+    import_pecgm(pecgm_file(tmp_path, [record_for(people[0])], date(2025, 2, 28)))
+    call_command("import_pecgm", "--dry-run", str(pecgm_file(tmp_path, [], date(2025, 3, 31))))
+    refused = tmp_path / "PECGM_082_20250430_M.xml"
+    refused.write_bytes(b"<PECGM>tronque")
+    with pytest.raises(CommandError):
+        call_command("import_pecgm", str(refused))
+    assert len(steps) == 2

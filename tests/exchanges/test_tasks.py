@@ -57,6 +57,7 @@ def test_fetch_imports_both_monthly_files_in_reference_date_order(
     from django.core.cache import cache
 
     from beneficiaries import versioned_cache, warming
+    from exchanges import table_statistics
 
     warmed = []
 
@@ -65,10 +66,11 @@ def test_fetch_imports_both_monthly_files_in_reference_date_order(
         return 1
 
     monkeypatch.setattr(warming, "warm_counts", warm)
+    monkeypatch.setattr(table_statistics, "analyze_outgrown", lambda models, rows: warmed.append(rows) or [])
     summary = fetch_pecgm.delay(started_by="beat").get()
-    # The pages' counts are computed once for the two files, the run already shown as done; until
-    # then the pages kept the previous ones.
-    assert warmed == [(RunStatus.SUCCEEDED, 1)]
+    # The planner's statistics, then the pages' counts, once for the two files, the run already
+    # shown as done; until then the pages kept the previous counts.
+    assert warmed == [5, (RunStatus.SUCCEEDED, 1)]
     assert cache.get(versioned_cache._AFTER_IMPORT_KEY) is None
     run = ExchangeRun.objects.get()
     assert summary["status"] == "succeeded", summary
