@@ -4,6 +4,13 @@ Snapshots are compared with the previous one field by field (the PECGM
 layout's fields, identity included: a changed name is worth seeing); coded
 values are shown with their label from the layout's code lists. Every entry
 names its source: the file and record number, or who recorded it.
+
+The page shows the last WINDOW_MONTHS months by default, and everything on
+request: it is read on every visit, and it must not cost more with each
+month of history (the status events, ~60 a person after six years on the
+bench database, were all read and shown). At 69 months of history the window
+took the whole page from 16.5-19 to 14-15 ms of CPU (docs/performance.md,
+"Fifth pass"), and that no longer grows.
 """
 
 from __future__ import annotations
@@ -33,8 +40,16 @@ COMPARED = [(attr, label, codes) for attr, label, codes in FIELDS if attr not in
 COMPARED_ATTRS = [attr for attr, _label, _codes in COMPARED]
 EVENT_KINDS = dict(EventKind.choices)
 CODES = {attr: codes for attr, _label, codes in FIELDS}
-# At most this many snapshots are shown (two years of monthly stocks and some flux).
-MAX_SNAPSHOTS = 60
+# The months the parcours shows unless the whole of it is asked for.
+WINDOW_MONTHS = 24
+
+
+def window_start(newest_stock: date | None) -> date | None:
+    """The first day of the default window: WINDOW_MONTHS months up to the newest stock's."""
+    if newest_stock is None:
+        return None
+    index = newest_stock.year * 12 + newest_stock.month - WINDOW_MONTHS
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def describe(value, codes=None) -> str:
@@ -87,17 +102,28 @@ def snapshot_changes(previous: Sequence | None, current: Sequence) -> list[Chang
     return changes
 
 
-def build_timeline(beneficiary: Beneficiary) -> list[Entry]:
+def build_timeline(beneficiary: Beneficiary, since: date | None = None) -> tuple[list[Entry], bool]:
+    """The parcours from `since` on (all of it with None), newest first; and whether older entries exist."""
     from beneficiaries.cohorts import is_positive_exit
 
     entries: list[Entry] = []
     # Plain rows of the compared columns, not model instances with their run: a parcours is
-    # read on every visit and grows by a snapshot a month (docs/performance.md, "Pages").
-    rows = list(
+    # read on every visit (docs/performance.md, "Pages").
+    snapshots = (
         JobSeekerSnapshot.objects.filter(beneficiary=beneficiary)
         .order_by("-reference_date", "-run_id", "-record_number")
-        .values_list("reference_date", "record_number", "run__file_name", *COMPARED_ATTRS)[:MAX_SNAPSHOTS]
+        .values_list("reference_date", "record_number", "run__file_name", *COMPARED_ATTRS)
     )
+    events = StatusEvent.objects.filter(beneficiary=beneficiary)
+    decisions = OrientationDecision.objects.filter(beneficiary=beneficiary)
+    # The last snapshot before the window: what its first month is compared with (not shown).
+    before = None
+    if since is not None:
+        before = snapshots.filter(reference_date__lt=since).values_list(*COMPARED_ATTRS).first()
+        snapshots = snapshots.filter(reference_date__gte=since)
+        events = events.filter(date__gte=since)
+        decisions = decisions.filter(decision_date__gte=since)
+    rows = list(snapshots)
     rows.reverse()
     # Translated once for the page, not once per entry.
     first_title = str(_("Première situation reçue de France Travail"))
@@ -105,7 +131,7 @@ def build_timeline(beneficiary: Beneficiary) -> list[Entry]:
     snapshot_source = str(_("fichier %(file)s, enregistrement n° %(record)s"))
     event_source = str(_("fichier %(file)s"))
     motive_word = str(_("motif"))
-    previous = None
+    previous = list(before) if before is not None else None
     for reference_date, record_number, file_name, *values in rows:
         # Most months repeat the previous one: one comparison of the rows says so.
         changes = [] if values == previous else snapshot_changes(previous, values)
@@ -120,7 +146,7 @@ def build_timeline(beneficiary: Beneficiary) -> list[Entry]:
                 )
             )
         previous = values
-    events = StatusEvent.objects.filter(beneficiary=beneficiary).values_list(
+    events = events.values_list(
         "date", "kind", "motive", "motive_label", "previous_value", "new_value", "run__file_name"
     )
     for day, kind, motive, motive_label, previous_value, new_value, file_name in events:
@@ -139,10 +165,7 @@ def build_timeline(beneficiary: Beneficiary) -> list[Entry]:
                 positive=kind == "cessation" and is_positive_exit(motive, motive_label),
             )
         )
-    decisions = OrientationDecision.objects.filter(beneficiary=beneficiary).select_related(
-        "referent_body", "correspondent", "recorded_by"
-    )
-    for decision in decisions:
+    for decision in decisions.select_related("referent_body", "correspondent", "recorded_by"):
         who = (
             decision.recorded_by.get_full_name() or decision.recorded_by.username
             if decision.recorded_by
@@ -167,4 +190,9 @@ def build_timeline(beneficiary: Beneficiary) -> list[Entry]:
         )
     order = {"decision": 0, "event": 1, "snapshot": 2}
     entries.sort(key=lambda entry: (entry.day, -order[entry.kind]), reverse=True)
-    return entries
+    older = since is not None and (
+        before is not None
+        or StatusEvent.objects.filter(beneficiary=beneficiary, date__lt=since).exists()
+        or OrientationDecision.objects.filter(beneficiary=beneficiary, decision_date__lt=since).exists()
+    )
+    return entries, older

@@ -35,7 +35,7 @@ from beneficiaries.filters import (
 )
 from beneficiaries.listing import list_page, page_number
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
-from beneficiaries.timeline import build_timeline, coded
+from beneficiaries.timeline import build_timeline, coded, window_start
 from beneficiaries.versioned_cache import data_version, scope_key
 from exchanges.models import FollowUp
 
@@ -160,6 +160,10 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .first()
     )
     stock_date = newest_stock()
+    # The last months by default; `?parcours=complet` for all of it (timeline.WINDOW_MONTHS).
+    complete = request.GET.get("parcours") == "complet"
+    since = None if complete else window_start(stock_date)
+    timeline, older = build_timeline(beneficiary, since)
     context = {
         "beneficiary": beneficiary,
         "followup": followup,
@@ -170,7 +174,9 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "work_axis": coded(followup, "work_axis"),
         "support_mode": coded(followup, "support_mode"),
         "category": coded(followup, "category"),
-        "timeline": build_timeline(beneficiary),
+        "timeline": timeline,
+        "timeline_since": since,
+        "timeline_older": older,
     }
     return render(request, "beneficiaries/detail.html", context)
 

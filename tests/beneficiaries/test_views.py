@@ -389,6 +389,58 @@ def test_parcours_lists_a_month_only_when_something_changed(officer_client):
     assert orientation_summary(person) == {"current": current, "count": 2}
 
 
+def test_parcours_shows_the_last_two_years_and_all_of_it_on_request(officer_client):
+    person = BeneficiaryFactory()
+    # 30 monthly stocks, July 2022 to December 2024: the window is January 2023 to December 2024.
+    runs = [
+        ImportRunFactory(reference_date=date(2022 + (6 + n) // 12, (6 + n) % 12 + 1, 28)) for n in range(30)
+    ]
+    for number, run in enumerate(runs[:-1], start=1):
+        # Category 2 for the first three months, then 1; the support mode changes in June 2023.
+        support_mode = "APR" if run.reference_date < date(2023, 6, 1) else "GUI"
+        snapshot(
+            person,
+            run,
+            record_number=number,
+            **registered(category="2" if number <= 3 else "1", support_mode=support_mode),
+        )
+    followup(person, run=runs[-1], record_number=30, **registered(category="1", support_mode="GUI"))
+    StatusEventFactory(beneficiary=person, run=runs[0], date=date(2022, 7, 5), kind="new_registration")
+    StatusEventFactory(beneficiary=person, run=runs[12], date=date(2023, 7, 5), kind="category_change")
+    DecisionFactory(beneficiary=person, nature="02", decision_date=date(2022, 8, 1))
+    url = reverse("beneficiary_detail", args=[person.pk])
+
+    response = officer_client.get(url)
+    timeline = response.context["timeline"]
+    assert min(entry.day for entry in timeline) >= date(2023, 1, 1)
+    # January 2023 is compared with December 2022 (not shown): no "first situation" in the window.
+    snapshots = [entry for entry in timeline if entry.kind == "snapshot"]
+    assert [entry.day for entry in snapshots] == [date(2023, 6, 28)]
+    assert [entry.kind for entry in timeline if entry.kind != "snapshot"] == ["event"]
+    body = response.content.decode()
+    assert "Depuis le 01/01/2023." in body
+    assert '<a href="?parcours=complet#timeline-title">Afficher tout le parcours</a>' in body
+
+    complete = officer_client.get(url, {"parcours": "complet"})
+    timeline = complete.context["timeline"]
+    assert [entry.day for entry in timeline if entry.kind == "snapshot"] == [
+        date(2023, 6, 28),
+        date(2022, 10, 28),  # category 2 -> 1
+        date(2022, 7, 28),  # the first situation received
+    ]
+    first = [entry for entry in timeline if entry.kind == "snapshot"][-1]
+    assert first.title == "Première situation reçue de France Travail"
+    assert {entry.kind for entry in timeline} == {"snapshot", "event", "decision"}
+    assert "Afficher tout le parcours" not in complete.content.decode()
+
+
+def test_a_parcours_within_the_window_offers_nothing_more(officer_client):
+    person = BeneficiaryFactory()
+    followup(person, run=ImportRunFactory(reference_date=date(2025, 1, 31)), **registered())
+    body = officer_client.get(reverse("beneficiary_detail", args=[person.pk])).content.decode()
+    assert "Depuis le 01/02/2023." in body and "Afficher tout le parcours" not in body
+
+
 def test_parcours_shows_stale_data(officer_client):
     person = BeneficiaryFactory()
     followup(person, run=ImportRunFactory(reference_date=date(2024, 11, 30)), absent=True, **registered())
