@@ -12,7 +12,7 @@ The texts are kept in the cache (Redis in production, shared by the web
 workers; one process's memory in the embedded mode), under a key bound to the
 user's session, for the session's idle timeout after their last use. They used
 to be kept in the session itself, and a new search then rewrote the session in
-the database: four more statements and ~2.5 ms of CPU, a fifth of a search's
+the database: four more statements and ~3 ms of CPU, a fifth of a search's
 (docs/performance.md, "Fifth pass"). A search older than that asks to be typed
 again, as it did when its session had expired.
 """
