@@ -22,6 +22,7 @@ from itertools import repeat
 
 from django.utils.translation import gettext_lazy as _
 
+from beneficiaries.dashboard import month_starts
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import mask_nir
 from exchanges.layouts import PECGM
@@ -46,10 +47,7 @@ WINDOW_MONTHS = 24
 
 def window_start(newest_stock: date | None) -> date | None:
     """The first day of the default window: WINDOW_MONTHS months up to the newest stock's."""
-    if newest_stock is None:
-        return None
-    index = newest_stock.year * 12 + newest_stock.month - WINDOW_MONTHS
-    return date(index // 12, index % 12 + 1, 1)
+    return month_starts(newest_stock, WINDOW_MONTHS)[0] if newest_stock else None
 
 
 def describe(value, codes=None) -> str:

@@ -6,9 +6,10 @@ them while its user waits: 2-4 s at 200 000 people. The worker computes them
 right after the import: once per exchange run, after all its files
 (exchanges.transfers), and after `manage.py import_pecgm`. Meanwhile the pages
 show the previous values: the import said it computes them
-(`import_pecgm(counts_computed_next=True)`), and `versioned_cache` serves them
-stale until it has (for a minute at most, should the worker die). Not inside `import_pecgm()` itself: the
-import's time is the import's, and a run of two files needs one computing.
+(`import_pecgm(counts_computed_next=True)`, then `after_imports()`), and
+`versioned_cache` serves them stale until it has (for a minute at most, should
+the worker die). Not inside `import_pecgm()` itself: the import's time is the
+import's, and a run of two files needs one computing.
 
 Warmed for each scope in use: the whole Département (orientation officers and
 admins without territory) and each set of territories an active user holds,

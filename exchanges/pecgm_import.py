@@ -48,6 +48,8 @@ from django.utils.translation import gettext as _
 
 from beneficiaries.models import Beneficiary, Source
 from beneficiaries.versioned_cache import invalidate_dashboard
+from beneficiaries.warming import warm_counts_after_import
+from exchanges import table_statistics
 from exchanges.followup import (
     DATE_ATTRS,
     PECGM_ATTRS,
@@ -172,6 +174,18 @@ def import_pecgm(
             run.save()
         with _fewer_collections():
             return _import(path, run, progress, details, counts_computed_next)
+
+
+def after_imports(records: int) -> None:
+    """What follows imports made with `counts_computed_next=True`, once for all of them.
+
+    The planner's statistics of the tables they outgrew (exchanges.table_statistics), then
+    the pages' counts (beneficiaries.warming), which the pages wait for on the previous
+    ones. Not inside import_pecgm(): the import's time is the import's, and an exchange run
+    of several files needs this once.
+    """
+    table_statistics.analyze_outgrown(table_statistics.IMPORTED_MODELS, records)
+    warm_counts_after_import()
 
 
 def _import(

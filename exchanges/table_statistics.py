@@ -9,9 +9,9 @@ came by, PostgreSQL took the beneficiaries for a few dozen and joined them to
 right after the import, took over two minutes instead of a few milliseconds
 (seen in the end-to-end test). So once an import has committed, a table whose
 statistics know fewer than half the rows the import brought is analyzed at
-once, before the pages' counts are computed: by the exchange run and
-`manage.py import_pecgm`, once for all of a run's files, like the counts
-(beneficiaries.warming), and not inside `import_pecgm()`, whose time is the
+once, before the pages' counts are computed (`pecgm_import.after_imports()`:
+the exchange run and `manage.py import_pecgm`, once for all of a run's files),
+and not inside `import_pecgm()`, whose time is the
 import's (analyzing the tables after a first import of 150 000 records takes
 ~2 s). A monthly import into a Département's database changes each table by
 a fraction and leaves them to autovacuum: analyzing its ten million status
@@ -32,11 +32,6 @@ logger = logging.getLogger(__name__)
 
 # The tables an import fills, and that the pages and counts read.
 IMPORTED_MODELS = [Beneficiary, FollowUp, JobSeekerSnapshot, StatusEvent]
-
-
-def analyze_after_import(records: int) -> list[str]:
-    """Once imports of `records` records in all have committed: analyze the tables they outgrew."""
-    return analyze_outgrown(IMPORTED_MODELS, records)
 
 
 def analyze_outgrown(models: list[type[Model]], rows: int) -> list[str]:

@@ -32,7 +32,6 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from beneficiaries.warming import warm_counts_after_import
 from exchanges.client import (
     DepositConflict,
     ExchangeClient,
@@ -40,7 +39,7 @@ from exchanges.client import (
     ExchangeError,
     TransientExchangeError,
 )
-from exchanges.pecgm_import import INTERRUPTED_MESSAGE, ImportBusy, import_pecgm
+from exchanges.pecgm_import import INTERRUPTED_MESSAGE, ImportBusy, after_imports, import_pecgm
 from exchanges.runs import (
     Direction,
     ExchangeRun,
@@ -51,7 +50,6 @@ from exchanges.runs import (
     run_lock,
     save_fields,
 )
-from exchanges.table_statistics import analyze_after_import
 
 logger = logging.getLogger(__name__)
 
@@ -221,8 +219,7 @@ def _fetch(run: ExchangeRun) -> None:
         _succeed(run)
     if counts["imported"]:
         # Once for all the run's files, the run already shown as done.
-        analyze_after_import(counts["records"])
-        warm_counts_after_import()
+        after_imports(counts["records"])
 
 
 def _import_started_by(run: ExchangeRun) -> str:

@@ -3,10 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from beneficiaries.warming import warm_counts_after_import
 from exchanges.models import SUCCESSFUL_STATUSES, ImportStatus
-from exchanges.pecgm_import import ImportBusy, import_pecgm
-from exchanges.table_statistics import analyze_after_import
+from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
 
 
 class Command(BaseCommand):
@@ -39,8 +37,7 @@ class Command(BaseCommand):
         if run.status == ImportStatus.REJECTED:
             raise CommandError(f"{run.file_name} : fichier rejeté, rien n'a été modifié.", returncode=1)
         if run.status in SUCCESSFUL_STATUSES and not options["dry_run"]:
-            analyze_after_import(run.imported)
-            warm_counts_after_import()
+            after_imports(run.imported)
 
     def describe(self, run, summary, *, dry_run: bool) -> str:
         prefix = "[simulation] " if dry_run else ""
