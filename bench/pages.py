@@ -4,7 +4,8 @@
     DATABASE_URL=postgres://USER:PASS@127.0.0.1:5432/liaison_pages_bench \\
         python bench/pages.py [--people 200000] [--months 24] [--reuse] \\
         [--clients 20] [--max-seconds 60] [--workers 3] [--threads 1] [--only search,list] \\
-        [--think-ms 0] [--with-import FILE [--import-records N]] [--samples FILE] [--explain]
+        [--think-ms 0] [--with-import FILE [--import-records N]] [--samples FILE] [--explain] \\
+        [--territories K]
 
 1. Builds a synthetic database (PostgreSQL only): N beneficiaries written with
    COPY, then, inside PostgreSQL (INSERT … SELECT over generate_series, no
@@ -71,7 +72,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from faker import Faker  # noqa: E402
 
-from accounts.models import User  # noqa: E402
+from accounts.models import Territory, User  # noqa: E402
 from beneficiaries.models import Beneficiary  # noqa: E402
 from beneficiaries.names import fold, name_key  # noqa: E402
 from exchanges.models import FollowUp, ImportRun, JobSeekerSnapshot, StatusEvent  # noqa: E402
@@ -359,6 +360,20 @@ def start_server(workers: int, threads: int) -> tuple[subprocess.Popen, str]:
     raise SystemExit("gunicorn did not start")
 
 
+def bench_territories(count: int) -> list[tuple[Territory, list[int]]]:
+    """`count` territories of consecutive communes (indexes in COMMUNES), the bench's own
+    (named "Banc d'essai …", replaced on each run)."""
+    Territory.objects.filter(name__startswith="Banc d'essai").delete()
+    territories = []
+    for number in range(count):
+        communes = [i for i in range(len(COMMUNES)) if i * count // len(COMMUNES) == number]
+        territory = Territory.objects.create(
+            name=f"Banc d'essai {number + 1}/{count}", communes=" ".join(COMMUNES[i] for i in communes)
+        )
+        territories.append((territory, communes))
+    return territories
+
+
 def login_cookie(url: str, username: str) -> str:
     """Log in once through the real form; returns the Cookie header that carries the session."""
     session = requests.Session()
@@ -377,10 +392,17 @@ def login_cookie(url: str, username: str) -> str:
     return "; ".join(f"{name}={value}" for name, value in session.cookies.items())
 
 
-def scenario_urls(rng: random.Random, people: int, names: list[str]) -> dict:
-    """One URL per page kind, drawn at random."""
+def scenario_urls(
+    rng: random.Random, people: int, names: list[str], communes: list[int] | None = None
+) -> dict:
+    """One URL per page kind, drawn at random; with `communes` (indexes in COMMUNES, a
+    territory's), the beneficiary, the CAF number searched and the commune filtered are in it."""
     surname = rng.choice(names)
-    index = rng.randint(1, people)
+    if communes is None:
+        index = rng.randint(1, people)
+    else:
+        # Person p lives in COMMUNES[(p - 1) % len(COMMUNES)] (copy_beneficiaries).
+        index = rng.randrange(people // len(COMMUNES)) * len(COMMUNES) + rng.choice(communes) + 1
     search = rng.choice(
         [
             surname,
@@ -395,7 +417,7 @@ def scenario_urls(rng: random.Random, people: int, names: list[str]) -> dict:
             f"statut=cessation&motif_cessation=11&page={rng.randint(1, 5)}",
             f"axe=0{rng.randint(1, 7)}&modalite=REN&tri=-inscription",
             f"structure={AGENCIES[index % len(AGENCIES)].replace(' ', '+')}&contact_au=2024-12-01",
-            f"nature=0{rng.randint(1, 6)}&commune={COMMUNES[index % len(COMMUNES)]}&tri=naissance",
+            f"nature=0{rng.randint(1, 6)}&commune={COMMUNES[(index - 1) % len(COMMUNES)]}&tri=naissance",
             f"page={rng.randint(1, 200)}",
         ]
     )
@@ -508,6 +530,7 @@ def load(
     import_delay: float = 5.0,
     after_import: float = 1.0,
     kinds: list[str] = KINDS,
+    scopes: list[list[int] | None] | None = None,
 ) -> dict:
     """N clients in a closed loop: each sends its next request as soon as the previous answered
     (plus an optional think time). With `import_command`, the import runs while they browse and
@@ -531,7 +554,7 @@ def load(
                 remaining[0] -= 1
             kind = kinds[turn % len(kinds)]
             turn += 1
-            target = scenario_urls(rng, people, names)[kind]
+            target = scenario_urls(rng, people, names, scopes[number] if scopes else None)[kind]
             started = time.perf_counter()
             status = session.search(*target) if kind == "search" else session.get(target)
             elapsed = (time.perf_counter() - started) * 1000
@@ -678,7 +701,7 @@ def next_import_file(records: int, path: Path) -> list[str]:
 # --- 3. The plans ---------------------------------------------------------------------------
 
 
-def explain(people: int, username: str) -> None:
+def explain(people: int, username: str, communes: list[int] | None = None) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
@@ -686,7 +709,7 @@ def explain(people: int, username: str) -> None:
     client.force_login(User.objects.get(username=username))
     rng = random.Random(1)
     names = sorted(set(Faker("fr_FR").provider("faker.providers.person").last_names))
-    for kind, target in scenario_urls(rng, people, names).items():
+    for kind, target in scenario_urls(rng, people, names, communes).items():
         if kind == "search":  # the list the search form redirects to
             path, text = target
             target = client.post(path, {"q": text}, HTTP_HOST="127.0.0.1")["Location"]
@@ -757,6 +780,12 @@ def main() -> None:
     parser.add_argument(
         "--only", help=f"comma-separated page kinds to request ({','.join(KINDS)}): what each one costs"
     )
+    parser.add_argument(
+        "--territories",
+        type=int,
+        default=0,
+        help="split the communes into this many territories; each client is a social worker limited to one",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the database if it has the people already")
     parser.add_argument(
         "--explain", action="store_true", help="print EXPLAIN ANALYZE of each page's slowest queries"
@@ -773,13 +802,18 @@ def main() -> None:
     else:
         print("  reused", flush=True)
     users = [f"bench{n}" for n in range(args.clients)]
-    for username in users:
-        user, _created = User.objects.get_or_create(
-            username=username, defaults={"role": "orientation_officer"}
-        )
-        user.role = "orientation_officer"
+    territories = bench_territories(args.territories)
+    for number, username in enumerate(users):
+        user, _created = User.objects.get_or_create(username=username)
+        # Without territories, users who see the whole Département; with them, social
+        # workers who each see one territory, as most users of a large Département do.
+        user.role = "social_worker" if territories else "orientation_officer"
         user.set_password(PASSWORD)
         user.save()
+        user.territories.set([territories[number % len(territories)][0]] if territories else [])
+    scopes = None
+    if territories:
+        scopes = [territories[number % len(territories)][1] for number in range(len(users))]
     counts = {
         "snapshots": JobSeekerSnapshot.objects.count(),
         "follow-ups": FollowUp.objects.count(),
@@ -802,12 +836,12 @@ def main() -> None:
     connection.close()
 
     if args.explain:
-        explain(args.people, users[0])
+        explain(args.people, users[0], scopes[0] if scopes else None)
     process, url = start_server(args.workers, args.threads)
     try:
         cookies = [login_cookie(url, username) for username in users]
         if args.warmup_seconds:
-            load(url, cookies, args.people, 10**9, args.warmup_seconds)
+            load(url, cookies, args.people, 10**9, args.warmup_seconds, scopes=scopes)
         kind = f"gthread, {args.threads} threads each" if args.threads > 1 else "sync"
         print(
             f"\nLoad: {args.clients} clients in a closed loop "
@@ -818,6 +852,12 @@ def main() -> None:
                 else f"{args.requests} requests at most"
             )
             + f", {args.max_seconds:.0f} s at most, gunicorn {args.workers} workers ({kind}) on {url}, "
+            + (
+                f"social workers each limited to one of {len(territories)} territories "
+                f"(~{args.people // len(territories)} people each), "
+                if territories
+                else "users who see the whole Département, "
+            )
             + (
                 "cache shared in Redis (CACHE_URL, as in production)"
                 if os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
@@ -837,6 +877,7 @@ def main() -> None:
             import_delay=args.import_delay,
             after_import=args.after_import,
             kinds=args.only.split(",") if args.only else KINDS,
+            scopes=scopes,
         )
         report(result)
         if args.samples:

@@ -10,12 +10,14 @@ static/css/app.css), each with a data table beside it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
+from beneficiaries.models import Beneficiary
 from beneficiaries.versioned_cache import EVERYTHING, WITHOUT_DECISIONS, cached
 from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES
 from exchanges.models import (
@@ -27,6 +29,12 @@ from orientations.models import OrientationDecision
 
 MONTHS = 24
 NO_FOLLOWUP = "aucune"
+# The status events drawn month by month, and their series.
+SERIES_OF_EVENTS = {
+    EventKind.NEW_REGISTRATION: "registrations",
+    EventKind.CESSATION: "cessations",
+    EventKind.RADIATION: "radiations",
+}
 
 
 # --- Counts -----------------------------------------------------------------
@@ -57,12 +65,16 @@ def month_starts(end: date, count: int = MONTHS) -> list[date]:
     return [date(i // 12, i % 12 + 1, 1) for i in range(index - count + 1, index + 1)]
 
 
-def dashboard_data(beneficiaries: QuerySet, today: date) -> dict:
-    """The dashboard's figures: France Travail's cached until an import, the decisions' until one changes."""
+def dashboard_data(beneficiaries: QuerySet, today: date, communes: Collection[str] | None = None) -> dict:
+    """The dashboard's figures: France Travail's cached until an import, the decisions' until one changes.
+
+    `communes`: the INSEE codes `beneficiaries` is limited to (`scoping.territory_communes`), or
+    None when it is not limited to communes.
+    """
     france_travail = cached(
         "dashboard-ft",
         beneficiaries,
-        lambda: _ft_figures(beneficiaries, month_starts(today)),
+        lambda: _ft_figures(beneficiaries, month_starts(today), communes),
         WITHOUT_DECISIONS,
         stale_while_computing=True,
         variant=f"{today:%Y%m}",
@@ -97,7 +109,7 @@ def _related_to(queryset: QuerySet, beneficiaries: QuerySet) -> QuerySet:
     return queryset.filter(beneficiary__in=beneficiaries)
 
 
-def _ft_figures(beneficiaries: QuerySet, months: list[date]) -> dict:
+def _ft_figures(beneficiaries: QuerySet, months: list[date], communes: Collection[str] | None) -> dict:
     status_rows = dict(
         beneficiaries.order_by()
         .values_list("followup__status")
@@ -117,30 +129,26 @@ def _ft_figures(beneficiaries: QuerySet, months: list[date]) -> dict:
     unknown_category = sum(n for code, n in category_rows.items() if code not in CATEGORIES)
     if unknown_category:
         by_category.append((_("sans catégorie ou code inconnu"), unknown_category))
-    events = (
-        _related_to(StatusEvent.objects.all(), beneficiaries)
-        .filter(
-            date__gte=months[0],
-            kind__in=[EventKind.NEW_REGISTRATION, EventKind.CESSATION, EventKind.RADIATION],
+    if communes is None:
+        events = (
+            _related_to(StatusEvent.objects.all(), beneficiaries)
+            .filter(date__gte=months[0], kind__in=SERIES_OF_EVENTS)
+            .order_by()
+            .annotate(month=TruncMonth("date"))
+            .values_list("kind", "month")
+            # COUNT(*), not COUNT(id): the (kind, date) index then holds all the query reads, and
+            # two years of events are counted without reading the table (migration exchanges 0009).
+            .annotate(n=Count("*"))
+            .values_list("kind", "month", "n")
         )
-        .order_by()
-        .annotate(month=TruncMonth("date"))
-        .values_list("kind", "month")
-        # COUNT(*), not COUNT(id): the (kind, date) index then holds all the query reads, and a
-        # year of events is counted without reading the table (migration exchanges 0009).
-        .annotate(n=Count("*"))
-        .values_list("kind", "month", "n")
-    )
-    series = {kind: dict.fromkeys(months, 0) for kind in ("registrations", "cessations", "radiations")}
-    names = {
-        EventKind.NEW_REGISTRATION: "registrations",
-        EventKind.CESSATION: "cessations",
-        EventKind.RADIATION: "radiations",
-    }
+    else:
+        by_commune = _events_by_commune(months)
+        events = [row for commune in communes for row in by_commune.get(commune, ())]
+    series = {name: dict.fromkeys(months, 0) for name in SERIES_OF_EVENTS.values()}
     for kind, month, n in events:
         month = _as_date(month)
-        if month in series[names[kind]]:
-            series[names[kind]][month] += n
+        if month in series[SERIES_OF_EVENTS[kind]]:
+            series[SERIES_OF_EVENTS[kind]][month] += n
     return {
         "total": sum(n for _label, n in by_status),
         "by_status": by_status,
@@ -148,6 +156,39 @@ def _ft_figures(beneficiaries: QuerySet, months: list[date]) -> dict:
         "series": {name: [values[m] for m in months] for name, values in series.items()},
         "months": months,
     }
+
+
+def _events_by_commune(months: list[date]) -> dict[str, list[tuple[str, date, int]]]:
+    """The events of the series over `months`, counted by commune: the territories' dashboards.
+
+    Computed once per data version for all the territories: counting a territory's events joins
+    two years of them to its people, 2 s at 12 million events, and a Département has ten
+    territories or more; this one pass costs about as much as two territories did
+    (docs/performance.md, "Pages", "Sixth pass"). Not served stale: a territory's figures are
+    cached for the new data version as computed from it.
+    """
+
+    def compute() -> dict[str, list[tuple[str, date, int]]]:
+        rows = (
+            StatusEvent.objects.filter(date__gte=months[0], kind__in=SERIES_OF_EVENTS)
+            .order_by()
+            .annotate(month=TruncMonth("date"))
+            .values_list("beneficiary__commune_code", "kind", "month")
+            .annotate(n=Count("*"))
+            .values_list("beneficiary__commune_code", "kind", "month", "n")
+        )
+        table: dict[str, list[tuple[str, date, int]]] = {}
+        for commune, kind, month, n in rows:
+            table.setdefault(commune, []).append((kind, _as_date(month), n))
+        return table
+
+    return cached(
+        "dashboard-events-by-commune",
+        Beneficiary.objects.all(),
+        compute,
+        WITHOUT_DECISIONS,
+        variant=f"{months[-1]:%Y%m}",
+    )
 
 
 def _decision_figures(beneficiaries: QuerySet, months: list[date]) -> dict:

@@ -34,7 +34,11 @@ from beneficiaries.filters import (
     with_orientation,
 )
 from beneficiaries.listing import list_page, page_number
-from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
+from beneficiaries.scoping import (
+    get_visible_beneficiary_or_404,
+    territory_communes,
+    visible_beneficiaries,
+)
 from beneficiaries.timeline import build_timeline, coded, window_start
 from beneficiaries.versioned_cache import data_version, scope_key
 from exchanges.models import FollowUp
@@ -204,7 +208,7 @@ def cohort_detail(request: HttpRequest, cohort: str) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     beneficiaries = visible_beneficiaries(request.user)
     today = data_month()[1]
-    data = dashboard_data(beneficiaries, today)
+    data = dashboard_data(beneficiaries, today, territory_communes(request.user))
     context = {
         "cache_key": f"{scope_key(beneficiaries)}:{data_version()}:{today:%Y%m}",
         "cache_seconds": settings.DASHBOARD_CACHE_SECONDS,

@@ -34,14 +34,15 @@ from beneficiaries.versioned_cache import computing_after_import
 logger = logging.getLogger(__name__)
 
 
-def scopes_in_use() -> list[QuerySet]:
-    """What the users see: the whole Département, then each set of communes a user is limited to."""
-    scopes: dict[tuple[str, ...], QuerySet] = {(): Beneficiary.objects.all()}
+def scopes_in_use() -> list[tuple[QuerySet, tuple[str, ...] | None]]:
+    """What the users see, with the communes it is limited to: the whole Département (None),
+    then each set of communes a user is limited to."""
+    scopes: dict[tuple[str, ...] | None, QuerySet] = {None: Beneficiary.objects.all()}
     for user in User.objects.filter(is_active=True).prefetch_related("territories"):
         communes = territory_communes(user)
         if communes:
             scopes.setdefault(tuple(sorted(communes)), visible_beneficiaries(user))
-    return list(scopes.values())
+    return [(queryset, communes) for communes, queryset in scopes.items()]
 
 
 def warm_counts() -> int:
@@ -50,8 +51,8 @@ def warm_counts() -> int:
     newest_stock()
     followup_choices()
     scopes = scopes_in_use()
-    for scope in scopes:
-        dashboard_data(scope, today)
+    for scope, communes in scopes:
+        dashboard_data(scope, today, communes)
         cohort_counts(scope)
     return len(scopes)
 

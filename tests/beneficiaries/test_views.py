@@ -549,6 +549,36 @@ def test_dashboard_counts_and_charts(officer_client):
     assert "style=" not in body.split("<main", 1)[1]
 
 
+def test_a_territory_s_dashboard_counts_the_events_of_its_people_only(client, social_worker):
+    from beneficiaries import dashboard
+    from beneficiaries.scoping import visible_beneficiaries
+    from tests.factories import TerritoryFactory
+
+    run = ImportRunFactory(reference_date=date(2025, 1, 31))
+    for commune, registrations, cessations in (("82121", 3, 1), ("82112", 2, 0), ("82033", 4, 2)):
+        for index in range(registrations + cessations):
+            person = BeneficiaryFactory(commune_code=commune)
+            kind = "new_registration" if index < registrations else "cessation"
+            StatusEventFactory(beneficiary=person, run=run, date=date(2024, 12, 3), kind=kind)
+    StatusEventFactory(beneficiary=BeneficiaryFactory(commune_code="82121"), run=run, kind="category_change")
+    montauban = TerritoryFactory(name="Montauban", communes="82121")
+    moissac = TerritoryFactory(name="Moissac", communes="82112")
+    client.login(username=social_worker.username, password=TEST_PASSWORD)
+    for territories, expected in (([montauban], (3, 1)), ([montauban, moissac], (5, 1))):
+        social_worker.territories.set(territories)
+        invalidate_dashboard()
+        data = client.get(reverse("dashboard")).context["data"]
+        december = data["months"].index(date(2024, 12, 1))
+        series = data["series"]
+        assert (series["registrations"][december], series["cessations"][december]) == expected
+        # The same figures as counting the territory's events through its people.
+        months = dashboard.month_starts(date(2025, 1, 31))
+        scope = visible_beneficiaries(social_worker)
+        assert dashboard._ft_figures(scope, months, None)["series"] == {
+            name: values for name, values in series.items() if name != "orientations"
+        }
+
+
 def test_a_decision_recomputes_the_orientation_figures_only(officer_client, monkeypatch):
     """Decisions are recorded all day: France Travail's figures wait for the next import."""
     from django.db import connection

@@ -32,6 +32,18 @@ def test_each_set_of_territories_in_use_is_one_scope(orientation_officer):
     assert len(warming.scopes_in_use()) == 3
 
 
+def test_the_territories_events_are_counted_once_for_them_all(orientation_officer):
+    for number, commune in enumerate(("82121", "82112", "82033")):
+        territory = TerritoryFactory(name=f"Territoire {number}", communes=commune)
+        UserFactory(username=f"ts{number}", role="social_worker").territories.set([territory])
+    with CaptureQueriesContext(connection) as queries:
+        assert warming.warm_counts() == 4
+    counted = [query["sql"] for query in queries if "exchanges_statusevent" in query["sql"]]
+    # The Département's from the (kind, date) index; the three territories' from one pass by commune.
+    assert len(counted) == 2, counted
+    assert sum("commune_code" in sql for sql in counted) == 1
+
+
 def test_after_an_import_the_pages_find_their_counts_computed(
     client, orientation_officer, tmp_path, monkeypatch
 ):
