@@ -44,6 +44,15 @@ def test_the_territories_events_are_counted_once_for_them_all(orientation_office
     assert sum("commune_code" in sql for sql in counted) == 1
 
 
+def test_a_social_worker_without_territory_has_no_events_counted(client):
+    social_worker = UserFactory(username="sans-territoire", role="social_worker")
+    client.force_login(social_worker)
+    with CaptureQueriesContext(connection) as queries:
+        data = client.get(reverse("dashboard")).context["data"]
+    assert data["total"] == 0 and not any(data["series"]["registrations"])
+    assert not [query for query in queries if "exchanges_statusevent" in query["sql"]]
+
+
 def test_after_an_import_the_pages_find_their_counts_computed(
     client, orientation_officer, tmp_path, monkeypatch
 ):
