@@ -396,7 +396,7 @@ def scenario_urls(
     rng: random.Random, people: int, names: list[str], communes: list[int] | None = None
 ) -> dict:
     """One URL per page kind, drawn at random; with `communes` (indexes in COMMUNES, a
-    territory's), the beneficiary, the CAF number searched and the commune filtered are in it."""
+    territory's), the beneficiary, the identifier searched and the commune filtered are in it."""
     surname = rng.choice(names)
     if communes is None:
         index = rng.randint(1, people)
@@ -803,17 +803,16 @@ def main() -> None:
         print("  reused", flush=True)
     users = [f"bench{n}" for n in range(args.clients)]
     territories = bench_territories(args.territories)
+    # Without territories, users who see the whole Département; with them, social workers who
+    # each see one territory (client n the n-th, in turn), as most users of a large Département do.
+    assigned = [territories[number % len(territories)] for number in range(len(users))] if territories else []
     for number, username in enumerate(users):
         user, _created = User.objects.get_or_create(username=username)
-        # Without territories, users who see the whole Département; with them, social
-        # workers who each see one territory, as most users of a large Département do.
-        user.role = "social_worker" if territories else "orientation_officer"
+        user.role = "social_worker" if assigned else "orientation_officer"
         user.set_password(PASSWORD)
         user.save()
-        user.territories.set([territories[number % len(territories)][0]] if territories else [])
-    scopes = None
-    if territories:
-        scopes = [territories[number % len(territories)][1] for number in range(len(users))]
+        user.territories.set([assigned[number][0]] if assigned else [])
+    scopes = [communes for _territory, communes in assigned] or None
     counts = {
         "snapshots": JobSeekerSnapshot.objects.count(),
         "follow-ups": FollowUp.objects.count(),

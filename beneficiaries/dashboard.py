@@ -18,6 +18,7 @@ from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
+from beneficiaries.scoping import beneficiaries_in
 from beneficiaries.versioned_cache import EVERYTHING, WITHOUT_DECISIONS, cached
 from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES
 from exchanges.models import (
@@ -65,12 +66,11 @@ def month_starts(end: date, count: int = MONTHS) -> list[date]:
     return [date(i // 12, i % 12 + 1, 1) for i in range(index - count + 1, index + 1)]
 
 
-def dashboard_data(beneficiaries: QuerySet, today: date, communes: Collection[str] | None = None) -> dict:
-    """The dashboard's figures: France Travail's cached until an import, the decisions' until one changes.
-
-    `communes`: the INSEE codes `beneficiaries` is limited to (`scoping.territory_communes`), or
-    None when it is not limited to communes.
+def dashboard_data(communes: Collection[str] | None, today: date) -> dict:
+    """The dashboard of the people of `communes` (`scoping.territory_communes`; None: the whole
+    Département): France Travail's figures cached until an import, the decisions' until one changes.
     """
+    beneficiaries = beneficiaries_in(communes)
     france_travail = cached(
         "dashboard-ft",
         beneficiaries,

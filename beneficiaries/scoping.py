@@ -21,6 +21,8 @@ Rules (issue 7):
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.db.models import QuerySet, prefetch_related_objects
 from django.http import Http404, HttpRequest
 
@@ -46,14 +48,22 @@ def territory_communes(user) -> set[str] | None:
     return {code for territory in territories for code in territory.commune_codes}
 
 
-def visible_beneficiaries(user) -> QuerySet[Beneficiary]:
+def beneficiaries_in(communes: Collection[str] | None) -> QuerySet[Beneficiary]:
+    """The people of `communes` (INSEE codes), everyone with None: the queryset of a scope.
+
+    Sorted, so that a scope has one SQL whatever the order its communes came in: the cached
+    counts are keyed by it (beneficiaries.versioned_cache).
+    """
     beneficiaries = Beneficiary.objects.all()
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return beneficiaries.none()
-    communes = territory_communes(user)
     if communes is None:
         return beneficiaries
     return beneficiaries.filter(commune_code__in=sorted(communes))
+
+
+def visible_beneficiaries(user) -> QuerySet[Beneficiary]:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Beneficiary.objects.none()
+    return beneficiaries_in(territory_communes(user))
 
 
 def get_visible_beneficiary_or_404(request: HttpRequest, pk: int) -> Beneficiary:

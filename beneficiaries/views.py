@@ -35,6 +35,7 @@ from beneficiaries.filters import (
 )
 from beneficiaries.listing import list_page, page_number
 from beneficiaries.scoping import (
+    beneficiaries_in,
     get_visible_beneficiary_or_404,
     territory_communes,
     visible_beneficiaries,
@@ -206,11 +207,13 @@ def cohort_detail(request: HttpRequest, cohort: str) -> HttpResponse:
 
 @requires(Capability.VIEW_FOLLOWUP)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    beneficiaries = visible_beneficiaries(request.user)
+    # Counted by commune for a user limited to territories: the scope is its communes, from which
+    # visible_beneficiaries() makes its queryset too (scoping.beneficiaries_in).
+    communes = territory_communes(request.user)
     today = data_month()[1]
-    data = dashboard_data(beneficiaries, today, territory_communes(request.user))
+    data = dashboard_data(communes, today)
     context = {
-        "cache_key": f"{scope_key(beneficiaries)}:{data_version()}:{today:%Y%m}",
+        "cache_key": f"{scope_key(beneficiaries_in(communes))}:{data_version()}:{today:%Y%m}",
         "cache_seconds": settings.DASHBOARD_CACHE_SECONDS,
         "data": data,
         "status_chart": bar_chart(data["by_status"]),

@@ -13,36 +13,32 @@ import's, and a run of two files needs one computing.
 
 Warmed for each scope in use: the whole Département (orientation officers and
 admins without territory) and each set of territories an active user holds,
-with the querysets the pages build (`visible_beneficiaries`), so that the
-cache keys are theirs.
+with the querysets the pages build (`scoping.beneficiaries_in`, behind
+`visible_beneficiaries`), so that the cache keys are theirs.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.db.models import QuerySet
-
 from accounts.models import User
 from beneficiaries.cohorts import data_month, newest_stock
 from beneficiaries.dashboard import cohort_counts, dashboard_data
 from beneficiaries.filters import followup_choices
-from beneficiaries.models import Beneficiary
-from beneficiaries.scoping import territory_communes, visible_beneficiaries
+from beneficiaries.scoping import beneficiaries_in, territory_communes
 from beneficiaries.versioned_cache import computing_after_import
 
 logger = logging.getLogger(__name__)
 
 
-def scopes_in_use() -> list[tuple[QuerySet, tuple[str, ...] | None]]:
-    """What the users see, with the communes it is limited to: the whole Département (None),
-    then each set of communes a user is limited to."""
-    scopes: dict[tuple[str, ...] | None, QuerySet] = {None: Beneficiary.objects.all()}
+def scopes_in_use() -> list[tuple[str, ...] | None]:
+    """What the users see: the whole Département (None), then each set of communes a user is limited to."""
+    scopes: list[tuple[str, ...] | None] = [None]
     for user in User.objects.filter(is_active=True).prefetch_related("territories"):
         communes = territory_communes(user)
-        if communes:
-            scopes.setdefault(tuple(sorted(communes)), visible_beneficiaries(user))
-    return [(queryset, communes) for communes, queryset in scopes.items()]
+        if communes and (scope := tuple(sorted(communes))) not in scopes:
+            scopes.append(scope)
+    return scopes
 
 
 def warm_counts() -> int:
@@ -51,9 +47,9 @@ def warm_counts() -> int:
     newest_stock()
     followup_choices()
     scopes = scopes_in_use()
-    for scope, communes in scopes:
-        dashboard_data(scope, today, communes)
-        cohort_counts(scope)
+    for communes in scopes:
+        dashboard_data(communes, today)
+        cohort_counts(beneficiaries_in(communes))
     return len(scopes)
 
 
