@@ -14,4 +14,5 @@ def second_factor_required(user) -> bool:
         return False
     if settings.OTP_REQUIRED_FOR_ADMINS and (user.role == Role.ADMIN or user.is_superuser):
         return True
-    return user_has_device(user, confirmed=True)
+    known = getattr(user, "has_confirmed_device", None)  # accounts.backends.UserBackend
+    return user_has_device(user, confirmed=True) if known is None else known

@@ -185,7 +185,8 @@ LOGOUT_REDIRECT_URL = "login"
 # The lockout backend only watches attempts; ModelBackend checks the password.
 AUTHENTICATION_BACKENDS = [
     "accounts.backends.LockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, whose user also says whether they have a second-factor device.
+    "accounts.backends.UserBackend",
 ]
 
 # Passwords: length and a common-password list, no composition rule and no

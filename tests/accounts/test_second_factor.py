@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -85,3 +87,30 @@ def test_next_parameter_cannot_leave_the_site(client, social_worker):
     login(client, social_worker)
     response = client.post(reverse("otp_verify"), {"token": code(device), "next": "https://evil.example/"})
     assert response["Location"] == "/"
+
+
+@pytest.mark.django_db
+def test_a_device_confirmed_elsewhere_is_asked_for_at_the_next_request(client, social_worker, settings):
+    """The user of each request says whether they have a device (UserBackend), read afresh each time."""
+    settings.OTP_REQUIRED_FOR_ADMINS = False
+    login(client, social_worker)
+    assert client.get(reverse("home")).status_code == 200
+    device = TOTPDevice.objects.create(user=social_worker, name="app", confirmed=False)
+    assert client.get(reverse("home")).status_code == 200  # not confirmed: nothing asked yet
+
+    device.confirmed = True
+    device.save()
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("otp_verify"))
+
+
+@pytest.mark.django_db
+def test_a_request_does_not_look_the_devices_up_on_its_own(client, social_worker, settings):
+    settings.OTP_REQUIRED_FOR_ADMINS = False
+    login(client, social_worker)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("home")).status_code == 200
+    device_table = TOTPDevice._meta.db_table
+    reads = [query["sql"] for query in queries if device_table in query["sql"]]
+    # One read, inside the user's own query, and none of its own.
+    assert len(reads) == 1 and reads[0].lstrip().upper().startswith("SELECT") and "accounts_user" in reads[0]
