@@ -188,7 +188,7 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires(Capability.VIEW_FOLLOWUP)
 def cohort_index(request: HttpRequest) -> HttpResponse:
-    counts = cohort_counts(visible_beneficiaries(request.user))
+    counts = cohort_counts(territory_communes(request.user))
     rows = [(cohort, counts.get(cohort.slug, 0)) for cohort in cohorts()]
     return render(request, "beneficiaries/cohorts.html", {"rows": rows, "month": data_month()[0]})
 

@@ -25,7 +25,7 @@ from accounts.models import User
 from beneficiaries.cohorts import data_month, newest_stock
 from beneficiaries.dashboard import cohort_counts, dashboard_data
 from beneficiaries.filters import followup_choices
-from beneficiaries.scoping import beneficiaries_in, territory_communes
+from beneficiaries.scoping import territory_communes
 from beneficiaries.versioned_cache import computing_after_import
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def warm_counts() -> int:
     scopes = scopes_in_use()
     for communes in scopes:
         dashboard_data(communes, today)
-        cohort_counts(beneficiaries_in(communes))
+        cohort_counts(communes)
     return len(scopes)
 
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from beneficiaries.cohorts import cohorts
 from beneficiaries.dashboard import cohort_counts
-from beneficiaries.scoping import visible_beneficiaries
+from beneficiaries.scoping import territory_communes
 
 register = template.Library()
 
@@ -52,7 +52,7 @@ def sort_header(context, key: str, label: str):
 @register.simple_tag(takes_context=True)
 def home_cohorts(context) -> list:
     """(cohort, count) for the user's visible beneficiaries, cached (see dashboard.cohort_counts)."""
-    counts = cohort_counts(visible_beneficiaries(context["request"].user))
+    counts = cohort_counts(territory_communes(context["request"].user))
     return [(cohort, counts.get(cohort.slug, 0)) for cohort in cohorts()]
 
 

@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from beneficiaries.versioned_cache import invalidate_dashboard
+from exchanges.layouts import CATEGORIES
+from exchanges.models import StatusEvent
 from tests.beneficiaries.factories import (
     ImportRunFactory,
     ReviewCaseFactory,
@@ -572,11 +574,65 @@ def test_a_territory_s_dashboard_counts_the_events_of_its_people_only(client, so
         series = data["series"]
         assert (series["registrations"][december], series["cessations"][december]) == expected
         # The same figures as counting the territory's events through its people.
-        months = dashboard.month_starts(date(2025, 1, 31))
         scope = visible_beneficiaries(social_worker)
-        assert dashboard._ft_figures(scope, months, None)["series"] == {
-            name: values for name, values in series.items() if name != "orientations"
+        for kind, name in dashboard.SERIES_OF_EVENTS.items():
+            events = StatusEvent.objects.filter(beneficiary__in=scope, kind=kind)
+            assert series[name] == [
+                events.filter(date__year=month.year, date__month=month.month).count()
+                for month in data["months"]
+            ]
+
+
+def test_a_territory_s_counts_are_those_of_its_people(client, social_worker, orientation_officer):
+    """Counted once by commune for every scope (dashboard._ft_counts_by_commune), summed by territory."""
+    from beneficiaries.cohorts import cohorts
+    from beneficiaries.scoping import visible_beneficiaries
+    from exchanges.models import FollowUpStatus
+    from tests.factories import TerritoryFactory
+
+    today = timezone.localdate()
+    run = ImportRunFactory(reference_date=date(2025, 1, 31))
+    profiles = [
+        registered(category="1"),
+        registered(category="2", last_contact_date=today - timedelta(days=400)),
+        registered(radiation_date=date(2025, 1, 12), radiation_motive="21"),
+        registered(cessation_date=date(2025, 1, 5), cessation_motive="11"),
+        registered(ppae_signature_date=None, registration_date=today - timedelta(days=100)),
+    ]
+    number = 0
+    for commune, people in (("82121", 7), ("82112", 4), ("82033", 9), ("", 2)):
+        for index in range(people):
+            person = BeneficiaryFactory(commune_code=commune)
+            if index % 6 == 5:
+                continue  # unknown to France Travail
+            number += 1
+            followup(person, run=run, record_number=number, absent=index == 3, **profiles[index % 5])
+    DecisionFactory(nature="05", decision_date=today - timedelta(days=200))
+    montauban = TerritoryFactory(name="Montauban", communes="82121")
+    moissac = TerritoryFactory(name="Moissac", communes="82112")
+    for user, territories in (
+        (social_worker, [montauban]),
+        (social_worker, [montauban, moissac]),
+        (orientation_officer, []),
+    ):
+        user.territories.set(territories)
+        client.login(username=user.username, password=TEST_PASSWORD)
+        invalidate_dashboard()
+        data = client.get(reverse("dashboard")).context["data"]
+        counts = dict((cohort.slug, n) for cohort, n in client.get(reverse("cohort_index")).context["rows"])
+        scope = visible_beneficiaries(user)
+        assert dict(data["by_status"]) == {
+            **{
+                label: scope.filter(followup__status=value).count() for value, label in FollowUpStatus.choices
+            },
+            "aucune donnée France Travail": scope.filter(followup__isnull=True).count(),
         }
+        registered_in_scope = scope.filter(followup__status=FollowUpStatus.REGISTERED)
+        assert [n for _label, n in data["by_category"]] == [
+            registered_in_scope.filter(followup__category=code).count() for code in CATEGORIES
+        ]
+        assert counts == {cohort.slug: cohort.queryset(scope).count() for cohort in cohorts()}
+        assert data["total"] == scope.count() and sum(counts.values()) > 0
 
 
 def test_a_decision_recomputes_the_orientation_figures_only(officer_client, monkeypatch):

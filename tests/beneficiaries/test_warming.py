@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from beneficiaries import dashboard, warming
+from beneficiaries.versioned_cache import invalidate_dashboard
 from exchanges.models import ImportRun, ImportStatus
 from exchanges.pecgm_import import import_pecgm
 from tests.exchanges.import_files import pecgm_file, record_for
@@ -42,6 +43,24 @@ def test_the_territories_events_are_counted_once_for_them_all(orientation_office
     # The Département's from the (kind, date) index; the three territories' from one pass by commune.
     assert len(counted) == 2, counted
     assert sum("commune_code" in sql for sql in counted) == 1
+
+
+def test_the_territories_follow_ups_are_counted_once_for_them_all(orientation_officer):
+    def follow_up_counts(territories: int) -> int:
+        for number in range(territories):
+            territory = TerritoryFactory(name=f"Territoire {number}", communes=f"82{number:03d}")
+            UserFactory(username=f"ts{number}", role="social_worker").territories.set([territory])
+        invalidate_dashboard()
+        with CaptureQueriesContext(connection) as queries:
+            assert warming.warm_counts() == 1 + territories
+        # The cohort that reads the decisions is counted for each scope: a decision changes it.
+        return sum(
+            "exchanges_followup" in sql and "COUNT(" in sql and "orientations_orientationdecision" not in sql
+            for sql in (query["sql"] for query in queries)
+        )
+
+    one = follow_up_counts(1)
+    assert one > 0 and follow_up_counts(3) == one
 
 
 def test_a_social_worker_without_territory_has_no_events_counted(client):
