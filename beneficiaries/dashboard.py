@@ -175,10 +175,11 @@ def _ft_counts_by_commune() -> dict[str | None, Counter]:
     """France Travail's counts of everyone, by commune, once per data version: every scope sums its own.
 
     A territory counted on its own joined its people to their follow-ups, ~0.8 s each at 200 000
-    people: after each import, the warming took 10 s for 8 territories, on both cores while the
-    caseworkers browsed. This pass counts the Département by commune in ~1.2 s for every scope
-    (docs/performance.md, "Pages", "Seventh pass"). Not served stale: each scope's figures are
-    cached for the new data version as computed from it.
+    people: after each import, the warming of 8 territories and the Département took 8 s on a
+    quiet machine, 9-11 s while caseworkers browsed. This pass counts the Département by commune
+    in ~1.2 s for every scope; the warming takes 3 s (docs/performance.md, "Pages", "Seventh
+    pass"). Not served stale: each scope's figures are cached for the new data version as
+    computed from it.
     """
 
     def compute() -> dict[str | None, Counter]:
