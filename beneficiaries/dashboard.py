@@ -53,7 +53,7 @@ def cohort_counts(communes: Collection[str] | None) -> dict[str, int]:
 
     def from_the_counts_by_commune() -> dict[str, int]:
         counts = _ft_counts(communes)
-        return {cohort.slug: counts[("cohort", cohort.slug)] for cohort in _cohorts(reads_decisions=False)}
+        return {c.slug: counts[("cohort", c.slug)] for c in _cohorts(reads_decisions=False)}
 
     def reading_the_decisions() -> dict[str, int]:
         return {c.slug: c.queryset(beneficiaries).count() for c in _cohorts(reads_decisions=True)}
