@@ -8,10 +8,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
-from django_otp import user_has_device
 
 from accounts import sessions
-from accounts.second_factor import second_factor_required
+from accounts.second_factor import has_confirmed_device, second_factor_required
 
 
 class SessionLifetimeMiddleware:
@@ -66,6 +65,6 @@ class SecondFactorMiddleware:
             except Resolver404:
                 name = None
             if name not in OPEN_BEFORE_SECOND_FACTOR:
-                target = "otp_verify" if user_has_device(user, confirmed=True) else "otp_setup"
+                target = "otp_verify" if has_confirmed_device(user) else "otp_setup"
                 return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)

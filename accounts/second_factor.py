@@ -14,5 +14,11 @@ def second_factor_required(user) -> bool:
         return False
     if settings.OTP_REQUIRED_FOR_ADMINS and (user.role == Role.ADMIN or user.is_superuser):
         return True
-    known = getattr(user, "has_confirmed_device", None)  # accounts.backends.UserBackend
+    return has_confirmed_device(user)
+
+
+def has_confirmed_device(user) -> bool:
+    """Read with the user by accounts.backends.UserBackend; asked of django-otp for a user
+    loaded otherwise."""
+    known = getattr(user, "has_confirmed_device", None)
     return user_has_device(user, confirmed=True) if known is None else known

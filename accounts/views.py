@@ -9,12 +9,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET
-from django_otp import devices_for_user, user_has_device
+from django_otp import devices_for_user
 from django_otp import login as otp_login
 
 from accounts import otp
 from accounts.decorators import login_required, public
 from accounts.roles import ROLE_CAPABILITIES, Capability
+from accounts.second_factor import has_confirmed_device
 from audit import Action
 from audit import log as audit_log
 
@@ -48,7 +49,7 @@ def _token(request: HttpRequest) -> str:
 @sensitive_post_parameters("token")
 def otp_setup(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: scan the QR code, then type a code to confirm."""
-    if user_has_device(request.user, confirmed=True):
+    if has_confirmed_device(request.user):
         return render(request, "accounts/otp_setup.html", {"enrolled": True})
     device = otp.pending_device(request.user)
     error = None

@@ -103,6 +103,11 @@ def month_ends(count: int) -> list[date]:
     return list(reversed(ends))
 
 
+def commune_of(person: int) -> str:
+    """The commune of the bench's person `person` (its id, from 1): they go round COMMUNES in turn."""
+    return COMMUNES[(person - 1) % len(COMMUNES)]
+
+
 def copy_beneficiaries(count: int, names: list[str], first_names: list[str]) -> None:
     rng = random.Random(82)
     columns = [
@@ -117,7 +122,7 @@ def copy_beneficiaries(count: int, names: list[str], first_names: list[str]) -> 
             for index in range(count):
                 sex = 1 + index % 2
                 birth = date(1960, 1, 1) + timedelta(days=rng.randint(0, 16000))
-                commune = COMMUNES[index % len(COMMUNES)]
+                commune = commune_of(index + 1)
                 nir = f"{sex}{birth:%y%m}{commune}{index % 1000:03d}"[:13] + f"{index % 97:02d}"
                 birth_name = rng.choice(names)
                 usage_name = rng.choice(names) if sex == 2 and rng.random() < 0.2 else ""
@@ -401,7 +406,7 @@ def scenario_urls(
     if communes is None:
         index = rng.randint(1, people)
     else:
-        # Person p lives in COMMUNES[(p - 1) % len(COMMUNES)] (copy_beneficiaries).
+        # Someone whose commune (commune_of) is one of the territory's.
         index = rng.randrange(people // len(COMMUNES)) * len(COMMUNES) + rng.choice(communes) + 1
     search = rng.choice(
         [
@@ -417,7 +422,7 @@ def scenario_urls(
             f"statut=cessation&motif_cessation=11&page={rng.randint(1, 5)}",
             f"axe=0{rng.randint(1, 7)}&modalite=REN&tri=-inscription",
             f"structure={AGENCIES[index % len(AGENCIES)].replace(' ', '+')}&contact_au=2024-12-01",
-            f"nature=0{rng.randint(1, 6)}&commune={COMMUNES[(index - 1) % len(COMMUNES)]}&tri=naissance",
+            f"nature=0{rng.randint(1, 6)}&commune={commune_of(index)}&tri=naissance",
             f"page={rng.randint(1, 200)}",
         ]
     )

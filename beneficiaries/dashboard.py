@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection
 from datetime import date
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
@@ -95,7 +95,7 @@ def dashboard_data(communes: Collection[str] | None, today: date) -> dict:
     decisions = cached(
         f"dashboard-decisions-{months[-1]:%Y%m}",
         beneficiaries,
-        lambda: _decision_figures(beneficiaries, months),
+        lambda: _decision_figures(communes, months),
         stale_while_computing=True,
     )
     return {
@@ -104,18 +104,6 @@ def dashboard_data(communes: Collection[str] | None, today: date) -> dict:
         "months": months,
         "series": {**france_travail["series"], "orientations": decisions["orientations"]},
     }
-
-
-def _related_to(queryset: QuerySet, beneficiaries: QuerySet) -> QuerySet:
-    """`queryset` (events, decisions) narrowed to the people of `beneficiaries`.
-
-    Nothing to narrow when the scope is everyone (an admin, a worker without territory limits):
-    the `IN (SELECT id FROM beneficiaries)` would only make PostgreSQL join a million events to
-    200 000 people to keep them all.
-    """
-    if not beneficiaries.query.has_filters():
-        return queryset
-    return queryset.filter(beneficiary__in=beneficiaries)
 
 
 def _ft_figures(communes: Collection[str] | None, months: list[date]) -> dict:
@@ -234,8 +222,12 @@ def _events_by_commune(months: list[date]) -> dict[str, list[tuple[str, date, in
     )
 
 
-def _decision_figures(beneficiaries: QuerySet, months: list[date]) -> dict:
-    decisions = _related_to(OrientationDecision.objects.all(), beneficiaries)
+def _decision_figures(communes: Collection[str] | None, months: list[date]) -> dict:
+    decisions = OrientationDecision.objects.all()
+    if communes is not None:
+        # Not for everyone (an admin, a worker without territory limits): the `IN (SELECT id
+        # FROM beneficiaries)` would only make PostgreSQL join every decision to every person.
+        decisions = decisions.filter(beneficiary__in=beneficiaries_in(communes))
     nature_rows = dict(
         decisions.filter(ended_on__isnull=True)
         .order_by()
