@@ -65,7 +65,14 @@ def test_every_key_the_matching_asks_for_is_looked_up_by_an_index():
     without_nir = BeneficiaryFactory(nir="", usage_name="Martin", caf_number="", msa_number="")
     records = [
         identity(known),  # rule 1: the NIR
-        identity(without_nir, caf_number="C123", msa_number="M456"),  # rules 2-3, then 4
+        # Rules 2-3 (the France Travail identifier, in the follow-ups; the CAF and MSA numbers), then 4.
+        identity(
+            without_nir,
+            caf_number="C123",
+            msa_number="M456",
+            ft_institution_code="076",
+            ft_identifier="1234567A",
+        ),
         # Rule 4 by either name: the usage name as the birth name, and the other way round.
         identity(without_nir, birth_name=without_nir.usage_name, usage_name=without_nir.birth_name),
     ]
@@ -75,6 +82,7 @@ def test_every_key_the_matching_asks_for_is_looked_up_by_an_index():
     lookups = [query["sql"] for query in queries if query["sql"].lstrip().upper().startswith("WITH")]
     # The batch's statement, and the names' one, which asks for both name columns.
     assert len(lookups) == 2, lookups
+    assert all(column in lookups[0] for column in ("nir_key", "ft_identifier", "caf_number", "msa_number"))
     assert all(column in lookups[1] for column in ("birth_name_key", "usage_name_key"))
 
     for sql in lookups:
