@@ -61,7 +61,7 @@ class Beneficiary(models.Model):
             # The import's rule 4 looks people up by either name, the first name and the birth date
             # (exchanges.matching): the birth name by the index above, the usage name by this one.
             # Without it, each batch's names walked the whole index above (13 s a batch of 2 000
-            # at 150 000 people; docs/performance.md, "Import time").
+            # at 150 000 people; docs/performance.md, "A regression found and fixed").
             models.Index(
                 fields=["usage_name_key", "first_name_key", "birth_date"], name="beneficiary_usage_name"
             ),
