@@ -116,23 +116,8 @@ def _ft_figures(communes: Collection[str] | None, months: list[date]) -> dict:
     )
     if unknown_category:
         by_category.append((_("sans catégorie ou code inconnu"), unknown_category))
-    if communes is None:
-        events = (
-            StatusEvent.objects.filter(date__gte=months[0], kind__in=SERIES_OF_EVENTS)
-            .order_by()
-            .annotate(month=TruncMonth("date"))
-            .values_list("kind", "month")
-            # COUNT(*), not COUNT(id): the (kind, date) index then holds all the query reads, and
-            # two years of events are counted without reading the table (migration exchanges 0009).
-            .annotate(n=Count("*"))
-            .values_list("kind", "month", "n")
-        )
-    else:
-        # Nobody to count for a social worker without territory: no need for every commune's.
-        by_commune = _events_by_commune(months) if communes else {}
-        events = [row for commune in communes for row in by_commune.get(commune, ())]
     series = {name: dict.fromkeys(months, 0) for name in SERIES_OF_EVENTS.values()}
-    for kind, month, n in events:
+    for kind, month, n in _events(communes, months):
         month = _as_date(month)
         if month in series[SERIES_OF_EVENTS[kind]]:
             series[SERIES_OF_EVENTS[kind]][month] += n
@@ -189,6 +174,36 @@ def _ft_counts_by_commune() -> dict[str | None, Counter]:
     return cached("ft-counts-by-commune", Beneficiary.objects.all(), compute, WITHOUT_DECISIONS)
 
 
+def _events(communes: Collection[str] | None, months: list[date]) -> list[tuple[str, date, int]]:
+    """The events of the series over `months` of the people of `communes` (None: everyone), as
+    (kind, month, n) rows.
+
+    The Département's are counted without the people (`_event_counts` alone reads an index); a
+    territory's are summed from `_events_by_commune()`.
+    """
+    if communes is None:
+        return list(_event_counts(months))
+    if not communes:
+        return []  # nobody to count (a social worker without territory): no need for the table
+    by_commune = _events_by_commune(months)
+    return [row for commune in communes for row in by_commune.get(commune, ())]
+
+
+def _event_counts(months: list[date], *by: str):
+    """The events of the series over `months`, counted by `by` (columns), kind and month."""
+    return (
+        StatusEvent.objects.filter(date__gte=months[0], kind__in=SERIES_OF_EVENTS)
+        .order_by()
+        .annotate(month=TruncMonth("date"))
+        .values_list(*by, "kind", "month")
+        # COUNT(*), not COUNT(id): with nothing in `by`, the (kind, date) index then holds all the
+        # query reads, and two years of events are counted without reading the table (migration
+        # exchanges 0009).
+        .annotate(n=Count("*"))
+        .values_list(*by, "kind", "month", "n")
+    )
+
+
 def _events_by_commune(months: list[date]) -> dict[str, list[tuple[str, date, int]]]:
     """The events of the series over `months`, counted by commune: the territories' dashboards.
 
@@ -200,16 +215,8 @@ def _events_by_commune(months: list[date]) -> dict[str, list[tuple[str, date, in
     """
 
     def compute() -> dict[str, list[tuple[str, date, int]]]:
-        rows = (
-            StatusEvent.objects.filter(date__gte=months[0], kind__in=SERIES_OF_EVENTS)
-            .order_by()
-            .annotate(month=TruncMonth("date"))
-            .values_list("beneficiary__commune_code", "kind", "month")
-            .annotate(n=Count("*"))
-            .values_list("beneficiary__commune_code", "kind", "month", "n")
-        )
         table: dict[str, list[tuple[str, date, int]]] = {}
-        for commune, kind, month, n in rows:
+        for commune, kind, month, n in _event_counts(months, "beneficiary__commune_code"):
             table.setdefault(commune, []).append((kind, _as_date(month), n))
         return table
 

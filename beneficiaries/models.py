@@ -59,9 +59,8 @@ class Beneficiary(models.Model):
                 name="beneficiary_name_order",
             ),
             # The import's rule 4 looks people up by either name, the first name and the birth date
-            # (exchanges.matching): the birth name by the index above, the usage name by this one.
-            # Without it, each batch's names walked the whole index above (13 s a batch of 2 000
-            # at 150 000 people; docs/performance.md, "A regression found and fixed").
+            # (exchanges.matching): the birth name by the index above, the usage name by this one
+            # (why it came back: migration 0005).
             models.Index(
                 fields=["usage_name_key", "first_name_key", "birth_date"], name="beneficiary_usage_name"
             ),

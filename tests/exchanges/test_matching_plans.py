@@ -1,10 +1,8 @@
 """Every lookup of the import's matching goes through an index (PostgreSQL).
 
 A key without an index is a walk through the whole table for each record
-that asks for it. Migration 0004 dropped the usage name's index, thinking no
-query used it: the matching's rule 4 does, and a first import of 150 000
-records into 150 000 people took 142 s instead of 14 (13 s for each batch's
-names; docs/performance.md, "A regression found and fixed").
+that asks for it: the usage name's, dropped by migration beneficiaries 0004,
+made the import ten times slower (migration 0005 tells it).
 """
 
 from __future__ import annotations
