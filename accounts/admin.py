@@ -1,12 +1,31 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as BaseTOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Territory, User
+from accounts.models import Territory, User, is_last_active_admin
+from accounts.roles import Role
+
+LAST_ADMIN = _("Il doit rester au moins un administrateur actif : donnez d'abord ce rôle à un autre compte.")
+
+
+class UserChangeForm(BaseUserChangeForm):
+    def clean(self):
+        cleaned = super().clean()
+        # Without an active administrator nobody can manage users any more from the
+        # application; only the server's operator could (manage.py add_user).
+        stays_admin = cleaned.get("role") == Role.ADMIN and cleaned.get("is_active")
+        if not stays_admin and is_last_active_admin(self.instance):
+            raise ValidationError(LAST_ADMIN)
+        return cleaned
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    form = UserChangeForm
     list_display = ("username", "last_name", "first_name", "role", "is_active", "last_login")
     list_filter = ("role", "is_active", "territories")
     filter_horizontal = ("territories",)
@@ -22,8 +41,34 @@ class UserAdmin(BaseUserAdmin):
         (_("Territoires"), {"fields": ("territories",)}),
     )
 
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and is_last_active_admin(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        # Deleting a selection could take every administrator at once; accounts are
+        # deleted one by one (or, better, deactivated: the audit trail keeps their name).
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
 
 @admin.register(Territory)
 class TerritoryAdmin(admin.ModelAdmin):
     list_display = ("name", "communes")
     search_fields = ("name", "communes")
+
+
+class TOTPDeviceAdmin(BaseTOTPDeviceAdmin):
+    """An administrator may remove a user's lost device (they enrol again at their next
+    login), never see or choose its secret: one who knew another's key could pass their
+    second factor. Adding a device here would show its key, so devices are enrolled by
+    their owner only (accounts/second_factor.py)."""
+
+    def has_add_permission(self, request):
+        return False
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, TOTPDeviceAdmin)

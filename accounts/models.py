@@ -74,3 +74,11 @@ class User(AbstractUser):
         # the other roles never see it.
         self.is_staff = self.role == Role.ADMIN or self.is_superuser
         super().save(*args, **kwargs)
+
+
+def is_last_active_admin(user: User) -> bool:
+    """Whether `user` is, as saved, the only active administrator."""
+    if user.pk is None:
+        return False
+    admins = User.objects.filter(role=Role.ADMIN, is_active=True)
+    return admins.filter(pk=user.pk).exists() and not admins.exclude(pk=user.pk).exists()

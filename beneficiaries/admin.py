@@ -1,12 +1,8 @@
-from django.contrib import admin
+"""No beneficiary model is registered in Django's admin site, on purpose.
 
-from beneficiaries.models import Beneficiary
-
-
-@admin.register(Beneficiary)
-class BeneficiaryAdmin(admin.ModelAdmin):
-    list_display = ("birth_name", "usage_name", "first_name", "birth_date", "commune_code", "source")
-    list_filter = ("source",)
-    search_fields = ("search_text",)
-    readonly_fields = ("created_at", "updated_at")
-    exclude = ()
+The admin site is for users, territories and reference data. People are read
+through the application's own pages, which limit them to the user's
+territories, mask the NIR and write the audit trail; the admin site does none
+of that, and its change log would keep names and birth dates outside the
+retention rules. People come from the Département's tool (import_beneficiaries).
+"""

@@ -299,6 +299,9 @@ AXES_CLIENT_STR_CALLABLE = "accounts.client_ip.client_str"
 # in production): they enrol at their next login.
 OTP_REQUIRED_FOR_ADMINS = env_bool("OTP_REQUIRED_FOR_ADMINS", PRODUCTION)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Liaison RSA")
+# The admin site may remove a user's lost device, never show or set its secret:
+# an administrator who knew another's key could pass their second factor.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Security: Content-Security-Policy (django-csp 4) -----------------------------
 # Everything is served by the application itself; no inline script or style.

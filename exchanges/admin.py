@@ -1,16 +1,14 @@
-"""Django admin: read-only windows on the import's data (decisions go through the review pages)."""
+"""Django admin: read-only windows on the runs, for support.
+
+Only the runs: the records they carry (snapshots, follow-ups, events, rejected
+values, review cases) are personal data, read through the application's pages,
+which limit them to the user's territories and audit who read them
+(beneficiaries/admin.py says why).
+"""
 
 from django.contrib import admin
 
-from exchanges.models import (
-    ExchangeRun,
-    FollowUp,
-    ImportReject,
-    ImportRun,
-    JobSeekerSnapshot,
-    ReviewCase,
-    StatusEvent,
-)
+from exchanges.models import ExchangeRun, ImportRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -18,6 +16,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    # A run is where the data came from: deleting it would erase that.
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -34,44 +36,6 @@ class ImportRunAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "periodicity")
     search_fields = ("file_name", "sha256")
-
-
-@admin.register(ImportReject)
-class ImportRejectAdmin(ReadOnlyAdmin):
-    list_display = ("run", "level", "record_number", "field", "message")
-    list_filter = ("level",)
-    list_select_related = ("run",)
-
-
-@admin.register(JobSeekerSnapshot)
-class JobSeekerSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ("run", "record_number", "reference_date", "periodicity", "match_rule", "beneficiary")
-    list_filter = ("periodicity", "match_rule")
-    list_select_related = ("run", "beneficiary")
-    raw_id_fields = ("beneficiary", "run")
-
-
-@admin.register(FollowUp)
-class FollowUpAdmin(ReadOnlyAdmin):
-    list_display = ("beneficiary", "status", "reference_date", "absent_from_last_stock", "has_unknown_codes")
-    list_filter = ("status", "absent_from_last_stock", "has_unknown_codes")
-    list_select_related = ("beneficiary",)
-    raw_id_fields = ("beneficiary", "source_snapshot")
-
-
-@admin.register(StatusEvent)
-class StatusEventAdmin(ReadOnlyAdmin):
-    list_display = ("beneficiary", "kind", "date", "motive", "run")
-    list_filter = ("kind",)
-    list_select_related = ("beneficiary", "run")
-    raw_id_fields = ("beneficiary", "run")
-
-
-@admin.register(ReviewCase)
-class ReviewCaseAdmin(ReadOnlyAdmin):
-    list_display = ("reason", "status", "run", "record_number", "created_at", "resolved_by")
-    list_filter = ("reason", "status")
-    raw_id_fields = ("run", "snapshot", "beneficiary", "candidates")
 
 
 @admin.register(ExchangeRun)
