@@ -11,9 +11,13 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import re
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -153,3 +157,28 @@ def test_filter_leaves_ordinary_numbers_alone(text):
 def test_filter_is_installed_on_every_handler(settings):
     for name, handler in settings.LOGGING["handlers"].items():
         assert "mask_personal_data" in handler.get("filters", []), name
+
+
+def test_the_celery_worker_keeps_the_masking_filter(tmp_path):
+    """A worker sets its logging up at start (Worker.setup_logging -> app.log.setup); the
+    filter must survive it, or the imports it runs could log a NIR in clear."""
+    nir = "2800582200138"
+    script = (
+        "import logging, django\n"
+        "from config.celery import app\n"
+        "django.setup()\n"
+        "app.log.setup(loglevel='INFO')\n"
+        f"logging.getLogger('exchanges.pecgm_import').warning('record with NIR {nir}27')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "record with NIR" in output  # the line was written...
+    assert nir not in output  # ...with the NIR masked
