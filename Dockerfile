@@ -16,7 +16,8 @@ RUN groupadd --system liaison && useradd --system --gid liaison --home /app liai
 WORKDIR /app
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
-COPY --chown=liaison:liaison . .
+# Owned by root: the code is read, never written, by the user that runs it.
+COPY . .
 # collectstatic needs settings to load: give it throw-away values at build time only.
 RUN SECRET_KEY=build-only-not-secret-build-only-not-secret-build-only \
     ALLOWED_HOSTS=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
@@ -24,4 +25,5 @@ RUN SECRET_KEY=build-only-not-secret-build-only-not-secret-build-only \
  && mkdir -p /var/lib/liaison-rsa && chown liaison:liaison /var/lib/liaison-rsa
 USER liaison
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# gunicorn.conf.py sets the workers (WEB_CONCURRENCY) and the access log's format.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

@@ -82,6 +82,7 @@ PRODUCTION = {
     [
         ({"SECRET_KEY": ""}, "SECRET_KEY must be set"),
         ({"SECRET_KEY": "django-insecure-short"}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": "changeme" * 7}, "SECRET_KEY is too weak"),
         ({"DEBUG": "true"}, "DEBUG must be off"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must list"),
         ({"ALLOWED_HOSTS": "*"}, "must not contain"),
@@ -148,3 +149,27 @@ def test_production_shares_its_cache_and_sessions_through_redis(tmp_path):
         "-",
         "django.contrib.sessions.backends.db",
     ]
+
+
+def test_a_hexadecimal_secret_key_is_accepted(tmp_path):
+    result = check_with(tmp_path, **{**PRODUCTION, "SECRET_KEY": "0123456789abcdef" * 4})
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_compose_stack_keeps_its_files_in_the_shared_volume():
+    """web serves the files that worker writes: both must use the `files` volume, whatever .env
+    says (values under `environment:` win over env_file)."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    app = compose.split("\nservices:")[0]  # the x-app block every Django service shares
+    assert "env_file: .env" in app
+    environment = app.split("environment:")[1].split("volumes:")[0]
+    assert "DATA_DIR: /var/lib/liaison-rsa\n" in environment
+    assert "EXCHANGE_FILES_DIR: /var/lib/liaison-rsa/files\n" in environment
+    assert "- files:/var/lib/liaison-rsa\n" in app.split("volumes:")[1]
+
+
+def test_the_image_leaves_the_workers_to_gunicorn_conf():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    command = [line for line in dockerfile.splitlines() if line.startswith("CMD")]
+    assert len(command) == 1 and "gunicorn" in command[0]
+    assert "--workers" not in command[0]  # it would override WEB_CONCURRENCY (gunicorn.conf.py)
