@@ -64,3 +64,23 @@ def test_refuses_unknown_role():
 def test_password_is_not_an_option():
     with pytest.raises(CommandError):
         call_command("add_user", "paul", "--role", "admin", "--password", "x")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.django_db
+def test_a_password_typed_at_a_terminal_is_read_without_echo(monkeypatch):
+    prompts = []
+
+    def getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return "un long secret tapé au clavier"
+
+    monkeypatch.setattr("sys.stdin", _Terminal("ne doit pas être lu\n"))
+    monkeypatch.setattr("getpass.getpass", getpass)
+    call_command("add_user", "marie", "--role", "social_worker", "--password-stdin", stdout=io.StringIO())
+    assert prompts == ["Mot de passe : "]
+    assert User.objects.get(username="marie").check_password("un long secret tapé au clavier")

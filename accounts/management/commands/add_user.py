@@ -1,3 +1,4 @@
+import getpass
 import sys
 
 from django.contrib.auth.password_validation import validate_password
@@ -51,7 +52,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         password = None
         if options["password_stdin"]:
-            password = sys.stdin.readline().rstrip("\r\n")
+            if sys.stdin.isatty():
+                # Typed at a terminal (docker compose run allocates one): not echoed.
+                password = getpass.getpass("Mot de passe : ")
+            else:
+                password = sys.stdin.readline().rstrip("\r\n")
             if not password:
                 raise CommandError("Aucun mot de passe lu sur l'entrée standard.")
 
