@@ -9,6 +9,8 @@ class Action(models.TextChoices):
     RECORDED_ORIENTATION = "recorded_orientation", _("A enregistré une orientation")
     CHANGED_ORIENTATION = "changed_orientation", _("A modifié une orientation")
     RESOLVED_REVIEW = "resolved_review", _("A traité un rapprochement à vérifier")
+    VIEWED_REVIEW = "viewed_review", _("A consulté un rapprochement à vérifier")
+    VIEWED_REJECTS = "viewed_rejects", _("A consulté les rejets d'un fichier")
     DOWNLOADED_FILE = "downloaded_file", _("A téléchargé un fichier d'échange")
     LOGGED_IN = "logged_in", _("Connexion")
     LOGIN_FAILED = "login_failed", _("Échec de connexion")

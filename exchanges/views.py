@@ -16,6 +16,7 @@ import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from beneficiaries.names import fold
+from beneficiaries.nir import mask_nir
 from beneficiaries.scoping import visible_beneficiaries
 from exchanges import review
 from exchanges.followup_export import Echo, stream_csv
@@ -46,6 +47,9 @@ def import_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "open_reviews": run.reviews.filter(status=ReviewStatus.OPEN).count(),
         "rejects_shown": REJECTS_SHOWN,
     }
+    if context["error_count"] or context["warning_count"]:
+        # Rejected values are what France Travail sent about people (a NIR, a name).
+        audit.log(request, audit.Action.VIEWED_REJECTS, run)
     return render(request, "exchanges/run_detail.html", context)
 
 
@@ -114,15 +118,18 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_object_or_404(
         ReviewCase.objects.select_related("run", "snapshot", "beneficiary", "resolved_by"), pk=pk
     )
-    candidates = list(case.candidates.select_related("followup"))
-    # Names only: no NIR travels in a URL.
-    query = request.GET.get("nom", "").strip()
+    visible = visible_beneficiaries(request.user)
+    candidates = list(case.candidates.filter(pk__in=visible.values("pk")).select_related("followup"))
+    # The search for another beneficiary is POSTed: a name never travels in a URL.
+    query = request.POST.get("nom", "").strip() if request.method == "POST" else ""
     found = []
     if query:
-        found = visible_beneficiaries(request.user)
+        found = visible
         for term in fold(query).split():
             found = found.filter(search_text__contains=term)
         found = [person for person in found[:SEARCH_RESULTS] if person not in candidates]
+    # The page shows who France Travail sent and who may be them: a consultation of personal data.
+    audit.log(request, audit.Action.VIEWED_REVIEW, case)
     return render(
         request,
         "exchanges/review_detail.html",
@@ -169,4 +176,6 @@ def review_resolve(request: HttpRequest, pk: int) -> HttpResponse:
 def _received(case: ReviewCase) -> list[tuple[str, str]]:
     """The identity France Travail sent, labelled, for the case page."""
     labels = {field.name: field.verbose_name for field in JobSeekerSnapshot._meta.fields}
-    return [(labels.get(name, name), value) for name, value in case.values.items() if value]
+    # Masked as everywhere on screen; the candidates' pages reveal theirs, audited.
+    shown = {**case.values, "nir": mask_nir(case.values.get("nir"))}
+    return [(labels.get(name, name), value) for name, value in shown.items() if value]

@@ -52,6 +52,8 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
             audit.log(request, audit.Action.RECORDED_ORIENTATION, decision)
             messages.success(request, _("La décision d'orientation est enregistrée."))
             return redirect("orientation_history", pk=beneficiary.pk)
+    # The form shows the person and their current orientation.
+    audit.log(request, audit.Action.VIEWED_BENEFICIARY, beneficiary, page="orientation_record")
     return render(
         request,
         "orientations/record.html",
@@ -68,17 +70,15 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
         .prefetch_related("changes__changed_by")
         .order_by("-decision_date", "-id")
     )
+    audit.log(request, audit.Action.VIEWED_BENEFICIARY, beneficiary, page="orientation_history")
     return render(request, "orientations/history.html", {"beneficiary": beneficiary, "decisions": decisions})
 
 
 @requires(Capability.RECORD_ORIENTATION)
 def correct(request: HttpRequest, pk: int) -> HttpResponse:
-    decision = get_object_or_404(
-        OrientationDecision.objects.select_related("beneficiary").filter(
-            beneficiary__in=visible_beneficiaries(request.user)
-        ),
-        pk=pk,
-    )
+    decision = get_object_or_404(OrientationDecision, pk=pk)
+    # Out of the user's territories: 404, and the attempt goes to the audit trail.
+    decision.beneficiary = get_visible_beneficiary_or_404(request, decision.beneficiary_id)
     initial = {
         "nature": decision.nature,
         "decision_date": decision.decision_date,
@@ -105,6 +105,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.info(request, _("Aucune modification : la décision est inchangée."))
             return redirect("orientation_history", pk=decision.beneficiary_id)
+    audit.log(request, audit.Action.VIEWED_BENEFICIARY, decision.beneficiary, page="orientation_correct")
     return render(
         request,
         "orientations/correct.html",

@@ -51,6 +51,9 @@ def test_run_list_and_detail_show_counts_and_rejects(admin_client, tmp_path, set
     content = detail.content.decode()
     assert "Rapprochés par NIR" in content and "DATE_NAISSANCE" in content and "20251340" in content
     assert reverse("import_run_rejects_csv", args=[run.pk]) in content
+    # The rejected values are what France Travail sent about people: reading them is recorded.
+    entry = AuditEntry.objects.get(action="viewed_rejects")
+    assert (entry.object_type, entry.object_id) == ("exchanges.importrun", str(run.pk))
 
     csv_response = admin_client.get(reverse("import_run_rejects_csv", args=[run.pk]))
     text = b"".join(csv_response.streaming_content).decode("utf-8-sig")
@@ -123,11 +126,28 @@ def test_review_queue_lists_open_cases(admin_client, conflict):
     assert "Rien à vérifier" in admin_client.get(reverse("review_list") + "?etat=linked").content.decode()
 
 
-def test_case_page_shows_received_data_and_candidates(admin_client, conflict):
+def test_case_page_shows_received_data_and_candidates(admin_client, admin_user, conflict):
     case, person = conflict
     content = admin_client.get(reverse("review_detail", args=[case.pk])).content.decode()
     assert "1970-01-01" in content and person.display_name in content
-    assert person.nir not in content  # masked on screen
+    # Masked on screen, the candidate's and the one France Travail sent (13 digits, no key).
+    assert case.values["nir"] == person.nir[:13]
+    assert person.nir[:13] not in content and person.nir[:5] + "•" * 8 in content
+    entry = AuditEntry.objects.get(action="viewed_review")
+    assert (entry.user, entry.object_id) == (admin_user, str(case.pk))
+
+
+def test_case_page_offers_only_candidates_within_the_users_territories(client, admin_user, conflict):
+    from accounts.models import Territory
+
+    case, person = conflict
+    elsewhere = "82112" if person.commune_code != "82112" else "82033"
+    admin_user.territories.add(Territory.objects.create(name="Ailleurs", communes=elsewhere))
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+    response = client.get(reverse("review_detail", args=[case.pk]))
+    assert response.status_code == 200
+    assert response.context["candidates"] == []
+    assert person.display_name not in response.content.decode()
 
 
 def test_link_to_a_candidate(admin_client, admin_user, conflict):
@@ -181,8 +201,12 @@ def test_merge_a_person_created_from_france_travail(admin_client, tmp_path):
     case = ReviewCase.objects.get(reason=ReviewReason.CREATED_FROM_FT)
     created = case.beneficiary
 
-    search = admin_client.get(reverse("review_detail", args=[case.pk]), {"nom": local.birth_name})
+    # The name is POSTed: it never travels in a URL, and one in the query string is ignored.
+    ignored = admin_client.get(reverse("review_detail", args=[case.pk]), {"nom": local.birth_name})
+    assert local.display_name not in ignored.content.decode()
+    search = admin_client.post(reverse("review_detail", args=[case.pk]), {"nom": local.birth_name})
     assert local.display_name in search.content.decode()
+    assert 'method="post" role="search"' in search.content.decode()
 
     admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "link", "beneficiary": local.pk})
     assert not Beneficiary.objects.filter(pk=created.pk).exists()

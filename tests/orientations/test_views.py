@@ -153,6 +153,8 @@ def test_history_and_correction_pages(officer_client, orientation_officer):
     second = record_decision(person, DecisionData("05", date(2024, 6, 1), body))
     response = officer_client.get(reverse("orientation_history", args=[person.pk]))
     content = response.content.decode()
+    viewed = AuditEntry.objects.get(action="viewed_beneficiary")
+    assert (viewed.object_id, viewed.extra) == (str(person.pk), {"page": "orientation_history"})
     assert "depuis le 10/01/2024" in content
     assert "jusqu'au 01/06/2024 (exclu)" in content
     assert "en cours" in content
@@ -358,6 +360,24 @@ def test_queue_filters_by_territory(officer_client):
     response = officer_client.get(reverse("orientation_queue"), {"territoire": territory.pk})
     assert list(response.context["page"]) == [inside]
     assert f'<option value="{territory.pk}" selected>Montauban</option>' in response.content.decode()
+
+
+def test_decision_pages_are_audited_and_stay_within_the_users_territories(client, orientation_officer):
+    from accounts.models import Territory
+
+    orientation_officer.territories.add(Territory.objects.create(name="Moissac", communes="82112"))
+    client.login(username=orientation_officer.username, password=TEST_PASSWORD)
+    mine = DecisionFactory(beneficiary=BeneficiaryFactory(commune_code="82112"))
+    other = DecisionFactory(beneficiary=BeneficiaryFactory(commune_code="82033"))
+
+    assert client.get(reverse("orientation_correct", args=[mine.pk])).status_code == 200
+    assert client.get(reverse("orientation_record", args=[mine.beneficiary_id])).status_code == 200
+    pages = AuditEntry.objects.filter(action="viewed_beneficiary", object_id=str(mine.beneficiary_id))
+    assert sorted(entry.extra["page"] for entry in pages) == ["orientation_correct", "orientation_record"]
+
+    assert client.get(reverse("orientation_correct", args=[other.pk])).status_code == 404
+    denied = AuditEntry.objects.get(action="access_denied")
+    assert denied.object_id == str(other.beneficiary_id)
 
 
 def test_queue_and_bulk_stay_within_the_users_territories(client, orientation_officer):
