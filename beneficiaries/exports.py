@@ -34,6 +34,16 @@ class _Echo:
         return value
 
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection"):
+# a value France Travail or a user typed could run one on the reader's machine.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """`text` as a spreadsheet shows it, never as a formula (a leading quote, hidden by Excel)."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -41,10 +51,7 @@ def _cell(value) -> str:
         return _("oui") if value else _("non")
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@"):
-        return "'" + text
-    return text
+    return spreadsheet_safe(str(value))
 
 
 def columns() -> list[tuple[str, callable]]:

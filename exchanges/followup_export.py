@@ -13,6 +13,7 @@ from datetime import date
 from django.apps import apps
 from django.db.models import CharField, DateField, OuterRef, QuerySet, Subquery, Value
 
+from beneficiaries.exports import spreadsheet_safe
 from beneficiaries.models import Beneficiary
 from exchanges.models import FollowUpStatus
 
@@ -59,7 +60,7 @@ def _cell(value) -> str:
         return "oui" if value else "non"
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return spreadsheet_safe(str(value))
 
 
 def rows(beneficiaries: QuerySet[Beneficiary] | None = None) -> Iterator[list[str]]:

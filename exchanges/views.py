@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
+from beneficiaries.exports import spreadsheet_safe
 from beneficiaries.names import fold
 from beneficiaries.nir import mask_nir
 from beneficiaries.scoping import visible_beneficiaries
@@ -77,8 +78,8 @@ def import_run_rejects_csv(request: HttpRequest, pk: int) -> StreamingHttpRespon
                     reject.record_number or "",
                     level_labels[reject.level],
                     reject.field,
-                    reject.value,
-                    reject.message,
+                    spreadsheet_safe(reject.value),
+                    spreadsheet_safe(reject.message),
                 ]
             )
 

@@ -110,3 +110,11 @@ def test_export_followup_to_standard_output():
     call_command("export_followup", stdout=out)
     assert out.getvalue().splitlines()[0].startswith("nir;nom_naissance;prenom")
     assert len(out.getvalue().splitlines()) == 2
+
+
+def test_export_followup_never_writes_a_formula():
+    BeneficiaryFactory(birth_name='=HYPERLINK("http://x")', first_name="@SOMME")
+    out = io.StringIO()
+    call_command("export_followup", stdout=out)
+    row = next(csv.DictReader(io.StringIO(out.getvalue().lstrip("\ufeff")), delimiter=";"))
+    assert (row["nom_naissance"], row["prenom"]) == ('\'=HYPERLINK("http://x")', "'@SOMME")

@@ -61,6 +61,14 @@ def test_run_list_and_detail_show_counts_and_rejects(admin_client, tmp_path, set
     assert "2;rejet;DATE_NAISSANCE;20251340;" in text
 
 
+def test_the_rejects_csv_never_holds_a_formula(admin_client, tmp_path, settings):
+    settings.PECGM_MAX_REJECT_RATIO = 0.6
+    run = import_pecgm(pecgm_file(tmp_path, [record_for(None), record_for(None, birth_date="=1+2")], JAN))
+    response = admin_client.get(reverse("import_run_rejects_csv", args=[run.pk]))
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert ";'=1+2;" in text and ";=1+2;" not in text
+
+
 def test_rejected_run_shows_its_reason(admin_client, tmp_path):
     run = import_pecgm(pecgm_file(tmp_path, [record_for(None)], JAN, departement="31"))
     response = admin_client.get(reverse("import_run_detail", args=[run.pk]))
