@@ -49,9 +49,9 @@ logger = logging.getLogger(__name__)
 
 # Folder names and file names the contract allows. Anything else is a 404
 # (or a 400 for a deposit), which also rules out traversal ("..", "%2F").
-_PATH = re.compile(r"^/(?P<dep>[0-9]{2}[0-9AB])/(?P<folder>PECGM|CGPEM)/(?P<name>[^/]*)$")
+_PATH = re.compile(r"^/(?P<dep>[0-9]{2}[0-9AB])/(?P<folder>PECGM|CGPEM)/(?P<name>[^/]*)\Z")
 FILE_NAME = re.compile(
-    r"^(?P<kind>PECGM|CGPEM)_(?P<dep>[0-9]{2}[0-9AB])_(?P<date>[0-9]{8})_(?P<period>[MHQ])\.xml$"
+    r"^(?P<kind>PECGM|CGPEM)_(?P<dep>[0-9]{2}[0-9AB])_(?P<date>[0-9]{8})_(?P<period>[MHQ])\.xml\Z"
 )
 
 DEFAULT_MAX_UPLOAD = 200 * 1024 * 1024

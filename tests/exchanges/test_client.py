@@ -44,6 +44,7 @@ def test_index_parsing_keeps_only_our_pecgm_names():
       <a href="PECGM_082_20250531_M.xml?x=1">query</a>
       <a href="CGPEM_082_20250131_M.xml">not a PECGM</a>
       <a href="notes.txt">other</a> <a>no href</a> <a href="PECGM_082_20250131_M.xml">twice</a>
+      <a href="PECGM_082_20250630_M.xml%0A">a trailing newline</a>
     </body></html>"""
     assert [f.name for f in parse_index(page, "82")] == [
         "PECGM_082_20250131_M.xml",
