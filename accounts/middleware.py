@@ -7,6 +7,7 @@ from django.contrib import auth, messages
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
 from accounts import sessions
@@ -68,3 +69,21 @@ class SecondFactorMiddleware:
                 target = "otp_verify" if has_confirmed_device(user) else "otp_setup"
                 return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Pages and files served to a signed-in user are not kept by the browser or a proxy.
+
+    They hold personal data: on a shared office computer, the back button or the
+    browser's cache must not show them to the next person after logout. Static
+    assets are served before this (WhiteNoise) and stay cacheable.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.user.is_authenticated and not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
+        return response

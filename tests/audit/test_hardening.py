@@ -1,4 +1,4 @@
-"""Hardening: a strict Content-Security-Policy, and templates that need nothing looser."""
+"""Hardening: a strict Content-Security-Policy, templates that need nothing looser, no caching."""
 
 from __future__ import annotations
 
@@ -108,3 +108,18 @@ def test_gunicorn_access_log_leaves_out_query_strings_and_referrers():
     assert "%(U)s" in log_format  # the path
     for forbidden in ("%(r)s", "%(q)s", "%(f)s", "%({"):
         assert forbidden not in log_format
+
+
+@pytest.mark.django_db
+def test_signed_in_pages_and_downloads_are_not_cached(client, social_worker):
+    person = BeneficiaryFactory(commune_code="82121")
+    client.login(username="ts", password=TEST_PASSWORD)
+    for url in (
+        reverse("home"),
+        reverse("beneficiary_list"),
+        reverse("beneficiary_detail", args=[person.pk]),
+        reverse("beneficiary_export"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"], url
