@@ -37,7 +37,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -52,6 +52,8 @@ PROLOG_SCAN_BYTES = 64 * 1024
 MAX_BYTES_WITHOUT_RECORD = 4 * 2**20
 # How many warnings `validate()` keeps as examples (all are counted).
 WARNING_SAMPLES = 200
+# How far ahead of this machine's date a production date may be (time zones, a clock off).
+FUTURE_TOLERANCE = timedelta(days=1)
 
 _DEPARTEMENT = re.compile(r"^(0?(?:0[1-9]|[1-8]\d|9[0-5]|2[AB])|97[1-6])$")
 _LETTERS = re.compile(r"^(?:[^\W\d_]|[ '\-])*$")
@@ -610,6 +612,21 @@ class PecgmReader:
                 f"le fichier concerne le département {departement}, "
                 f"cette instance sert le {self.departement}",
                 field="DEPARTEMENT",
+            )
+        reference, produced = values["reference_date"], values["production_date"]
+        # A situation dated after the file was made, or a file made in the future, is an error
+        # upstream; imported, its date would stand as everyone's latest situation, and the real
+        # next month would change nothing (an older month never overrides a newer one).
+        if reference > produced:
+            raise self._reject(
+                f"ENTETE : la date de référence ({reference:%d/%m/%Y}) est postérieure à la date "
+                f"de fabrication ({produced:%d/%m/%Y})",
+                field="DATE_REFERENCE",
+            )
+        if produced > date.today() + FUTURE_TOLERANCE:
+            raise self._reject(
+                f"ENTETE : la date de fabrication ({produced:%d/%m/%Y}) est dans le futur",
+                field="DATE_FABRICATION",
             )
         return Header(
             periodicity=values["periodicity"],

@@ -335,6 +335,9 @@ def write_pecgm(
         "periodicity": periodicity,
         "departement": departement,
         "reference_date": reference_date,
-        "production_date": reference_date + timedelta(days=3),
+        # Made three days after its date, as France Travail's are, but not after today:
+        # the demo writes last month's file on any day, the 1st included (the reader
+        # refuses a file made in the future).
+        "production_date": max(reference_date, min(reference_date + timedelta(days=3), date.today())),
     }
     return write_file(PECGM, header, records, path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -265,6 +265,34 @@ def test_wrong_header(tmp_path, old, new, field):
     if field:
         assert error.field == field
     assert "refusé" in error.message
+
+
+def test_a_reference_date_after_the_production_date_is_refused(tmp_path):
+    content = replace_once(
+        pecgm_bytes(count=2),
+        b"<DATE_REFERENCE>20250131</DATE_REFERENCE>",
+        b"<DATE_REFERENCE>20990131</DATE_REFERENCE>",
+    )
+    content = _footer_replaced(content, b"20250131", b"20990131")
+    error = rejected(write(tmp_path, content))
+    assert error.field == "DATE_REFERENCE"
+    assert "31/01/2099" in error.message and "03/02/2025" in error.message
+
+
+def test_a_file_made_in_the_future_is_refused(tmp_path):
+    future = date.today() + timedelta(days=40)
+    content = replace_once(
+        pecgm_bytes(count=2), b"<DATE_FABRICATION>20250203</DATE_FABRICATION>",
+        f"<DATE_FABRICATION>{future:%Y%m%d}</DATE_FABRICATION>".encode(),
+    )  # fmt: skip
+    error = rejected(write(tmp_path, content))
+    assert error.field == "DATE_FABRICATION" and "dans le futur" in error.message
+    # Made today (in any time zone), it is read.
+    today = replace_once(
+        pecgm_bytes(count=2), b"<DATE_FABRICATION>20250203</DATE_FABRICATION>",
+        f"<DATE_FABRICATION>{date.today() + timedelta(days=1):%Y%m%d}</DATE_FABRICATION>".encode(),
+    )  # fmt: skip
+    assert len(read_all(write(tmp_path, today))[1]) == 2
 
 
 def test_missing_header(tmp_path):
