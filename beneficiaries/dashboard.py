@@ -289,7 +289,8 @@ def bar_chart(
                 "label": label,
                 "value": value,
                 "y": y,
-                "text_y": y + bar * 0.72,
+                # Formatted here: the French locale would write "19,84", which SVG reads as a list.
+                "text_y": f"{y + bar * 0.72:.1f}",
                 "x": label_width,
                 "width": max(1, round(room * value / largest)) if value else 0,
                 "value_x": label_width + (round(room * value / largest) if value else 0) + 6,

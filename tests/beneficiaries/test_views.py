@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -549,6 +550,9 @@ def test_dashboard_counts_and_charts(officer_client):
     body = response.content.decode()
     assert body.count("<svg") == 4 and 'id="evolution-table"' in body
     assert "style=" not in body.split("<main", 1)[1]
+    # Coordinates are numbers SVG reads: the French decimal comma would make "19,84" a list.
+    coordinates = re.findall(r'\s(?:x|y|x1|x2|y1|y2|width|height)="([^"]*)"', body)
+    assert coordinates and not [value for value in coordinates if "," in value]
 
 
 def test_a_territory_s_dashboard_counts_the_events_of_its_people_only(client, social_worker):
