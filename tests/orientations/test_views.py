@@ -1,3 +1,4 @@
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -109,11 +110,17 @@ def test_record_form_errors_are_french_and_next_to_the_field(officer_client):
     )
     assert response.status_code == 200
     content = response.content.decode()
-    assert 'id="id_nature_error_1">Ce champ est obligatoire.' in content
-    assert 'id="id_decision_date_error_1">Ce champ est obligatoire.' in content
-    assert 'id="id_new_phone_error_1">Le numéro de téléphone doit compter 10 chiffres' in content
-    assert 'id="id_new_email_error_1">Saisissez une adresse électronique valide.' in content
-    assert 'id="id_new_first_name_error_1">Ce champ est obligatoire pour un nouveau correspondant.' in content
+    assert 'id="id_nature_error"><div>Ce champ est obligatoire.' in content
+    assert 'id="id_decision_date_error"><div>Ce champ est obligatoire.' in content
+    assert 'id="id_new_phone_error"><div>Le numéro de téléphone doit compter 10 chiffres' in content
+    assert 'id="id_new_email_error"><div>Saisissez une adresse électronique valide.' in content
+    assert (
+        'id="id_new_first_name_error"><div>Ce champ est obligatoire pour un nouveau correspondant.' in content
+    )
+    # Each field points screen readers at its messages: every id it names is on the page.
+    described = {ref for refs in re.findall(r'aria-describedby="([^"]+)"', content) for ref in refs.split()}
+    assert "id_nature_error" in described
+    assert all(f'id="{ref}"' in content for ref in described), described
     assert OrientationDecision.objects.count() == 0
 
 
@@ -179,7 +186,7 @@ def test_correction_needs_a_reason(officer_client):
     response = officer_client.post(
         reverse("orientation_correct", args=[decision.pk]), decision_post(decision.referent_body, nature="02")
     )
-    assert 'id="id_reason_error_1">Ce champ est obligatoire.' in response.content.decode()
+    assert 'id="id_reason_error"><div>Ce champ est obligatoire.' in response.content.decode()
     decision.refresh_from_db()
     assert decision.nature == "01"
 
@@ -257,7 +264,7 @@ def test_bulk_action_without_selection_or_with_bad_fields_records_nothing(office
     assert response.status_code == 400
     content = response.content.decode()
     assert "Cochez au moins une personne." in content
-    assert 'id="id_referent_body_error_1">Ce champ est obligatoire.' in content
+    assert 'id="id_referent_body_error"><div>Ce champ est obligatoire.' in content
     assert OrientationDecision.objects.count() == 0
 
 
@@ -346,7 +353,7 @@ def test_unused_date_guard(officer_client):
         decision_post(ReferentBodyFactory(), decision_date=tomorrow),
     )
     assert (
-        'id="id_decision_date_error_1">La date de décision ne peut pas être dans le futur.'
+        'id="id_decision_date_error"><div>La date de décision ne peut pas être dans le futur.'
         in response.content.decode()
     )
 
