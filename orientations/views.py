@@ -220,6 +220,8 @@ def _render_queue(request: HttpRequest, form: BulkDecisionForm, status: int = 20
             **context,
             "page": page,
             "form": form,
+            # Ticked before a refused submission: ticked again.
+            "ticked": {value for value in request.POST.getlist("beneficiaries") if value.isdigit()},
             "communes": queue.queue_communes(visible_beneficiaries(request.user)),
         },
         status=status,

@@ -268,6 +268,22 @@ def test_bulk_action_without_selection_or_with_bad_fields_records_nothing(office
     assert OrientationDecision.objects.count() == 0
 
 
+def test_a_refused_bulk_action_keeps_the_ticks_and_links_back_to_the_queue(officer_client):
+    people = [BeneficiaryFactory(commune_code="82121") for _ in range(3)]
+    ticked = [people[0].pk, people[2].pk]
+    response = officer_client.post(
+        reverse("orientation_bulk_record") + "?commune=82121", {"beneficiaries": ticked, "nature": ""}
+    )
+    assert response.status_code == 400
+    content = response.content.decode()
+    boxes = dict(re.findall(r'value="(\d+)" id="b\d+"( checked)?>', content))
+    assert boxes == {str(p.pk): " checked" if p.pk in ticked else "" for p in people}
+    # The page's URL is the bulk action's: its filter form must not GET it (405).
+    queue = reverse("orientation_queue")
+    assert f'<form method="get" action="{queue}"' in content
+    assert OrientationDecision.objects.count() == 0
+
+
 def test_bulk_action_is_post_only(officer_client):
     assert officer_client.get(reverse("orientation_bulk_record")).status_code == 405
 
