@@ -15,23 +15,25 @@ took the whole page from 16.5-19 to 14-15 ms of CPU (docs/performance.md,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import repeat
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.dashboard import month_starts
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import mask_nir
-from exchanges.layouts import PECGM
+from exchanges.layouts import PECGM, PECGM_TITLES
 from exchanges.models import EventKind, FollowUp, JobSeekerSnapshot, StatusEvent
 from orientations.models import OrientationDecision
 
 # attr → (label, code list or None), in the layout's order; labels pair with their code.
 FIELDS = [
-    (attr, item.label.capitalize(), item.codes)
+    (attr, PECGM_TITLES[attr], item.codes)
     for _path, item, attr in PECGM.detail.flat_fields()
     if item.constant is None
 ]
@@ -84,19 +86,26 @@ class Entry:
     positive: bool = False
 
 
+@functools.lru_cache(maxsize=4)
+def _compared_titles(language: str | None) -> list[str]:
+    """COMPARED's titles as text, once per language: a parcours shows hundreds of changes."""
+    return [str(title) for _attr, title, _codes in COMPARED]
+
+
 def snapshot_changes(previous: Sequence | None, current: Sequence) -> list[Change]:
     """What changed from one snapshot to the next: `previous` and `current` hold COMPARED's values."""
     changes = []
-    for (attr, label, codes), before, after in zip(COMPARED, previous or repeat(None), current, strict=False):
+    titles = _compared_titles(get_language())
+    for (attr, _title, codes), label, before, after in zip(
+        COMPARED, titles, previous or repeat(None), current, strict=False
+    ):
         if previous is None and after in (None, ""):
             continue
         if previous is not None and before == after:
             continue
         if attr == "nir":  # masked here as everywhere on screen
             before, after = mask_nir(before), mask_nir(after)
-        changes.append(
-            Change(str(label), describe(before, codes) if previous else "", describe(after, codes))
-        )
+        changes.append(Change(label, describe(before, codes) if previous else "", describe(after, codes)))
     return changes
 
 

@@ -17,6 +17,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 AN, A, N, DATE, ADDRESS = "AN", "A", "N", "date", "address"
 
 
@@ -305,6 +308,62 @@ PECGM = FileLayout(
             Field("DATE_DERNIER_CONTACT", "last_contact_date", "DATE DU DERNIER CONTACT", 8, DATE),
         ),
     ),
+)
+
+
+# What the pages call each PECGM value (the convention's labels above are the file's own,
+# in capitals and abbreviations: "DATE DEBUT IDE"). Keyed by attr; the models' verbose
+# names and the parcours read them here.
+def _structure(prefix: str, structure: str) -> dict[str, str]:
+    return {
+        f"{prefix}_name": format_lazy(_("{structure} : nom"), structure=structure),
+        f"{prefix}_street": format_lazy(_("{structure} : voie"), structure=structure),
+        f"{prefix}_complement": format_lazy(_("{structure} : complément d'adresse"), structure=structure),
+        f"{prefix}_postcode": format_lazy(_("{structure} : code postal"), structure=structure),
+        f"{prefix}_cedex": format_lazy(_("{structure} : cedex"), structure=structure),
+        f"{prefix}_post_office": format_lazy(_("{structure} : bureau distributeur"), structure=structure),
+    }
+
+
+PECGM_TITLES: Mapping[str, str] = MappingProxyType(
+    {
+        "nir": _("NIR"),
+        "birth_name": _("Nom de naissance"),
+        "usage_name": _("Nom marital"),
+        "first_name": _("Prénom"),
+        "birth_date": _("Date de naissance"),
+        "identity_certification": _("Certification de l'identité"),
+        "commune_code": _("Commune de résidence (code INSEE)"),
+        "caf_number": _("N° allocataire CAF"),
+        "msa_number": _("N° allocataire MSA"),
+        "registration_date": _("Date d'inscription comme demandeur d'emploi"),
+        "category": _("Catégorie d'inscription"),
+        "category_label": _("Libellé de la catégorie d'inscription"),
+        "ft_institution_code": _("Code institution France Travail"),
+        "ft_identifier": _("Identifiant France Travail"),
+        "employment_situation": _("Situation au regard de l'emploi"),
+        "employment_situation_label": _("Libellé de la situation au regard de l'emploi"),
+        "cessation_date": _("Date de cessation d'inscription"),
+        "cessation_motive": _("Motif de cessation d'inscription"),
+        "cessation_motive_label": _("Libellé du motif de cessation"),
+        "radiation_date": _("Date de radiation"),
+        "radiation_motive": _("Motif de radiation"),
+        "radiation_motive_label": _("Libellé du motif de radiation"),
+        **_structure("main_structure", _("Structure principale de suivi")),
+        **_structure("delegated_structure", _("Structure de suivi déléguée")),
+        "training_level": _("Niveau de formation"),
+        "training_level_label": _("Libellé du niveau de formation"),
+        "training_sector": _("Secteur de formation (Formacode)"),
+        "training_sector_label": _("Libellé du secteur de formation"),
+        "rome_code": _("Métier recherché (code ROME)"),
+        "rome_label": _("Métier recherché (libellé ROME)"),
+        "ft_counsellor": _("Conseiller France Travail"),
+        "ppae_signature_date": _("Date de signature du PPAE"),
+        "ppae_notification_date": _("Date de notification du PPAE (contrat d'engagement réciproque)"),
+        "work_axis": _("Axe de travail principal"),
+        "support_mode": _("Modalité d'accompagnement en cours"),
+        "last_contact_date": _("Date du dernier contact"),
+    }
 )
 
 CGPEM = FileLayout(

@@ -7,12 +7,14 @@ layout adds it here, through a migration, without spelling it twice.
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
-from exchanges.layouts import PECGM, PERIODICITIES
+from exchanges.layouts import PECGM, PECGM_TITLES, PERIODICITIES
 
 
 def pecgm_attrs() -> list[str]:
@@ -25,7 +27,7 @@ def _pecgm_model_fields() -> dict[str, models.Field]:
     for _path, item, attr in PECGM.detail.flat_fields():
         if item.constant is not None:
             continue
-        label = item.label.capitalize()
+        label = PECGM_TITLES[attr]
         if item.is_date:
             fields[attr] = models.DateField(label, null=True, blank=True)
         elif item.is_label:
@@ -397,6 +399,14 @@ class ReviewCase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} ({self.get_status_display()})"
+
+    @property
+    def received_birth_date(self) -> date | None:
+        """The birth date France Travail sent (stored as ISO text with the other values)."""
+        try:
+            return date.fromisoformat(self.values.get("birth_date") or "")
+        except ValueError:
+            return None
 
 
 # --- Exchange runs (exchange automation) -------------------------------------------

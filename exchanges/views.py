@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+from datetime import date
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -20,6 +22,7 @@ from beneficiaries.names import fold
 from beneficiaries.nir import mask_nir
 from beneficiaries.scoping import visible_beneficiaries
 from exchanges import review
+from exchanges.followup import DATE_ATTRS
 from exchanges.followup_export import Echo, stream_csv
 from exchanges.models import ImportRun, JobSeekerSnapshot, RejectLevel, ReviewCase, ReviewStatus
 
@@ -179,4 +182,7 @@ def _received(case: ReviewCase) -> list[tuple[str, str]]:
     labels = {field.name: field.verbose_name for field in JobSeekerSnapshot._meta.fields}
     # Masked as everywhere on screen; the candidates' pages reveal theirs, audited.
     shown = {**case.values, "nir": mask_nir(case.values.get("nir"))}
+    for name in DATE_ATTRS.intersection(shown):
+        with contextlib.suppress(TypeError, ValueError):  # else shown as received
+            shown[name] = date.fromisoformat(shown[name]).strftime("%d/%m/%Y")
     return [(labels.get(name, name), value) for name, value in shown.items() if value]

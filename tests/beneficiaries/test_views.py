@@ -376,7 +376,7 @@ def test_parcours_lists_a_month_only_when_something_changed(officer_client):
     assert [entry.day for entry in snapshots] == [date(2025, 3, 28), date(2025, 1, 28)]
     march = {change.label: (change.before, change.after) for change in snapshots[0].changes}
     assert march == {
-        "Code insee commune residence": ("—", "82033"),
+        "Commune de résidence (code INSEE)": ("—", "82033"),
         "Axe de travail principal": (
             "05 — Élaboration du projet professionnel",
             "03 — Stratégie de recherche d'emploi",

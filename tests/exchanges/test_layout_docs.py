@@ -40,3 +40,12 @@ def test_markers_are_required(tmp_path):
     with pytest.raises(CommandError, match="marqueurs"):
         call_command("layout_docs", "--path", str(broken))
     assert END not in broken.read_text()
+
+
+def test_every_pecgm_value_has_a_title_for_the_pages():
+    from exchanges.layouts import PECGM, PECGM_TITLES
+
+    kept = [attr for _path, item, attr in PECGM.detail.flat_fields() if item.constant is None]
+    assert sorted(PECGM_TITLES) == sorted(kept)
+    # Written for people, not the file's capitals.
+    assert not [attr for attr in kept if str(PECGM_TITLES[attr]).isupper() and attr != "nir"]

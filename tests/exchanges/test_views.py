@@ -131,13 +131,15 @@ def test_review_queue_lists_open_cases(admin_client, conflict):
     content = response.content.decode()
     assert "NIR connu avec une autre date de naissance" in content
     assert reverse("review_detail", args=[case.pk]) in content
+    assert "01/01/1970" in content  # the birth date France Travail sent
     assert "Rien à vérifier" in admin_client.get(reverse("review_list") + "?etat=linked").content.decode()
 
 
 def test_case_page_shows_received_data_and_candidates(admin_client, admin_user, conflict):
     case, person = conflict
     content = admin_client.get(reverse("review_detail", args=[case.pk])).content.decode()
-    assert "1970-01-01" in content and person.display_name in content
+    assert "01/01/1970" in content and person.display_name in content
+    assert "Date de naissance" in content and "Prénom" in content  # titles, not the file's tags
     # Masked on screen, the candidate's and the one France Travail sent (13 digits, no key).
     assert case.values["nir"] == person.nir[:13]
     assert person.nir[:13] not in content and person.nir[:5] + "•" * 8 in content
