@@ -309,7 +309,8 @@ def line_chart(
     months: list[date], series: dict[str, list[int]], *, width: int = 720, height: int = 260
 ) -> dict:
     """One polyline per series over the months, with a few gridlines and month ticks."""
-    left, right, top, bottom = 48, 12, 12, 36
+    # The right margin holds half of the last month's label, centred on the last point.
+    left, right, top, bottom = 48, 24, 12, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     largest = max((max(values, default=0) for values in series.values()), default=0) or 1
     step = plot_w / max(1, len(months) - 1)

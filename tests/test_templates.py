@@ -67,3 +67,14 @@ def test_the_server_error_page_renders_on_its_own(rf):
     body = response.content.decode()
     assert response.status_code == 500
     assert "Erreur du serveur" in body and 'lang="fr"' in body and "/static/" in body
+
+
+@pytest.mark.django_db
+def test_the_navigation_marks_the_current_section(client, social_worker):
+    client.login(username=social_worker.username, password=TEST_PASSWORD)
+    body = client.get(reverse("dashboard")).content.decode()
+    current = re.findall(r'<a class="nav-link" aria-current="page" href="([^"]+)"', body)
+    assert current == [reverse("dashboard")]
+    assert 'rel="icon"' in body
+    home = client.get(reverse("home")).content.decode()
+    assert 'aria-current="page"' not in home.split("<main", 1)[0]
