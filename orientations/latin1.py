@@ -71,13 +71,18 @@ def _replacement(character: str) -> str | None:
 
 
 def to_latin1(value: str | None) -> Fitted:
-    """`value` with whitespace collapsed and every non-Latin-1 character transliterated.
+    """`value` with whitespace collapsed, composed (NFC) and every non-Latin-1 character transliterated.
 
     Raises NotLatin1 for a character with no Latin-1 form.
     """
     text = " ".join((value or "").split())
     if not UNSAFE.search(text):
         return Fitted(text)  # the common case, kept fast for the monthly stock
+    # Some sources store "é" decomposed, as "e" + U+0301 (combining acute). It is the same
+    # text: composing it first keeps the letters Latin-1 has ("é", not refused for a lone
+    # U+0301), and turns the others into one character to transliterate ("ř" → "r").
+    # Not a replacement, so not reported.
+    text = unicodedata.normalize("NFC", text)
     out = []
     replaced: dict[str, str] = {}
     for character in text:

@@ -179,6 +179,21 @@ def test_latin1_accents_go_through_untouched():
     assert export.transliterations == []
 
 
+def test_a_name_stored_decomposed_is_written_composed():
+    """Some sources store "é" as "e" + U+0301: the file gets the Latin-1 "é", the decision is sent."""
+    person = BeneficiaryFactory(first_name="Zoe\u0301", birth_name="E\u0301" * 25)  # 50 code points
+    decision = DecisionFactory(beneficiary=person)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.excluded == []
+    assert export.records == 1
+    record = records(Path(export.path))[0]
+    assert record["PRENOM"] == "Zoé"
+    assert record["NOM_NAISSANCE"] == "É" * 25  # 25 letters once composed
+    assert "Zoé".encode("iso-8859-1") in Path(export.path).read_bytes()
+    assert export.transliterations == []
+    assert decision.pk not in [item["decision"] for item in export.warnings]
+
+
 def test_a_name_over_25_letters_after_transliteration_is_left_out_with_its_reason():
     long_name = BeneficiaryFactory(birth_name="Œ" * 13)  # 26 letters once written "OE"
     fits = BeneficiaryFactory(birth_name="A" * 25)
@@ -403,6 +418,7 @@ SAMPLES = [
     "Jean\xa0Pierre",
     "Jean\nPierre",
     "Jean2",
+    "Zoe\u0301",
     "D’Œuvray",
     "Łukasz",
     "李",

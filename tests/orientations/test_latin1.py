@@ -29,6 +29,27 @@ def test_latin1_accents_are_kept_untouched():
     assert fitted.replaced == {}
 
 
+@pytest.mark.parametrize(
+    ("decomposed", "composed"),
+    [
+        ("Zoe\u0301", "Zoé"),  # e + combining acute
+        ("E\u0301loi\u0308se", "Éloïse"),  # combining acute and diaeresis
+        ("Franc\u0327ois", "François"),  # combining cedilla
+    ],
+)
+def test_decomposed_letters_that_latin1_has_are_composed_and_kept(decomposed, composed):
+    # Same text in Unicode's eyes: nothing is replaced, nothing to report.
+    fitted = to_latin1(decomposed)
+    assert fitted.text == composed
+    assert fitted.replaced == {}
+
+
+def test_decomposed_letters_outside_latin1_are_transliterated_as_their_composed_form():
+    fitted = to_latin1("Dvor\u030ca\u0301k")  # ř and á, both decomposed
+    assert fitted.text == "Dvorák"
+    assert fitted.replaced == {"ř": "r"}
+
+
 def test_whitespace_is_collapsed():
     assert to_latin1("  Jean \t Pierre ").text == "Jean Pierre"
 
