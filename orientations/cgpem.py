@@ -21,6 +21,7 @@ Choices where the contract leaves room (see docs/cgpem.md):
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import os
 import re
@@ -86,6 +87,27 @@ def period_bounds(periodicity: str, period_end: date) -> tuple[date, date]:
     if periodicity == "Q":
         return period_end, period_end
     raise CgpemError(f"périodicité « {periodicity} » inconnue (M, H ou Q)")
+
+
+def check_period_end(periodicity: str, period_end: date) -> None:
+    """Raise CgpemError (French message) unless the periodicity can end a period at `period_end`.
+
+    A period not over yet would send decisions as if they held at a date not reached, under
+    that period's file name (which the exchange server then refuses a second time: 409).
+    M is the stock at the end of a calendar month. H (the 7 days ending at the date) and Q
+    (that day) have no fixed weekday in docs/formats.md or the layouts: any day up to today.
+    """
+    today = timezone.localdate()
+    if period_end > today:
+        raise CgpemError(
+            f"la fin de période {period_end:%d/%m/%Y} est dans le futur (aujourd'hui : {today:%d/%m/%Y})"
+        )
+    month_end = period_end.replace(day=calendar.monthrange(period_end.year, period_end.month)[1])
+    if periodicity == "M" and period_end != month_end:
+        raise CgpemError(
+            f"le stock mensuel (M) se termine le dernier jour d'un mois : {period_end:%d/%m/%Y} ne l'est "
+            f"pas (le {month_end:%d/%m/%Y} ?)"
+        )
 
 
 def select_decisions(periodicity: str, period_start: date, period_end: date):
@@ -425,6 +447,8 @@ def generate_cgpem(
 ) -> CgpemExport:
     """Write, validate and archive the CGPEM file of the period ending at `period_end`."""
     period_start, period_end = period_bounds(periodicity, period_end)
+    # Before anything is written: every caller (command, deposit task) is refused alike.
+    check_period_end(periodicity, period_end)
     departement = settings.DEPARTEMENT.rjust(3, "0")
     header = {
         "periodicity": periodicity,

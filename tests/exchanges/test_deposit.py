@@ -71,3 +71,16 @@ def test_deposit_of_an_unknown_periodicity_fails_with_the_generator_message(exch
     assert summary["status"] == "failed"
     assert summary["error"].startswith("Fichier CGPEM non produit : ")
     assert not CgpemExport.objects.exists()
+
+
+@pytest.mark.parametrize("period_end", ["2099-01-31", "2025-01-15"])
+def test_deposit_of_a_future_or_mid_month_period_fails_and_sends_nothing(
+    exchange_settings, exchange_server, period_end
+):
+    # The task takes any date (beat, deposit_cgpem --date): the generator's check applies.
+    summary = deposit_cgpem.delay(periodicity="M", period_end=period_end).get()
+    assert summary["status"] == "failed"
+    assert summary["error"].startswith("Fichier CGPEM non produit : ")
+    assert not CgpemExport.objects.exists()
+    folder = exchange_server.root / "082" / "CGPEM"
+    assert not folder.exists() or list(folder.iterdir()) == []

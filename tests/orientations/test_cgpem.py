@@ -360,12 +360,53 @@ def test_export_reports_no_personal_data():
     assert "OE" not in str(export.excluded) and "Zoé" not in str(export.excluded)
 
 
-def test_future_period_end_is_allowed_and_ended_decisions_are_not_sent():
+def test_ended_decisions_are_not_sent():
     person = BeneficiaryFactory()
     DecisionFactory(beneficiary=person, decision_date=date(2024, 1, 1), ended_on=date(2024, 6, 1))
     assert generate_cgpem("M", date(2025, 1, 31)).records == 0
     assert generate_cgpem("M", date(2024, 3, 31)).records == 1
-    assert generate_cgpem("M", timezone.localdate() + timedelta(days=1)).records == 0
+
+
+def _next_month_end(day: date) -> date:
+    first_of_next = (day.replace(day=1) + timedelta(days=31)).replace(day=1)
+    return (first_of_next + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("periodicity", "period_end"),
+    [
+        ("M", date(2099, 1, 31)),
+        ("M", _next_month_end(timezone.localdate())),  # a month end, but not reached yet
+        ("H", timezone.localdate() + timedelta(days=1)),
+        ("Q", timezone.localdate() + timedelta(days=1)),
+    ],
+)
+def test_a_period_end_in_the_future_is_refused_and_nothing_is_written(settings, periodicity, period_end):
+    DecisionFactory(decision_date=date(2025, 1, 15))
+    with pytest.raises(CgpemError, match="dans le futur"):
+        generate_cgpem(periodicity, period_end)
+    assert not CgpemExport.objects.exists()
+    archive = settings.EXCHANGE_FILES_DIR / "cgpem"
+    assert not archive.exists() or list(archive.iterdir()) == []
+
+
+def test_a_monthly_stock_must_end_on_the_last_day_of_a_month(settings):
+    DecisionFactory(decision_date=date(2025, 1, 10))
+    with pytest.raises(CgpemError) as error:
+        generate_cgpem("M", date(2025, 1, 15))
+    assert "dernier jour d'un mois" in str(error.value)
+    assert "31/01/2025" in str(error.value)  # the month end the user probably meant
+    assert not CgpemExport.objects.exists()
+    archive = settings.EXCHANGE_FILES_DIR / "cgpem"
+    assert not archive.exists() or list(archive.iterdir()) == []
+    assert generate_cgpem("M", date(2024, 2, 29)).file_name == "CGPEM_082_20240229_M.xml"  # leap year
+
+
+def test_a_weekly_or_daily_flux_may_end_on_any_past_day():
+    # H is the 7 days ending at the date, Q that day (docs/orientations.md): no fixed weekday.
+    assert generate_cgpem("H", date(2025, 1, 15)).period_start == date(2025, 1, 9)
+    assert generate_cgpem("Q", date(2025, 1, 15)).period_start == date(2025, 1, 15)
+    assert generate_cgpem("Q", timezone.localdate()).period_end == timezone.localdate()
 
 
 def test_round_trip_through_the_projects_reader():

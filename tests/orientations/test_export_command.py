@@ -78,6 +78,25 @@ def test_export_cgpem_rejects_a_bad_date(tmp_path):
         )
 
 
+@pytest.mark.parametrize(
+    ("period_end", "reason"),
+    [("2099-01-31", "dans le futur"), ("2025-01-15", "dernier jour d'un mois")],
+)
+def test_export_cgpem_refuses_a_future_or_mid_month_period_end_and_writes_nothing(
+    tmp_path, settings, period_end, reason
+):
+    DecisionFactory(decision_date=date(2025, 1, 10))
+    output = tmp_path / "f.xml"
+    with pytest.raises(CommandError, match=reason):
+        call_command(
+            "export_cgpem", "--periodicity", "M", "--date", period_end, "--output", str(output), "--json"
+        )
+    assert not output.exists()
+    assert not CgpemExport.objects.exists()
+    archive = settings.EXCHANGE_FILES_DIR / "cgpem"
+    assert not archive.exists() or list(archive.iterdir()) == []
+
+
 def test_exports_pages_list_exclusions_and_serve_the_file(client, admin_user):
     DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="X" * 26))
     DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="Œuvray"))
