@@ -14,7 +14,8 @@ from stdnum.fr import nir as stdnum_nir
 
 # sex (1, 2; 3, 4, 7, 8 for provisional numbers), year, month, département
 # (two digits or 2A/2B), commune, order, then the optional key.
-_NIR = re.compile(r"^[1-478]\d{2}\d{2}(\d{2}|2[AB])\d{3}\d{3}(\d{2})?$")
+# ASCII: for a str pattern \d is any Unicode digit ("١", "１"), which no NIR holds.
+_NIR = re.compile(r"^[1-478]\d{2}\d{2}(\d{2}|2[AB])\d{3}\d{3}(\d{2})?$", re.ASCII)
 
 
 class InvalidNIR(ValueError):
@@ -36,6 +37,11 @@ def clean_nir(value: str) -> str:
         except StdnumError:
             raise InvalidNIR("la clé du NIR est fausse") from None
     return compact
+
+
+def is_nir_key(value: str) -> bool:
+    """A well-formed NIR's 13 first characters, compact, as the exchange files carry it."""
+    return len(value) == 13 and _NIR.match(value) is not None
 
 
 def nir_key(value: str | None) -> str:

@@ -16,7 +16,11 @@ Choices where the contract leaves room (see docs/cgpem.md):
 - the referent body (name and address, 90), the e-mail (60) and the phone (10
   digits) cannot be cut without becoming wrong: the decision is left out;
 - a France Travail identifier or institution code of the wrong length (they
-  come from a PECGM) is dropped with a warning, the decision is still sent.
+  come from a PECGM) is dropped with a warning, the decision is still sent;
+- so is a NIR that is not one (PECGM records carry unchecked NIRs): it is
+  optional in the layout and cgpem.xsd, and the names, birth date and France
+  Travail identifier still identify the person, whereas a wrong NIR could
+  point at someone else.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
+from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
 from exchanges.layouts import AN, CGPEM, DATE, VERSION, A, N
 from exchanges.xml_writer import schema_for, write_file
 from orientations.latin1 import NAME_CHARACTERS, NotLatin1, is_name, to_latin1
@@ -214,6 +219,8 @@ def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | Non
         return None, {}, None
     if item.format == DATE:
         return value, {}, None
+    if attr == "nir":
+        return _fit_nir(tag, value)
     try:
         fitted = to_latin1(str(value))
     except NotLatin1 as exc:
@@ -246,6 +253,14 @@ def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | Non
     return text, replaced, warning
 
 
+def _fit_nir(tag: str, value: str) -> tuple[str | None, dict, str | None]:
+    """The NIR's 13 characters, or None with a warning (never quoting the value) if it is not a NIR."""
+    try:
+        return nir_key(clean_nir(value)), {}, None
+    except InvalidNIR as exc:
+        return None, {}, f"{tag} : {exc} ; valeur non transmise"
+
+
 # Runs of printable Latin-1 without spaces, per format: a value made of such runs separated by
 # single spaces is already what `to_latin1` would make of it.
 _WORD = {
@@ -262,6 +277,8 @@ def _fast_check(item) -> Callable[[str], object] | None:
     """
     if item.format == DATE:
         return None
+    if item.attr == "nir":
+        return is_nir_key  # its format (AN) would let any text through
     if item.codes is not None:
         return item.codes.__contains__
     length = f"{item.length}" if item.fixed_length else f"1,{item.length}"

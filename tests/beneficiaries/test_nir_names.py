@@ -1,7 +1,7 @@
 import pytest
 
 from beneficiaries.names import fold, name_key
-from beneficiaries.nir import InvalidNIR, clean_nir, mask_nir, nir_key
+from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key, mask_nir, nir_key
 
 
 @pytest.mark.parametrize(
@@ -35,11 +35,20 @@ def test_corsica_key_is_checked():
         ("985078218682285", "format"),
         ("185078218682286", "clé"),
         ("18507821868ZZ", "format"),
+        ("1８５０７８２１８６８２２", "format"),  # fullwidth digits are Unicode digits, not NIR digits
     ],
 )
 def test_invalid_nirs(value, message):
     with pytest.raises(InvalidNIR, match=message):
         clean_nir(value)
+
+
+def test_is_nir_key_wants_the_13_first_characters_well_formed():
+    assert is_nir_key("1850782186822")
+    assert is_nir_key("185072A186822")  # Corsica
+    assert not is_nir_key("185078218682285")  # with its key: 15 characters
+    assert not is_nir_key("ZZ99")
+    assert not is_nir_key("9850782186822")
 
 
 def test_nir_key_and_mask():

@@ -280,6 +280,43 @@ def test_france_travail_identifier_and_institution_code_come_from_the_followup()
     )
 
 
+@pytest.mark.parametrize(
+    ("nir", "reason"),
+    [
+        ("ZZ 99", "13 ou 15 caractères"),  # as a PECGM record carried it (PECGM NIRs are not checked)
+        ("1850782186", "13 ou 15 caractères"),
+        ("9850782186822", "format"),  # no sex 9
+        ("18507821868ZZ", "format"),
+        # Arabic-Indic digits after the sex: digits for Python's \d, not for France Travail.
+        ("1" + "".join(chr(0x660 + int(digit)) for digit in "850782186822"), "format"),
+    ],
+)
+def test_an_invalid_nir_is_not_sent_but_the_decision_is_with_a_warning(nir, reason):
+    """NIR is optional in the layout and cgpem.xsd: names, birth date and FT identifier still identify."""
+    person = BeneficiaryFactory(nir=nir)
+    decision = DecisionFactory(beneficiary=person)
+    FollowUp.objects.create(beneficiary=person, ft_identifier="1234567A", ft_institution_code="076")
+    valid = DecisionFactory()
+    export = generate_cgpem("M", date(2025, 1, 31))
+
+    assert export.records == 2
+    assert export.excluded == []
+    by_name = {r["NOM_NAISSANCE"]: r for r in records(Path(export.path))}
+    written = by_name[person.birth_name]
+    assert "NIR" not in written
+    assert written["PRENOM"] == person.first_name
+    assert written["DATE_NAISSANCE"] == person.birth_date.strftime("%Y%m%d")
+    assert written["IDENTIFIANT_PE"] == "1234567A"
+    assert by_name[valid.beneficiary.birth_name]["NIR"] == valid.beneficiary.nir_key
+    assert export.warnings == [
+        {"decision": decision.pk, "beneficiary": person.pk, "message": export.warnings[0]["message"]}
+    ]
+    message = export.warnings[0]["message"]
+    assert message.startswith("NIR : ") and message.endswith(" ; valeur non transmise")
+    assert reason in message
+    assert person.nir_key not in message  # the report never quotes the value
+
+
 def test_the_archive_has_the_contract_name_its_sha256_and_never_overwrites(settings):
     import hashlib
 
@@ -443,6 +480,9 @@ def test_the_query_and_the_shared_values_cover_every_element_of_the_layout_once(
 
 
 SAMPLES = [
+    "1850782186822",
+    "185072A186822",
+    "ZZ99",
     "Martin",
     "Le Goff",
     "Anne-Sophie",
