@@ -7,7 +7,7 @@ cgpem.xsd, and only then archives it and records a CgpemExport. A decision that 
 with its reason (shown to admins on the exports page); the file is never
 invalid.
 
-Choices where the contract leaves room (see docs/cgpem.md):
+Choices where the contract leaves room (see docs/orientations.md):
 - the beneficiary's names (birth, marital, first) are what France Travail
   matches on: over 25 letters after transliteration, the decision is left out
   (FORMATS.md), never cut;
