@@ -68,7 +68,11 @@ def audit_search(request: HttpRequest) -> HttpResponse:
 @require_POST
 @never_cache
 def reveal_nir(request: HttpRequest, pk: int) -> HttpResponse:
-    """The full NIR, swapped in by htmx in place of the masked one; each reveal is audited."""
+    """The full NIR, swapped in by htmx in place of the masked one; each reveal is audited.
+
+    Without JavaScript the form posts as a plain form: the answer is then a page of its own.
+    """
     beneficiary = get_visible_beneficiary_or_404(request, pk)
     audit.log(request, audit.Action.REVEALED_NIR, beneficiary)
-    return render(request, "audit/_nir_revealed.html", {"beneficiary": beneficiary})
+    template = "audit/_nir_revealed.html" if request.headers.get("HX-Request") else "audit/nir_page.html"
+    return render(request, template, {"beneficiary": beneficiary})

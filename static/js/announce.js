@@ -13,3 +13,15 @@ document.addEventListener("htmx:afterSettle", function (event) {
     live.textContent = count.textContent;
   }
 });
+
+// The NIR revealed in place of the masked one: the button that asked for it is gone, so the
+// focus would fall back to the page's start; it goes to the revealed NIR, which is read out.
+document.addEventListener("htmx:afterSettle", function (event) {
+  var revealed = event.detail.target;
+  if (revealed && revealed.id && revealed.id.indexOf("nir-") === 0) {
+    var now = document.getElementById(revealed.id);
+    if (now) {
+      now.focus();
+    }
+  }
+});

@@ -153,6 +153,13 @@ def test_nir_is_masked_until_revealed_and_the_reveal_is_audited(client, social_w
     entry = AuditEntry.objects.get(action=audit.Action.REVEALED_NIR)
     assert (entry.user, entry.object_id) == (social_worker, str(beneficiary.pk))
     assert beneficiary.nir not in str(entry.extra)
+    assert "<html" not in revealed.content.decode()  # a fragment, for htmx
+
+    # Without JavaScript the form posts as a plain form: a whole page answers.
+    page = client.post(reverse("reveal_nir", args=[beneficiary.pk])).content.decode()
+    assert "<html" in page and beneficiary.nir in page
+    assert reverse("beneficiary_detail", args=[beneficiary.pk]) in page
+    assert AuditEntry.objects.filter(action=audit.Action.REVEALED_NIR).count() == 2
 
 
 @pytest.mark.django_db

@@ -87,6 +87,13 @@ def test_search_filter_and_open_a_parcours(page, login, orientation_officer, peo
     assert page.locator("#timeline li").count() >= 2
     assert_accessible(page)
 
+    # The NIR, revealed in place: the button is gone, the focus goes to what replaced it.
+    target = people["target"]
+    page.get_by_role("button", name="Afficher le NIR").press("Enter")
+    revealed = page.locator(f"#nir-{target.pk}")
+    expect(revealed).to_contain_text(target.nir)
+    expect(revealed).to_be_focused()
+
 
 def test_an_invalid_filter_brings_the_whole_form_back(page, login, orientation_officer, people):
     """htmx swaps only the results, except when a filter is invalid: then the form says why."""
