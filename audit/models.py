@@ -68,3 +68,13 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit entries cannot be deleted; the retention purge removes old ones")
+
+    def object_label(self) -> str:
+        from audit.display import object_label
+
+        return object_label(self.object_type, self.object_id) if self.object_type or self.object_id else ""
+
+    def details(self) -> list[tuple[str, str]]:
+        from audit.display import details
+
+        return details(self.extra)

@@ -35,7 +35,8 @@ class AuditSearchForm(forms.Form):
             field.widget.attrs["class"] = "form-select" if name == "action" else "form-control"
 
     def filter(self, entries):
-        data = self.cleaned_data
+        # Only the valid filters: an invalid one is reported and ignored, as on the lists.
+        data = {name: self.cleaned_data.get(name) for name in self.fields}
         if data["username"]:
             entries = entries.filter(username__iexact=data["username"])
         if data["action"]:
@@ -54,10 +55,9 @@ class AuditSearchForm(forms.Form):
 def audit_search(request: HttpRequest) -> HttpResponse:
     form = AuditSearchForm(request.GET or None)
     entries = AuditEntry.objects.select_related("user")
-    if form.is_valid():
+    if form.is_bound:
+        form.is_valid()
         entries = form.filter(entries)
-    elif form.is_bound:
-        entries = entries.none()
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -195,9 +195,27 @@ def test_admin_searches_the_trail(client, admin_user, entries):
     today = timezone.localdate()
     assert rows(start=today.isoformat(), end=today.isoformat(), username="co") == 1
     assert rows(end=(today - timedelta(days=1)).isoformat()) == 0
-    assert rows(start="pas-une-date") == 0
+    # An invalid filter is reported and ignored, as on the lists; the valid ones still apply.
+    invalid = client.get(url, {"start": "pas-une-date", "username": "ts"})
+    assert invalid.context["page"].paginator.count == 2
+    assert 'id="id_start_error"' in invalid.content.decode()
     page = client.get(url, {"action": "recorded_orientation"}).content.decode()
     assert "A enregistré une orientation" in page
+
+
+@pytest.mark.django_db
+def test_the_trail_shows_objects_and_details_in_words(client, admin_user, social_worker):
+    person = BeneficiaryFactory()
+    audit.log(social_worker, audit.Action.VIEWED_BENEFICIARY, person, page="orientation_history")
+    audit.log(
+        social_worker, audit.Action.EXPORTED, object_type="beneficiaries.cohort", rows=318, search=False
+    )
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+    page = client.get(reverse("audit_search"), {"username": "ts"}).content.decode()
+    assert f"bénéficiaire n° {person.pk}" in page
+    assert "page : historique des orientations" in page
+    assert "lignes : 318 ; recherche : non" in page
+    assert "beneficiaries.beneficiary" not in page and "search=False" not in page
 
 
 @pytest.mark.django_db

@@ -1,0 +1,69 @@
+"""How the audit log page shows an entry's object and details: words, not internal names.
+
+The trail stores what the code logged (`beneficiaries.beneficiary`, `rows=318`,
+`search=False`); the page that admins read shows "bénéficiaire n° 247" and
+"lignes : 318, recherche : non". Unknown keys and types are shown as stored.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.utils.translation import gettext_lazy as _
+
+OBJECT_TYPES = {
+    "beneficiaries.list": _("liste des bénéficiaires"),
+    "beneficiaries.cohort": _("liste à traiter"),
+    "cohort": _("liste à traiter"),
+    "import_rejects": _("rejets d'un import PECGM"),
+    "followup_csv": _("suivi France Travail (CSV)"),
+}
+
+KEYS = {
+    "rows": _("lignes"),
+    "search": _("recherche"),
+    "known_account": _("compte connu"),
+    "locked_out": _("compte bloqué"),
+    "page": _("page"),
+    "decision": _("décision"),
+    "file": _("fichier"),
+    "fields": _("champs"),
+    "bulk": _("en lot"),
+    "step": _("étape"),
+    "deleted": _("supprimés"),
+    "count": _("nombre"),
+    "cutoff": _("avant le"),
+    "origin": _("origine"),
+}
+
+VALUES = {
+    "orientation_history": _("historique des orientations"),
+    "orientation_record": _("enregistrement d'une orientation"),
+    "orientation_correct": _("correction d'une orientation"),
+    "second_factor": _("double authentification"),
+}
+
+
+def object_label(object_type: str, object_id: str) -> str:
+    """ "bénéficiaire n° 247" for ("beneficiaries.beneficiary", "247")."""
+    label = OBJECT_TYPES.get(object_type)
+    if label is None and "." in object_type:
+        try:
+            label = apps.get_model(object_type)._meta.verbose_name
+        except (LookupError, ValueError):
+            label = None
+    label = str(label or object_type)
+    return f"{label} n° {object_id}" if object_id else label
+
+
+def details(extra: dict) -> list[tuple[str, str]]:
+    """(label, value) pairs of an entry's details, in French."""
+    shown = []
+    for key, value in extra.items():
+        if key.startswith("filtre_"):
+            label = _("filtre « %(name)s »") % {"name": key.removeprefix("filtre_")}
+        else:
+            label = KEYS.get(key, key.replace("_", " "))
+        if isinstance(value, bool):
+            value = _("oui") if value else _("non")
+        shown.append((str(label), str(VALUES.get(value, value) if isinstance(value, str) else value)))
+    return shown
