@@ -2,7 +2,8 @@
 
 Accepts UTF-8 (with or without BOM) or Latin-1, `;` or `,` separated, with a
 header. Bad rows are reported with their line number and reason and do not
-stop the good ones. Re-running the same file changes nothing.
+stop the good ones; a file whose lines cannot be told apart (a value spanning
+several lines) is refused whole. Re-running the same file changes nothing.
 """
 
 from __future__ import annotations
@@ -36,8 +37,24 @@ FIELDS = {
 MAX_LENGTHS = {"nom_naissance": 100, "nom_usage": 100, "prenom": 100, "num_caf": 15, "num_msa": 13}
 
 
+# Longest excerpt of a value an error message quotes.
+EXCERPT_MAX = 20
+
+
 class CSVFileError(ValueError):
-    """The whole file is unusable (encoding, header): nothing was loaded."""
+    """The whole file is unusable (encoding, header, lines): nothing was loaded."""
+
+
+def excerpt(value: str) -> str:
+    """The start of `value` for an error message: its first line, at most EXCERPT_MAX characters.
+
+    Messages are printed and kept in reports: a whole value may hold a person's data
+    (someone's name pasted in the wrong column), or many lines of other people's.
+    """
+    first = (value.splitlines() or [""])[0]
+    if first == value and len(value) <= EXCERPT_MAX:
+        return value
+    return first[:EXCERPT_MAX] + "…"
 
 
 @dataclass
@@ -75,7 +92,7 @@ def parse_date(value: str) -> date:
             return datetime.strptime(value, fmt).date()
         except ValueError:
             continue
-    raise ValueError(f"date « {value} » invalide (attendu AAAA-MM-JJ ou JJ/MM/AAAA)")
+    raise ValueError(f"date « {excerpt(value)} » invalide (attendu AAAA-MM-JJ ou JJ/MM/AAAA)")
 
 
 def decode(raw: bytes) -> str:
@@ -107,7 +124,7 @@ def _clean_row(row: dict[str, str]) -> dict:
             except ValueError as exc:
                 raise ValueError(column, str(exc)) from None
         elif column == "code_insee_commune" and raw and not (len(raw) == 5 and raw[:2].isalnum()):
-            raise ValueError(column, f"code INSEE « {raw} » invalide (5 caractères)")
+            raise ValueError(column, f"code INSEE « {excerpt(raw)} » invalide (5 caractères)")
         values[model_field] = raw if raw != "" else ("" if column not in ("date_entree_rsa",) else None)
     return values
 
@@ -117,6 +134,7 @@ def read_rows(
 ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """(header, [(line number, row)]) of a CSV in UTF-8 or Latin-1, `;` or `,` separated.
 
+    Line numbers are physical lines, as a text editor shows them (blank lines count).
     Shared by every CSV import of the project (beneficiaries, orientations).
     """
     text = decode(raw)
@@ -124,14 +142,31 @@ def read_rows(
     if not lines or not lines[0].strip():
         raise CSVFileError("le fichier est vide ou n'a pas de ligne d'en-tête")
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
-    reader.fieldnames = header
-    missing = [column for column in required if column not in header]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    rows = []
+    start = 1  # physical line the next record starts on
+    for fields in reader:
+        # No column of these exports holds a line break: a value spanning lines comes from a
+        # double quote never closed, after which the csv module reads every following line into
+        # that value. Those people would be neither loaded nor reported, so the file is refused.
+        broken = next((i for i, value in enumerate(fields) if "\n" in value or "\r" in value), None)
+        if broken is not None:
+            column = header[broken] if header and broken < len(header) else f"n° {broken + 1}"
+            raise CSVFileError(
+                f"ligne {start}, colonne {column} : guillemet non refermé ou retour à la ligne "
+                "dans une valeur ; corrigez cette ligne puis rechargez le fichier"
+            )
+        if header is None:
+            header = [name.strip().lower() for name in fields]
+        elif fields:  # a blank line is skipped, as csv.DictReader did
+            # A short row's missing values read as empty; values past the header are ignored.
+            rows.append((start, dict(zip(header, fields, strict=False))))
+        start = reader.line_num + 1
+    missing = [column for column in required if column not in (header or [])]
     if missing:
         raise CSVFileError("colonnes obligatoires absentes de l'en-tête : " + ", ".join(missing))
-    # line 1 is the header; DictReader.line_num would count multi-line cells.
-    return header, [(index, row) for index, row in enumerate(reader, start=2)]
+    return header, rows
 
 
 def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSummary:

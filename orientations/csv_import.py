@@ -28,7 +28,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from beneficiaries.csv_import import RowError, parse_date, read_rows
+from beneficiaries.csv_import import RowError, excerpt, parse_date, read_rows
 from beneficiaries.models import Beneficiary
 from exchanges.matching import Matcher, MatchResult
 from exchanges.models import ReviewReason
@@ -143,7 +143,7 @@ def clean_row(raw: dict[str, str | None]) -> dict:
         raise RowRejected("date_decision", "date dans le futur")
     nature = row["nature"].zfill(2)
     if nature not in NATURES:
-        raise RowRejected("nature", f"nature « {row['nature']} » inconnue (01 à 06)")
+        raise RowRejected("nature", f"nature « {excerpt(row['nature'])} » inconnue (01 à 06)")
     row["nature"] = nature
     _check("organisme_referent", validate_latin1, row["organisme_referent"])
     if row["nom_correspondant"] or row["prenom_correspondant"]:

@@ -156,3 +156,44 @@ def test_seed_demo_is_safe_to_rerun():
         "orientation_officer",
         "social_worker",
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "opening",
+    [
+        lambda value: '"' + value,  # a stray quote: the csv module reads on until the next one
+        lambda value: '"' + value + '\n"',  # a quoted value on two lines, valid CSV but never meant
+    ],
+    ids=["stray-quote", "quoted-line-break"],
+)
+def test_value_spanning_lines_rejects_the_whole_file_without_quoting_it(tmp_path, opening):
+    people = fake_people(23, seed=7)
+    lines = rows_for(people).splitlines()
+    # line 3 (second person): the commune code opens a quote that nothing closes
+    fields = lines[2].split(",")
+    fields[-1] = opening(fields[-1])
+    lines[2] = ",".join(fields)
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(CommandError) as raised:
+        call_command("import_beneficiaries", str(path), "--json", stdout=io.StringIO())
+    message = str(raised.value)
+    assert message.startswith(f"{path} : ligne 3, colonne code_insee_commune : guillemet non refermé")
+    assert Beneficiary.objects.count() == 0
+    for person in people[2:]:  # the swallowed lines are not echoed
+        assert person["nir"] not in message and person["birth_name"] not in message
+
+
+@pytest.mark.django_db
+def test_errors_give_physical_line_numbers_and_short_excerpts(tmp_path):
+    people = fake_people(3, seed=8)
+    lines = rows_for(people).splitlines()
+    lines.insert(2, "")  # a blank line: the next records are on lines 4 and 5
+    pasted = f"{people[2]['birth_name']} {people[2]['first_name']} {people[2]['nir']}"
+    lines[4] = lines[4].rsplit(",", 1)[0] + "," + pasted  # in the commune code column
+    summary = import_beneficiaries(write(tmp_path, "\n".join(lines) + "\n"))
+    assert summary.created == 2
+    [error] = summary.errors
+    assert (error.line, error.field) == (5, "code_insee_commune")
+    assert pasted not in error.message and people[2]["nir"] not in error.message
+    assert f"« {pasted[:20]}… »" in error.message

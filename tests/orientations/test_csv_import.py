@@ -217,3 +217,12 @@ def test_dry_run_leaves_nothing(tmp_path, people):
         == Correspondent.objects.count()
         == 0
     )
+
+
+def test_stray_quote_rejects_the_whole_file(tmp_path, people):
+    lines = good_lines(people)
+    lines.insert(2, lines[1].replace(";Insertion", ';"Insertion'))  # never closed
+    path = write(tmp_path, lines)
+    with pytest.raises(CommandError, match=r"ligne 3, colonne service_correspondant : guillemet non refermé"):
+        call_command("import_orientations", str(path))
+    assert OrientationDecision.objects.count() == ReferentBody.objects.count() == 0
