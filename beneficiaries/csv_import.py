@@ -1,15 +1,17 @@
 """Load or update beneficiaries from a CSV export of the Département's tool.
 
-Accepts UTF-8 (with or without BOM) or Latin-1, `;` or `,` separated, with a
-header. Bad rows are reported with their line number and reason and do not
-stop the good ones; a file whose lines cannot be told apart (a value spanning
-several lines) is refused whole. Re-running the same file changes nothing.
+Accepts UTF-8 (with or without BOM), Windows-1252 or Latin-1, `;` or `,`
+separated, with a header. Bad rows are reported with their line number and
+reason and do not stop the good ones; a file whose lines cannot be told apart
+(a value spanning several lines) is refused whole. Re-running the same file
+changes nothing.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -39,6 +41,9 @@ MAX_LENGTHS = {"nom_naissance": 100, "nom_usage": 100, "prenom": 100, "num_caf":
 
 # Longest excerpt of a value an error message quotes.
 EXCERPT_MAX = 20
+# Control characters (tab excepted): invisible, refused by PostgreSQL (NUL) and by the CGPEM
+# file, and the mark of a text read in the wrong encoding (0x80–0x9F: "C\x8cur" for "Cœur").
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 class CSVFileError(ValueError):
@@ -96,16 +101,39 @@ def parse_date(value: str) -> date:
 
 
 def decode(raw: bytes) -> str:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    """UTF-8 (with or without BOM), else Windows-1252, else Latin-1.
+
+    Excel's "CSV (séparateur: point-virgule)" writes Windows-1252: Latin-1 plus œ Œ ’ … €
+    in 0x80–0x9F, where Latin-1 has control characters. Latin-1 only remains for a file
+    with a byte Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D); a value that
+    then holds a control character is refused (control_character).
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
+def control_character(row: dict[str, str | None], columns) -> tuple[str, str] | None:
+    """(column, message) for the first of `columns` whose value holds a control character."""
+    for column in columns:
+        found = CONTROL.search(row.get(column) or "")
+        if found:
+            return column, (
+                f"caractère invisible U+{ord(found.group()):04X} (position {found.start() + 1}) : "
+                "le fichier est peut-être mal encodé (enregistrez-le en UTF-8)"
+            )
+    return None
 
 
 def _clean_row(row: dict[str, str]) -> dict:
     """Return model values for one row, or raise ValueError(field, message)."""
+    # Before strip(), which would silently drop some of them (\x1c–\x1f, \x85) at either end.
+    refused = control_character(row, FIELDS)
+    if refused:
+        raise ValueError(*refused)
     values: dict = {}
     for column, model_field in FIELDS.items():
         raw = (row.get(column) or "").strip()
@@ -132,7 +160,7 @@ def _clean_row(row: dict[str, str]) -> dict:
 def read_rows(
     raw: bytes, required: tuple[str, ...] = REQUIRED_COLUMNS
 ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """(header, [(line number, row)]) of a CSV in UTF-8 or Latin-1, `;` or `,` separated.
+    """(header, [(line number, row)]) of a CSV in UTF-8, Windows-1252 or Latin-1, `;` or `,` separated.
 
     Line numbers are physical lines, as a text editor shows them (blank lines count).
     Shared by every CSV import of the project (beneficiaries, orientations).

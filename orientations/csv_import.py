@@ -2,7 +2,7 @@
 
 Columns: nir, nom_naissance, prenom, date_naissance, nature, date_decision,
 organisme_referent, nom_correspondant, prenom_correspondant, tel_correspondant,
-email_correspondant, service_correspondant (UTF-8 or Latin-1, `;` or `,`,
+email_correspondant, service_correspondant (UTF-8, Windows-1252 or Latin-1, `;` or `,`,
 header required; read by beneficiaries.csv_import.read_rows).
 
 People are found as the PECGM import finds them (exchanges.matching.Matcher);
@@ -28,7 +28,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from beneficiaries.csv_import import RowError, excerpt, parse_date, read_rows
+from beneficiaries.csv_import import RowError, control_character, excerpt, parse_date, read_rows
 from beneficiaries.models import Beneficiary
 from exchanges.matching import Matcher, MatchResult
 from exchanges.models import ReviewReason
@@ -127,6 +127,10 @@ def _check(column: str, validator, value: str) -> None:
 
 
 def clean_row(raw: dict[str, str | None]) -> dict:
+    # Before whitespace is collapsed, which would turn some of them (\x1c–\x1f, \x85) into spaces.
+    refused = control_character(raw, COLUMNS)
+    if refused:
+        raise RowRejected(*refused)
     row = {key: " ".join((raw.get(key) or "").split()) for key in COLUMNS}
     for column in REQUIRED_COLUMNS:
         if not row[column]:

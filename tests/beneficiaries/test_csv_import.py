@@ -197,3 +197,43 @@ def test_errors_give_physical_line_numbers_and_short_excerpts(tmp_path):
     assert (error.line, error.field) == (5, "code_insee_commune")
     assert pasted not in error.message and people[2]["nir"] not in error.message
     assert f"« {pasted[:20]}… »" in error.message
+
+
+@pytest.mark.django_db
+def test_windows_1252_file_keeps_its_typographic_characters(tmp_path):
+    # Excel's "CSV (séparateur: point-virgule)": œ Œ ’ … are bytes 0x80–0x9F, control characters in Latin-1.
+    people = fake_people(2, seed=9)
+    people[0]["birth_name"], people[0]["first_name"] = "Lecœur", "Zoé"
+    people[1]["birth_name"], people[1]["usage_name"] = "CŒUR", "d’Arc"
+    path = write(tmp_path, rows_for(people, sep=";"), encoding="cp1252")
+    summary = import_beneficiaries(path)
+    assert summary.created == 2 and summary.errors == []
+    assert Beneficiary.objects.filter(birth_name="Lecœur", first_name="Zoé").count() == 1
+    assert Beneficiary.objects.filter(birth_name="CŒUR", usage_name="d’Arc").count() == 1
+
+
+@pytest.mark.django_db
+def test_control_characters_are_refused_with_line_and_column(tmp_path):
+    people = fake_people(4, seed=10)
+    people[0]["birth_name"] = "Jeanne d\x92Arc"  # Windows-1252 read as Latin-1, then saved as UTF-8
+    people[1]["first_name"] = "Ma\x00rie"  # a NUL byte: PostgreSQL refuses it
+    people[2]["birth_name"] = "Lefèvre"
+    path = write(tmp_path, rows_for(people))
+    summary = import_beneficiaries(path)
+    assert summary.created == 2
+    errors = {(error.line, error.field): error.message for error in summary.errors}
+    assert set(errors) == {(2, "nom_naissance"), (3, "prenom")}
+    assert errors[(2, "nom_naissance")].startswith("caractère invisible U+0092 (position 9)")
+    assert not Beneficiary.objects.filter(birth_name__regex=r"[\x00-\x1f\x7f-\x9f]").exists()
+
+
+@pytest.mark.django_db
+def test_file_neither_utf8_nor_windows_1252_is_read_as_latin1_and_its_controls_refused(tmp_path):
+    people = fake_people(2, seed=11)
+    people[0]["birth_name"] = "Lefèvre"
+    text = rows_for(people, sep=";").replace(people[1]["birth_name"], "Ab\x9dcd")
+    path = tmp_path / "b.csv"
+    path.write_bytes(text.encode("latin-1"))  # 0x9D: no character in Windows-1252
+    summary = import_beneficiaries(path)
+    assert [(error.line, error.field) for error in summary.errors] == [(3, "nom_naissance")]
+    assert Beneficiary.objects.get().birth_name == "Lefèvre"

@@ -226,3 +226,26 @@ def test_stray_quote_rejects_the_whole_file(tmp_path, people):
     with pytest.raises(CommandError, match=r"ligne 3, colonne service_correspondant : guillemet non refermé"):
         call_command("import_orientations", str(path))
     assert OrientationDecision.objects.count() == ReferentBody.objects.count() == 0
+
+
+def test_windows_1252_file_finds_people_and_keeps_names(tmp_path):
+    person = BeneficiaryFactory(nir="", birth_name="Lecœur", first_name="Zoé", birth_date=date(1987, 4, 1))
+    lines = [
+        HEADER,
+        ";LECŒUR;Zoé;1987-04-01;1;2024-03-01;Maison d’Œuvre;Lefèvre;Zoé;;;Service d’insertion",
+    ]
+    summary = import_orientations(write(tmp_path, lines, encoding="cp1252"))
+    assert summary.errors == [] and summary.created == 1
+    decision = OrientationDecision.objects.get(beneficiary=person)
+    assert decision.referent_body.name == "Maison d’Œuvre"
+    assert decision.correspondent.service == "Service d’insertion"
+
+
+def test_control_character_is_refused_with_line_and_column(tmp_path, people):
+    lines = good_lines(people)
+    lines[2] = lines[2].replace(";Insertion", ";Service d\x92insertion")  # saved as UTF-8 after a bad read
+    summary = import_orientations(write(tmp_path, lines))
+    assert summary.created == 1
+    [error] = summary.errors
+    assert (error.line, error.field) == (3, "service_correspondant")
+    assert error.message.startswith("caractère invisible U+0092 (position 10)")
