@@ -174,23 +174,36 @@ def read_rows(
     header: list[str] | None = None
     rows = []
     start = 1  # physical line the next record starts on
-    for fields in reader:
-        # No column of these exports holds a line break: a value spanning lines comes from a
-        # double quote never closed, after which the csv module reads every following line into
-        # that value. Those people would be neither loaded nor reported, so the file is refused.
-        broken = next((i for i, value in enumerate(fields) if "\n" in value or "\r" in value), None)
-        if broken is not None:
-            column = header[broken] if header and broken < len(header) else f"n° {broken + 1}"
+    try:
+        for fields in reader:
+            # No column of these exports holds a line break: a value spanning lines comes from a
+            # double quote never closed, after which the csv module reads every following line
+            # into that value. Those people would be neither loaded nor reported: file refused.
+            broken = next((i for i, value in enumerate(fields) if "\n" in value or "\r" in value), None)
+            if broken is not None:
+                column = header[broken] if header and broken < len(header) else f"n° {broken + 1}"
+                raise CSVFileError(
+                    f"ligne {start}, colonne {column} : guillemet non refermé ou retour à la ligne "
+                    "dans une valeur ; corrigez cette ligne puis rechargez le fichier"
+                )
+            if header is None:
+                header = [name.strip().lower() for name in fields]
+            elif fields:  # a blank line is skipped, as csv.DictReader did
+                # A short row's missing values read as empty; values past the header are ignored.
+                rows.append((start, dict(zip(header, fields, strict=False))))
+            start = reader.line_num + 1
+    except csv.Error:
+        # With strict off, the csv module's only error is a value over csv.field_size_limit(),
+        # in English and naming no line. Spread over several lines, it is a quote never closed.
+        if reader.line_num > start:
             raise CSVFileError(
-                f"ligne {start}, colonne {column} : guillemet non refermé ou retour à la ligne "
-                "dans une valeur ; corrigez cette ligne puis rechargez le fichier"
-            )
-        if header is None:
-            header = [name.strip().lower() for name in fields]
-        elif fields:  # a blank line is skipped, as csv.DictReader did
-            # A short row's missing values read as empty; values past the header are ignored.
-            rows.append((start, dict(zip(header, fields, strict=False))))
-        start = reader.line_num + 1
+                f"ligne {start} : guillemet non refermé ; corrigez cette ligne puis rechargez le fichier"
+            ) from None
+        limit = f"{csv.field_size_limit():,}".replace(",", " ")
+        raise CSVFileError(
+            f"ligne {start} : valeur de plus de {limit} caractères ; corrigez cette ligne puis "
+            "rechargez le fichier"
+        ) from None
     missing = [column for column in required if column not in (header or [])]
     if missing:
         raise CSVFileError("colonnes obligatoires absentes de l'en-tête : " + ", ".join(missing))

@@ -237,3 +237,28 @@ def test_file_neither_utf8_nor_windows_1252_is_read_as_latin1_and_its_controls_r
     summary = import_beneficiaries(path)
     assert [(error.line, error.field) for error in summary.errors] == [(3, "nom_naissance")]
     assert Beneficiary.objects.get().birth_name == "Lefèvre"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("after_line_2", "expected"),
+    [
+        # one value (the commune code) over the csv module's limit (131,072 characters)
+        (
+            lambda line: line.rsplit(",", 1)[0] + "," + "X" * 200_000,
+            r"ligne 3 : valeur de plus de 131 072 caractères",
+        ),
+        # a stray quote that swallows more than the limit before the file ends
+        (lambda line: line + ',"' + "\n" + "\n".join([line] * 3_000), r"ligne 3 : guillemet non refermé"),
+    ],
+    ids=["one-huge-value", "stray-quote-swallowing-more"],
+)
+def test_value_over_the_csv_limit_rejects_the_whole_file(tmp_path, after_line_2, expected):
+    people = fake_people(3, seed=12)
+    lines = rows_for(people).splitlines()
+    lines[2] = after_line_2(lines[2])
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(CommandError, match=f"^{path} : {expected}") as raised:
+        call_command("import_beneficiaries", str(path), stdout=io.StringIO())
+    assert "XXX" not in str(raised.value) and people[1]["nir"] not in str(raised.value)
+    assert Beneficiary.objects.count() == 0

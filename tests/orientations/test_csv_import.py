@@ -249,3 +249,12 @@ def test_control_character_is_refused_with_line_and_column(tmp_path, people):
     [error] = summary.errors
     assert (error.line, error.field) == (3, "service_correspondant")
     assert error.message.startswith("caractère invisible U+0092 (position 10)")
+
+
+def test_value_over_the_csv_limit_rejects_the_whole_file(tmp_path, people):
+    lines = good_lines(people)
+    lines[2] = lines[2].replace(";Insertion", ";" + "Insertion " * 20_000)
+    path = write(tmp_path, lines)
+    with pytest.raises(CommandError, match=r"ligne 3 : valeur de plus de 131 072 caractères"):
+        call_command("import_orientations", str(path))
+    assert OrientationDecision.objects.count() == ReferentBody.objects.count() == 0
