@@ -84,10 +84,17 @@ def test_capability_table_is_nested():
 
 @pytest.mark.django_db
 def test_admin_site_only_for_admins(client, users):
-    for role, expected in (("social_worker", 302), ("orientation_officer", 302), ("admin", 200)):
+    for role, expected in (("social_worker", 403), ("orientation_officer", 403), ("admin", 200)):
         client.logout()
         client.login(username=users[role].username, password=TEST_PASSWORD)
-        assert client.get("/admin/").status_code == expected, role
+        response = client.get("/admin/", follow=True)
+        assert response.status_code == expected, role
+        if expected == 403:
+            assert "Accès refusé" in response.content.decode()
+    # Signed out: the application's own login page, which comes back to the admin site.
+    client.logout()
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == "/connexion/?next=/admin/"
 
 
 @pytest.mark.django_db

@@ -181,3 +181,12 @@ def test_home_page_shows_alerts_to_admins_only(client, admin_user, social_worker
     client.logout()
     client.login(username=social_worker.username, password=TEST_PASSWORD)
     assert "injoignable" not in client.get(reverse("home")).content.decode()
+
+
+def test_an_alert_links_elsewhere_but_not_to_the_page_it_is_on(admin_client, settings):
+    settings.EXCHANGE_ALERT_DAY = 1  # the monthly stock is due, and none was imported
+    runs_page = reverse("exchange_runs")
+    home = admin_client.get(reverse("home")).content.decode()
+    assert "Aucun fichier PECGM mensuel importé" in home and f'href="{runs_page}">Voir' in home
+    page = admin_client.get(runs_page).content.decode()
+    assert "Aucun fichier PECGM mensuel importé" in page and f'href="{runs_page}">Voir' not in page
