@@ -383,6 +383,9 @@ if CACHE_URL:
 
 PECGM_MAX_FILE_SIZE = env_int("PECGM_MAX_FILE_SIZE_MB", 500, minimum=1) * 1024 * 1024
 PECGM_MAX_REJECT_RATIO = env_float("PECGM_MAX_REJECT_RATIO", 0.05, minimum=0.0, maximum=1.0)
+# A monthly stock with fewer records than this share of the previous stock is refused
+# (an empty or cut file would mark everyone missing from it absent); 0 switches the check off.
+PECGM_MIN_STOCK_RATIO = env_float("PECGM_MIN_STOCK_RATIO", 0.5, minimum=0.0, maximum=1.0)
 
 # --- Caseworker pages (cohorts, dashboard) ------------------------------------
 # Cohort "oriented to France Travail but not registered": days after the decision.

@@ -13,9 +13,10 @@ The steps, in order:
    beneficiary in memory: the import's memory does not grow with the
    Département's file of people). Any structural
    problem, even at the end of the file, or more than
-   `settings.PECGM_MAX_REJECT_RATIO` of the records rejected, raises inside
-   the transaction and refuses the whole file: nothing of it stays. A crash
-   rolls it all back the same way.
+   `settings.PECGM_MAX_REJECT_RATIO` of the records rejected, or a monthly
+   stock far smaller than the previous one (`settings.PECGM_MIN_STOCK_RATIO`),
+   raises inside the transaction and refuses the whole file: nothing of it
+   stays. A crash rolls it all back the same way.
 
 A refused or crashed attempt is still an `ImportRun` (status `rejected`, with
 its errors), saved outside the rolled-back transaction.
@@ -145,6 +146,7 @@ def import_pecgm(
     progress: Callable[[int, int], None] | None = None,
     file_name: str | None = None,
     counts_computed_next: bool = False,
+    force_small_stock: bool = False,
 ) -> ImportRun:
     """Import one PECGM file and return its run (`run.summary()` is the `--json` report).
 
@@ -152,6 +154,8 @@ def import_pecgm(
     done in a transaction that is rolled back: the run returned is not saved.
     `counts_computed_next`: the caller computes the pages' counts once the import
     is done (beneficiaries.warming); the pages keep the previous ones until then.
+    `force_small_stock`: import a monthly stock even if it is much smaller than the
+    previous one (`_check_stock_size`); only an operator's command sets it.
     """
     path = Path(path)
     digest, size, details = _fingerprint(path)
@@ -173,7 +177,7 @@ def import_pecgm(
         if not dry_run:
             run.save()
         with _fewer_collections():
-            return _import(path, run, progress, details, counts_computed_next)
+            return _import(path, run, progress, details, counts_computed_next, force_small_stock)
 
 
 def after_imports(records: int) -> None:
@@ -194,14 +198,18 @@ def _import(
     progress: Callable[[int, int], None] | None,
     details: int,
     counts_computed_next: bool,
+    force_small_stock: bool,
 ) -> ImportRun:
     run.progress_total = details
     reporter = _Progress(run, progress)
     errors: list[RecordIssue] = []
+    notes: list[RecordIssue] = []  # warnings about the whole file
     try:
         reader = read_pecgm(path, file_name=run.file_name)
         run.reference_date = reader.header.reference_date
         run.periodicity = reader.header.periodicity
+        # Read now: once the writer starts, the connection belongs to it (PostgreSQL).
+        previous_stock = _previous_stock() if run.periodicity == "M" else None
         # One pass, in one transaction: records are written as they are read, and
         # anything that refuses the file (a truncated end, a wrong footer, too many
         # rejects) raises inside the transaction, which rolls everything back. The
@@ -220,12 +228,14 @@ def _import(
                             errors.extend(record.errors)
                     writer.add(record)
                 _check_reject_ratio(run)
+                notes += _check_stock_size(run, previous_stock, force_small_stock)
                 writer.finish()
             if run.dry_run:
                 transaction.set_rollback(True)
         if run.dry_run:
             run.pk = None
         run.imported = run.records - run.rejected_records
+        run.warnings += len(notes)
         run.status = ImportStatus.IMPORTED_WITH_REJECTS if errors else ImportStatus.IMPORTED
         run.finished_at = timezone.now()
         run.progress_processed = run.progress_total = max(run.records, 1)
@@ -238,6 +248,7 @@ def _import(
             ImportReject.objects.bulk_create(
                 (_reject_row(run, issue, RejectLevel.ERROR) for issue in errors), batch_size=BATCH_SIZE
             )
+            ImportReject.objects.bulk_create(_reject_row(run, issue, RejectLevel.WARNING) for issue in notes)
         logger.info("PECGM import: run %s %s (%s records)", run.pk, run.status, run.records)
         return run
     except FileRejected as exc:
@@ -275,6 +286,66 @@ def _check_reject_ratio(run: ImportRun) -> None:
                 "max": 100 * settings.PECGM_MAX_REJECT_RATIO,
             }
         )
+
+
+def _previous_stock() -> ImportRun | None:
+    """The accepted stock a new one is compared with: the newest in reference date
+    (of that date, the last imported: a corrected stock replaces the first)."""
+    return (
+        ImportRun.objects.filter(periodicity="M", status__in=SUCCESSFUL_STATUSES)
+        .order_by("-reference_date", "-id")
+        .first()
+    )
+
+
+def _check_stock_size(run: ImportRun, previous: ImportRun | None, forced: bool) -> list[RecordIssue]:
+    """Refuse a monthly stock much smaller than the previous one, unless an operator forces it.
+
+    A stock replaces the previous picture: whoever is missing from it is marked
+    absent, with a "left" event. An empty or partial file (an extraction gone
+    wrong at France Travail: a well-formed file, with a footer that agrees)
+    would thus "remove" most of the Département's job seekers at once. Real stocks move by
+    a few per cent a month. The first stock has nothing to be compared with.
+    Returns the note kept on the run when the operator forced it.
+    """
+    if previous is None or run.records >= settings.PECGM_MIN_STOCK_RATIO * previous.records:
+        return []
+    figures = {
+        "file": run.file_name,
+        "records": run.records,
+        # French: 0 and 1 take the singular.
+        "records_word": "enregistrements" if run.records > 1 else "enregistrement",
+        "ratio": 100 * settings.PECGM_MIN_STOCK_RATIO,
+        "previous": previous.records,
+        "previous_file": previous.file_name,
+        "previous_date": f"{previous.reference_date:%d/%m/%Y}",
+    }
+    if forced:
+        logger.warning(
+            "PECGM import: run %s, stock of %s records forced (previous stock: %s)",
+            run.pk,
+            run.records,
+            previous.records,
+        )
+        message = _(
+            "Stock mensuel de %(records)d %(records_word)s importé malgré sa taille, moins de %(ratio)g %% "
+            "des %(previous)d du stock précédent (%(previous_file)s, données au %(previous_date)s) : "
+            "import forcé par l'option --force-small-stock."
+        )
+        return [RecordIssue(None, "NB_ENREGISTREMENTS", str(run.records), message % figures)]
+    raise FileRejected(
+        _(
+            "Fichier %(file)s refusé : champ NB_ENREGISTREMENTS, stock mensuel de %(records)d "
+            "%(records_word)s, moins de %(ratio)g %% des %(previous)d du stock précédent "
+            "(%(previous_file)s, données au %(previous_date)s). Importé, il marquerait absents "
+            "du stock tous les bénéficiaires qui n'y figurent pas : rien n'a été modifié. "
+            "Vérifiez le fichier auprès de France Travail ; s'il est complet, faites-le importer "
+            "en ligne de commande : python manage.py import_pecgm %(file)s --force-small-stock "
+            "(seuil : réglage PECGM_MIN_STOCK_RATIO)."
+        )
+        % figures,
+        field="NB_ENREGISTREMENTS",
+    )
 
 
 def _finish_rejected(run: ImportRun, issues: list[RecordIssue], message: str) -> None:

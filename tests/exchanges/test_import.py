@@ -499,7 +499,8 @@ def test_references_hold_after_every_kind_of_import(tmp_path, monkeypatch):
     stock = [record_for(known), record_for(doubtful, birth_date=date(1970, 1, 1)), unknown]
     import_pecgm(pecgm_file(tmp_path, stock, JAN))
     import_pecgm(pecgm_file(tmp_path, [unknown, ceased(unknown, date(2025, 2, 3))], date(2025, 2, 5), "H"))
-    import_pecgm(pecgm_file(tmp_path, [record_for(known)], FEB))
+    # A third of January's stock: forced past the small-stock guard, to mark the others absent.
+    import_pecgm(pecgm_file(tmp_path, [record_for(known)], FEB), force_small_stock=True)
 
     people = set(Beneficiary.objects.values_list("id", flat=True))
     runs = set(ImportRun.objects.values_list("id", flat=True))
@@ -521,3 +522,76 @@ def test_values_needing_escapes_are_stored_as_received(tmp_path):
     import_pecgm(pecgm_file(tmp_path, [record_for(person, rome_code="K2204", rome_label=label)], JAN))
     assert JobSeekerSnapshot.objects.get().rome_label == label
     assert FollowUp.objects.get().rome_label == label
+
+
+# --- A monthly stock far smaller than the previous one ---------------------------------------
+
+
+def _january_stock(tmp_path, size: int = 4) -> list[dict]:
+    january = [record_for(BeneficiaryFactory()) for _ in range(size)]
+    assert import_pecgm(pecgm_file(tmp_path, january, JAN)).status == ImportStatus.IMPORTED
+    return january
+
+
+@pytest.mark.parametrize("kept", [0, 1])
+def test_a_collapsed_stock_is_refused_and_changes_nothing(tmp_path, kept):
+    """An empty or cut stock would make everyone missing from it 'absent', with a 'left' event each."""
+    january = _january_stock(tmp_path)
+    before = data_counts()
+    run = import_pecgm(pecgm_file(tmp_path, january[:kept], FEB))
+    assert run.status == ImportStatus.REJECTED and run.records == kept
+    assert data_counts() == before
+    assert not FollowUp.objects.filter(absent_from_last_stock=True).exists()
+    assert not StatusEvent.objects.exists()
+    stored = ImportRun.objects.get(pk=run.pk)
+    assert stored.status == ImportStatus.REJECTED and stored.reference_date == FEB
+    assert "PECGM_082_20250228_M.xml" in stored.error_message
+    assert f"{kept} enregistrement" in stored.error_message and "4" in stored.error_message
+    assert "--force-small-stock" in stored.error_message
+    (error,) = stored.summary()["errors"]
+    assert (error["record"], error["field"]) == (None, "NB_ENREGISTREMENTS")
+
+
+def test_a_small_stock_is_imported_when_the_operator_forces_it(tmp_path):
+    january = _january_stock(tmp_path)
+    run = import_pecgm(pecgm_file(tmp_path, january[:1], FEB), force_small_stock=True)
+    assert run.status == ImportStatus.IMPORTED and run.imported == 1
+    assert FollowUp.objects.filter(absent_from_last_stock=True).count() == 3
+    assert StatusEvent.objects.filter(run=run, kind=EventKind.LEFT_STOCK).count() == 3
+    # The override stays visible on the run.
+    note = ImportReject.objects.get(run=run, level=RejectLevel.WARNING)
+    assert note.field == "NB_ENREGISTREMENTS" and "--force-small-stock" in note.message
+    assert run.warnings == 1
+
+
+def test_the_stock_ratio_is_a_setting_and_the_limit_itself_is_accepted(tmp_path, settings):
+    january = _january_stock(tmp_path)
+    settings.PECGM_MIN_STOCK_RATIO = 0.5
+    assert import_pecgm(pecgm_file(tmp_path, january[:2], FEB)).status == ImportStatus.IMPORTED
+    settings.PECGM_MIN_STOCK_RATIO = 0.0  # the guard switched off
+    assert import_pecgm(pecgm_file(tmp_path, [], MAR)).status == ImportStatus.IMPORTED
+
+
+def test_the_first_stock_and_fluxes_are_not_compared(tmp_path):
+    # The first stock has nothing to be compared with, however small.
+    assert import_pecgm(pecgm_file(tmp_path, [], date(2024, 12, 31))).status == ImportStatus.IMPORTED
+    january = [record_for(BeneficiaryFactory()) for _ in range(4)]
+    assert import_pecgm(pecgm_file(tmp_path, january, JAN)).status == ImportStatus.IMPORTED
+    # A flux holds only what changed: its size means nothing.
+    for periodicity in ("H", "Q"):
+        run = import_pecgm(pecgm_file(tmp_path, january[:1], FEB, periodicity))
+        assert run.status == ImportStatus.IMPORTED
+
+
+def test_a_refused_stock_is_compared_with_the_last_accepted_one(tmp_path):
+    january = _january_stock(tmp_path)
+    assert import_pecgm(pecgm_file(tmp_path, january[:1], FEB)).status == ImportStatus.REJECTED
+    # The refused stock is not the reference: the real February stock is compared with January.
+    assert import_pecgm(pecgm_file(tmp_path, january[:3], FEB)).status == ImportStatus.IMPORTED
+
+
+def test_a_small_stock_in_a_dry_run_is_reported_as_refused(tmp_path):
+    _january_stock(tmp_path)
+    run = import_pecgm(pecgm_file(tmp_path, [], FEB), dry_run=True)
+    assert run.status == ImportStatus.REJECTED and "--force-small-stock" in run.error_message
+    assert ImportRun.objects.count() == 1

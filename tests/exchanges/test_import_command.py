@@ -118,3 +118,14 @@ def test_export_followup_never_writes_a_formula():
     call_command("export_followup", stdout=out)
     row = next(csv.DictReader(io.StringIO(out.getvalue().lstrip("\ufeff")), delimiter=";"))
     assert (row["nom_naissance"], row["prenom"]) == ('\'=HYPERLINK("http://x")', "'@SOMME")
+
+
+def test_a_collapsed_stock_needs_force_small_stock(tmp_path):
+    january = [record_for(BeneficiaryFactory()) for _ in range(4)]
+    assert run_command(str(pecgm_file(tmp_path, january, JAN)))[1] == 0
+    february = str(pecgm_file(tmp_path, january[:1], date(2025, 2, 28)))
+    text, code = run_command(february)
+    assert code == 1 and "--force-small-stock" in text
+    summary, code = run_command(february, "--json", "--force-small-stock")
+    assert (summary["status"], code) == ("imported", 0)
+    assert ImportRun.objects.filter(status="rejected").count() == 1

@@ -58,8 +58,9 @@ def test_the_command_refreshes_them_before_the_counts_and_the_import_alone_does_
     assert run.imported == 3
     assert steps == [("analyze", [Beneficiary, FollowUp, JobSeekerSnapshot, StatusEvent], 3), "warm"]
     # import_pecgm() alone (its time is the import's), a dry run or a refused file: nothing.
-    import_pecgm(pecgm_file(tmp_path, [record_for(people[0])], date(2025, 2, 28)))
-    call_command("import_pecgm", "--dry-run", str(pecgm_file(tmp_path, [], date(2025, 3, 31))))
+    import_pecgm(pecgm_file(tmp_path, [record_for(p) for p in people], date(2025, 2, 28)))
+    # (A flux: an empty stock would be refused as much smaller than February's.)
+    call_command("import_pecgm", "--dry-run", str(pecgm_file(tmp_path, [], date(2025, 3, 31), "H")))
     refused = tmp_path / "PECGM_082_20250430_M.xml"
     refused.write_bytes(b"<PECGM>tronque")
     with pytest.raises(CommandError):

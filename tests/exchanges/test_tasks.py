@@ -20,7 +20,7 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.utils import timezone
 
-from exchanges.models import ImportRun, ImportStatus
+from exchanges.models import FollowUp, ImportRun, ImportStatus
 from exchanges.runs import _ADVISORY_KEYS, Direction, ExchangeRun, RunStatus
 from exchanges.simulator import free_port
 from exchanges.tasks import fetch_pecgm
@@ -130,6 +130,20 @@ def test_rejected_file_fails_the_run_and_names_the_file(exchange_settings, excha
     # the same broken bytes are not imported again on the next fetch
     fetch_pecgm.delay(started_by="beat").get()
     assert ImportRun.objects.count() == 1
+
+
+def test_a_collapsed_stock_is_refused_by_the_exchange_run_with_what_to_do(
+    exchange_settings, exchange_server, tmp_path
+):
+    (tmp_path / "made").mkdir()
+    records = [record_for(person) for person in BeneficiaryFactory.create_batch(4)]
+    publish(exchange_server, tmp_path, JAN, records)
+    publish(exchange_server, tmp_path, FEB, records[:1])
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    assert summary["status"] == "failed" and "PECGM_082_20250228_M.xml" in summary["error"]
+    refused = summary["files"][1]
+    assert refused["status"] == "rejected" and "--force-small-stock" in refused["message"]
+    assert not FollowUp.objects.filter(absent_from_last_stock=True).exists()
 
 
 def test_finished_run_is_not_done_again(exchange_settings, two_monthly_files):

@@ -17,6 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--json", action="store_true", help="print the JSON summary")
         parser.add_argument("--dry-run", action="store_true", help="report what would happen, change nothing")
+        parser.add_argument(
+            "--force-small-stock",
+            action="store_true",
+            help="import a monthly stock even if it has far fewer records than the previous one "
+            "(PECGM_MIN_STOCK_RATIO); check the file first",
+        )
 
     def handle(self, *args, **options):
         path = Path(options["file"])
@@ -24,7 +30,11 @@ class Command(BaseCommand):
             raise CommandError(f"{path} : fichier introuvable")
         try:
             run = import_pecgm(
-                path, started_by="command", dry_run=options["dry_run"], counts_computed_next=True
+                path,
+                started_by="command",
+                dry_run=options["dry_run"],
+                counts_computed_next=True,
+                force_small_stock=options["force_small_stock"],
             )
         except ImportBusy as exc:
             raise CommandError(str(exc), returncode=3) from None
