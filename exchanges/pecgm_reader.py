@@ -57,17 +57,28 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 _DEPARTEMENT = re.compile(r"^(0?(?:0[1-9]|[1-8]\d|9[0-5]|2[AB])|97[1-6])$")
 _LETTERS = re.compile(r"^(?:[^\W\d_]|[ '\-])*$")
-# A C1 control character (U+0080–U+009F) never belongs in a name: it is what the
-# second byte of a UTF-8 sequence becomes when read as ISO-8859-1. The other
-# patterns are the printable half of the same accident (`é` → `Ã©`, `à` → `Ã `,
-# `’` → `â€™` when the sender used windows-1252, `œ` → `Å“`).
+# Text written in UTF-8 and read as ISO-8859-1 (or windows-1252) turns each
+# non-ASCII character into a lead byte, 0xC2–0xF4 (`Â`…`ô`), followed by one,
+# two or three continuation bytes, 0x80–0xBF: `é` → `Ã©`, `Š` → `Å` + no-break
+# space, `ю` → `Ñ\x8e`, `’` → `â€™`. Any such well-formed sequence refuses the
+# file, rather than storing names garbled.
+# Can real Latin-1 text hold one? Only where a letter from 0xC2 on is directly
+# followed by a character of 0x80–0xBF: C1 controls (never legitimate) and
+# symbols (no-break space, « » ° · ² …); the only letters there are ª µ º, which
+# no name puts after an accented letter. Lowercase accents (0xE0–0xEF) are
+# leads of three bytes: "salarié·e" is not a sequence. What remains is a French
+# capital followed by a no-break space, `·` or `»` ("ACTIVITÉ : ", "SALARIÉ·E"),
+# which free text may hold: those pairs are let through (in UTF-8 they would be
+# rare IPA, Greek or Arabic letters, and a UTF-8 file betrays itself elsewhere).
+# The continuation bytes 0x80–0x9F are read as C1 controls in ISO-8859-1 and as
+# `€ ‚ … ™ œ` and the like in windows-1252: both are listed.
+_CONTINUATION = "[\u0080-\u00bf" + "".join(bytes(range(0x80, 0xA0)).decode("cp1252", errors="ignore")) + "]"
+_FRENCH_TYPOGRAPHY = "[\u00c7-\u00cb\u00ce\u00cf\u00d4\u00d9\u00db\u00dc][\u00a0\u00b7\u00bb]"
 _MOJIBAKE = re.compile(
-    "[\u0080-\u009f]"
-    "|[\u00c2\u00c3][\u00a0-\u00bf]"
-    "|\u00c3[\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e"
-    "\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
-    "|\u00e2\u20ac"
-    "|\u00c5[\u0092\u0093\u201c\u2019]"
+    "[\u0080-\u009f]"  # a C1 control: never in text
+    f"|(?!{_FRENCH_TYPOGRAPHY})[\u00c2-\u00df]{_CONTINUATION}"
+    f"|[\u00e0-\u00ef]{_CONTINUATION}{{2}}"
+    f"|[\u00f0-\u00f4]{_CONTINUATION}{{3}}"
 )
 _PROLOG = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*<(!DOCTYPE|[^\s/>!?]+)", re.S)
 _DECLARED_ENCODING = re.compile(

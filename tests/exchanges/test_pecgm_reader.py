@@ -476,6 +476,64 @@ def test_utf8_in_a_latin1_file_is_mojibake(tmp_path, name):
     assert name not in error.message
 
 
+# Their UTF-8 bytes hold no C1 control (0x80-0x9F) but for ğ: the check for C1 controls and
+# `Ã©`-like pairs alone let them through, stored garbled ("KU\xc5\xa0").
+@pytest.mark.parametrize("name", ["KUŠ", "BOŻENA", "żANETA", "DOĞAN", "ЮСУФ", "Тина", "TRẦN"])
+@pytest.mark.parametrize("declared", ["ISO-8859-1", "windows-1252"])
+def test_any_utf8_sequence_in_a_latin1_file_is_refused(tmp_path, name, declared):
+    content = pecgm_bytes(count=3).replace(b"ISO-8859-1", declared.encode(), 1)
+    marker = b"<NOM_NAISSANCE>"
+    second = content.index(marker, content.index(marker) + 1) + len(marker)
+    content = content[:second] + name.encode("utf-8") + content[second:]
+    error = rejected(write(tmp_path, content))
+    assert (error.record, error.field) == (2, "NOM_NAISSANCE")
+    assert "mal encodés" in error.message and declared.upper() in error.message
+    assert name not in error.message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CHLOÉ",
+        "HÉLÈNE",
+        "FRANÇOISE",
+        "JOËL",
+        "ANAÏS",
+        "JÉRÔME",
+        "MAËLLE",
+        "NOÉMIE-ÂNGE",
+        "D'ALMEIDA-GONÇALVES",
+        "Gaëlle Éléonore",
+        "ÀÂÆÇÈÉÊËÎÏÔÙÛÜ",
+        "àâæçèéêëîïôùûüÿ",
+    ],
+)
+def test_french_accented_names_are_accepted(tmp_path, name):
+    rows = records(1)
+    rows[0].update(birth_name=name[:25], first_name=name[:25])
+    _, (record,) = read_all(write(tmp_path, pecgm_bytes(rows)))
+    assert not record.errors
+    assert (record.values["birth_name"], record.values["first_name"]) == (name[:25], name[:25])
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "salarié·e",  # é then one symbol: a UTF-8 lead byte of three needs two more
+        "« été » ou ça",
+        "N° 12, bâtiment ², côté °",
+        "SALARIÉ·E",  # a French capital, then a symbol: typography, not UTF-8
+        "CESSATION D'ACTIVITÉ\u00a0: REPRISE",
+        "« PRÉ »",
+    ],
+)
+def test_french_typography_in_a_label_is_accepted(tmp_path, label):
+    rows = records(1)
+    rows[0].update(rome_code="K2204", rome_label=label)
+    _, (record,) = read_all(write(tmp_path, pecgm_bytes(rows)))
+    assert record.values["rome_label"] == label
+
+
 def test_c1_control_character_rejects_the_file(tmp_path):
     content = replace_once(pecgm_bytes(count=1), b"<NOM_NAISSANCE>", b"<NOM_NAISSANCE>\x85")
     error = rejected(write(tmp_path, content))
