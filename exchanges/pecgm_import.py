@@ -27,6 +27,7 @@ numbers only.
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import hashlib
 import json
@@ -38,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -100,8 +101,8 @@ MAX_STORED_ERRORS_ON_REJECT = 1000
 MAX_STORED_ERRORS = MAX_STORED_ERRORS_ON_REJECT
 # PostgreSQL advisory lock key of the PECGM import ("PECGM" in ASCII).
 ADVISORY_LOCK_KEY = 0x5045_4347_4D
-# SQLite has no advisory lock: a "running" run younger than this blocks another import.
-RUNNING_TIMEOUT = timedelta(hours=6)
+# SQLite has no advisory lock: the import holds an OS lock on this file in DATA_DIR.
+LOCK_FILE_NAME = "pecgm-import.lock"
 # The identity kept on a review case, to show the admin what was received.
 REVIEW_VALUES = (
     "nir",
@@ -434,11 +435,11 @@ def _fewer_collections():
 def import_lock(run: ImportRun):
     """Hold the PECGM import lock, or raise ImportBusy.
 
-    PostgreSQL: a session advisory lock, released even if the process dies.
-    SQLite: its IMMEDIATE write transactions serialise the check of running
-    runs (a crashed run stops blocking after RUNNING_TIMEOUT).
+    Both locks belong to the importing process and end with it, however it ends:
+    PostgreSQL's session advisory lock, SQLite's file lock (`_file_lock`). So a
+    run still "running" when the lock is taken was left by a dead import.
     """
-    lock = _advisory_lock if connection.vendor == "postgresql" else _running_run_lock
+    lock = _advisory_lock if connection.vendor == "postgresql" else _file_lock
     with lock(run):
         yield
 
@@ -451,28 +452,45 @@ def _advisory_lock(run: ImportRun):
             raise ImportBusy(BUSY_MESSAGE)
     try:
         # A run left "running" by a crash is over: the lock proves nobody runs it.
-        ImportRun.objects.filter(status=ImportStatus.RUNNING).update(
-            status=ImportStatus.REJECTED,
-            error_message=_(INTERRUPTED_MESSAGE),
-            finished_at=timezone.now(),
-        )
+        _mark_interrupted()
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
 
 
+def _lock_path() -> Path:
+    return Path(settings.DATA_DIR) / LOCK_FILE_NAME
+
+
 @contextmanager
-def _running_run_lock(run: ImportRun):
-    with transaction.atomic():
-        if ImportRun.objects.filter(
-            status=ImportStatus.RUNNING, started_at__gte=timezone.now() - RUNNING_TIMEOUT
-        ).exists():
-            raise ImportBusy(BUSY_MESSAGE)
-        if not run.dry_run:
-            # Claimed inside the same write transaction: a second import sees it.
-            run.save()
-    yield
+def _file_lock(run: ImportRun):
+    """SQLite (the embedded mode, one machine): an exclusive `flock` on a file in DATA_DIR.
+
+    The kernel releases it when its holder's file is closed or its process dies,
+    kill -9 and out-of-memory included: a run still "running" once we hold it was
+    left by a dead import, and is marked interrupted at once. (A "running" run used
+    to block every import for hours: a dead process leaves no other trace, and a
+    PID recorded on the run may be reused, or live in another container.)
+    """
+    # "a": created if missing, never truncated; Python does not pass it to child processes.
+    with _lock_path().open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ImportBusy(BUSY_MESSAGE) from None
+        _mark_interrupted()
+        yield
+    # Closing the file released the lock.
+
+
+def _mark_interrupted() -> None:
+    """Under the import lock: a run still "running" is one whose import died."""
+    ImportRun.objects.filter(status=ImportStatus.RUNNING).update(
+        status=ImportStatus.REJECTED,
+        error_message=_(INTERRUPTED_MESSAGE),
+        finished_at=timezone.now(),
+    )
 
 
 class _Progress:

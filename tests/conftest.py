@@ -55,7 +55,8 @@ def _require_redis():
 
 @pytest.fixture(autouse=True)
 def _data_dirs(settings, tmp_path):
-    """Every test writes its files under its own temporary folder."""
+    """Every test writes its files under its own temporary folder (and takes its import lock there)."""
+    settings.DATA_DIR = tmp_path
     settings.EXCHANGE_FILES_DIR = tmp_path / "files"
 
 

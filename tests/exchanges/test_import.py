@@ -347,24 +347,6 @@ def test_progress_is_reported(tmp_path, monkeypatch):
     assert seen[0] == (1, 3) and seen[-1] == (3, 3)
 
 
-def test_running_import_refuses_another():
-    """SQLite's lock: the running run, claimed in a write transaction.
-
-    (PostgreSQL's advisory lock: test_import_lock_postgres.py.)
-    """
-    ImportRun.objects.create(file_name="x.xml", sha256="0" * 64, status=ImportStatus.RUNNING)
-    claim = ImportRun(file_name="y.xml", sha256="1" * 64)
-    with (
-        pytest.raises(pecgm_import.ImportBusy, match="Un autre import PECGM est en cours"),
-        pecgm_import._running_run_lock(claim),
-    ):
-        pass
-    assert claim.pk is None
-    ImportRun.objects.update(status=ImportStatus.IMPORTED)
-    with pecgm_import._running_run_lock(claim):
-        assert ImportRun.objects.get(pk=claim.pk).status == ImportStatus.RUNNING
-
-
 def _valid_bytes(tmp_path, records) -> bytes:
     return pecgm_file(tmp_path, records, JAN).read_bytes()
 
