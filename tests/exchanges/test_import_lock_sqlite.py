@@ -7,7 +7,6 @@ longer blocks the next one. (PostgreSQL's advisory lock: test_import_lock_postgr
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
@@ -18,35 +17,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-import pytest
 from django.conf import settings
-from django.db import connection
 
-from exchanges import pecgm_import
-from exchanges.models import ImportRun, ImportStatus
 from exchanges.synthetic import fake_pecgm_records, write_pecgm
 from tests.exchanges.import_files import pecgm_file, record_for
 
 JAN, FEB = date(2025, 1, 31), date(2025, 2, 28)
-
-
-@pytest.mark.django_db
-def test_a_live_import_refuses_another_and_a_dead_one_does_not(tmp_path):
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite's lock (PostgreSQL's: test_import_lock_postgres.py)")
-    dead = ImportRun.objects.create(file_name="x.xml", sha256="0" * 64, status=ImportStatus.RUNNING)
-    path = pecgm_file(tmp_path, [record_for(None)], FEB, "H")
-    # A live import: another open file description holding the lock, as another process would.
-    with open(pecgm_import._lock_path(), "a") as other:
-        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(pecgm_import.ImportBusy, match="Un autre import PECGM est en cours"):
-            pecgm_import.import_pecgm(path)
-        assert list(ImportRun.objects.values_list("status", flat=True)) == [ImportStatus.RUNNING]
-    # Lock released: nobody runs `dead` any more.
-    assert pecgm_import.import_pecgm(path).status == ImportStatus.IMPORTED
-    dead.refresh_from_db()
-    assert (dead.status, dead.error_message) == (ImportStatus.REJECTED, "Import interrompu.")
-    assert dead.finished_at is not None
 
 
 # --- For real: an import process killed with SIGKILL ----------------------------------------
