@@ -25,3 +25,18 @@ document.addEventListener("htmx:afterSettle", function (event) {
     }
   }
 });
+
+// A run's progress, polled every 2 s, is replaced whole: a live region on it would be read
+// unreliably, and each percentage would be noise. Its status is read out when it changes
+// (running → imported), through the live region of base.html.
+document.addEventListener("htmx:afterSettle", function (event) {
+  var before = event.detail.target;
+  if (!before || !before.id || before.id.indexOf("run-progress") !== 0) {
+    return;
+  }
+  var now = document.getElementById(before.id);
+  var live = document.getElementById("annonce");
+  if (now && live && now.dataset.announce && now.dataset.announce !== before.dataset.announce) {
+    live.textContent = now.dataset.announce;
+  }
+});

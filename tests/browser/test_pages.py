@@ -165,3 +165,26 @@ def test_start_an_exchange_and_watch_it_finish(page, login, admin_user, request,
     page.get_by_label("Rechercher (nom, prénom, NIR").press("Enter")
     page.get_by_role("link", name=person.display_name).click()
     assert "données France Travail au 31/01/2025" in page.locator("#france-travail").inner_text()
+
+
+def test_a_runs_end_is_read_out_not_each_percentage(page, login, admin_user, live_server):
+    from django.urls import reverse
+
+    from exchanges.models import ImportRun, ImportStatus
+
+    run = ImportRun.objects.create(
+        file_name="PECGM_082_20250131_M.xml",
+        sha256="0" * 64,
+        status=ImportStatus.RUNNING,
+        progress_processed=10,
+        progress_total=100,
+    )
+    login(admin_user)
+    page.goto(live_server.url + reverse("import_run_detail", args=[run.pk]))
+    expect(page.locator("#run-progress progress")).to_have_count(1)
+    ImportRun.objects.filter(pk=run.pk).update(progress_processed=50)
+    page.wait_for_timeout(2500)  # one poll: the percentage changed, nothing is read out
+    expect(page.locator("#annonce")).to_have_text("")
+    ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.IMPORTED, progress_processed=100)
+    expect(page.locator("#annonce")).to_have_text("Import : importé", timeout=6000)
+    expect(page.locator("#run-progress progress")).to_have_count(0)
