@@ -206,8 +206,19 @@ def read_rows(
         ) from None
     missing = [column for column in required if column not in (header or [])]
     if missing:
-        raise CSVFileError("colonnes obligatoires absentes de l'en-tête : " + ", ".join(missing))
+        raise CSVFileError("colonnes obligatoires absentes de l'en-tête : " + ", ".join(missing) + _why(raw))
     return header, rows
+
+
+def _why(raw: bytes) -> str:
+    """What a header with none of its columns most likely means, to say beside the message."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[:200].count(b"\x00") > 10:
+        return " (le fichier semble enregistré en UTF-16 : enregistrez-le en CSV UTF-8)"
+    first = decode(raw).splitlines()[0]
+    for separator, name in (("\t", "des tabulations"), ("|", "des barres verticales")):
+        if first.count(separator) > max(first.count(";"), first.count(",")):
+            return f" (les colonnes semblent séparées par {name} : séparez-les par des points-virgules)"
+    return ""
 
 
 def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSummary:

@@ -135,6 +135,22 @@ def test_missing_required_column_rejects_file(tmp_path):
         call_command("import_beneficiaries", str(path))
 
 
+@pytest.mark.parametrize(
+    ("separator", "encoding", "hint"),
+    [
+        ("\t", "utf-8", "séparées par des tabulations"),
+        ("|", "utf-8", "séparées par des barres verticales"),
+        (";", "utf-16", "enregistré en UTF-16"),
+    ],
+)
+def test_a_header_in_another_format_says_which(tmp_path, separator, encoding, hint):
+    header = separator.join(["nir", "nom_naissance", "prenom", "date_naissance", "code_insee_commune"])
+    path = tmp_path / "beneficiaires.csv"
+    path.write_bytes(f"{header}\n".encode(encoding))
+    with pytest.raises(CommandError, match=hint):
+        call_command("import_beneficiaries", str(path))
+
+
 @pytest.mark.django_db
 def test_command_json_and_dry_run(tmp_path):
     out = io.StringIO()
