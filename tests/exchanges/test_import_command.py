@@ -104,6 +104,20 @@ def test_export_followup_columns_and_values(tmp_path):
     assert by_nir[unknown.nir]["nature_orientation"] == ""
 
 
+def test_export_followup_writes_for_the_service_account_only_and_is_audited(tmp_path):
+    import stat
+
+    from audit.models import AuditEntry
+
+    BeneficiaryFactory()
+    BeneficiaryFactory()
+    output = tmp_path / "suivi.csv"
+    call_command("export_followup", "--output", str(output), stderr=io.StringIO())
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600  # every NIR of the Département
+    entry = AuditEntry.objects.get(action="exported", object_type="followup_csv")
+    assert entry.extra == {"rows": 2, "origin": "commande"} and entry.username == ""
+
+
 def test_export_followup_to_standard_output():
     BeneficiaryFactory()
     out = io.StringIO()
