@@ -210,7 +210,7 @@ def _import(
         run.reference_date = reader.header.reference_date
         run.periodicity = reader.header.periodicity
         # Read now: once the writer starts, the connection belongs to it (PostgreSQL).
-        previous_stock = _previous_stock() if run.periodicity == "M" else None
+        previous_stock = _previous_stock(run.reference_date) if run.periodicity == "M" else None
         # One pass, in one transaction: records are written as they are read, and
         # anything that refuses the file (a truncated end, a wrong footer, too many
         # rejects) raises inside the transaction, which rolls everything back. The
@@ -289,11 +289,14 @@ def _check_reject_ratio(run: ImportRun) -> None:
         )
 
 
-def _previous_stock() -> ImportRun | None:
-    """The accepted stock a new one is compared with: the newest in reference date
-    (of that date, the last imported: a corrected stock replaces the first)."""
+def _previous_stock(reference_date: date) -> ImportRun | None:
+    """The accepted stock a new one is compared with: the newest up to its reference date
+    (of that date, the last imported: a corrected stock replaces the first). A late older
+    month is compared with the month before it, not with a newer one."""
     return (
-        ImportRun.objects.filter(periodicity="M", status__in=SUCCESSFUL_STATUSES)
+        ImportRun.objects.filter(
+            periodicity="M", status__in=SUCCESSFUL_STATUSES, reference_date__lte=reference_date
+        )
         .order_by("-reference_date", "-id")
         .first()
     )

@@ -572,6 +572,19 @@ def test_a_refused_stock_is_compared_with_the_last_accepted_one(tmp_path):
     assert import_pecgm(pecgm_file(tmp_path, january[:3], FEB)).status == ImportStatus.IMPORTED
 
 
+def test_a_late_older_stock_is_compared_with_the_month_before_it(tmp_path):
+    # December (2 people), then January (6): a December re-sent late, a correction with its
+    # 2 people, is as big as the month it replaces, though not half of January.
+    dec = date(2024, 12, 31)
+    december = [record_for(BeneficiaryFactory()) for _ in range(2)]
+    assert import_pecgm(pecgm_file(tmp_path, december, dec)).status == ImportStatus.IMPORTED
+    january = december + [record_for(BeneficiaryFactory()) for _ in range(4)]
+    assert import_pecgm(pecgm_file(tmp_path, january, JAN)).status == ImportStatus.IMPORTED
+    corrected = [dict(record, ft_counsellor="CONSEILLER CORRIGE") for record in december[:2]]
+    late = import_pecgm(pecgm_file(tmp_path, corrected[:1] + december[1:], dec))
+    assert late.status == ImportStatus.IMPORTED
+
+
 def test_a_small_stock_in_a_dry_run_is_reported_as_refused(tmp_path):
     _january_stock(tmp_path)
     run = import_pecgm(pecgm_file(tmp_path, [], FEB), dry_run=True)
