@@ -19,9 +19,13 @@ class CSVImportCommand(BaseCommand):
         raise NotImplementedError
 
     def add_arguments(self, parser):
-        parser.add_argument("file")
-        parser.add_argument("--json", action="store_true", help="print a JSON summary")
-        parser.add_argument("--dry-run", action="store_true", help="report without saving")
+        parser.add_argument(
+            "file", help="le fichier CSV exporté (« ; » ou « , » ; UTF-8, Windows-1252 ou Latin-1)"
+        )
+        parser.add_argument("--json", action="store_true", help="écrire le bilan en JSON")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="simulation : tout vérifier, ne rien enregistrer"
+        )
 
     def handle(self, *args, **options):
         try:
@@ -34,6 +38,8 @@ class CSVImportCommand(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps({"file": options["file"], **summary.as_dict()}, ensure_ascii=False))
             return
-        self.stdout.write(self.summary_line(summary))
+        # A simulation reads like the real thing otherwise: it says so first.
+        prefix = "[simulation, rien n'est enregistré] " if options["dry_run"] else ""
+        self.stdout.write(prefix + self.summary_line(summary))
         for error in summary.errors:
             self.stdout.write(f"  ligne {error.line}, {error.field} : {error.message}")

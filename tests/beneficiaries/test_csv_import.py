@@ -158,6 +158,11 @@ def test_command_json_and_dry_run(tmp_path):
     summary = json.loads(out.getvalue())
     assert summary["created"] == 25 and summary["rejected"] == 0
     assert Beneficiary.objects.count() == 0
+    # In words, a simulation says so before its figures.
+    out = io.StringIO()
+    call_command("import_beneficiaries", str(SAMPLE), "--dry-run", stdout=out)
+    assert out.getvalue().startswith("[simulation, rien n'est enregistré] 25 lignes : 25 créées")
+    assert Beneficiary.objects.count() == 0
 
 
 @pytest.mark.django_db

@@ -3,7 +3,7 @@ from beneficiaries.csv_import import import_beneficiaries
 
 
 class Command(CSVImportCommand):
-    help = "Load or update beneficiaries from a CSV export (UTF-8, Windows-1252 or Latin-1, ';' or ',')."
+    help = "Charge ou met à jour les bénéficiaires depuis l'export CSV de l'outil du Département."
 
     def import_file(self, path: str, *, dry_run: bool):
         return import_beneficiaries(path, dry_run=dry_run)

@@ -3,7 +3,7 @@ from orientations.csv_import import import_orientations
 
 
 class Command(CSVImportCommand):
-    help = "Load past orientation decisions from a CSV export (UTF-8, Windows-1252 or Latin-1, ';' or ',')."
+    help = "Charge les décisions d'orientation passées depuis un export CSV (docs/orientations.md)."
 
     def import_file(self, path: str, *, dry_run: bool):
         return import_orientations(path, dry_run=dry_run)
