@@ -284,6 +284,8 @@ def _deposit(run: ExchangeRun) -> None:
     period_end = run.period_end or default_period_end(periodicity)
     if run.period_end is None:
         save_fields(run, period_end=period_end)
+    # Before producing anything: without a server to send to, no file is generated and archived.
+    config = ExchangeConfig.from_settings()
     exports = CgpemExport.objects.filter(periodicity=periodicity, period_end=period_end).order_by("-id")
     export = exports.filter(deposited_at__isnull=False).first()
     if export is not None:
@@ -330,7 +332,7 @@ def _deposit(run: ExchangeRun) -> None:
         progress_total=1,
         heartbeat_at=timezone.now(),
     )
-    client = ExchangeClient(ExchangeConfig.from_settings())
+    client = ExchangeClient(config)
     try:
         client.deposit(export.file_name, path)
         status = "deposited"

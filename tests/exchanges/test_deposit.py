@@ -84,3 +84,11 @@ def test_deposit_of_a_future_or_mid_month_period_fails_and_sends_nothing(
     assert not CgpemExport.objects.exists()
     folder = exchange_server.root / "082" / "CGPEM"
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_a_deposit_without_a_server_configured_produces_no_file(settings):
+    settings.EXCHANGE_URL = ""
+    summary = deposit_cgpem.delay(periodicity="M", period_end="2025-01-31").get()
+    assert summary["status"] == "failed" and "Échanges non configurés" in summary["error"]
+    # Nothing generated nor archived: the next deposit, once configured, produces the file then.
+    assert not CgpemExport.objects.exists()
