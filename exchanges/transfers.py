@@ -23,7 +23,6 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from exchanges.client import (
     TransientExchangeError,
 )
 from exchanges.pecgm_import import INTERRUPTED_MESSAGE, ImportBusy, after_imports, import_pecgm
+from exchanges.private_files import copy_private
 from exchanges.runs import (
     Direction,
     ExchangeRun,
@@ -249,7 +249,7 @@ def _archive(temp: Path, name: str, sha256: str) -> str:
     if target.exists() and _sha256(target) != sha256:
         target = directory / f"{Path(name).stem}-{sha256[:12]}.xml"
     if not target.exists():
-        shutil.copyfile(temp, target)
+        copy_private(temp, target)
     return str(target.relative_to(Path(settings.EXCHANGE_FILES_DIR)))
 
 

@@ -36,6 +36,7 @@ from typing import IO, Any
 from lxml import etree
 
 from exchanges.layouts import VERSION, FileLayout, Record
+from exchanges.private_files import open_private
 
 
 class UnencodableValue(ValueError):
@@ -244,7 +245,7 @@ def write_file(
         final = Path(destination)
         temporary = final.with_name(f".{final.name}.tmp")
         try:
-            with open(temporary, "wb") as handle:
+            with open_private(temporary) as handle:
                 count = _write(layout, header_values, records, handle, encoding)
             os.replace(temporary, final)
         finally:

@@ -29,7 +29,6 @@ import calendar
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from lxml import etree
 
 from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
 from exchanges.layouts import AN, CGPEM, DATE, VERSION, A, N
+from exchanges.private_files import copy_private
 from exchanges.xml_writer import schema_for, write_file
 from orientations.latin1 import NAME_CHARACTERS, NotLatin1, is_name, to_latin1
 from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
@@ -509,5 +509,5 @@ def generate_cgpem(
     finally:
         temp.unlink(missing_ok=True)
     if output is not None:
-        shutil.copyfile(final, output)
+        copy_private(final, output)
     return export

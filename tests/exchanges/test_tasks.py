@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -88,6 +89,7 @@ def test_fetch_imports_both_monthly_files_in_reference_date_order(
     for entry in run.files:
         served = exchange_server.root / "082" / "PECGM" / entry["name"]
         assert (root / entry["archive"]).read_bytes() == served.read_bytes()
+        assert stat.S_IMODE((root / entry["archive"]).stat().st_mode) == 0o600  # NIRs inside
     assert not any((root / "incoming").iterdir())
 
 

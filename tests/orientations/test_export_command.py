@@ -1,4 +1,5 @@
 import json
+import stat
 from datetime import date
 from io import StringIO
 from pathlib import Path
@@ -40,6 +41,9 @@ def test_export_cgpem_json_summary(tmp_path):
     assert summary["transliterated"][0]["replaced"] == {"œ": "oe"}
     assert output.read_bytes() == Path(summary["archive"]).read_bytes()
     assert CgpemExport.objects.count() == 1
+    # NIRs inside: the archive and the copy are the service account's only.
+    for path in (output, Path(summary["archive"])):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 def test_export_cgpem_text_summary(tmp_path):
