@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.core.exceptions import ValidationError
@@ -56,8 +56,38 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Territory)
 class TerritoryAdmin(admin.ModelAdmin):
-    list_display = ("name", "communes")
+    list_display = ("name", "communes", "user_count")
     search_fields = ("name", "communes")
+
+    @admin.display(description=_("utilisateurs"))
+    def user_count(self, territory: Territory) -> int:
+        return territory.users.count()
+
+    # A user who loses their last territory sees the whole Département (unless a social
+    # worker): deleting a territory in use would widen their access without a word. It is
+    # taken off their accounts first, each a deliberate change.
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.users.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        territory = self.get_object(request, object_id)
+        if territory is not None and territory.users.exists():
+            messages.info(
+                request,
+                _(
+                    "Ce territoire est attribué à %(count)s utilisateur(s) : retirez-le de leurs comptes "
+                    "avant de pouvoir le supprimer."
+                )
+                % {"count": territory.users.count()},
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class TOTPDeviceAdmin(BaseTOTPDeviceAdmin):

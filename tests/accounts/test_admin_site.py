@@ -137,3 +137,27 @@ def test_the_admin_site_never_shows_a_second_factor_secret(client, admin_user):
     # Adding one would show its key: devices are enrolled by their owner.
     assert client.get(reverse("admin:otp_totp_totpdevice_add")).status_code == 403
     assert "qrcode" not in page.content.decode()
+
+
+def test_a_territory_in_use_cannot_be_deleted(client, admin_user):
+    """Its users would silently see the whole Département once it is gone."""
+    from accounts.models import Territory
+    from tests.factories import TerritoryFactory
+
+    used = TerritoryFactory(name="Moissac et environs", communes="82112 82121")
+    officer = UserFactory(username="co2", role="orientation_officer")
+    officer.territories.add(used)
+    unused = TerritoryFactory(name="Vide", communes="82033")
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+
+    page = client.get(reverse("admin:accounts_territory_change", args=[used.pk])).content.decode()
+    assert "retirez-le de leurs comptes" in page
+    delete = reverse("admin:accounts_territory_delete", args=[used.pk])
+    assert client.get(delete).status_code == 403
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert Territory.objects.filter(pk=used.pk).exists()
+    listing = client.get(reverse("admin:accounts_territory_changelist")).content.decode()
+    assert "delete_selected" not in listing
+
+    client.post(reverse("admin:accounts_territory_delete", args=[unused.pk]), {"post": "yes"})
+    assert not Territory.objects.filter(pk=unused.pk).exists()
