@@ -43,6 +43,15 @@ VALUES = {
 }
 
 
+# An orientation's corrected fields (orientations.decisions.correct_decision).
+FIELDS = {
+    "nature": _("nature"),
+    "decision_date": _("date de décision"),
+    "referent_body": _("organisme référent"),
+    "correspondent": _("correspondant"),
+}
+
+
 def object_label(object_type: str, object_id: str) -> str:
     """ "bénéficiaire n° 247" for ("beneficiaries.beneficiary", "247")."""
     label = OBJECT_TYPES.get(object_type)
@@ -65,5 +74,11 @@ def details(extra: dict) -> list[tuple[str, str]]:
             label = KEYS.get(key, key.replace("_", " "))
         if isinstance(value, bool):
             value = _("oui") if value else _("non")
+        elif key == "decision" and isinstance(value, str):
+            from exchanges.models import ReviewStatus  # the review queue's own words
+
+            value = dict(ReviewStatus.choices).get(value, value)
+        elif key == "fields" and isinstance(value, str):
+            value = ", ".join(str(FIELDS.get(name, name)) for name in value.split(","))
         shown.append((str(label), str(VALUES.get(value, value) if isinstance(value, str) else value)))
     return shown

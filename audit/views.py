@@ -34,6 +34,12 @@ class AuditSearchForm(forms.Form):
         for name, field in self.fields.items():
             field.widget.attrs["class"] = "form-select" if name == "action" else "form-control"
 
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("start") and cleaned.get("end") and cleaned["start"] > cleaned["end"]:
+            self.add_error("end", _("La date de fin précède la date de début."))
+        return cleaned
+
     def filter(self, entries):
         # Only the valid filters: an invalid one is reported and ignored, as on the lists.
         data = {name: self.cleaned_data.get(name) for name in self.fields}

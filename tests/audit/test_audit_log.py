@@ -199,6 +199,10 @@ def test_admin_searches_the_trail(client, admin_user, entries):
     invalid = client.get(url, {"start": "pas-une-date", "username": "ts"})
     assert invalid.context["page"].paginator.count == 2
     assert 'id="id_start_error"' in invalid.content.decode()
+    # Dates the wrong way round: said, and the end is ignored rather than showing nothing.
+    backwards = client.get(url, {"start": today.isoformat(), "end": (today - timedelta(days=3)).isoformat()})
+    assert "La date de fin précède la date de début" in backwards.content.decode()
+    assert backwards.context["page"].paginator.count == 4
     page = client.get(url, {"action": "recorded_orientation"}).content.decode()
     assert "A enregistré une orientation" in page
 
@@ -215,6 +219,13 @@ def test_the_trail_shows_objects_and_details_in_words(client, admin_user, social
     assert f"bénéficiaire n° {person.pk}" in page
     assert "page : historique des orientations" in page
     assert "lignes : 318 ; recherche : non" in page
+    audit.log(
+        social_worker, audit.Action.RESOLVED_REVIEW, object_type="exchanges.reviewcase", decision="linked"
+    )
+    audit.log(social_worker, audit.Action.CHANGED_ORIENTATION, fields="nature,decision_date")
+    page = client.get(reverse("audit_search"), {"username": "ts"}).content.decode()
+    assert "décision : rattaché à un bénéficiaire" in page
+    assert "champs : nature, date de décision" in page
     assert "beneficiaries.beneficiary" not in page and "search=False" not in page
 
 
