@@ -219,6 +219,18 @@ class ReferentBodyForm(BootstrapMixin, forms.ModelForm):
         error_messages = {"name": REQUIRED}
         help_texts = {"address": _("Nom et adresse ensemble : 90 caractères au plus.")}
 
+    def clean(self):
+        cleaned = super().clean()
+        name, address = cleaned.get("name"), cleaned.get("address")
+        if name:
+            # Two identical bodies would be offered side by side on every decision form.
+            twins = ReferentBody.objects.filter(
+                name__iexact=name.strip(), address__iexact=(address or "").strip()
+            )
+            if twins.exclude(pk=self.instance.pk).exists():
+                self.add_error("name", _("Cet organisme existe déjà à cette adresse."))
+        return cleaned
+
 
 class CorrespondentForm(BootstrapMixin, forms.ModelForm):
     class Meta:

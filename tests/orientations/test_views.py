@@ -314,6 +314,21 @@ def test_admin_creates_edits_and_deactivates_a_body(admin_client_):
     assert "désactivé" in content
 
 
+def test_the_same_body_twice_is_refused(admin_client_):
+    data = {"name": "CCAS de Moissac", "address": "1 place Durand 82200 Moissac"}
+    assert admin_client_.post(reverse("referent_body_create"), data).status_code == 302
+    again = admin_client_.post(
+        reverse("referent_body_create"), {"name": "ccas de moissac ", "address": data["address"]}
+    )
+    assert "Cet organisme existe déjà à cette adresse." in again.content.decode()
+    assert ReferentBody.objects.filter(name__iexact="CCAS de Moissac").count() == 1
+    # Editing the body itself is not a duplicate of itself; the same name elsewhere is another body.
+    body = ReferentBody.objects.get()
+    assert admin_client_.post(reverse("referent_body_edit", args=[body.pk]), data).status_code == 302
+    other = {"name": "CCAS de Moissac", "address": "2 rue Annexe 82200 Moissac"}
+    assert admin_client_.post(reverse("referent_body_create"), other).status_code == 302
+
+
 def test_body_over_90_characters_is_refused_in_french(admin_client_):
     response = admin_client_.post(reverse("referent_body_create"), {"name": "N" * 60, "address": "A" * 40})
     assert response.status_code == 200
