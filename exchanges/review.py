@@ -7,11 +7,13 @@ of the beneficiaries it touches.
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from beneficiaries.models import Beneficiary, Source
 from exchanges.followup import refresh_followup
 from exchanges.models import JobSeekerSnapshot, MatchRule, ReviewCase, ReviewReason, ReviewStatus, StatusEvent
+from orientations.models import OrientationDecision
 
 # The beneficiary fields a person known only from France Travail gets from the record.
 BENEFICIARY_FIELDS = (
@@ -44,18 +46,30 @@ def _check_open(case: ReviewCase) -> None:
 
 
 @transaction.atomic
-def link(case: ReviewCase, beneficiary: Beneficiary, *, user, note: str = "") -> None:
-    """The record is this beneficiary's. A person created from France Travail is merged into them."""
+def link(case: ReviewCase, beneficiary: Beneficiary, *, user, note: str = "") -> int:
+    """The record is this beneficiary's. A person created from France Travail is merged into them.
+
+    Returns how many orientation decisions the created person had and now are the beneficiary's.
+    """
     _check_open(case)
+    moved = 0
     if case.reason == ReviewReason.CREATED_FROM_FT and case.beneficiary_id:
         created_id = case.beneficiary_id
         if created_id == beneficiary.pk:
             raise ReviewError("Choisissez un autre bénéficiaire que celui créé depuis France Travail.")
+        moved = _move_decisions(created_id, beneficiary)
         JobSeekerSnapshot.objects.filter(beneficiary_id=created_id).update(beneficiary=beneficiary)
         StatusEvent.objects.filter(beneficiary_id=created_id).update(beneficiary=beneficiary)
         ReviewCase.objects.filter(beneficiary_id=created_id).update(beneficiary=beneficiary)
         case.beneficiary = beneficiary
-        Beneficiary.objects.filter(pk=created_id, source=Source.FRANCE_TRAVAIL).delete()
+        try:
+            Beneficiary.objects.filter(pk=created_id, source=Source.FRANCE_TRAVAIL).delete()
+        except ProtectedError:
+            # A protected relation this merge does not move: refuse (the transaction is undone).
+            raise ReviewError(
+                "La personne créée depuis France Travail est encore liée à d'autres données : "
+                "rattachement impossible."
+            ) from None
     elif case.snapshot_id:
         JobSeekerSnapshot.objects.filter(pk=case.snapshot_id).update(
             beneficiary=beneficiary, match_rule=MatchRule.CONFIRMED
@@ -63,6 +77,28 @@ def link(case: ReviewCase, beneficiary: Beneficiary, *, user, note: str = "") ->
         case.beneficiary = beneficiary
     _close(case, ReviewStatus.LINKED, user, note)
     refresh_followup(beneficiary.pk)
+    return moved
+
+
+def _move_decisions(created_id: int, beneficiary: Beneficiary) -> int:
+    """Give the created person's orientation decisions to the beneficiary, if they have none.
+
+    Both timelines cannot be merged here (overlapping dates, two current decisions): when both
+    people have decisions, the link is refused until an officer corrects them. The decisions'
+    corrections (OrientationChange) hang on the decisions and follow them.
+    """
+    # Locked like orientations.decisions does, in id order: no decision is recorded for
+    # either person between the check and the move.
+    list(Beneficiary.objects.select_for_update().filter(pk__in=[created_id, beneficiary.pk]).order_by("pk"))
+    decisions = OrientationDecision.objects.filter(beneficiary_id=created_id)
+    if not decisions.exists():
+        return 0
+    if OrientationDecision.objects.filter(beneficiary=beneficiary).exists():
+        raise ReviewError(
+            "La personne créée depuis France Travail a déjà des décisions d'orientation, comme la "
+            "personne choisie : corrigez-les avant de rattacher."
+        )
+    return decisions.update(beneficiary=beneficiary)
 
 
 @transaction.atomic

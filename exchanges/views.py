@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 import audit
@@ -159,8 +160,17 @@ def review_resolve(request: HttpRequest, pk: int) -> HttpResponse:
             beneficiary = get_object_or_404(
                 visible_beneficiaries(request.user), pk=request.POST.get("beneficiary") or 0
             )
-            review.link(case, beneficiary, user=request.user, note=note)
-            messages.success(request, _("Enregistrement rattaché au bénéficiaire."))
+            moved = review.link(case, beneficiary, user=request.user, note=note)
+            message = _("Enregistrement rattaché au bénéficiaire.")
+            if moved:
+                message += " " + ngettext(
+                    "%(count)d décision d'orientation de la personne créée depuis France Travail "
+                    "lui a été transférée.",
+                    "%(count)d décisions d'orientation de la personne créée depuis France Travail "
+                    "lui ont été transférées.",
+                    moved,
+                ) % {"count": moved}
+            messages.success(request, message)
         elif action == "create":
             review.create(case, user=request.user, note=note)
             messages.success(request, _("Bénéficiaire connu seulement de France Travail enregistré."))

@@ -20,8 +20,10 @@ from exchanges.models import (
     ReviewStatus,
 )
 from exchanges.pecgm_import import import_pecgm
+from orientations.models import OrientationChange
 from tests.exchanges.import_files import pecgm_file, record_for
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory
+from tests.orientations.factories import DecisionFactory
 
 pytestmark = pytest.mark.django_db
 JAN = date(2025, 1, 31)
@@ -232,3 +234,74 @@ def test_confirm_a_person_created_from_france_travail(admin_client, tmp_path):
     admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "create"})
     case.refresh_from_db()
     assert case.status == ReviewStatus.CREATED and Beneficiary.objects.count() == 1
+
+
+@pytest.fixture
+def created_case(tmp_path):
+    """A person created from France Travail (nobody found), and the Département's person they are."""
+    local = BeneficiaryFactory(nir="", caf_number="")
+    import_pecgm(pecgm_file(tmp_path, [record_for(local, birth_name="NOM-DIFFERENT")], JAN))
+    case = ReviewCase.objects.get(reason=ReviewReason.CREATED_FROM_FT)
+    return case, case.beneficiary, local
+
+
+def test_link_moves_the_decisions_of_the_person_created_from_france_travail(admin_client, created_case):
+    # Found by a review of the admin workflows in the browser: an orientation officer had
+    # oriented the created person, and « Rattacher » answered a server error.
+    case, created, local = created_case
+    decision = DecisionFactory(beneficiary=created)
+    change = OrientationChange.objects.create(
+        decision=decision, field="nature", old_value="02", new_value="01"
+    )
+
+    response = admin_client.post(
+        reverse("review_resolve", args=[case.pk]), {"action": "link", "beneficiary": local.pk}, follow=True
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "1 décision d&#x27;orientation de la personne créée depuis France Travail" in content
+    assert not Beneficiary.objects.filter(pk=created.pk).exists()
+    decision.refresh_from_db()
+    assert decision.beneficiary == local and decision.is_current
+    assert list(decision.changes.all()) == [change]
+    case.refresh_from_db()
+    assert (case.status, case.beneficiary) == (ReviewStatus.LINKED, local)
+
+
+def test_link_is_refused_when_both_people_have_decisions(admin_client, created_case):
+    case, created, local = created_case
+    theirs = DecisionFactory(beneficiary=created)
+    ours = DecisionFactory(beneficiary=local)
+
+    response = admin_client.post(
+        reverse("review_resolve", args=[case.pk]), {"action": "link", "beneficiary": local.pk}, follow=True
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "a déjà des décisions d&#x27;orientation, comme la personne choisie" in content
+    # Nothing changed: the case is still open, both people keep their decisions.
+    case.refresh_from_db()
+    assert (case.status, case.beneficiary) == (ReviewStatus.OPEN, created)
+    assert Beneficiary.objects.filter(pk=created.pk).exists()
+    assert list(created.orientation_decisions.all()) == [theirs]
+    assert list(local.orientation_decisions.all()) == [ours]
+    assert not AuditEntry.objects.filter(action="resolved_review").exists()
+
+
+def test_link_refuses_cleanly_what_still_holds_on_to_the_created_person(
+    admin_client, created_case, monkeypatch
+):
+    # Should another protected relation appear, the link is refused, not a server error.
+    from exchanges import review
+
+    case, created, local = created_case
+    DecisionFactory(beneficiary=created)
+    monkeypatch.setattr(review, "_move_decisions", lambda created_id, beneficiary: 0)
+
+    response = admin_client.post(
+        reverse("review_resolve", args=[case.pk]), {"action": "link", "beneficiary": local.pk}, follow=True
+    )
+    assert response.status_code == 200
+    assert "encore liée à d&#x27;autres données" in response.content.decode()
+    case.refresh_from_db()
+    assert case.status == ReviewStatus.OPEN and Beneficiary.objects.filter(pk=created.pk).exists()
