@@ -25,7 +25,7 @@ from beneficiaries.scoping import visible_beneficiaries
 from exchanges import review
 from exchanges.followup import DATE_ATTRS
 from exchanges.followup_export import Echo, stream_csv
-from exchanges.models import ImportRun, JobSeekerSnapshot, RejectLevel, ReviewCase, ReviewStatus
+from exchanges.models import ImportRun, JobSeekerSnapshot, RejectLevel, ReviewCase, ReviewReason, ReviewStatus
 
 PAGE_SIZE = 50
 REJECTS_SHOWN = 200
@@ -130,6 +130,9 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     found = []
     if query:
         found = visible
+        if case.reason == ReviewReason.CREATED_FROM_FT and case.beneficiary_id:
+            # The person this case created: linking the case to them is refused (review.link).
+            found = found.exclude(pk=case.beneficiary_id)
         for term in fold(query).split():
             found = found.filter(search_text__contains=term)
         found = [person for person in found[:SEARCH_RESULTS] if person not in candidates]

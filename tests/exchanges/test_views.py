@@ -305,3 +305,12 @@ def test_link_refuses_cleanly_what_still_holds_on_to_the_created_person(
     assert "encore liée à d&#x27;autres données" in response.content.decode()
     case.refresh_from_db()
     assert case.status == ReviewStatus.OPEN and Beneficiary.objects.filter(pk=created.pk).exists()
+
+
+def test_search_leaves_out_the_cases_own_created_person(admin_client, created_case):
+    # Found by a review of the admin workflows in the browser: the case's own created person was
+    # offered with a « Rattacher » button, which the link then refuses.
+    case, created, _local = created_case
+    namesake = BeneficiaryFactory(birth_name=created.birth_name)
+    search = admin_client.post(reverse("review_detail", args=[case.pk]), {"nom": created.birth_name})
+    assert search.context["found"] == [namesake]
