@@ -15,6 +15,8 @@ Choices where the contract leaves room (see docs/orientations.md):
   maximum with a warning;
 - the referent body (name and address, 90), the e-mail (60) and the phone (10
   digits) cannot be cut without becoming wrong: the decision is left out;
+- so is a date with a year below 1000 (a typo such as 0202, stored before the
+  forms refused it), which strftime cannot write in 8 digits;
 - a France Travail identifier or institution code of the wrong length (they
   come from a PECGM) is dropped with a warning, the decision is still sent;
 - so is a NIR that is not one (PECGM records carry unchecked NIRs): it is
@@ -218,6 +220,8 @@ def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | Non
             raise Excluded(f"{tag} : valeur obligatoire absente")
         return None, {}, None
     if item.format == DATE:
+        if not _writable_date(value):
+            raise Excluded(f"{tag} : année sur moins de 4 chiffres (date mal saisie)")
         return value, {}, None
     if attr == "nir":
         return _fit_nir(tag, value)
@@ -251,6 +255,11 @@ def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | Non
         text = text[: item.length].rstrip()
         warning = message + " ; valeur coupée"
     return text, replaced, warning
+
+
+def _writable_date(value: date) -> bool:
+    """A date the writer can put in 8 digits: strftime's %Y does not pad years below 1000."""
+    return value.year >= 1000
 
 
 def _fit_nir(tag: str, value: str) -> tuple[str | None, dict, str | None]:
@@ -317,7 +326,7 @@ def fit_fields(plan, values: dict, out: dict) -> _Findings:
                     findings = _Findings()
                 findings.reasons.append(f"{tag} : valeur obligatoire absente")
             continue
-        if fast is None or (value.__class__ is str and fast(value)):
+        if (fast is None and _writable_date(value)) or (value.__class__ is str and fast(value)):
             out[attr] = value
             continue
         if findings is NOTHING:

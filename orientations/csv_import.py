@@ -32,7 +32,7 @@ from beneficiaries.csv_import import RowError, control_character, excerpt, parse
 from beneficiaries.models import Beneficiary
 from exchanges.matching import Matcher, MatchResult
 from exchanges.models import ReviewReason
-from orientations.decisions import add_imported_decisions
+from orientations.decisions import RSA_START, add_imported_decisions
 from orientations.models import NATURE_CHOICES, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import (
     REFERENT_BODY_MAX,
@@ -145,6 +145,8 @@ def clean_row(raw: dict[str, str | None]) -> dict:
             raise RowRejected(column, str(exc)) from None
     if row["date_decision"] > timezone.localdate():
         raise RowRejected("date_decision", "date dans le futur")
+    if row["date_decision"] < RSA_START:
+        raise RowRejected("date_decision", f"date antérieure au {RSA_START:%d/%m/%Y} (création du RSA)")
     nature = row["nature"].zfill(2)
     if nature not in NATURES:
         raise RowRejected("nature", f"nature « {excerpt(row['nature'])} » inconnue (01 à 06)")
@@ -257,12 +259,14 @@ def import_orientations(path: Path | str, *, dry_run: bool = False) -> ImportSum
     with transaction.atomic():
         # 2. The people found locked (as a decision recorded on a page locks its person), then
         # their decisions read once.
-        known = _lock_and_read(sorted({beneficiary_id for _line, _row, beneficiary_id in found}))
+        known, births = _lock_and_read(sorted({beneficiary_id for _line, _row, beneficiary_id in found}))
         reference = ReferenceData(summary)
         new: list[OrientationDecision] = []
         now = timezone.now()
         for line, row, beneficiary_id in found:
             try:
+                if row["date_decision"] < births[beneficiary_id]:
+                    raise RowRejected("date_decision", "date antérieure à la naissance de la personne")
                 decision = _import_row(reference, known, row, beneficiary_id)
             except RowRejected as exc:
                 summary.errors.append(RowError(line, exc.column, exc.message))
@@ -281,17 +285,22 @@ def import_orientations(path: Path | str, *, dry_run: bool = False) -> ImportSum
     return summary
 
 
-def _lock_and_read(beneficiary_ids: list[int]) -> dict[tuple[int, date], Known]:
+def _lock_and_read(
+    beneficiary_ids: list[int],
+) -> tuple[dict[tuple[int, date], Known], dict[int, date]]:
+    """The people's decisions by (person, day), and their birth dates (as recorded, not as in the file)."""
     known = {}
+    births = {}
     for start in range(0, len(beneficiary_ids), _CHUNK):
         chunk = beneficiary_ids[start : start + _CHUNK]
-        list(Beneficiary.objects.select_for_update().filter(pk__in=chunk).values_list("pk", flat=True))
+        locked = Beneficiary.objects.select_for_update().filter(pk__in=chunk)
+        births.update(locked.values_list("pk", "birth_date"))
         rows = OrientationDecision.objects.filter(beneficiary_id__in=chunk).values_list(
             "beneficiary_id", "decision_date", "nature", "referent_body_id", "correspondent_id"
         )
         for beneficiary_id, decision_date, *values in rows:
             known[(beneficiary_id, decision_date)] = Known(*values)
-    return known
+    return known, births
 
 
 def _import_row(

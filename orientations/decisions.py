@@ -23,6 +23,11 @@ from orientations.models import Correspondent, OrientationChange, OrientationDec
 # Fields an officer may correct; each change is kept as an OrientationChange.
 CORRECTABLE = ("nature", "decision_date", "referent_body", "correspondent")
 
+# The RSA (revenu de solidarité active) exists since 1 June 2009 (loi n° 2008-1249 du
+# 1er décembre 2008): no orientation decision is older. An earlier date is a typing mistake
+# (0202 for 2022), which the CGPEM file could not even write.
+RSA_START = date(2009, 6, 1)
+
 
 class DecisionConflict(ValueError):
     """The decision cannot be recorded as asked (French message, shown to the user)."""
@@ -52,10 +57,29 @@ def current_decision(beneficiary: Beneficiary) -> OrientationDecision | None:
     )
 
 
+def decision_date_error(decision_date: date, birth_date: date | None = None) -> str | None:
+    """Why a decision cannot be dated so (French message), or None: not before the RSA nor the birth."""
+    if decision_date < RSA_START:
+        return _(
+            "La date de décision ne peut pas être antérieure au %(date)s (création du RSA) : "
+            "vérifiez l'année."
+        ) % {"date": RSA_START.strftime("%d/%m/%Y")}
+    if birth_date is not None and decision_date < birth_date:
+        return _("La date de décision ne peut pas être antérieure à la naissance de la personne.")
+    return None
+
+
+def check_decision_date(beneficiary: Beneficiary, decision_date: date) -> None:
+    error = decision_date_error(decision_date, beneficiary.birth_date)
+    if error:
+        raise DecisionConflict(error)
+
+
 def check_new_decision(beneficiary: Beneficiary, decision_date: date) -> None:
     """Rules for a decision recorded on a page: today or earlier, after the current one."""
     if decision_date > timezone.localdate():
         raise DecisionConflict(_("La date de décision ne peut pas être dans le futur."))
+    check_decision_date(beneficiary, decision_date)
     current = current_decision(beneficiary)
     if current is not None and decision_date <= current.decision_date:
         raise DecisionConflict(
@@ -113,6 +137,7 @@ def correct_decision(
     decision: OrientationDecision, data: DecisionData, *, user=None, reason: str = ""
 ) -> list[OrientationChange]:
     """Apply a correction, keeping each changed field's old and new value."""
+    check_decision_date(decision.beneficiary, data.decision_date)
     with transaction.atomic():
         Beneficiary.objects.select_for_update().filter(pk=decision.beneficiary_id).first()
         decision = OrientationDecision.objects.select_related("referent_body", "correspondent").get(

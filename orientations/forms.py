@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
-from orientations.decisions import DecisionData
+from orientations.decisions import DecisionData, decision_date_error
 from orientations.models import NATURE_CHOICES, Correspondent, ReferentBody
 from orientations.validators import validate_latin1, validate_name, validate_phone
 
@@ -125,6 +125,10 @@ class DecisionForm(BootstrapMixin, forms.Form):
         value = self.cleaned_data["decision_date"]
         if value > timezone.localdate():
             raise ValidationError(_("La date de décision ne peut pas être dans le futur."))
+        # Not before the RSA; the person's birth date is checked per person (decisions.py).
+        error = decision_date_error(value)
+        if error:
+            raise ValidationError(error)
         return value
 
     def clean(self):

@@ -582,3 +582,20 @@ def test_a_truncated_file_fails_the_validation(tmp_path, cut):
     with pytest.raises(CgpemError, match="cgpem.xsd"):
         cgpem.validate_file(truncated)
     cgpem.validate_file(Path(export.path))  # the whole file passes
+
+
+def test_a_date_that_cannot_be_written_leaves_the_decision_out_not_the_file():
+    # Old data typed before the form refused it: year 202 for 2022 (strftime writes 7 digits).
+    typo = DecisionFactory(decision_date=date(202, 11, 20))
+    fine = DecisionFactory()
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 1
+    assert [r["DATE_DECISION_ORIENTATION"] for r in records(Path(export.path))] == ["20250115"]
+    assert export.excluded == [
+        {
+            "decision": typo.pk,
+            "beneficiary": typo.beneficiary_id,
+            "reasons": ["DATE_DECISION_ORIENTATION : année sur moins de 4 chiffres (date mal saisie)"],
+        }
+    ]
+    assert fine.pk not in [entry["decision"] for entry in export.excluded]

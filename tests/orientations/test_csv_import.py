@@ -258,3 +258,24 @@ def test_value_over_the_csv_limit_rejects_the_whole_file(tmp_path, people):
     with pytest.raises(CommandError, match=r"ligne 3 : valeur de plus de 131 072 caractères"):
         call_command("import_orientations", str(path))
     assert OrientationDecision.objects.count() == ReferentBody.objects.count() == 0
+
+
+def test_a_decision_before_the_rsa_or_before_the_persons_birth_is_refused(tmp_path, people):
+    colas = people["by_nir"]
+    young = BeneficiaryFactory(birth_name="Rey", first_name="Lina", birth_date=date(2010, 1, 1))
+    lines = [
+        HEADER,
+        f"{colas.nir};Colas;Daniel;1985-07-13;01;0202-11-20;CCAS Moissac;;;;;",
+        f"{colas.nir};Colas;Daniel;1985-07-13;01;2009-05-31;CCAS Moissac;;;;;",
+        f"{young.nir};Rey;Lina;2010-01-01;01;2009-06-01;CCAS Moissac;;;;;",
+        f"{colas.nir};Colas;Daniel;1985-07-13;01;2009-06-01;CCAS Moissac;;;;;",
+    ]
+    summary = import_orientations(write(tmp_path, lines))
+    assert [(error.line, error.field, error.message) for error in summary.errors] == [
+        (2, "date_decision", "date antérieure au 01/06/2009 (création du RSA)"),
+        (3, "date_decision", "date antérieure au 01/06/2009 (création du RSA)"),
+        (4, "date_decision", "date antérieure à la naissance de la personne"),
+    ]
+    assert list(OrientationDecision.objects.values_list("beneficiary", "decision_date")) == [
+        (colas.pk, date(2009, 6, 1))
+    ]

@@ -559,3 +559,72 @@ def test_checked_people_are_still_required_for_the_checked_scope(officer_client)
         reverse("orientation_bulk_record"), {**decision_post(ReferentBodyFactory()), "scope": "selected"}
     )
     assert response.status_code == 400 and "Cochez au moins une personne." in response.content.decode()
+
+
+# --- Decision dates: before the RSA or before the person's birth --------------------
+
+
+def test_record_refuses_a_year_typo_before_the_rsa_existed(officer_client):
+    person = BeneficiaryFactory()
+    response = officer_client.post(
+        reverse("orientation_record", args=[person.pk]),
+        decision_post(ReferentBodyFactory(), decision_date="0202-11-20"),
+    )
+    assert response.status_code == 200
+    assert (
+        'id="id_decision_date_error"><div>La date de décision ne peut pas être antérieure au 01/06/2009'
+        in response.content.decode()
+    )
+    assert not OrientationDecision.objects.exists()
+
+
+def test_record_refuses_a_date_before_the_persons_birth(officer_client):
+    person = BeneficiaryFactory(birth_date=date(2012, 5, 4))
+    response = officer_client.post(
+        reverse("orientation_record", args=[person.pk]),
+        decision_post(ReferentBodyFactory(), decision_date="2011-01-10"),
+    )
+    assert response.status_code == 200
+    assert (
+        'id="id_decision_date_error"><div>La date de décision ne peut pas être antérieure à la naissance'
+        in response.content.decode()
+    )
+    assert not OrientationDecision.objects.exists()
+
+
+def test_correction_refuses_a_date_before_the_rsa_or_the_persons_birth(officer_client):
+    decision = DecisionFactory(beneficiary=BeneficiaryFactory(birth_date=date(2012, 5, 4)))
+    url = reverse("orientation_correct", args=[decision.pk])
+    for typed, message in (
+        ("0202-11-20", "antérieure au 01/06/2009"),
+        ("2011-01-10", "antérieure à la naissance"),
+    ):
+        response = officer_client.post(
+            url, {**decision_post(decision.referent_body), "decision_date": typed, "reason": "erreur"}
+        )
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    decision.refresh_from_db()
+    assert decision.decision_date == date(2025, 1, 15)
+    assert not OrientationChange.objects.exists()
+
+
+def test_bulk_refuses_a_date_before_the_rsa_and_each_person_born_after_the_date(officer_client):
+    body = ReferentBodyFactory()
+    adult, child = BeneficiaryFactory(), BeneficiaryFactory(birth_date=date(2012, 5, 4))
+    response = officer_client.post(
+        reverse("orientation_bulk_record"),
+        {**decision_post(body, decision_date="0202-11-20"), "beneficiaries": [adult.pk, child.pk]},
+    )
+    assert response.status_code == 400
+    assert "antérieure au 01/06/2009" in response.content.decode()
+    assert not OrientationDecision.objects.exists()
+    response = officer_client.post(
+        reverse("orientation_bulk_record"),
+        {**decision_post(body, decision_date="2011-01-10"), "beneficiaries": [adult.pk, child.pk]},
+        follow=True,
+    )
+    content = response.content.decode()
+    assert "1 enregistrée(s), 1 refusée(s)." in content
+    assert "antérieure à la naissance" in content
+    assert list(OrientationDecision.objects.values_list("beneficiary", flat=True)) == [adult.pk]
