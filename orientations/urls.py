@@ -5,6 +5,7 @@ from orientations import views
 urlpatterns = [
     path("a-orienter/", views.to_orient, name="orientation_queue"),
     path("a-orienter/enregistrer/", views.bulk_record, name="orientation_bulk_record"),
+    path("a-orienter/resultat/", views.bulk_result, name="orientation_bulk_result"),
     path("beneficiaire/<int:pk>/decision/", views.record, name="orientation_record"),
     path("beneficiaire/<int:pk>/historique/", views.history, name="orientation_history"),
     path("decision/<int:pk>/corriger/", views.correct, name="orientation_correct"),

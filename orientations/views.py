@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -149,16 +150,47 @@ def bulk_record(request: HttpRequest) -> HttpResponse:
             check_new_decision(beneficiary, data.decision_date)
             decision = record_decision(beneficiary, data, user=request.user)
         except DecisionConflict as exc:
-            results.append((beneficiary, False, str(exc)))
+            results.append((beneficiary.pk, False, str(exc)))
         else:
             audit.log(request, audit.Action.RECORDED_ORIENTATION, decision, bulk=True)
-            results.append((beneficiary, True, _("Décision enregistrée.")))
+            results.append((beneficiary.pk, True, ""))
+    # Post/Redirect/Get: reloading the result page must not post the decisions again. The
+    # result (ids and messages, no names) waits in the session; the URL carries only the filters.
+    request.session[BULK_RESULT_KEY] = results
+    return redirect(_with_query(reverse("orientation_bulk_result"), _queue(request)["filter_query"]))
+
+
+# The last bulk action's result in the session: [(beneficiary id, recorded, refusal message)].
+BULK_RESULT_KEY = "orientation_bulk_result"
+
+
+@requires(Capability.RECORD_ORIENTATION)
+def bulk_result(request: HttpRequest) -> HttpResponse:
+    """The last bulk action's result, person by person: a GET page, safe to reload."""
+    stored = request.session.get(BULK_RESULT_KEY)
+    if stored is None:
+        return redirect("orientation_queue")
+    people = visible_beneficiaries(request.user).in_bulk([pk for pk, _ok, _message in stored])
+    results = [
+        (people[pk], ok, message or _("Décision enregistrée."))
+        for pk, ok, message in stored
+        if pk in people  # out of the user's territories since: left out
+    ]
     recorded = sum(1 for _b, ok, _m in results if ok)
     return render(
         request,
         "orientations/bulk_result.html",
-        {"results": results, "recorded": recorded, "refused": len(results) - recorded},
+        {
+            "results": results,
+            "recorded": recorded,
+            "refused": len(results) - recorded,
+            "queue_url": _with_query(reverse("orientation_queue"), _queue(request)["filter_query"]),
+        },
     )
+
+
+def _with_query(url: str, query: str) -> str:
+    return f"{url}?{query}" if query else url
 
 
 def _confirm_all(request: HttpRequest, form: BulkDecisionForm, total: int) -> HttpResponse:

@@ -249,8 +249,9 @@ def test_bulk_action_records_for_each_selected_person_and_reports(officer_client
             **decision_post(body, decision_date="2025-02-01"),
             "beneficiaries": [first.pk, second.pk, already.pk],
         },
+        follow=True,
     )
-    assert response.status_code == 200
+    assert response.redirect_chain == [(reverse("orientation_bulk_result"), 302)]
     content = response.content.decode()
     assert "2 enregistrée(s), 1 refusée(s)." in content
     assert "une nouvelle décision doit être postérieure" in content
@@ -474,8 +475,10 @@ def test_once_confirmed_each_person_of_the_filtered_queue_gets_the_decision(offi
     people = BeneficiaryFactory.create_batch(3, commune_code="82121")
     elsewhere = BeneficiaryFactory(commune_code="82033")
     url = reverse("orientation_bulk_record") + "?commune=82121"
-    response = officer_client.post(url, {**decision_post(body), "scope": "all", "confirmed_count": "3"})
-    assert response.status_code == 200
+    response = officer_client.post(
+        url, {**decision_post(body), "scope": "all", "confirmed_count": "3"}, follow=True
+    )
+    assert response.redirect_chain == [(reverse("orientation_bulk_result") + "?commune=82121", 302)]
     assert "3 enregistrée(s), 0 refusée(s)." in response.content.decode()
     assert set(OrientationDecision.objects.values_list("beneficiary", flat=True)) == {p.pk for p in people}
     assert not OrientationDecision.objects.filter(beneficiary=elsewhere).exists()
@@ -502,6 +505,7 @@ def test_each_decision_of_the_whole_queue_is_still_checked(officer_client):
     response = officer_client.post(
         reverse("orientation_bulk_record"),
         {**decision_post(body, decision_date="2025-02-01"), "scope": "all", "confirmed_count": "2"},
+        follow=True,
     )
     content = response.content.decode()
     assert "1 enregistrée(s), 1 refusée(s)." in content
@@ -628,3 +632,38 @@ def test_bulk_refuses_a_date_before_the_rsa_and_each_person_born_after_the_date(
     assert "1 enregistrée(s), 1 refusée(s)." in content
     assert "antérieure à la naissance" in content
     assert list(OrientationDecision.objects.values_list("beneficiary", flat=True)) == [adult.pk]
+
+
+# --- Bulk result: Post/Redirect/Get -------------------------------------------------
+
+
+def test_the_bulk_result_is_a_page_of_its_own_that_can_be_reloaded(officer_client):
+    body = ReferentBodyFactory()
+    people = BeneficiaryFactory.create_batch(3, commune_code="82121")
+    already = BeneficiaryFactory(commune_code="82121")
+    DecisionFactory(beneficiary=already, decision_date=date(2025, 3, 1))
+    response = officer_client.post(
+        reverse("orientation_bulk_record") + "?commune=82121",
+        {
+            **decision_post(body, decision_date="2025-02-01"),
+            "beneficiaries": [p.pk for p in people] + [already.pk],
+        },
+    )
+    assert response.status_code == 302
+    url = response["Location"]
+    assert url == reverse("orientation_bulk_result") + "?commune=82121"  # filters kept, no one named
+    for _reload in range(2):
+        response = officer_client.get(url)
+        assert response.status_code == 200
+        content = response.content.decode()
+        assert "3 enregistrée(s), 1 refusée(s)." in content
+        assert "une nouvelle décision doit être postérieure" in content
+        assert all(person.display_name in content for person in [*people, already])
+        assert f'href="{reverse("orientation_queue")}?commune=82121"' in content
+    assert OrientationDecision.objects.filter(nature="05").count() == 3
+    assert AuditEntry.objects.filter(action="recorded_orientation").count() == 3
+
+
+def test_the_bulk_result_page_without_a_result_goes_back_to_the_queue(officer_client):
+    response = officer_client.get(reverse("orientation_bulk_result"))
+    assert response.status_code == 302 and response["Location"] == reverse("orientation_queue")
