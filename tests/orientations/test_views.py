@@ -285,6 +285,20 @@ def test_a_refused_bulk_action_keeps_the_ticks_and_links_back_to_the_queue(offic
     assert OrientationDecision.objects.count() == 0
 
 
+def test_a_refused_bulk_action_on_page_two_shows_page_two_again(officer_client):
+    from orientations.views import PAGE_SIZE
+
+    BeneficiaryFactory.create_batch(PAGE_SIZE + 2, commune_code="82121")
+    page_two = officer_client.get(reverse("orientation_queue"), {"page": 2})
+    action = re.search(r'<form method="post" action="([^"]+)" novalidate', page_two.content.decode()).group(1)
+    assert "page=2" in action
+    ticked = [person.pk for person in page_two.context["page"]]
+    response = officer_client.post(action.replace("&amp;", "&"), {"beneficiaries": ticked, "nature": ""})
+    assert response.status_code == 400 and response.context["page"].number == 2
+    boxes = re.findall(r'name="beneficiaries" value="(\d+)" id="b\d+" checked>', response.content.decode())
+    assert sorted(map(int, boxes)) == sorted(ticked)
+
+
 def test_bulk_action_is_post_only(officer_client):
     assert officer_client.get(reverse("orientation_bulk_record")).status_code == 405
 
