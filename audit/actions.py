@@ -12,6 +12,8 @@ class Action(models.TextChoices):
     VIEWED_REVIEW = "viewed_review", _("A consulté un rapprochement à vérifier")
     VIEWED_REJECTS = "viewed_rejects", _("A consulté les rejets d'un fichier")
     DOWNLOADED_FILE = "downloaded_file", _("A téléchargé un fichier d'échange")
+    STARTED_EXCHANGE = "started_exchange", _("A lancé un échange")
+    CHANGED_REFERENCE_DATA = "changed_reference_data", _("A modifié un organisme ou un correspondant")
     LOGGED_IN = "logged_in", _("Connexion")
     LOGIN_FAILED = "login_failed", _("Échec de connexion")
     LOGGED_OUT = "logged_out", _("Déconnexion")

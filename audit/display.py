@@ -33,6 +33,8 @@ KEYS = {
     "count": _("nombre"),
     "cutoff": _("avant le"),
     "origin": _("origine"),
+    "change": _("changement"),
+    "direction": _("échange"),
 }
 
 VALUES = {
@@ -40,6 +42,14 @@ VALUES = {
     "orientation_record": _("enregistrement d'une orientation"),
     "orientation_correct": _("correction d'une orientation"),
     "second_factor": _("double authentification"),
+    # Reference data changes (orientations.views).
+    "created": _("création"),
+    "edited": _("modification"),
+    "deactivated": _("désactivation"),
+    "reactivated": _("réactivation"),
+    # Exchanges started by hand (exchanges.run_views).
+    "fetch": _("réception des PECGM"),
+    "deposit": _("dépôt du CGPEM"),
 }
 
 

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from exchanges.alerts import exchange_alerts
@@ -52,6 +53,7 @@ def exchange_run_start(request: HttpRequest) -> HttpResponse:
         periodicity = request.POST.get("periodicity", "M")
         params["periodicity"] = periodicity if periodicity in ("M", "H", "Q") else "M"
     run = enqueue(direction, user=request.user, **params)
+    audit.log(request, audit.Action.STARTED_EXCHANGE, run, direction=direction)
     messages.info(request, _("Échange n° %(id)s lancé.") % {"id": run.pk})
     return redirect("exchange_run_detail", pk=run.pk)
 

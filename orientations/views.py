@@ -289,7 +289,9 @@ def referent_body_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def _edit_body(request: HttpRequest, body: ReferentBody) -> HttpResponse:
     form = ReferentBodyForm(request.POST or None, instance=body)
     if request.method == "POST" and form.is_valid():
+        change = "edited" if body.pk else "created"
         form.save()
+        audit.log(request, audit.Action.CHANGED_REFERENCE_DATA, body, change=change)
         messages.success(request, _("L'organisme référent est enregistré."))
         return redirect("referent_bodies")
     return render(request, "orientations/referent_body_form.html", {"form": form, "body": body})
@@ -302,6 +304,8 @@ def referent_body_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     body = get_object_or_404(ReferentBody, pk=pk)
     body.is_active = not body.is_active
     body.save(update_fields=["is_active"])
+    change = "reactivated" if body.is_active else "deactivated"
+    audit.log(request, audit.Action.CHANGED_REFERENCE_DATA, body, change=change)
     if body.is_active:
         messages.success(request, _("L'organisme « %(name)s » est réactivé.") % {"name": body.name})
     else:
@@ -323,7 +327,9 @@ def correspondent_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def _edit_correspondent(request: HttpRequest, correspondent: Correspondent) -> HttpResponse:
     form = CorrespondentForm(request.POST or None, instance=correspondent)
     if request.method == "POST" and form.is_valid():
+        change = "edited" if correspondent.pk else "created"
         form.save()
+        audit.log(request, audit.Action.CHANGED_REFERENCE_DATA, correspondent, change=change)
         messages.success(request, _("Le correspondant est enregistré."))
         return redirect("referent_bodies")
     return render(
@@ -339,6 +345,8 @@ def correspondent_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     correspondent = get_object_or_404(Correspondent, pk=pk)
     correspondent.is_active = not correspondent.is_active
     correspondent.save(update_fields=["is_active"])
+    change = "reactivated" if correspondent.is_active else "deactivated"
+    audit.log(request, audit.Action.CHANGED_REFERENCE_DATA, correspondent, change=change)
     if correspondent.is_active:
         messages.success(request, _("Le correspondant est réactivé."))
     else:

@@ -59,6 +59,8 @@ def test_start_button_runs_a_fetch(admin_client, admin_user, settings, django_ca
         "exchange_run_detail", args=[run.pk]
     )
     assert run.user == admin_user and run.started_by == admin_user.username
+    entry = AuditEntry.objects.get(action="started_exchange")
+    assert (entry.user, entry.object_id, entry.extra) == (admin_user, str(run.pk), {"direction": "fetch"})
     # eager in tests: it already ran, and failed on the missing configuration
     assert run.status == RunStatus.FAILED and "EXCHANGE_URL" in run.error_message
 

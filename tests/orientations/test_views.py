@@ -324,6 +324,9 @@ def test_admin_creates_edits_and_deactivates_a_body(admin_client_):
     admin_client_.post(reverse("referent_body_toggle", args=[body.pk]))
     body.refresh_from_db()
     assert (body.name, body.is_active) == ("CCAS Moissac", False)
+    # Each change of the reference data is in the audit trail.
+    changes = AuditEntry.objects.filter(action="changed_reference_data", object_id=str(body.pk))
+    assert [entry.extra["change"] for entry in changes.order_by("id")] == ["created", "edited", "deactivated"]
     content = admin_client_.get(reverse("referent_bodies")).content.decode()
     assert "CCAS Moissac" in content
     assert "désactivé" in content
