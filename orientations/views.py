@@ -167,9 +167,8 @@ BULK_RESULT_KEY = "orientation_bulk_result"
 @requires(Capability.RECORD_ORIENTATION)
 def bulk_result(request: HttpRequest) -> HttpResponse:
     """The last bulk action's result, person by person: a GET page, safe to reload."""
-    stored = request.session.get(BULK_RESULT_KEY)
-    if stored is None:
-        return redirect("orientation_queue")
+    # Nothing recorded in this session yet (a bookmark, another browser): the page says so.
+    stored = request.session.get(BULK_RESULT_KEY) or []
     people = visible_beneficiaries(request.user).in_bulk([pk for pk, _ok, _message in stored])
     results = [
         (people[pk], ok, message or _("Décision enregistrée."))
@@ -184,6 +183,7 @@ def bulk_result(request: HttpRequest) -> HttpResponse:
             "results": results,
             "recorded": recorded,
             "refused": len(results) - recorded,
+            "none": not stored,
             "queue_url": _with_query(reverse("orientation_queue"), _queue(request)["filter_query"]),
         },
     )

@@ -681,6 +681,9 @@ def test_the_bulk_result_is_a_page_of_its_own_that_can_be_reloaded(officer_clien
     assert AuditEntry.objects.filter(action="recorded_orientation").count() == 3
 
 
-def test_the_bulk_result_page_without_a_result_goes_back_to_the_queue(officer_client):
+def test_the_bulk_result_page_without_a_result_says_so_and_links_to_the_queue(officer_client):
     response = officer_client.get(reverse("orientation_bulk_result"))
-    assert response.status_code == 302 and response["Location"] == reverse("orientation_queue")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Aucun enregistrement groupé à afficher" in content
+    assert f'href="{reverse("orientation_queue")}"' in content
