@@ -23,8 +23,26 @@ class UserChangeForm(BaseUserChangeForm):
         return cleaned
 
 
+class GuardedDeleteMixin:
+    """Deleted one at a time, and only when `can_delete(obj)` allows it: the bulk "delete
+    selected" action asks no such question, so it is not offered."""
+
+    def can_delete(self, obj) -> bool:
+        return True
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not self.can_delete(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(GuardedDeleteMixin, BaseUserAdmin):
     form = UserChangeForm
     list_display = ("username", "last_name", "first_name", "role", "is_active", "last_login")
     list_filter = ("role", "is_active", "territories")
@@ -41,21 +59,14 @@ class UserAdmin(BaseUserAdmin):
         (_("Territoires"), {"fields": ("territories",)}),
     )
 
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and is_last_active_admin(obj):
-            return False
-        return super().has_delete_permission(request, obj)
-
-    def get_actions(self, request):
-        # Deleting a selection could take every administrator at once; accounts are
-        # deleted one by one (or, better, deactivated: the audit trail keeps their name).
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    # Deleting a selection could take every administrator at once; accounts are deleted
+    # one by one (or, better, deactivated: the audit trail keeps their name).
+    def can_delete(self, user: User) -> bool:
+        return not is_last_active_admin(user)
 
 
 @admin.register(Territory)
-class TerritoryAdmin(admin.ModelAdmin):
+class TerritoryAdmin(GuardedDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "communes", "user_count")
     search_fields = ("name", "communes")
 
@@ -66,15 +77,8 @@ class TerritoryAdmin(admin.ModelAdmin):
     # A user who loses their last territory sees the whole Département (unless a social
     # worker): deleting a territory in use would widen their access without a word. It is
     # taken off their accounts first, each a deliberate change.
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.users.exists():
-            return False
-        return super().has_delete_permission(request, obj)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    def can_delete(self, territory: Territory) -> bool:
+        return not territory.users.exists()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         territory = self.get_object(request, object_id)
