@@ -25,18 +25,22 @@ def territory_for(code: str) -> Territory:
 
 class Command(BaseCommand):
     help = (
-        "Create or update an account. The password is read from standard input "
-        "(--password-stdin), never from the command line, so that it stays out of "
-        "shell history and process lists."
+        "Crée ou modifie un compte. Le mot de passe est lu sur l'entrée standard "
+        "(--password-stdin), jamais sur la ligne de commande : il ne reste ni dans "
+        "l'historique du shell ni dans la liste des processus."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("username")
-        parser.add_argument("--role", required=True, choices=Role.values)
-        parser.add_argument("--password-stdin", action="store_true")
-        parser.add_argument("--first-name", default=None)
-        parser.add_argument("--last-name", default=None)
-        parser.add_argument("--email", default=None)
+        parser.add_argument("username", help="identifiant de connexion")
+        parser.add_argument("--role", required=True, choices=Role.values, help="rôle du compte")
+        parser.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="lire le mot de passe sur l'entrée standard (masqué s'il est tapé au clavier)",
+        )
+        parser.add_argument("--first-name", default=None, help="prénom")
+        parser.add_argument("--last-name", default=None, help="nom")
+        parser.add_argument("--email", default=None, help="adresse électronique (alertes des échanges)")
         parser.add_argument(
             "--territory",
             action="append",

@@ -17,11 +17,11 @@ DEMO_USERS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo users of each role and synthetic beneficiaries (safe to re-run)."
+    help = "Crée les comptes de démonstration de chaque rôle et des bénéficiaires fictifs (relançable)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--count", type=int, default=300)
-        parser.add_argument("--force", action="store_true", help="allow in production mode")
+        parser.add_argument("--count", type=int, default=300, help="nombre de bénéficiaires fictifs")
+        parser.add_argument("--force", action="store_true", help="autoriser en production (à éviter)")
 
     def handle(self, *args, **options):
         if settings.PRODUCTION and not options["force"]:

@@ -9,19 +9,21 @@ from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
 
 class Command(BaseCommand):
     help = (
-        "Import a PECGM file from France Travail. Exit status 0 when imported or already imported "
-        "(duplicate), 1 when the file is rejected."
+        "Importe un fichier PECGM de France Travail. Code de sortie 0 : importé ou déjà importé "
+        "(doublon) ; 1 : fichier refusé ; 3 : un autre import est en cours."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("file")
-        parser.add_argument("--json", action="store_true", help="print the JSON summary")
-        parser.add_argument("--dry-run", action="store_true", help="report what would happen, change nothing")
+        parser.add_argument("file", help="le fichier PECGM (XML, ISO-8859-1)")
+        parser.add_argument("--json", action="store_true", help="écrire le bilan en JSON")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="simulation : tout vérifier, ne rien enregistrer"
+        )
         parser.add_argument(
             "--force-small-stock",
             action="store_true",
-            help="import a monthly stock even if it has far fewer records than the previous one "
-            "(PECGM_MIN_STOCK_RATIO); check the file first",
+            help="importer un stock mensuel bien plus petit que le précédent (PECGM_MIN_STOCK_RATIO), "
+            "après avoir vérifié le fichier avec France Travail",
         )
 
     def handle(self, *args, **options):

@@ -15,13 +15,18 @@ def _date(value: str) -> date:
 
 
 class Command(BaseCommand):
-    help = "Write, validate and archive the CGPEM file of the period ending at --date."
+    help = "Écrit, valide et archive le fichier CGPEM de la période qui finit le --date."
 
     def add_arguments(self, parser):
-        parser.add_argument("--periodicity", required=True, choices=["M", "H", "Q"])
-        parser.add_argument("--date", required=True, help="end of the period, YYYY-MM-DD")
-        parser.add_argument("--output", required=True, help="where to copy the file")
-        parser.add_argument("--json", action="store_true", help="print a JSON summary")
+        parser.add_argument(
+            "--periodicity",
+            required=True,
+            choices=["M", "H", "Q"],
+            help="M : mensuel ; H : hebdomadaire ; Q : quotidien",
+        )
+        parser.add_argument("--date", required=True, help="fin de la période, AAAA-MM-JJ")
+        parser.add_argument("--output", required=True, help="où copier le fichier produit")
+        parser.add_argument("--json", action="store_true", help="écrire le bilan en JSON")
 
     def handle(self, *args, **options):
         period_end = _date(options["date"])
