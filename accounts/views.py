@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -23,6 +25,15 @@ login = public(
     auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True)
 )
 logout = login_required(auth_views.LogoutView.as_view())
+
+
+def admin_login(request: HttpRequest, extra_context=None) -> HttpResponse:
+    """Stands in for the admin site's own login page (config/urls.py): one login for the whole
+    application (lockout, second factor, audit), and a signed-in user without the admin role
+    gets the 403 page rather than an invitation to sign in again as someone else."""
+    if request.user.is_authenticated:
+        raise PermissionDenied
+    return redirect_to_login(request.GET.get("next", "/admin/"))
 
 
 @login_required

@@ -7,6 +7,8 @@ The trail stores what the code logged (`beneficiaries.beneficiary`, `rows=318`,
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from django.apps import apps
 from django.utils.translation import gettext_lazy as _
 
@@ -47,9 +49,6 @@ VALUES = {
     "edited": _("modification"),
     "deactivated": _("désactivation"),
     "reactivated": _("réactivation"),
-    # Exchanges started by hand (exchanges.run_views).
-    "fetch": _("réception des PECGM"),
-    "deposit": _("dépôt du CGPEM"),
 }
 
 
@@ -59,6 +58,19 @@ FIELDS = {
     "decision_date": _("date de décision"),
     "referent_body": _("organisme référent"),
     "correspondent": _("correspondant"),
+}
+
+
+def _choices(path: str) -> dict:
+    """The labels of a model's TextChoices ("app.module.Class"), read where they are defined."""
+    module, name = path.rsplit(".", 1)
+    return dict(getattr(import_module(module), name).choices)
+
+
+# Keys whose values are codes of the project's own choices: shown with those choices' labels.
+KEY_CHOICES = {
+    "decision": "exchanges.models.ReviewStatus",  # a review case resolved
+    "direction": "exchanges.runs.Direction",  # an exchange started by hand
 }
 
 
@@ -84,10 +96,8 @@ def details(extra: dict) -> list[tuple[str, str]]:
             label = KEYS.get(key, key.replace("_", " "))
         if isinstance(value, bool):
             value = _("oui") if value else _("non")
-        elif key == "decision" and isinstance(value, str):
-            from exchanges.models import ReviewStatus  # the review queue's own words
-
-            value = dict(ReviewStatus.choices).get(value, value)
+        elif key in KEY_CHOICES and isinstance(value, str):
+            value = _choices(KEY_CHOICES[key]).get(value, value)
         elif key == "fields" and isinstance(value, str):
             value = ", ".join(str(FIELDS.get(name, name)) for name in value.split(","))
         shown.append((str(label), str(VALUES.get(value, value) if isinstance(value, str) else value)))

@@ -206,15 +206,17 @@ def read_rows(
         ) from None
     missing = [column for column in required if column not in (header or [])]
     if missing:
-        raise CSVFileError("colonnes obligatoires absentes de l'en-tête : " + ", ".join(missing) + _why(raw))
+        raise CSVFileError(
+            "colonnes obligatoires absentes de l'en-tête : " + ", ".join(missing) + _why(raw, lines[0])
+        )
     return header, rows
 
 
-def _why(raw: bytes) -> str:
-    """What a header with none of its columns most likely means, to say beside the message."""
+def _why(raw: bytes, first: str) -> str:
+    """What a header missing its columns most likely means, to say beside the message.
+    `first` is the file's first line, as read_rows decoded it."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[:200].count(b"\x00") > 10:
         return " (le fichier semble enregistré en UTF-16 : enregistrez-le en CSV UTF-8)"
-    first = decode(raw).splitlines()[0]
     for separator, name in (("\t", "des tabulations"), ("|", "des barres verticales")):
         if first.count(separator) > max(first.count(";"), first.count(",")):
             return f" (les colonnes semblent séparées par {name} : séparez-les par des points-virgules)"

@@ -20,7 +20,6 @@ Idempotence:
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import logging
 from datetime import date, timedelta
@@ -270,10 +269,6 @@ def default_period_end(periodicity: str, today: date | None = None) -> date:
     if periodicity == "M":
         return today.replace(day=1) - timedelta(days=1)
     return today - timedelta(days=1)
-
-
-def month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def _deposit(run: ExchangeRun) -> None:

@@ -34,6 +34,8 @@ from orientations.forms import (
 from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
 
 PAGE_SIZE = 50
+# The last bulk action's result in the session: [(beneficiary id, recorded, refusal message)].
+BULK_RESULT_KEY = "orientation_bulk_result"
 
 
 # --- Decisions -------------------------------------------------------------------
@@ -158,10 +160,6 @@ def bulk_record(request: HttpRequest) -> HttpResponse:
     # result (ids and messages, no names) waits in the session; the URL carries only the filters.
     request.session[BULK_RESULT_KEY] = results
     return redirect(_with_query(reverse("orientation_bulk_result"), _queue(request)["filter_query"]))
-
-
-# The last bulk action's result in the session: [(beneficiary id, recorded, refusal message)].
-BULK_RESULT_KEY = "orientation_bulk_result"
 
 
 @requires(Capability.RECORD_ORIENTATION)

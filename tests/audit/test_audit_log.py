@@ -223,9 +223,13 @@ def test_the_trail_shows_objects_and_details_in_words(client, admin_user, social
         social_worker, audit.Action.RESOLVED_REVIEW, object_type="exchanges.reviewcase", decision="linked"
     )
     audit.log(social_worker, audit.Action.CHANGED_ORIENTATION, fields="nature,decision_date")
+    audit.log(
+        social_worker, audit.Action.STARTED_EXCHANGE, object_type="exchanges.exchangerun", direction="fetch"
+    )
     page = client.get(reverse("audit_search"), {"username": "ts"}).content.decode()
     assert "décision : rattaché à un bénéficiaire" in page
     assert "champs : nature, date de décision" in page
+    assert "échange : Réception PECGM" in page  # exchanges.runs.Direction's own label
     assert "beneficiaries.beneficiary" not in page and "search=False" not in page
 
 
