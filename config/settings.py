@@ -417,6 +417,19 @@ EXCHANGE_TASK_RETRY_DELAY_SECONDS = env_int("EXCHANGE_TASK_RETRY_DELAY_SECONDS",
 EXCHANGE_TASK_TIME_LIMIT_SECONDS = env_int("EXCHANGE_TASK_TIME_LIMIT_SECONDS", 3000, minimum=60, maximum=3500)
 # A run whose worker has not shown signs of life for this long is taken over.
 EXCHANGE_LOCK_LEASE_SECONDS = env_int("EXCHANGE_LOCK_LEASE_SECONDS", 120, minimum=2)
+# Faults of the infrastructure delay an exchange, never lose it (docs/exchanges.md, "Pannes").
+# A database connection lost: the task comes back after this delay, doubled each time.
+EXCHANGE_DB_RETRY_DELAY_SECONDS = env_int("EXCHANGE_DB_RETRY_DELAY_SECONDS", 15, minimum=1)
+# How long the record of a failure is tried again while the database restarts.
+EXCHANGE_DB_RECOVERY_SECONDS = env_int("EXCHANGE_DB_RECOVERY_SECONDS", 60, minimum=0)
+# A running exchange writes a sign of life this often…
+EXCHANGE_HEARTBEAT_SECONDS = env_int("EXCHANGE_HEARTBEAT_SECONDS", 30, minimum=1)
+# …and the reaper takes over one silent for this long (or waiting, its message lost).
+EXCHANGE_STALE_RUN_MINUTES = env_int("EXCHANGE_STALE_RUN_MINUTES", 5, minimum=1)
+# The reaper runs this often (beat), and when a worker starts.
+EXCHANGE_REAPER_MINUTES = env_int("EXCHANGE_REAPER_MINUTES", 2, minimum=1, maximum=59)
+# Admins are alerted about an exchange running or waiting longer than this.
+EXCHANGE_STUCK_ALERT_MINUTES = env_int("EXCHANGE_STUCK_ALERT_MINUTES", 90, minimum=1)
 
 # Celery beat: when exchanges run by themselves (Europe/Paris time).
 EXCHANGE_SCHEDULE_HOUR = env_int("EXCHANGE_SCHEDULE_HOUR", 6, minimum=0, maximum=23)

@@ -59,8 +59,13 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running", _("en cours")
     IMPORTED = "imported", _("importé")
     IMPORTED_WITH_REJECTS = "imported_with_rejects", _("importé avec rejets")
+    # The file's own fault (structure, reject ratio, stock size, header): the same bytes
+    # would be refused again, so the exchange automation does not retry them.
     REJECTED = "rejected", _("rejeté")
     DUPLICATE = "duplicate", _("déjà importé")
+    # Not the file's fault (database connection lost, disk full, process killed): nothing
+    # of it was kept, and the next attempt imports the file again.
+    INTERRUPTED = "interrupted", _("interrompu")
 
 
 SUCCESSFUL_STATUSES = (ImportStatus.IMPORTED, ImportStatus.IMPORTED_WITH_REJECTS)

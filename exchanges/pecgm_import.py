@@ -18,8 +18,9 @@ The steps, in order:
    raises inside the transaction and refuses the whole file: nothing of it
    stays. A crash rolls it all back the same way.
 
-A refused or crashed attempt is still an `ImportRun` (status `rejected`, with
-its errors), saved outside the rolled-back transaction.
+A refused attempt is still an `ImportRun` (status `rejected`, with its errors),
+saved outside the rolled-back transaction; a crashed one (connection lost,
+disk full: not the file's fault) is `interrupted`, with its cause.
 
 Personal data never goes into logs or exception messages: runs and record
 numbers only.
@@ -52,6 +53,7 @@ from beneficiaries.models import Beneficiary, Source
 from beneficiaries.versioned_cache import invalidate_dashboard
 from beneficiaries.warming import warm_counts_after_import
 from exchanges import table_statistics
+from exchanges.faults import durably, infrastructure_cause
 from exchanges.followup import (
     DATE_ATTRS,
     PECGM_ATTRS,
@@ -130,9 +132,9 @@ class ImportBusy(Exception):
 
 
 BUSY_MESSAGE = "Un autre import PECGM est en cours : réessayez quand il sera terminé."
-# The error of a run left "running" by a dead worker: the file was never judged,
-# so the exchange automation fetches and imports it again (exchanges.transfers).
-INTERRUPTED_MESSAGE = "Import interrompu."
+# The cause of a run left "running" by a dead worker (status `interrupted`: the file
+# was never judged, so the exchange automation fetches and imports it again).
+INTERRUPTED_MESSAGE = "Import interrompu : le processus qui l'exécutait s'est arrêté."
 
 
 # --- Entry point --------------------------------------------------------------------
@@ -258,9 +260,11 @@ def _import(
         _finish_rejected(run, kept, exc.message)
         logger.info("PECGM import: run %s rejected (record %s)", run.pk, exc.record)
         return run
-    except Exception:
-        _finish_rejected(run, [], _("Erreur interne pendant l'import : rien n'a été enregistré."))
-        logger.exception("PECGM import: run %s failed, rolled back", run.pk)
+    except Exception as exc:
+        # Not the file's fault (connection lost, disk full, a bug of ours): interrupted, and
+        # the next attempt imports the file again (exchanges.faults).
+        _finish_interrupted(run, infrastructure_cause(exc))
+        logger.exception("PECGM import: run %s interrupted, rolled back", run.pk)
         raise
     finally:
         reporter.close()
@@ -366,6 +370,20 @@ def _finish_rejected(run: ImportRun, issues: list[RecordIssue], message: str) ->
     ImportReject.objects.bulk_create(_reject_row(run, issue, RejectLevel.ERROR) for issue in issues)
     # The summary reads them back from the database like any other run's.
     del run._pending_errors
+
+
+def _finish_interrupted(run: ImportRun, cause: str) -> None:
+    run.status = ImportStatus.INTERRUPTED
+    run.error_message = _("Import interrompu : %(cause)s Rien n'a été enregistré.") % {"cause": cause}
+    run.imported = run.matched_nir = run.matched_ft_identifier = run.matched_caf_msa = run.matched_name = 0
+    run.matched_confirmed = 0
+    run.created = run.review = run.warnings = 0
+    run.finished_at = timezone.now()
+    run._pending_errors = []
+    if run.dry_run or run.pk is None:
+        return
+    # Recorded even while the database that caused the fault is still restarting.
+    durably(run.save, f"PECGM import run {run.pk}")
 
 
 def _error_dict(issue: RecordIssue) -> dict:
@@ -490,7 +508,7 @@ def _file_lock(run: ImportRun):
 def _mark_interrupted() -> None:
     """Under the import lock: a run still "running" is one whose import died."""
     ImportRun.objects.filter(status=ImportStatus.RUNNING).update(
-        status=ImportStatus.REJECTED,
+        status=ImportStatus.INTERRUPTED,
         error_message=_(INTERRUPTED_MESSAGE),
         finished_at=timezone.now(),
     )

@@ -37,9 +37,12 @@ class RunStatus(models.TextChoices):
     RUNNING = "running", _("en cours")
     SUCCEEDED = "succeeded", _("réussi")
     FAILED = "failed", _("échoué")
+    # Stopped by a fault of the infrastructure (worker killed, message lost, database
+    # gone for longer than the retries): final for this run; a fresh one takes over.
+    INTERRUPTED = "interrupted", _("interrompu")
 
 
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.INTERRUPTED)
 
 # The status of each file of a run (`ExchangeRun.files`), as shown to admins.
 FILE_STATUSES = {
@@ -48,6 +51,7 @@ FILE_STATUSES = {
     "imported_with_rejects": _("importé avec rejets"),
     "duplicate": _("contenu déjà importé, ignoré"),
     "rejected": _("rejeté"),
+    "interrupted": _("import interrompu, repris au prochain essai"),
     "sending": _("envoi en cours"),
     "deposited": _("déposé"),
     "already_deposited": _("déjà déposé"),
@@ -61,7 +65,7 @@ class ExchangeRun(models.Model):
     """One fetch (list, download, import) or one deposit (generate, PUT) of the exchange server."""
 
     direction = models.CharField(_("sens"), max_length=10, choices=Direction.choices)
-    status = models.CharField(_("statut"), max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    status = models.CharField(_("statut"), max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED)
     # Fetch: the periodicities to fetch ("M", "QH"; empty = all). Deposit: the one periodicity.
     periodicities = models.CharField(_("périodicités"), max_length=3, blank=True)
     period_end = models.DateField(_("fin de période"), null=True, blank=True)
@@ -109,6 +113,11 @@ class ExchangeRun(models.Model):
         return self.status in FINISHED
 
     @property
+    def ended_badly(self) -> bool:
+        """Failed or interrupted: its message says why (a waiting run's says why it waits)."""
+        return self.status in (RunStatus.FAILED, RunStatus.INTERRUPTED)
+
+    @property
     def duration(self) -> timedelta | None:
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
@@ -134,6 +143,7 @@ class ExchangeRun(models.Model):
             RunStatus.RUNNING: "text-bg-info",
             RunStatus.SUCCEEDED: "text-bg-success",
             RunStatus.FAILED: "text-bg-danger",
+            RunStatus.INTERRUPTED: "text-bg-warning",
         }[self.status]
 
     @property
@@ -222,6 +232,9 @@ def publish_progress(run: ExchangeRun, **fields) -> None:
         side.close()
 
 
+WORKER_GONE = _("Interrompu : le processus qui l'exécutait s'est arrêté.")
+
+
 class RunBusy(Exception):
     """Another run of the same direction holds the lock."""
 
@@ -260,9 +273,9 @@ def run_lock(run: ExchangeRun):
 def interrupted_runs_over(run: ExchangeRun) -> None:
     """Under the lock: other runs of this direction left "running" died with their worker."""
     ExchangeRun.objects.filter(direction=run.direction, status=RunStatus.RUNNING).exclude(pk=run.pk).update(
-        status=RunStatus.FAILED,
+        status=RunStatus.INTERRUPTED,
         finished_at=timezone.now(),
-        error_message=_("Interrompu (le processus qui l'exécutait s'est arrêté)."),
+        error_message=str(WORKER_GONE),
     )
 
 

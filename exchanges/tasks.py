@@ -17,6 +17,7 @@ Thin wrappers around `exchanges.transfers`:
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import date
 
 from celery import shared_task
@@ -25,6 +26,7 @@ from django.db import IntegrityError
 from django.utils.translation import gettext as _
 
 from exchanges import transfers
+from exchanges.faults import DATABASE_ERRORS, close_broken_connection
 from exchanges.runs import Direction, ExchangeRun, run_summary
 
 logger = logging.getLogger(__name__)
@@ -44,14 +46,15 @@ _OPTIONS = {
 def fetch_pecgm(
     self, run_id: int | None = None, periodicities: list[str] | None = None, started_by: str = "beat"
 ):
-    run = _run_for(
-        self,
-        run_id,
-        direction=Direction.FETCH,
-        periodicities="".join(periodicities or []),
-        started_by=started_by,
-    )
-    return _execute(self, run) if run else None
+    with _database_faults_retried(self):
+        run = _run_for(
+            self,
+            run_id,
+            direction=Direction.FETCH,
+            periodicities="".join(periodicities or []),
+            started_by=started_by,
+        )
+        return _execute(self, run) if run else None
 
 
 @shared_task(name="exchanges.tasks.deposit_cgpem", **_OPTIONS)
@@ -62,15 +65,45 @@ def deposit_cgpem(
     period_end: str | None = None,
     started_by: str = "beat",
 ):
-    run = _run_for(
-        self,
-        run_id,
-        direction=Direction.DEPOSIT,
-        periodicities=periodicity,
-        period_end=date.fromisoformat(period_end) if period_end else None,
-        started_by=started_by,
-    )
-    return _execute(self, run) if run else None
+    with _database_faults_retried(self):
+        run = _run_for(
+            self,
+            run_id,
+            direction=Direction.DEPOSIT,
+            periodicities=periodicity,
+            period_end=date.fromisoformat(period_end) if period_end else None,
+            started_by=started_by,
+        )
+        return _execute(self, run) if run else None
+
+
+@contextmanager
+def _database_faults_retried(task):
+    """A database connection lost outside the run's own handling (at the task's start, or
+    while recording its end): a new connection and the same task later, with backoff.
+
+    Nothing is written first: the database may still be down. The run, if any, is
+    found again from the task id or run id; the reaper takes it over if every retry fails.
+    """
+    try:
+        yield
+    except DATABASE_ERRORS as exc:
+        close_broken_connection()
+        retries = task.request.retries
+        if task.request.is_eager or retries >= settings.EXCHANGE_TASK_MAX_RETRIES:
+            raise
+        countdown = _database_countdown(retries)
+        logger.warning(
+            "exchange task %s: database unavailable (%s), retry in %ss",
+            task.request.id,
+            type(exc).__name__,
+            countdown,
+        )
+        raise task.retry(countdown=countdown) from None
+
+
+def _database_countdown(retries: int) -> int:
+    return min(settings.EXCHANGE_DB_RETRY_DELAY_SECONDS * 2**retries, 3600)
 
 
 def _run_for(task, run_id: int | None, **fields) -> ExchangeRun | None:
@@ -94,9 +127,12 @@ def _execute(task, run: ExchangeRun) -> dict:
         if task.request.is_eager or retries >= settings.EXCHANGE_TASK_MAX_RETRIES:
             # Eager tasks run inside a web request: no waiting there. The next
             # scheduled run, or a click, tries again.
-            transfers.fail(run, str(exc))
+            transfers.give_up(run, exc)
             return run_summary(run)
-        countdown = exc.countdown or settings.EXCHANGE_TASK_RETRY_DELAY_SECONDS * 2**retries
+        if exc.database:
+            countdown = _database_countdown(retries)
+        else:
+            countdown = exc.countdown or settings.EXCHANGE_TASK_RETRY_DELAY_SECONDS * 2**retries
         logger.info("exchange run %s: retry %d in %ss", run.pk, retries + 1, countdown)
         raise task.retry(kwargs={**task.request.kwargs, "run_id": run.pk}, countdown=countdown) from None
     return run_summary(run)

@@ -29,6 +29,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from exchanges.client import (
     DepositConflict,
@@ -37,7 +38,14 @@ from exchanges.client import (
     ExchangeError,
     TransientExchangeError,
 )
-from exchanges.pecgm_import import INTERRUPTED_MESSAGE, ImportBusy, after_imports, import_pecgm
+from exchanges.faults import (
+    DATABASE_ERRORS,
+    close_broken_connection,
+    durably,
+    infrastructure_cause,
+    is_disk_full,
+)
+from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
 from exchanges.private_files import copy_private
 from exchanges.runs import (
     Direction,
@@ -53,17 +61,37 @@ from exchanges.runs import (
 logger = logging.getLogger(__name__)
 
 
+ALREADY_RUNNING = _lazy("Un autre échange du même type est déjà en cours : celui-ci attend son tour.")
+
 # The progress bar of a fetch counts files, each divided in this many steps
 # that follow the import's own (records processed / total).
 PROGRESS_SCALE = 1000
 
 
 class RetryLater(Exception):
-    """The run could not start or finish now, but may later (lock held, network down)."""
+    """The run could not start or finish now, but may later (lock held, network down).
 
-    def __init__(self, message: str, *, countdown: int | None = None) -> None:
+    `infrastructure`: the fault is ours (database, disk), not the exchange
+    server's; once the retries are spent the run ends « interrompu », not
+    « échoué ». `database`: a lost database connection, retried sooner
+    (EXCHANGE_DB_RETRY_DELAY_SECONDS). `busy`: another run of the same
+    direction is going; this one only waits for it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        countdown: int | None = None,
+        infrastructure: bool = False,
+        database: bool = False,
+        busy: bool = False,
+    ) -> None:
         super().__init__(message)
         self.countdown = countdown
+        self.infrastructure = infrastructure or database
+        self.database = database
+        self.busy = busy
 
 
 def received_dir() -> Path:
@@ -96,9 +124,19 @@ def execute(run: ExchangeRun) -> ExchangeRun:
             else:
                 _deposit(run)
     except RunBusy:
-        message = _("Un autre échange du même type est en cours : celui-ci attend son tour.")
+        message = str(ALREADY_RUNNING)
         save_fields(run, status=RunStatus.QUEUED, error_message=message)
-        raise RetryLater(message, countdown=settings.EXCHANGE_LOCK_LEASE_SECONDS) from None
+        raise RetryLater(message, countdown=settings.EXCHANGE_LOCK_LEASE_SECONDS, busy=True) from None
+    except DATABASE_ERRORS as exc:
+        # The connection was cut (server restarting, connection terminated): whatever the
+        # import wrote was rolled back; a new connection and a later attempt take it again.
+        logger.warning("exchange run %s: database connection lost (%s)", run.pk, type(exc).__name__)
+        close_broken_connection()
+        message = _("Interrompu : %(cause)s") % {"cause": infrastructure_cause(exc)}
+        durably(
+            lambda: save_fields(run, status=RunStatus.QUEUED, error_message=message), f"exchange run {run.pk}"
+        )
+        raise RetryLater(message, database=True) from None
     except TransientExchangeError as exc:
         save_fields(run, status=RunStatus.QUEUED, error_message=str(exc))
         raise RetryLater(str(exc)) from None
@@ -113,6 +151,18 @@ def execute(run: ExchangeRun) -> ExchangeRun:
             _("Durée maximale dépassée (%(seconds)s s, EXCHANGE_TASK_TIME_LIMIT_SECONDS) : échange arrêté.")
             % {"seconds": settings.EXCHANGE_TASK_TIME_LIMIT_SECONDS},
         )
+    except OSError as exc:
+        if not is_disk_full(exc):
+            logger.exception("exchange run %s: unexpected error", run.pk)
+            fail(
+                run, _("Erreur inattendue : voir le journal du serveur (échange n° %(id)s).") % {"id": run.pk}
+            )
+        else:
+            # A full disk is no fault of the file nor of the server: come back once there is room.
+            message = _("Interrompu : %(cause)s") % {"cause": infrastructure_cause(exc)}
+            logger.error("exchange run %s: disk full", run.pk)
+            save_fields(run, status=RunStatus.QUEUED, error_message=message)
+            raise RetryLater(message, infrastructure=True) from None
     except Exception:
         logger.exception("exchange run %s: unexpected error", run.pk)
         fail(run, _("Erreur inattendue : voir le journal du serveur (échange n° %(id)s).") % {"id": run.pk})
@@ -125,6 +175,31 @@ def fail(run: ExchangeRun, message: str) -> None:
     from exchanges.alerts import notify_failure
 
     notify_failure(run)
+
+
+def give_up(run: ExchangeRun, exc: RetryLater) -> None:
+    """No more retries for this run (or none possible: an eager task, a command)."""
+    if exc.busy:
+        # Not a failure: the run already going does the work. No alert.
+        interrupt(run, str(exc), notify=False)
+    elif exc.infrastructure:
+        interrupt(run, str(exc))
+    else:
+        fail(run, str(exc))
+
+
+def interrupt(run: ExchangeRun, message: str, *, notify: bool = True) -> None:
+    """End the run « interrompu »: a fault of ours stopped it, a fresh run takes the work again."""
+    durably(
+        lambda: save_fields(
+            run, status=RunStatus.INTERRUPTED, error_message=message, finished_at=timezone.now()
+        ),
+        f"exchange run {run.pk}",
+    )
+    if notify:
+        from exchanges.alerts import notify_failure
+
+        notify_failure(run)
 
 
 def _succeed(run: ExchangeRun, error_message: str = "") -> None:
@@ -166,17 +241,19 @@ def _fetch(run: ExchangeRun) -> None:
             counts["downloaded"] += 1
             entry = {"name": download.name, "sha256": download.sha256, "size": download.size}
             entry["archive"] = _archive(download.path, download.name, download.sha256)
+            # The last verdict on these bytes; an interrupted attempt is none (not the file's fault).
             earlier = (
-                ImportRun.objects.filter(sha256=download.sha256)
-                .exclude(status__in=[ImportStatus.RUNNING, ImportStatus.DUPLICATE])
+                ImportRun.objects.filter(
+                    sha256=download.sha256, status__in=[*SUCCESSFUL_STATUSES, ImportStatus.REJECTED]
+                )
                 .order_by("-id")
                 .first()
             )
             if earlier is not None and earlier.status in SUCCESSFUL_STATUSES:
                 entry.update(status="duplicate", import_run=earlier.pk)
                 counts["duplicates"] += 1
-            elif earlier is not None and earlier.error_message != _(INTERRUPTED_MESSAGE):
-                # Rejected before: the same bytes would be rejected again.
+            elif earlier is not None:
+                # Rejected before for its own faults: the same bytes would be rejected again.
                 entry.update(status="rejected", import_run=earlier.pk, message=earlier.error_message)
                 counts["rejected"] += 1
                 rejected.append(download.name)

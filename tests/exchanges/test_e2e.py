@@ -25,6 +25,7 @@ from django.urls import reverse
 
 from beneficiaries.models import Beneficiary
 from exchanges.models import ImportRun, JobSeekerSnapshot
+from exchanges.pecgm_import import INTERRUPTED_MESSAGE
 from exchanges.runs import Direction, ExchangeRun, RunStatus
 from exchanges.simulator import free_port
 from exchanges.synthetic import fake_pecgm_records, write_pecgm
@@ -264,8 +265,8 @@ def test_worker_killed_during_an_import_completes_exactly_once(start_worker, exc
     assert run.status == RunStatus.SUCCEEDED, run.error_message
     assert run.attempts == 2
     statuses = list(ImportRun.objects.order_by("id").values_list("status", flat=True))
-    assert statuses == ["rejected", "imported"]  # the interrupted attempt, then the real one
-    assert ImportRun.objects.get(status="rejected").error_message == "Import interrompu."
+    assert statuses == ["interrupted", "imported"]  # the interrupted attempt, then the real one
+    assert ImportRun.objects.get(status="interrupted").error_message == INTERRUPTED_MESSAGE
     imported = ImportRun.objects.get(status="imported")
     assert imported.records == count
     # nothing of the killed attempt survived, nothing twice

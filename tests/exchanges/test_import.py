@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import date
 
 import pytest
@@ -313,15 +314,18 @@ def test_a_crash_in_the_middle_leaves_nothing_half_written(tmp_path, monkeypatch
 
     def add_then_crash(self, record):
         if record.number == 5:
-            raise RuntimeError("disk full")
+            raise OSError(errno.ENOSPC, "No space left on device", "/srv/liaison/tmp")
         real_add(self, record)
 
     monkeypatch.setattr(pecgm_import._Writer, "add", add_then_crash)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(OSError):
         import_pecgm(pecgm_file(tmp_path, [record_for(person) for person in people], JAN))
     assert data_counts() == before
     run = ImportRun.objects.get()
-    assert run.status == ImportStatus.REJECTED and "rien n'a été enregistré" in run.error_message
+    # Not the file's fault: interrupted (taken again next time), with its cause in French.
+    assert run.status == ImportStatus.INTERRUPTED
+    assert "Disque plein" in run.error_message and "/srv/liaison/tmp" in run.error_message
+    assert "rien n'a été enregistré" in run.error_message.lower()
 
     # The same file may then be imported for real.
     monkeypatch.setattr(pecgm_import._Writer, "add", real_add)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from exchanges.pecgm_import import INTERRUPTED_MESSAGE
 from exchanges.synthetic import fake_pecgm_records, write_pecgm
 from tests.exchanges.import_files import pecgm_file, record_for
 
@@ -91,7 +92,7 @@ def test_an_import_killed_with_sigkill_is_marked_interrupted_and_blocks_nothing(
     assert result.returncode == 0, result.stderr + result.stdout
     assert json.loads(result.stdout)["status"] == "imported"
     runs = {run_id: (status, message) for run_id, status, message in _runs(database)}
-    assert runs.pop(dead) == ("rejected", "Import interrompu.")
+    assert runs.pop(dead) == ("interrupted", INTERRUPTED_MESSAGE)
     assert list(runs.values()) == [("imported", "")]
     with sqlite3.connect(database) as db:
         # Nothing of the killed import stayed: its transaction never committed.

@@ -6,6 +6,7 @@ synthetic generator. The worker-process scenarios are in test_e2e.py.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -148,6 +149,43 @@ def test_a_collapsed_stock_is_refused_by_the_exchange_run_with_what_to_do(
     assert not FollowUp.objects.filter(absent_from_last_stock=True).exists()
 
 
+def test_an_import_interrupted_by_our_fault_is_taken_again_by_the_next_fetch(
+    exchange_settings, exchange_server, tmp_path, monkeypatch
+):
+    """A full disk is not the file's fault: the attempt is « interrompu » and the file is retried.
+
+    The interrupted attempt's message is whatever it is: the next fetch decides on its status.
+    """
+    from exchanges import pecgm_import
+
+    (tmp_path / "made").mkdir()
+    publish(
+        exchange_server, tmp_path, JAN, [record_for(person) for person in BeneficiaryFactory.create_batch(3)]
+    )
+    real_add = pecgm_import._Writer.add
+
+    def disk_full(self, record):
+        raise OSError(errno.ENOSPC, "No space left on device", "/srv/liaison/data")
+
+    monkeypatch.setattr(pecgm_import._Writer, "add", disk_full)
+    first = fetch_pecgm.delay(started_by="beat").get()
+    assert first["status"] == "interrupted"
+    assert "Disque plein" in first["error"] and "/srv/liaison/data" in first["error"]
+    interrupted = ImportRun.objects.get()
+    assert interrupted.status == ImportStatus.INTERRUPTED
+    ImportRun.objects.filter(pk=interrupted.pk).update(error_message="Un message quelconque.")
+
+    monkeypatch.setattr(pecgm_import._Writer, "add", real_add)
+    second = fetch_pecgm.delay(started_by="beat").get()
+    assert second["status"] == "succeeded", second
+    assert second["counts"]["imported"] == 1 and second["counts"]["rejected"] == 0
+    assert list(ImportRun.objects.order_by("id").values_list("status", flat=True)) == [
+        "interrupted",
+        "imported",
+    ]
+    assert FollowUp.objects.count() == 3
+
+
 def test_finished_run_is_not_done_again(exchange_settings, two_monthly_files):
     fetch_pecgm.delay(started_by="beat").get()
     run = ExchangeRun.objects.get()
@@ -157,7 +195,10 @@ def test_finished_run_is_not_done_again(exchange_settings, two_monthly_files):
     assert run.attempts == 1
 
 
-def test_a_running_fetch_blocks_another(exchange_settings, two_monthly_files):
+def test_a_running_fetch_blocks_another_without_failure_nor_alert(exchange_settings, two_monthly_files):
+    UserFactory(username="a1", role="admin", email="a1@example.fr")
+    exchange_settings.EXCHANGE_ALERT_EMAIL = True
+    exchange_settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     other = ExchangeRun.objects.create(
         direction=Direction.FETCH, status=RunStatus.RUNNING, heartbeat_at=timezone.now()
     )
@@ -173,8 +214,10 @@ def test_a_running_fetch_blocks_another(exchange_settings, two_monthly_files):
     finally:
         if holder is not None:
             holder.close()
-    assert summary["status"] == "failed"
-    assert "en cours" in summary["error"]
+    # Not a failure: the run already going does the work; nobody is alerted.
+    assert summary["status"] == "interrupted"
+    assert "déjà en cours" in summary["error"]
+    assert mail.outbox == []
     assert not ImportRun.objects.exists()
     other.refresh_from_db()
     assert other.status == RunStatus.RUNNING
@@ -185,7 +228,7 @@ def test_a_dead_running_fetch_is_taken_over(exchange_settings, two_monthly_files
     dead = ExchangeRun.objects.create(direction=Direction.FETCH, status=RunStatus.RUNNING, heartbeat_at=stale)
     assert fetch_pecgm.delay(started_by="beat").get()["status"] == "succeeded"
     dead.refresh_from_db()
-    assert dead.status == RunStatus.FAILED and "Interrompu" in dead.error_message
+    assert dead.status == RunStatus.INTERRUPTED and "Interrompu" in dead.error_message
 
 
 # --- Commands --------------------------------------------------------------------

@@ -13,7 +13,8 @@ from exchanges.runs import Direction, ExchangeRun
 class Command(BaseCommand):
     help = (
         "Génère (une seule fois par période) le fichier CGPEM et le dépose sur le serveur d'échanges. "
-        "Par défaut : le stock mensuel du mois dernier. Code retour 0 si déposé (ou déjà déposé), 1 sinon."
+        "Par défaut : le stock mensuel du mois dernier. Code retour 0 si déposé (ou déjà déposé), "
+        "3 si un autre dépôt est déjà en cours, 1 sinon."
     )
 
     def add_arguments(self, parser):
