@@ -251,8 +251,7 @@ def run_lock(run: ExchangeRun):
         try:
             yield
         finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            _advisory_unlock(key)
         return
     lease = timedelta(seconds=settings.EXCHANGE_LOCK_LEASE_SECONDS)
     with transaction.atomic():
@@ -268,6 +267,17 @@ def run_lock(run: ExchangeRun):
             raise RunBusy
         ExchangeRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now())
     yield
+
+
+def _advisory_unlock(key: int) -> None:
+    """Release the direction's lock; if the connection was cut, the lock died with it."""
+    from exchanges.faults import DATABASE_ERRORS, close_broken_connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    except DATABASE_ERRORS:
+        close_broken_connection()
 
 
 def interrupted_runs_over(run: ExchangeRun) -> None:

@@ -48,3 +48,7 @@ def exchange_settings(settings, exchange_server):
     settings.EXCHANGE_RETRY_BACKOFF_SECONDS = 0.01
     settings.DEPARTEMENT = "82"
     return settings
+
+
+# The real worker of the end-to-end tests (imported last: it reads USER above).
+from tests.exchanges.worker import start_worker  # noqa: E402, F401

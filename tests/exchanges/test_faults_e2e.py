@@ -1,0 +1,123 @@
+"""Faults delay an exchange, never lose it: a real worker, PostgreSQL, Redis and the simulator.
+
+Each scenario cuts something under a running import and checks that, with no
+manual step, the file ends imported exactly once and the run in a truthful
+final state.
+
+PostgreSQL is shared with the rest of the machine, so "restarting" it is done
+on the test database only: every connection of the worker terminated, and new
+ones refused (`ALLOW_CONNECTIONS false`) for a few seconds, which is what a
+restart looks like from the worker.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import psycopg
+import pytest
+from django.db import connection
+
+from beneficiaries.models import Beneficiary
+from exchanges.models import ImportRun, ImportStatus, JobSeekerSnapshot
+from exchanges.runs import Direction, RunStatus
+from exchanges.synthetic import fake_pecgm_records, write_pecgm
+from tests.exchanges.worker import wait_for_run
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+JAN = date(2025, 1, 31)
+
+
+def _publish_big_file(server, tmp_path, count: int) -> None:
+    path = tmp_path / "PECGM_082_20250131_M.xml"
+    write_pecgm(path, fake_pecgm_records(None, count, seed=11, reference_date=JAN), reference_date=JAN)
+    server.publish("082", path.name, path.read_bytes())
+
+
+def _wait_until_the_import_is_going(count: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if ImportRun.objects.filter(status="running", progress_processed__gt=count // 5).exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the import never got going")
+
+
+def _worker_backends(cursor) -> list[tuple[int, bool]]:
+    """(pid, holds an advisory lock) of every other session on the test database."""
+    cursor.execute(
+        """
+        SELECT a.pid, EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory')
+        FROM pg_stat_activity a
+        WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+          AND a.backend_type = 'client backend'
+        """
+    )
+    return cursor.fetchall()
+
+
+def _assert_imported_exactly_once(count: int) -> None:
+    (run,) = wait_for_run(Direction.FETCH, timeout=240)
+    assert run.status == RunStatus.SUCCEEDED, run.error_message
+    assert run.attempts >= 2
+    statuses = list(ImportRun.objects.order_by("id").values_list("status", flat=True))
+    # The cut attempt is « interrompu » (not the file's fault), then the file is imported.
+    assert statuses[-1] == ImportStatus.IMPORTED
+    assert set(statuses[:-1]) == {ImportStatus.INTERRUPTED}, statuses
+    assert ImportRun.objects.filter(status=ImportStatus.REJECTED).count() == 0
+    imported = ImportRun.objects.get(status=ImportStatus.IMPORTED)
+    assert imported.records == count
+    assert JobSeekerSnapshot.objects.count() == count
+    assert set(JobSeekerSnapshot.objects.values_list("run_id", flat=True).distinct()) == {imported.pk}
+    assert Beneficiary.objects.count() == imported.created
+
+
+def test_the_imports_second_connection_terminated_the_file_is_imported_once(
+    start_worker, exchange_server, tmp_path
+):
+    count = 20000
+    _publish_big_file(exchange_server, tmp_path, count)
+    worker = start_worker(exchange_server)
+    worker.send("pecgm-monthly-stock")
+    _wait_until_the_import_is_going(count)
+    with connection.cursor() as cursor:
+        # The import's side connection (progress, ids): not the one holding the locks.
+        side = [pid for pid, locks in _worker_backends(cursor) if not locks]
+        assert side, _worker_backends(cursor)
+        for pid in side:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    _assert_imported_exactly_once(count)
+    interrupted = ImportRun.objects.get(status=ImportStatus.INTERRUPTED)
+    assert "base de données" in interrupted.error_message
+
+
+def test_postgresql_restarting_mid_import_the_file_is_imported_once(start_worker, exchange_server, tmp_path):
+    count = 20000
+    _publish_big_file(exchange_server, tmp_path, count)
+    worker = start_worker(exchange_server)
+    worker.send("pecgm-monthly-stock")
+    _wait_until_the_import_is_going(count)
+    db = connection.settings_dict
+    # A database cannot refuse connections from one of its own sessions: done from "postgres".
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        admin.execute(f'ALTER DATABASE "{db["NAME"]}" ALLOW_CONNECTIONS false')
+        try:
+            with connection.cursor() as cursor:
+                for pid, _locks in _worker_backends(cursor):
+                    cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            # The worker finds the database gone for a while, as during a restart.
+            time.sleep(4)
+        finally:
+            admin.execute(f'ALTER DATABASE "{db["NAME"]}" ALLOW_CONNECTIONS true')
+    _assert_imported_exactly_once(count)
+    log = worker.log.read_text(errors="replace")
+    assert "database unavailable" in log
