@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -23,3 +23,24 @@ def _configure_logging_from_django(**kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_ready.connect
+def _reap_at_start(**kwargs) -> None:
+    """A worker (re)starting: runs left « en cours » by a dead worker are ended and sent again.
+
+    Run here, in the worker's main process, rather than as a task: the task could
+    wait behind others, or go to a queue this worker does not read.
+    """
+    import logging
+
+    from django.db import connections
+
+    try:
+        from exchanges.reaper import reap
+
+        reap(at_worker_start=True)
+    except Exception:  # the database down at start must not stop the worker: beat's reaper comes next
+        logging.getLogger("exchanges.reaper").exception("reaper at worker start failed")
+    finally:
+        connections.close_all()

@@ -353,6 +353,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task redelivered after a worker crash must come back within the hour.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# The queue the exchanges' tasks go to (several instances may share one Redis).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery") or "celery"
 
 # --- Cache ---------------------------------------------------------------------
 # The pages cache counts, page ids and the dashboard under a data version
@@ -484,6 +486,11 @@ def _beat_schedule() -> dict:
 
 
 CELERY_BEAT_SCHEDULE = _beat_schedule()
+# The reaper (exchanges/reaper.py): runs a fault left « en cours » or « en attente ».
+CELERY_BEAT_SCHEDULE["exchange-reaper"] = {
+    "task": "exchanges.tasks.reap_exchanges",
+    "schedule": EXCHANGE_REAPER_MINUTES * 60,
+}
 # Retention purge (issue 7, audit/retention.py): every night, outside the exchanges' hours.
 RETENTION_PURGE_HOUR = env_int("RETENTION_PURGE_HOUR", 3, minimum=0, maximum=23)
 

@@ -16,6 +16,7 @@ once, even when the broker redelivers a task whose worker died:
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -233,6 +234,43 @@ def publish_progress(run: ExchangeRun, **fields) -> None:
 
 
 WORKER_GONE = _("Interrompu : le processus qui l'exécutait s'est arrêté.")
+
+
+@contextmanager
+def heartbeat(run: ExchangeRun):
+    """While the block runs, a thread writes the run's heartbeat every EXCHANGE_HEARTBEAT_SECONDS.
+
+    It beats as long as the process lives, downloads and long queries included,
+    so that the reaper (exchanges.reaper) tells a silent run from a slow one.
+    PostgreSQL only: the thread has its own connection, outside the import's
+    transaction; SQLite has one writer at a time and no worker to lose.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        from exchanges.faults import DATABASE_ERRORS
+
+        try:
+            while not stop.wait(settings.EXCHANGE_HEARTBEAT_SECONDS):
+                try:
+                    ExchangeRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DATABASE_ERRORS:  # the database restarting: the next beat reconnects
+                    connections["default"].close()
+        finally:
+            connections["default"].close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"exchange-run-{run.pk}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 class RunBusy(Exception):

@@ -106,6 +106,14 @@ def _database_countdown(retries: int) -> int:
     return min(settings.EXCHANGE_DB_RETRY_DELAY_SECONDS * 2**retries, 3600)
 
 
+@shared_task(name="exchanges.tasks.reap_exchanges", acks_late=False, ignore_result=True)
+def reap_exchanges() -> list[int]:
+    """Every EXCHANGE_REAPER_MINUTES (beat): end the runs a fault left behind, start them again."""
+    from exchanges.reaper import reap
+
+    return reap()
+
+
 def _run_for(task, run_id: int | None, **fields) -> ExchangeRun | None:
     if run_id is not None:
         run = ExchangeRun.objects.filter(pk=run_id).first()

@@ -52,6 +52,7 @@ from exchanges.runs import (
     ExchangeRun,
     RunBusy,
     RunStatus,
+    heartbeat,
     interrupted_runs_over,
     publish_progress,
     run_lock,
@@ -119,10 +120,11 @@ def execute(run: ExchangeRun) -> ExchangeRun:
                 error_message="",
             )
             logger.info("exchange run %s (%s): started, attempt %d", run.pk, run.direction, run.attempts)
-            if run.direction == Direction.FETCH:
-                _fetch(run)
-            else:
-                _deposit(run)
+            with heartbeat(run):
+                if run.direction == Direction.FETCH:
+                    _fetch(run)
+                else:
+                    _deposit(run)
     except RunBusy:
         message = str(ALREADY_RUNNING)
         save_fields(run, status=RunStatus.QUEUED, error_message=message)
@@ -216,8 +218,11 @@ def _succeed(run: ExchangeRun, error_message: str = "") -> None:
 
 def _fetch(run: ExchangeRun) -> None:
     from exchanges.models import SUCCESSFUL_STATUSES, ImportRun, ImportStatus
+    from exchanges.reaper import remove_stale_downloads
 
     client = ExchangeClient(ExchangeConfig.from_settings())
+    # Under the fetch's lock: a partial download there was left by a dead fetch (every NIR in it).
+    remove_stale_downloads()
     remote = client.list_pecgm()
     if run.periodicities:
         remote = [f for f in remote if f.periodicity in run.periodicities]

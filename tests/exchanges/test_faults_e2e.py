@@ -12,18 +12,28 @@ restart looks like from the worker.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
-from datetime import date
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
+import redis
+from celery import Celery
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from beneficiaries.models import Beneficiary
 from exchanges.models import ImportRun, ImportStatus, JobSeekerSnapshot
-from exchanges.runs import Direction, RunStatus
+from exchanges.runs import Direction, ExchangeRun, RunStatus
 from exchanges.synthetic import fake_pecgm_records, write_pecgm
+from tests.exchanges.import_files import pecgm_file, record_for
 from tests.exchanges.worker import wait_for_run
+from tests.factories import BeneficiaryFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -121,3 +131,58 @@ def test_postgresql_restarting_mid_import_the_file_is_imported_once(start_worker
     _assert_imported_exactly_once(count)
     log = worker.log.read_text(errors="replace")
     assert "database unavailable" in log
+
+
+def test_the_worker_group_killed_mid_import_a_restarted_worker_takes_the_run_over(
+    start_worker, exchange_server, tmp_path
+):
+    """Killed as a whole (no redelivery before Redis's hour): the next worker's start reaps the run."""
+    count = 20000
+    _publish_big_file(exchange_server, tmp_path, count)
+    worker = start_worker(exchange_server)
+    worker.send("pecgm-monthly-stock")
+    _wait_until_the_import_is_going(count)
+    incoming = Path(settings.EXCHANGE_FILES_DIR) / "incoming"
+    assert list(incoming.glob(".*.part"))  # the download being imported
+    for pid in [*worker.children(), worker.process.pid]:
+        os.kill(pid, signal.SIGKILL)
+    worker.process.wait(10)
+    (dead,) = ExchangeRun.objects.all()
+    assert dead.status == RunStatus.RUNNING
+
+    start_worker(exchange_server, queue=worker.queue)  # what systemd's Restart=always does
+    runs = wait_for_run(Direction.FETCH, timeout=240, count=2)
+    dead.refresh_from_db()
+    assert dead.status == RunStatus.INTERRUPTED and "signe de vie" in dead.error_message
+    fresh = runs[-1]
+    assert fresh.started_by == "reaper" and fresh.status == RunStatus.SUCCEEDED, fresh.error_message
+    assert list(ImportRun.objects.order_by("id").values_list("status", flat=True)) == [
+        ImportStatus.INTERRUPTED,
+        ImportStatus.IMPORTED,
+    ]
+    assert JobSeekerSnapshot.objects.count() == count
+    assert not list(incoming.glob(".*.part"))  # the dead fetch's copy (every NIR) is gone
+
+
+def test_a_queued_run_whose_message_redis_lost_is_sent_again(start_worker, exchange_server, tmp_path):
+    path = pecgm_file(tmp_path, [record_for(p) for p in BeneficiaryFactory.create_batch(3)], JAN)
+    exchange_server.publish("082", path.name, path.read_bytes())
+    queue = f"e2e-{uuid.uuid4().hex[:12]}"
+    run = ExchangeRun.objects.create(direction=Direction.FETCH, task_id=str(uuid.uuid4()), periodicities="M")
+    broker = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    # Sent, then lost: the queue emptied as a flush or a restart without persistence does.
+    sender = Celery(broker=os.environ["TEST_REDIS_URL"], set_as_current=False)
+    sender.send_task(
+        "exchanges.tasks.fetch_pecgm", kwargs={"run_id": run.pk}, task_id=run.task_id, queue=queue
+    )
+    sender.close()
+    assert broker.llen(queue) == 1
+    broker.delete(queue)
+    ExchangeRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+
+    start_worker(exchange_server, queue=queue, EXCHANGE_STALE_RUN_MINUTES="5")
+    lost, fresh = wait_for_run(Direction.FETCH, timeout=120, count=2)
+    assert lost.pk == run.pk and lost.status == RunStatus.INTERRUPTED
+    assert "perdue" in lost.error_message
+    assert fresh.started_by == "reaper" and fresh.status == RunStatus.SUCCEEDED, fresh.error_message
+    assert ImportRun.objects.filter(status="imported").count() == 1

@@ -34,9 +34,9 @@ def _database_url() -> str:
 class Worker:
     """A `celery worker` subprocess on its own queue, and a way to send it tasks."""
 
-    def __init__(self, tmp_path: Path, server, **env) -> None:
-        self.queue = f"e2e-{uuid.uuid4().hex[:12]}"
-        self.log = tmp_path / "worker.log"
+    def __init__(self, tmp_path: Path, server, queue: str | None = None, **env) -> None:
+        self.queue = queue or f"e2e-{uuid.uuid4().hex[:12]}"
+        self.log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
         self.broker = os.environ["TEST_REDIS_URL"]
         self.env = {
             **os.environ,
@@ -44,6 +44,7 @@ class Worker:
             "DATABASE_URL": _database_url(),
             "DB_CONN_MAX_AGE": "0",
             "REDIS_URL": self.broker,
+            "CELERY_QUEUE": self.queue,  # where the reaper sends its fresh runs
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "DATA_DIR": str(tmp_path / "data"),
             "EXCHANGE_FILES_DIR": str(settings.EXCHANGE_FILES_DIR),
@@ -121,8 +122,8 @@ class Worker:
 def start_worker(transactional_db, tmp_path):
     workers = []
 
-    def start(server, **env) -> Worker:
-        worker = Worker(tmp_path, server, **env).start()
+    def start(server, queue: str | None = None, **env) -> Worker:
+        worker = Worker(tmp_path, server, queue, **env).start()
         workers.append(worker)
         return worker
 
