@@ -38,7 +38,9 @@ def _reap_at_start(**kwargs) -> None:
 
     try:
         from exchanges.reaper import reap
+        from exchanges.runs import worker_seen
 
+        worker_seen(getattr(kwargs.get("sender"), "hostname", "") or "worker")
         reap(at_worker_start=True)
     except Exception:  # the database down at start must not stop the worker: beat's reaper comes next
         logging.getLogger("exchanges.reaper").exception("reaper at worker start failed")

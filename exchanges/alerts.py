@@ -3,7 +3,8 @@
 A missed PECGM file is lost (the server deletes it after a month), so the
 alerts point at what needs a human: the last fetch failed, no monthly stock
 imported this month by EXCHANGE_ALERT_DAY, the CGPEM of last month not
-deposited, the last deposit failed.
+deposited, the last deposit failed; an exchange running or waiting for longer
+than EXCHANGE_STUCK_ALERT_MINUTES; no worker seen lately (nothing would run).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from exchanges.runs import Direction, ExchangeRun, RunStatus
+from exchanges.runs import FINISHED, Direction, ExchangeRun, RunStatus, last_worker_seen
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +34,11 @@ class Alert:
 
 
 def _last_finished(direction: str) -> ExchangeRun | None:
+    """The last run that decided something. One interrupted before it started (another run
+    was going, or its message was lost and a fresh one sent) did not: the one doing the work tells."""
     return (
-        ExchangeRun.objects.filter(direction=direction, status__in=[RunStatus.SUCCEEDED, RunStatus.FAILED])
+        ExchangeRun.objects.filter(direction=direction, status__in=FINISHED)
+        .exclude(status=RunStatus.INTERRUPTED, attempts=0)
         .order_by("-finished_at", "-id")
         .first()
     )
@@ -42,13 +46,14 @@ def _last_finished(direction: str) -> ExchangeRun | None:
 
 def exchange_alerts(today: date | None = None) -> list[Alert]:
     today = today or timezone.localdate()
-    alerts = []
+    alerts = [*_worker_alerts(), *_stuck_alerts()]
     last_fetch = _last_finished(Direction.FETCH)
-    if last_fetch is not None and last_fetch.status == RunStatus.FAILED:
+    if last_fetch is not None and last_fetch.ended_badly:
         alerts.append(
             Alert(
-                _("La dernière réception des fichiers PECGM a échoué (%(when)s) : %(error)s")
+                _("La dernière réception des fichiers PECGM a %(ended)s (%(when)s) : %(error)s")
                 % {
+                    "ended": _ended(last_fetch),
                     "when": date_format(timezone.localtime(last_fetch.finished_at), "DATETIME_FORMAT"),
                     "error": last_fetch.error_message,
                 },
@@ -70,11 +75,11 @@ def exchange_alerts(today: date | None = None) -> list[Alert]:
             )
         )
     last_deposit = _last_finished(Direction.DEPOSIT)
-    if last_deposit is not None and last_deposit.status == RunStatus.FAILED:
+    if last_deposit is not None and last_deposit.ended_badly:
         alerts.append(
             Alert(
-                _("Le dernier dépôt du fichier CGPEM a échoué : %(error)s")
-                % {"error": last_deposit.error_message},
+                _("Le dernier dépôt du fichier CGPEM a %(ended)s : %(error)s")
+                % {"ended": _ended(last_deposit), "error": last_deposit.error_message},
                 reverse("exchange_run_detail", args=[last_deposit.pk]),
                 "danger",
             )
@@ -87,6 +92,85 @@ def exchange_alerts(today: date | None = None) -> list[Alert]:
             )
         )
     return alerts
+
+
+def _ended(run: ExchangeRun) -> str:
+    return _("été interrompu") if run.status == RunStatus.INTERRUPTED else _("échoué")
+
+
+def stuck_runs() -> list[ExchangeRun]:
+    """Runs running or waiting for longer than EXCHANGE_STUCK_ALERT_MINUTES."""
+    since = timezone.now() - timedelta(minutes=settings.EXCHANGE_STUCK_ALERT_MINUTES)
+    return list(
+        ExchangeRun.objects.filter(
+            status__in=[RunStatus.QUEUED, RunStatus.RUNNING], created_at__lt=since
+        ).order_by("created_at")
+    )
+
+
+def _stuck_message(run: ExchangeRun) -> str:
+    minutes = int((timezone.now() - run.created_at).total_seconds() // 60)
+    if run.status == RunStatus.RUNNING:
+        text = _("L'échange n° %(id)s (%(direction)s) est en cours depuis %(minutes)s min.")
+    else:
+        text = _("L'échange n° %(id)s (%(direction)s) attend depuis %(minutes)s min.")
+    message = text % {"id": run.pk, "direction": run.get_direction_display(), "minutes": minutes}
+    if run.error_message:
+        message += " " + run.error_message
+    return message
+
+
+def _stuck_alerts() -> list[Alert]:
+    return [
+        Alert(_stuck_message(run), reverse("exchange_run_detail", args=[run.pk]), "danger")
+        for run in stuck_runs()
+    ]
+
+
+def worker_silent_since():
+    """When no worker has answered for too long: the last time one did (None if never); else False.
+
+    Workers run the reaper every EXCHANGE_REAPER_MINUTES (beat) and at their start;
+    missing three of them means no worker, or no beat. Not asked in embedded mode
+    (tasks run in the web process).
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return False
+    last = last_worker_seen()
+    limit = timedelta(minutes=max(3 * settings.EXCHANGE_REAPER_MINUTES, 10))
+    if last is not None and timezone.now() - last < limit:
+        return False
+    return last
+
+
+def _worker_alerts() -> list[Alert]:
+    silent = worker_silent_since()
+    if silent is False:
+        return []
+    if silent is None:
+        message = _(
+            "Aucun worker Celery n'a encore répondu : les échanges ne s'exécutent pas. "
+            "Vérifiez les services worker et beat (docs/production.md)."
+        )
+    else:
+        message = _(
+            "Aucun worker Celery n'a répondu depuis le %(when)s : les échanges ne s'exécutent pas. "
+            "Vérifiez les services worker et beat (docs/production.md)."
+        ) % {"when": date_format(timezone.localtime(silent), "DATETIME_FORMAT")}
+    return [Alert(message, reverse("exchange_runs"), "danger")]
+
+
+def notify_stuck() -> list[int]:
+    """Email the admins, once per run, about the runs stuck for too long (the reaper calls it)."""
+    runs = [run for run in stuck_runs() if run.stuck_alerted_at is None]
+    if not runs or not settings.EXCHANGE_ALERT_EMAIL:
+        return []
+    subject = _("[Liaison RSA] Échange bloqué : n° %(ids)s") % {"ids": ", ".join(str(run.pk) for run in runs)}
+    body = "\n\n".join(_stuck_message(run) for run in runs)
+    body += "\n\n" + _("Détail : page « Échanges » de Liaison RSA.")
+    if _send_to_admins(subject, body, "stuck runs"):
+        ExchangeRun.objects.filter(pk__in=[run.pk for run in runs]).update(stuck_alerted_at=timezone.now())
+    return [run.pk for run in runs]
 
 
 def _monthly_stock_imported(today: date) -> bool:
@@ -111,25 +195,38 @@ def _monthly_cgpem_deposited(today: date) -> bool:
 
 
 def notify_failure(run: ExchangeRun) -> None:
-    """Email the admins that a run failed, when EXCHANGE_ALERT_EMAIL is on."""
+    """Email the admins that a run failed (or was interrupted), when EXCHANGE_ALERT_EMAIL is on."""
     if not settings.EXCHANGE_ALERT_EMAIL:
         return
+    interrupted = run.status == RunStatus.INTERRUPTED
+    subject = (
+        _("[Liaison RSA] Interrompu : %(direction)s n° %(id)s")
+        if interrupted
+        else _("[Liaison RSA] Échec : %(direction)s n° %(id)s")
+    ) % {"direction": run.get_direction_display(), "id": run.pk}
+    body = _(
+        "L'échange n° %(id)s (%(direction)s) a %(ended)s.\n\n%(error)s\n\n"
+        "Détail : page « Échanges » de Liaison RSA."
+    ) % {
+        "id": run.pk,
+        "direction": run.get_direction_display(),
+        "ended": _ended(run),
+        "error": run.error_message,
+    }
+    _send_to_admins(subject, body, f"exchange run {run.pk}")
+
+
+def _send_to_admins(subject: str, body: str, what: str) -> bool:
     from accounts.models import User
 
     recipients = list(
         User.objects.filter(role="admin", is_active=True).exclude(email="").values_list("email", flat=True)
     )
     if not recipients:
-        return
-    subject = _("[Liaison RSA] Échec : %(direction)s n° %(id)s") % {
-        "direction": run.get_direction_display(),
-        "id": run.pk,
-    }
-    body = _(
-        "L'échange n° %(id)s (%(direction)s) a échoué.\n\n%(error)s\n\n"
-        "Détail : page « Échanges » de Liaison RSA."
-    ) % {"id": run.pk, "direction": run.get_direction_display(), "error": run.error_message}
+        return False
     try:
         send_mail(subject, body, None, recipients)
     except Exception:  # an unreachable mail server must not hide the failure itself
-        logger.exception("exchange run %s: failure email not sent", run.pk)
+        logger.exception("%s: alert email not sent", what)
+        return False
+    return True

@@ -416,4 +416,4 @@ class ReviewCase(models.Model):
 
 # --- Exchange runs (exchange automation) -------------------------------------------
 # Defined in exchanges/runs.py, with the lock that goes with them.
-from exchanges.runs import ExchangeRun  # noqa: E402, F401
+from exchanges.runs import ExchangeRun, WorkerSeen  # noqa: E402, F401

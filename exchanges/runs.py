@@ -99,6 +99,8 @@ class ExchangeRun(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     error_message = models.TextField(_("erreur"), blank=True)
+    # When the admins were emailed that this run was stuck (once per run).
+    stuck_alerted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("échange")
@@ -187,6 +189,33 @@ class ExchangeRun(models.Model):
 
     def file_entry(self, name: str) -> dict | None:
         return next((entry for entry in self.files if entry.get("name") == name), None)
+
+
+class WorkerSeen(models.Model):
+    """When a Celery worker last ran the reaper (beat's every EXCHANGE_REAPER_MINUTES, or its start).
+
+    The sign that exchanges can run at all: a worker and beat that answer.
+    One row per worker name (the host's, as Celery names it).
+    """
+
+    name = models.CharField(max_length=255, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("worker vu")
+        verbose_name_plural = _("workers vus")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.seen_at:%Y-%m-%d %H:%M})"
+
+
+def worker_seen(name: str) -> None:
+    WorkerSeen.objects.update_or_create(name=name[:255], defaults={"seen_at": timezone.now()})
+
+
+def last_worker_seen():
+    """The last time any worker answered, or None."""
+    return WorkerSeen.objects.aggregate(last=models.Max("seen_at"))["last"]
 
 
 # --- Writing the run from the worker ------------------------------------------

@@ -106,12 +106,18 @@ def _database_countdown(retries: int) -> int:
     return min(settings.EXCHANGE_DB_RETRY_DELAY_SECONDS * 2**retries, 3600)
 
 
-@shared_task(name="exchanges.tasks.reap_exchanges", acks_late=False, ignore_result=True)
-def reap_exchanges() -> list[int]:
-    """Every EXCHANGE_REAPER_MINUTES (beat): end the runs a fault left behind, start them again."""
+@shared_task(name="exchanges.tasks.reap_exchanges", bind=True, acks_late=False, ignore_result=True)
+def reap_exchanges(self) -> list[int]:
+    """Every EXCHANGE_REAPER_MINUTES (beat): end the runs a fault left behind, start them again;
+    say that this worker answers; email the admins about runs stuck for too long."""
+    from exchanges.alerts import notify_stuck
     from exchanges.reaper import reap
+    from exchanges.runs import worker_seen
 
-    return reap()
+    worker_seen(self.request.hostname or "eager")
+    reaped = reap()
+    notify_stuck()
+    return reaped
 
 
 def _run_for(task, run_id: int | None, **fields) -> ExchangeRun | None:

@@ -192,3 +192,62 @@ def test_an_alert_links_elsewhere_but_not_to_the_page_it_is_on(admin_client, set
     assert "Aucun fichier PECGM mensuel importé" in home and f'href="{runs_page}">Voir' in home
     page = admin_client.get(runs_page).content.decode()
     assert "Aucun fichier PECGM mensuel importé" in page and f'href="{runs_page}">Voir' not in page
+
+
+# --- What is stuck ------------------------------------------------------------------
+
+
+def _aged(run: ExchangeRun, minutes: int) -> ExchangeRun:
+    ExchangeRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=minutes))
+    run.refresh_from_db()
+    return run
+
+
+def test_the_home_page_shows_an_exchange_running_or_waiting_too_long(admin_client, settings):
+    settings.EXCHANGE_ALERT_DAY = 28
+    settings.EXCHANGE_STUCK_ALERT_MINUTES = 90
+    running = _aged(ExchangeRun.objects.create(direction=Direction.FETCH, status=RunStatus.RUNNING), 120)
+    _aged(ExchangeRun.objects.create(direction=Direction.DEPOSIT, status=RunStatus.QUEUED), 30)  # not yet
+    home = admin_client.get(reverse("home")).content.decode()
+    assert f"L&#x27;échange n° {running.pk} (Réception PECGM) est en cours depuis 120 min." in home
+    assert "attend depuis" not in home
+    ExchangeRun.objects.filter(pk=running.pk).update(status=RunStatus.SUCCEEDED, finished_at=timezone.now())
+    assert "en cours depuis" not in admin_client.get(reverse("home")).content.decode()
+
+
+def test_a_stuck_exchange_is_emailed_to_admins_once(settings, mailoutbox):
+    from exchanges.tasks import reap_exchanges
+    from tests.factories import UserFactory
+
+    UserFactory(username="a1", role="admin", email="a1@example.fr")
+    settings.EXCHANGE_ALERT_EMAIL = True
+    settings.EXCHANGE_STUCK_ALERT_MINUTES = 90
+    waiting = _aged(
+        ExchangeRun.objects.create(
+            direction=Direction.DEPOSIT,
+            status=RunStatus.QUEUED,
+            task_id="t-1",
+            error_message="Un autre échange du même type est déjà en cours : celui-ci attend son tour.",
+        ),
+        100,
+    )
+    reap_exchanges.delay().get()
+    reap_exchanges.delay().get()
+    assert len(mailoutbox) == 1
+    assert f"L'échange n° {waiting.pk} (Dépôt CGPEM) attend depuis 100 min." in mailoutbox[0].body
+    assert mailoutbox[0].to == ["a1@example.fr"]
+
+
+def test_a_worker_that_does_not_answer_is_an_alert(admin_client, settings):
+    from exchanges.runs import WorkerSeen, worker_seen
+
+    settings.EXCHANGE_ALERT_DAY = 28
+    settings.EXCHANGE_REAPER_MINUTES = 2
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # production: tasks need a worker
+    assert "Aucun worker Celery n&#x27;a encore répondu" in admin_client.get(reverse("home")).content.decode()
+    worker_seen("celery@app")
+    assert "worker Celery" not in admin_client.get(reverse("home")).content.decode()
+    WorkerSeen.objects.update(seen_at=timezone.now() - timedelta(minutes=11))
+    assert (
+        "Aucun worker Celery n&#x27;a répondu depuis le" in admin_client.get(reverse("home")).content.decode()
+    )
