@@ -49,7 +49,7 @@ class SessionLifetimeMiddleware:
 
 
 # Pages reachable before the second factor is passed.
-OPEN_BEFORE_SECOND_FACTOR = {"otp_verify", "otp_setup", "logout", "login", "healthz"}
+OPEN_BEFORE_SECOND_FACTOR = {"otp_verify", "otp_setup", "logout", "login", "healthz", "livez"}
 
 
 class SecondFactorMiddleware:

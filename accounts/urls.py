@@ -8,5 +8,4 @@ urlpatterns = [
     path("connexion/verification/", views.otp_verify, name="otp_verify"),
     path("compte/double-authentification/", views.otp_setup, name="otp_setup"),
     path("deconnexion/", views.logout, name="logout"),
-    path("healthz", views.healthz, name="healthz"),
 ]

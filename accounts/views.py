@@ -3,14 +3,12 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 
@@ -103,17 +101,3 @@ def lockout(request: HttpRequest, original_response=None, credentials=None) -> H
     """What django-axes answers to a locked-out client (AXES_LOCKOUT_CALLABLE): not a URL of its own."""
     minutes = max(1, round(settings.AXES_COOLOFF_TIME * 60))
     return render(request, "accounts/lockout.html", {"cooloff_minutes": minutes}, status=429)
-
-
-@public
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> HttpResponse:
-    """Liveness for the container healthcheck: the database answers a query."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception:
-        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok"})

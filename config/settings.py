@@ -130,6 +130,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "config.health.degraded",
             ],
         },
     },
@@ -268,7 +269,7 @@ if BEHIND_TLS_PROXY:
 # never from the left-most entry, which the client chooses.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0, maximum=5)
 # /healthz is polled over plain HTTP by the container healthcheck.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$"]
 
 # --- Security: sessions (issue 7) -----------------------------------------------
 # Idle timeout: SESSION_COOKIE_AGE above, renewed at each request, and checked
@@ -377,6 +378,8 @@ if CACHE_URL:
             "BACKEND": "config.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "liaison",
+            # Without Redis the pages go on (config/cache.py): not waiting long to find it out.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 2},
         }
     }
     SESSION_ENGINE = "accounts.session_store"

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from accounts.views import admin_login
+from config import health
 
 admin.site.site_header = _("Liaison RSA — administration")
 admin.site.site_title = _("Liaison RSA")
@@ -16,4 +17,6 @@ urlpatterns = [
     path("echanges/", include("exchanges.run_urls")),
     path("echanges/", include("exchanges.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("livez", health.livez, name="livez"),
 ]

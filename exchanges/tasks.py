@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from exchanges import transfers
 from exchanges.faults import DATABASE_ERRORS, close_broken_connection
-from exchanges.runs import Direction, ExchangeRun, run_summary
+from exchanges.runs import Direction, ExchangeRun, run_summary, save_fields
 
 logger = logging.getLogger(__name__)
 
@@ -172,9 +172,17 @@ def enqueue(direction: str, *, user=None, started_by: str = "", **params) -> Exc
     def send() -> None:
         try:
             task.apply_async(kwargs=kwargs, task_id=task_id)
-        except Exception:  # broker down: say so on the run rather than a server error
+        except Exception:  # broker down: the run waits for it rather than a server error
             logger.exception("exchange run %s: task not sent", run.pk)
-            transfers.fail(run, _("La file des tâches (Redis) est injoignable : échange non lancé."))
+            # Still « en attente »: once Redis is back, the reaper finds its message missing
+            # and sends a fresh run (exchanges.reaper).
+            save_fields(
+                run,
+                error_message=_(
+                    "La file des tâches (Redis) est injoignable : l'échange attend son retour "
+                    "et partira alors de lui-même."
+                ),
+            )
 
     transaction.on_commit(send)
     return run

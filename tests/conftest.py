@@ -101,3 +101,7 @@ def _fresh_cache():
 
     cache.clear()
     invalidate_dashboard()
+
+
+# A private redis-server that tests may stop and restart (tests/redis_server.py).
+from tests.redis_server import redis_server  # noqa: E402, F401

@@ -52,4 +52,5 @@ def test_logout_needs_post(client, social_worker):
 def test_healthz_checks_database(client):
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json()["status"] == "ok"
+    assert response.json()["checks"]["database"] == {"status": "ok"}

@@ -251,3 +251,25 @@ def test_a_worker_that_does_not_answer_is_an_alert(admin_client, settings):
     assert (
         "Aucun worker Celery n&#x27;a répondu depuis le" in admin_client.get(reverse("home")).content.decode()
     )
+
+
+def test_a_run_started_while_redis_is_down_waits_for_it_without_alert(
+    admin_client, settings, monkeypatch, mailoutbox, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from exchanges import tasks
+
+    settings.EXCHANGE_ALERT_EMAIL = True
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.fetch_pecgm, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("exchange_run_start"), {"direction": "fetch"})
+    assert response.status_code == 302
+    run = ExchangeRun.objects.get()
+    assert run.status == RunStatus.QUEUED  # not failed: the reaper sends it once Redis is back
+    assert "attend son retour" in run.error_message
+    assert mailoutbox == []
