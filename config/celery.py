@@ -5,6 +5,41 @@ from celery.signals import setup_logging, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+
+def _closed_redis_transport_is_a_connection_error() -> None:
+    """Work around a crash of the worker when Redis restarts (kombu 5.7.0, redis-py 8.2.0 here).
+
+    On a lost broker connection the consumer closes its connection; closing the
+    channel then restores the unacknowledged messages (acks_late: the running
+    exchange's), which asks the transport for a new Redis client after the
+    transport's own connection was already dropped: `AttributeError: 'NoneType'
+    object has no attribute 'hostname'` in kombu's `Channel._connparams`. Not a
+    connection error to kombu, so the worker stopped as "unrecoverable" (then
+    `Error on stopping Hub`), and no exchange ran until someone restarted it.
+    Raised as what it is, a connection error, kombu ignores it while closing and
+    the consumer reconnects; the message stays in Redis's unacked set, and is
+    given back after the visibility timeout if its task did not acknowledge it
+    (a finished run is then not done again). tests/exchanges/test_faults_e2e.py
+    restarts a real Redis under a running import to check it.
+    """
+    from kombu.transport import redis as transport
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    original = transport.Channel._connparams
+    if getattr(original, "closed_transport_checked", False):
+        return
+
+    def _connparams(self, asynchronous=False):
+        if self.connection.client is None:
+            raise RedisConnectionError("the broker connection is closed")
+        return original(self, asynchronous=asynchronous)
+
+    _connparams.closed_transport_checked = True
+    transport.Channel._connparams = _connparams
+
+
+_closed_redis_transport_is_a_connection_error()
+
 app = Celery("liaison_rsa")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

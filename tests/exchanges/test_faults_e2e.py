@@ -186,3 +186,33 @@ def test_a_queued_run_whose_message_redis_lost_is_sent_again(start_worker, excha
     assert "perdue" in lost.error_message
     assert fresh.started_by == "reaper" and fresh.status == RunStatus.SUCCEEDED, fresh.error_message
     assert ImportRun.objects.filter(status="imported").count() == 1
+
+
+def test_redis_restarting_while_a_task_runs_the_worker_survives_and_the_run_ends(
+    start_worker, exchange_server, tmp_path, redis_server
+):
+    """Redis gone for five seconds mid-import (a restart): the worker stays up and reconnects.
+
+    With the versions this happened with (celery/kombu 5.5), the worker's main process
+    exited (`Error on stopping Hub: AttributeError: 'NoneType' object has no attribute
+    'hostname'`) and no exchange ran again until someone restarted it.
+    """
+    count = 20000
+    _publish_big_file(exchange_server, tmp_path, count)
+    worker = start_worker(exchange_server, as_in_production=True, REDIS_URL=redis_server.url)
+    worker.send("pecgm-monthly-stock")
+    _wait_until_the_import_is_going(count)
+    redis_server.stop()
+    time.sleep(5)
+    redis_server.start()
+    (run,) = wait_for_run(Direction.FETCH, timeout=240)
+    assert run.status == RunStatus.SUCCEEDED, run.error_message
+    assert ImportRun.objects.filter(status=ImportStatus.IMPORTED).count() == 1
+    assert JobSeekerSnapshot.objects.count() == count
+    # Still there for the next exchange: a task sent after the restart runs.
+    time.sleep(3)
+    assert worker.process.poll() is None, worker.log.read_text(errors="replace")[-3000:]
+    worker.send("pecgm-monthly-stock")
+    first, second = wait_for_run(Direction.FETCH, timeout=120, count=2)
+    assert second.status == RunStatus.SUCCEEDED and second.counts["skipped"] == 1
+    assert "'NoneType' object has no attribute 'hostname'" not in worker.log.read_text(errors="replace")

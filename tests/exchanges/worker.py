@@ -34,10 +34,12 @@ def _database_url() -> str:
 class Worker:
     """A `celery worker` subprocess on its own queue, and a way to send it tasks."""
 
-    def __init__(self, tmp_path: Path, server, queue: str | None = None, **env) -> None:
+    def __init__(
+        self, tmp_path: Path, server, queue: str | None = None, as_in_production=False, **env
+    ) -> None:
         self.queue = queue or f"e2e-{uuid.uuid4().hex[:12]}"
         self.log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
-        self.broker = os.environ["TEST_REDIS_URL"]
+        self.broker = env.pop("REDIS_URL", None) or os.environ["TEST_REDIS_URL"]
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -63,6 +65,9 @@ class Worker:
             **env,
         }
         self.process: subprocess.Popen | None = None
+        # As docker-compose.yml and docs/production.md start it: gossip, mingle and heartbeat
+        # on, two processes (the other tests leave those out, to start faster).
+        self.as_in_production = as_in_production
         # Not the current app: the tests' own tasks stay on the project's (eager) app.
         self.sender = Celery(broker=self.broker, set_as_current=False)
         self.sender.conf.task_serializer = "json"
@@ -70,9 +75,13 @@ class Worker:
     def start(self) -> Worker:
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
-            "--pool=prefork", "--concurrency=1", "-Q", self.queue, "-n", f"{self.queue}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
+            "-Q", self.queue, "-n", f"{self.queue}@%h", "--loglevel=INFO",
         ]  # fmt: skip
+        if self.as_in_production:
+            command += ["--concurrency=2"]
+        else:
+            command += ["--pool=prefork", "--concurrency=1", "--without-gossip", "--without-mingle"]
+            command += ["--without-heartbeat"]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT
@@ -122,8 +131,8 @@ class Worker:
 def start_worker(transactional_db, tmp_path):
     workers = []
 
-    def start(server, queue: str | None = None, **env) -> Worker:
-        worker = Worker(tmp_path, server, queue, **env).start()
+    def start(server, queue: str | None = None, as_in_production=False, **env) -> Worker:
+        worker = Worker(tmp_path, server, queue, as_in_production, **env).start()
         workers.append(worker)
         return worker
 
