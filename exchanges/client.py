@@ -28,6 +28,7 @@ import requests
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from exchanges.faults import DiskFull, is_disk_full
 from exchanges.simulator import FILE_NAME, departement_folder
 
 logger = logging.getLogger(__name__)
@@ -222,8 +223,10 @@ class ExchangeClient:
                 _("Téléchargement de %(name)s interrompu (%(reason)s) : nouvel essai possible.")
                 % {"name": name, "reason": type(exc).__name__}
             ) from None
-        except BaseException:
-            path.unlink(missing_ok=True)
+        except BaseException as exc:
+            path.unlink(missing_ok=True)  # never a partial copy left behind (every NIR is in it)
+            if is_disk_full(exc):
+                raise DiskFull(directory) from None
             raise
         if declared.isdigit() and int(declared) != size:
             path.unlink(missing_ok=True)

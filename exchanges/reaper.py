@@ -164,16 +164,17 @@ def _task_id(raw: bytes, *, reserved: bool = False) -> str | None:
 
 
 def remove_stale_downloads() -> int:
-    """Under the fetch's lock: every `.part` in the incoming folder was left by a dead fetch."""
-    from exchanges.transfers import incoming_dir
+    """Under the fetch's lock: every `.part` in the incoming and archive folders was left by a
+    dead fetch (a download, or an archive copy, cut by a kill)."""
+    from exchanges.transfers import incoming_dir, received_dir
 
     removed = 0
-    folder = incoming_dir()
-    if not folder.is_dir():
-        return 0
-    for path in folder.glob(".*.part"):
-        path.unlink(missing_ok=True)
-        removed += 1
+    for folder in (incoming_dir(), received_dir()):
+        if not folder.is_dir():
+            continue
+        for path in folder.glob(".*.part"):
+            path.unlink(missing_ok=True)
+            removed += 1
     if removed:
         logger.info("exchanges: %d stale partial download(s) removed", removed)
     return removed

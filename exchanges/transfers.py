@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import secrets
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -40,6 +42,7 @@ from exchanges.client import (
 )
 from exchanges.faults import (
     DATABASE_ERRORS,
+    DiskFull,
     close_broken_connection,
     durably,
     infrastructure_cause,
@@ -330,8 +333,21 @@ def _archive(temp: Path, name: str, sha256: str) -> str:
     if target.exists() and _sha256(target) != sha256:
         target = directory / f"{Path(name).stem}-{sha256[:12]}.xml"
     if not target.exists():
-        copy_private(temp, target)
+        _copy_complete(temp, target)
     return str(target.relative_to(Path(settings.EXCHANGE_FILES_DIR)))
+
+
+def _copy_complete(source: Path, target: Path) -> None:
+    """Copy under a temporary name, renamed once complete: never a truncated file under the real name."""
+    part = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+    try:
+        copy_private(source, part)
+        os.replace(part, target)
+    except BaseException as exc:
+        part.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise DiskFull(target.parent) from None
+        raise
 
 
 def _sha256(path: Path) -> str:
