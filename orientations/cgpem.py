@@ -45,7 +45,7 @@ from lxml import etree
 from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
 from exchanges.layouts import AN, CGPEM, DATE, VERSION, A, N
 from exchanges.private_files import copy_private
-from exchanges.xml_writer import schema_for, write_file
+from exchanges.xml_writer import part_schemas, schema_for, write_file
 from orientations.latin1 import NAME_CHARACTERS, NotLatin1, is_name, to_latin1
 from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import referent_body_text
@@ -377,37 +377,81 @@ def load_schema() -> etree.XMLSchema:
     return schema_for(CGPEM)
 
 
-def validate_file(path: Path, schema: etree.XMLSchema | None = None) -> None:
-    """Stream the file through cgpem.xsd; raise CgpemError at the first fault."""
-    schema = schema or load_schema()
-    ended = False
+def validate_file(path: Path) -> None:
+    """Prove the produced file whole and valid; raise CgpemError (French, naming the check).
+
+    The proof is the project's own, not a side effect of one lxml version
+    (lxml 6.2's iterparse with a schema ends a cut document without an
+    error), and memory stays flat whatever the number of decisions:
+
+    1. well-formed to its last byte: a plain streaming parse, without a
+       schema, fails on any cut;
+    2. the root is closed: its own end event must come;
+    3. ENTETE first, then the records, FIN last, nothing else;
+    4. FIN's NB_ENREGISTREMENTS equals the records counted, its DEPARTEMENT
+       and DATE_REFERENCE the header's;
+    5. ENTETE, each record and FIN pass their declaration in cgpem.xsd, one
+       element at a time.
+    """
+    parts = part_schemas(CGPEM)
+    header, detail, footer = CGPEM.header.tag, CGPEM.detail.tag, CGPEM.footer.tag
+    count = 0
+    closed = False
+    identity: tuple[str, str] | None = None  # the header's DEPARTEMENT and DATE_REFERENCE
+    announced: str | None = None
     try:
-        # Events for records only (the other elements are validated all the same),
-        # each record dropped once seen: memory stays flat whatever the size.
         for _event, element in etree.iterparse(
-            str(path),
-            events=("end",),
-            tag=(CGPEM.detail.tag, CGPEM.name),
-            schema=schema,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
+            str(path), events=("end",), resolve_entities=False, no_network=True, load_dtd=False
         ):
-            if element.tag == CGPEM.name and element.getparent() is None:
-                ended = True
+            parent = element.getparent()
+            if parent is None:
+                closed = element.tag == CGPEM.name
                 continue
+            if parent.getparent() is not None:
+                continue  # a field: checked with its record
+            tag = element.tag
+            if tag == detail and identity and announced is None:
+                count += 1
+            elif tag == header and identity is None:
+                identity = _identity(element)
+            elif tag == footer and identity and announced is None:
+                announced = element.findtext("NB_ENREGISTREMENTS", "").strip()
+                if _identity(element) != identity:
+                    raise CgpemError(
+                        f"contrôle de cohérence : DEPARTEMENT ou DATE_REFERENCE de {footer} "
+                        f"différent de {header}"
+                    )
+            else:
+                raise CgpemError(f"contrôle de structure : élément {tag} inattendu à cette place")
+            if (element.tail or "").strip() or (parent.text or "").strip():
+                raise CgpemError(f"contrôle de structure : texte hors enregistrement près de {tag}")
+            schema = parts[tag]
+            if not schema.validate(element):
+                # lxml's message quotes the faulty value (personal data): name the element only.
+                field = re.search(r"Element '([A-Z_]+)'", str(schema.error_log.last_error))
+                where = f", champ {field.group(1)}" if field and field.group(1) != tag else ""
+                number = f" n° {count}" if tag == detail else ""
+                raise CgpemError(f"contrôle cgpem.xsd : {tag}{number} non conforme{where}")
             element.clear(keep_tail=True)
             while element.getprevious() is not None:
-                del element.getparent()[0]
+                del parent[0]
     except etree.XMLSyntaxError as exc:
-        # lxml's message quotes the faulty value (personal data): name the element only.
-        element = re.search(r"Element '([A-Z_]+)'", str(exc))
-        where = f" (élément {element.group(1)})" if element else ""
-        raise CgpemError(f"le fichier produit ne respecte pas cgpem.xsd{where}") from None
-    # With resolve_entities=False, lxml 6 ends a truncated document without an error: the
-    # root's end tag is the proof that the whole file was read.
-    if not ended:
-        raise CgpemError(f"le fichier produit ne respecte pas cgpem.xsd (élément {CGPEM.name} incomplet)")
+        raise CgpemError(f"contrôle de complétude : XML tronqué ou mal formé, ligne {exc.lineno}") from None
+    if not closed:
+        raise CgpemError(f"contrôle de complétude : élément racine {CGPEM.name} non refermé")
+    if identity is None:
+        raise CgpemError(f"contrôle de structure : en-tête {header} absent")
+    if announced is None:
+        raise CgpemError(f"contrôle de complétude : pied {footer} absent")
+    if announced != str(count):
+        raise CgpemError(
+            f"contrôle du nombre d'enregistrements : {footer} annonce {announced}, "
+            f"le fichier en contient {count}"
+        )
+
+
+def _identity(element: etree._Element) -> tuple[str, str]:
+    return (element.findtext("DEPARTEMENT", "").strip(), element.findtext("DATE_REFERENCE", "").strip())
 
 
 def _sha256(path: Path) -> str:

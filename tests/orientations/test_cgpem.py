@@ -342,7 +342,7 @@ def test_an_invalid_file_is_never_archived_and_the_error_quotes_no_value(monkeyp
     monkeypatch.setattr(cgpem, "write_file", broken_writer)
     with pytest.raises(CgpemError) as error:
         generate_cgpem("M", date(2025, 1, 31))
-    assert "cgpem.xsd (élément PRENOM)" in str(error.value)
+    assert "contrôle cgpem.xsd : ORIENTATION n° 1 non conforme, champ PRENOM" in str(error.value)
     assert "Jean2" not in str(error.value)
     assert CgpemExport.objects.count() == 0
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
@@ -573,15 +573,125 @@ def test_whitespace_is_collapsed_before_writing():
     assert (record["PRENOM"], record["NOM_NAISSANCE"]) == ("Jean Pierre", "Le Goff")
 
 
-@pytest.mark.parametrize("cut", [100, 600, -10, -1])
-def test_a_truncated_file_fails_the_validation(tmp_path, cut):
+def _cut_points(data: bytes) -> dict[str, int]:
+    """Where a write can stop, found in a real generated file."""
+    second = data.index(b"<ORIENTATION>", data.index(b"<ORIENTATION>") + 1)
+    footer = data.index(b"<FIN>")
+    return {
+        "inside the header": data.index(b"<ENTETE>") + 20,
+        "inside a tag name": data.index(b"<ORIENTATION>") + 5,
+        "inside a record": data.index(b"<NOM_NAISSANCE>", second) + 3,
+        "between two records": second,
+        "after the last record, before the footer": footer,
+        "inside the footer": data.index(b"<NB_ENREGISTREMENTS>") + 21,
+        "after the footer, before the root's end": data.index(b"</FIN>") + len(b"</FIN>") + 1,
+        "one byte short": len(data) - 1,
+    }
+
+
+CUTS = list(_cut_points(b"<ENTETE><ORIENTATION><ORIENTATION><NOM_NAISSANCE><FIN><NB_ENREGISTREMENTS></FIN>"))
+
+
+@pytest.mark.parametrize("where", CUTS)
+def test_a_file_cut_anywhere_fails_the_validation(tmp_path, where):
     DecisionFactory.create_batch(3)
     export = generate_cgpem("M", date(2025, 1, 31))
+    data = Path(export.path).read_bytes()
     truncated = tmp_path / "truncated.xml"
-    truncated.write_bytes(Path(export.path).read_bytes()[:cut])
-    with pytest.raises(CgpemError, match="cgpem.xsd"):
+    truncated.write_bytes(data[: _cut_points(data)[where]])
+    with pytest.raises(CgpemError, match="^contrôle de complétude : "):
         cgpem.validate_file(truncated)
     cgpem.validate_file(Path(export.path))  # the whole file passes
+
+
+def test_every_single_byte_cut_fails_the_validation(tmp_path):
+    """Whatever lxml does with a cut document: no prefix of the file passes."""
+    DecisionFactory.create_batch(2)
+    data = Path(generate_cgpem("M", date(2025, 1, 31)).path).read_bytes()
+    truncated = tmp_path / "truncated.xml"
+    passed = []
+    for cut in range(len(data)):
+        truncated.write_bytes(data[:cut])
+        try:
+            cgpem.validate_file(truncated)
+        except CgpemError:
+            continue
+        passed.append(cut)
+    assert passed == []
+
+
+def test_a_cut_file_fails_even_if_the_parser_ends_it_quietly(tmp_path, monkeypatch):
+    """The proof of completeness is validate_file's own: a parser that ends a cut document
+    without an error (lxml 6.2's iterparse with a schema does) changes nothing."""
+    real = etree.iterparse
+
+    def quiet_iterparse(*args, **kwargs):
+        try:
+            yield from real(*args, **kwargs)
+        except etree.XMLSyntaxError:
+            return
+
+    DecisionFactory.create_batch(3)
+    data = Path(generate_cgpem("M", date(2025, 1, 31)).path).read_bytes()
+    monkeypatch.setattr(cgpem.etree, "iterparse", quiet_iterparse)
+    truncated = tmp_path / "truncated.xml"
+    for cut in _cut_points(data).values():
+        truncated.write_bytes(data[:cut])
+        with pytest.raises(CgpemError, match="^contrôle de complétude : élément racine CGPEM non refermé"):
+            cgpem.validate_file(truncated)
+
+
+def _edited(tmp_path, old: bytes, new: bytes) -> Path:
+    DecisionFactory.create_batch(3)
+    data = Path(generate_cgpem("M", date(2025, 1, 31)).path).read_bytes()
+    assert old in data
+    path = tmp_path / "edited.xml"
+    path.write_bytes(data.replace(old, new, 1))
+    return path
+
+
+def test_a_footer_that_miscounts_the_records_fails_the_validation(tmp_path):
+    path = _edited(tmp_path, b"<NB_ENREGISTREMENTS>3<", b"<NB_ENREGISTREMENTS>4<")
+    with pytest.raises(
+        CgpemError, match="contrôle du nombre d'enregistrements : FIN annonce 4, le fichier en contient 3"
+    ):
+        cgpem.validate_file(path)
+
+
+def test_a_whole_record_missing_fails_the_validation(tmp_path):
+    """Well-formed, every element valid, but one record short of the footer's count."""
+    DecisionFactory.create_batch(3)
+    data = Path(generate_cgpem("M", date(2025, 1, 31)).path).read_bytes()
+    first = data.index(b"<ORIENTATION>")
+    second = data.index(b"<ORIENTATION>", first + 1)
+    path = tmp_path / "short.xml"
+    path.write_bytes(data[:first] + data[second:])
+    with pytest.raises(CgpemError, match="FIN annonce 3, le fichier en contient 2"):
+        cgpem.validate_file(path)
+
+
+def test_a_footer_of_another_file_fails_the_validation(tmp_path):
+    path = _edited(
+        tmp_path,
+        b"<TYPE_ENREGISTREMENT>F</TYPE_ENREGISTREMENT><DEPARTEMENT>082<",
+        b"<TYPE_ENREGISTREMENT>F</TYPE_ENREGISTREMENT><DEPARTEMENT>081<",
+    )
+    with pytest.raises(CgpemError, match="contrôle de cohérence : DEPARTEMENT ou DATE_REFERENCE de FIN"):
+        cgpem.validate_file(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (b"</FIN>", b"</FIN><FIN/>", "élément FIN inattendu"),
+        (b"<ENTETE>", b"<ORIENTATION/><ENTETE>", "élément ORIENTATION inattendu"),
+        (b"</ENTETE>", b"</ENTETE>texte", "texte hors enregistrement"),
+    ],
+)
+def test_elements_out_of_place_fail_the_validation(tmp_path, old, new, message):
+    path = _edited(tmp_path, old, new)
+    with pytest.raises(CgpemError, match=f"contrôle de structure : {message}"):
+        cgpem.validate_file(path)
 
 
 def test_a_date_that_cannot_be_written_leaves_the_decision_out_not_the_file():
