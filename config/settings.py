@@ -331,6 +331,9 @@ AUDIT_RETENTION_MONTHS = env_int("AUDIT_RETENTION_MONTHS", 12, minimum=1, maximu
 RETENTION_RAW_FILES_DAYS = env_int("RETENTION_RAW_FILES_DAYS", 90, minimum=1)
 # Import rejects (lines refused by an import), in months.
 RETENTION_REJECTS_MONTHS = env_int("RETENTION_REJECTS_MONTHS", 6, minimum=1)
+# Review cases left open, linked to nobody, for this long (months) are closed and their
+# identity deleted: a record nobody decided on is not kept for ever.
+RETENTION_OPEN_REVIEWS_MONTHS = env_int("RETENTION_OPEN_REVIEWS_MONTHS", 12, minimum=1)
 # Beneficiaries with no RSA activity (in no file, no decision) for this long are anonymised.
 RETENTION_INACTIVE_MONTHS = env_int("RETENTION_INACTIVE_MONTHS", 24, minimum=1)
 
