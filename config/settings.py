@@ -302,6 +302,9 @@ AXES_CLIENT_STR_CALLABLE = "accounts.client_ip.client_str"
 # in production): they enrol at their next login.
 OTP_REQUIRED_FOR_ADMINS = env_bool("OTP_REQUIRED_FOR_ADMINS", PRODUCTION)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Liaison RSA")
+# After a wrong code django-otp waits 1 s, 2 s, 4 s… before checking another: at most this
+# long (accounts.otp.cap_throttle_delay), so that a user is not locked out for days.
+OTP_THROTTLE_MAX_SECONDS = env_int("OTP_THROTTLE_MAX_MINUTES", 15, minimum=1, maximum=24 * 60) * 60
 # The admin site may remove a user's lost device, never show or set its secret:
 # an administrator who knew another's key could pass their second factor.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
