@@ -23,6 +23,7 @@ from config.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
 )
 
@@ -267,6 +268,15 @@ if BEHIND_TLS_PROXY:
 # client address is read that many entries from the right (accounts/client_ip.py),
 # never from the left-most entry, which the client chooses.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0, maximum=5)
+# The addresses (CIDR networks) of those proxies: X-Forwarded-For is read only on a request that
+# comes from one of them. Anyone else who sends the header would choose the address the lockout
+# counts and the audit log records.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
+if PRODUCTION and TRUSTED_PROXY_COUNT and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXIES must list the reverse proxies' addresses (CIDR) when TRUSTED_PROXY_COUNT "
+        "is set in production (set TRUSTED_PROXY_COUNT=0 if no proxy adds X-Forwarded-For)"
+    )
 # /healthz is polled over plain HTTP by the container healthcheck.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
