@@ -23,6 +23,7 @@ from config.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
 )
 
@@ -267,6 +268,15 @@ if BEHIND_TLS_PROXY:
 # client address is read that many entries from the right (accounts/client_ip.py),
 # never from the left-most entry, which the client chooses.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0, maximum=5)
+# The addresses (CIDR networks) of those proxies: X-Forwarded-For is read only on a request that
+# comes from one of them. Anyone else who sends the header would choose the address the lockout
+# counts and the audit log records.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
+if PRODUCTION and TRUSTED_PROXY_COUNT and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXIES must list the reverse proxies' addresses (CIDR) when TRUSTED_PROXY_COUNT "
+        "is set in production (set TRUSTED_PROXY_COUNT=0 if no proxy adds X-Forwarded-For)"
+    )
 # /healthz is polled over plain HTTP by the container healthcheck.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
@@ -302,6 +312,9 @@ AXES_CLIENT_STR_CALLABLE = "accounts.client_ip.client_str"
 # in production): they enrol at their next login.
 OTP_REQUIRED_FOR_ADMINS = env_bool("OTP_REQUIRED_FOR_ADMINS", PRODUCTION)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Liaison RSA")
+# After a wrong code django-otp waits 1 s, 2 s, 4 s… before checking another: at most this
+# long (accounts.otp.cap_throttle_delay), so that a user is not locked out for days.
+OTP_THROTTLE_MAX_SECONDS = env_int("OTP_THROTTLE_MAX_MINUTES", 15, minimum=1, maximum=24 * 60) * 60
 # The admin site may remove a user's lost device, never show or set its secret:
 # an administrator who knew another's key could pass their second factor.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
@@ -331,6 +344,9 @@ AUDIT_RETENTION_MONTHS = env_int("AUDIT_RETENTION_MONTHS", 12, minimum=1, maximu
 RETENTION_RAW_FILES_DAYS = env_int("RETENTION_RAW_FILES_DAYS", 90, minimum=1)
 # Import rejects (lines refused by an import), in months.
 RETENTION_REJECTS_MONTHS = env_int("RETENTION_REJECTS_MONTHS", 6, minimum=1)
+# Review cases left open, linked to nobody, for this long (months) are closed and their
+# identity deleted: a record nobody decided on is not kept for ever.
+RETENTION_OPEN_REVIEWS_MONTHS = env_int("RETENTION_OPEN_REVIEWS_MONTHS", 12, minimum=1)
 # Beneficiaries with no RSA activity (in no file, no decision) for this long are anonymised.
 RETENTION_INACTIVE_MONTHS = env_int("RETENTION_INACTIVE_MONTHS", 24, minimum=1)
 
