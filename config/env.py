@@ -26,6 +26,16 @@ def _raw(name: str) -> str | None:
     return value.strip()
 
 
+def refuse_renamed(renamed: dict[str, str]) -> None:
+    """Stop start-up when a variable that was renamed (old name → new name) is still set.
+
+    Silently ignored, the old name would leave its old value in force without anyone knowing.
+    """
+    for old, new in renamed.items():
+        if _raw(old) is not None:
+            raise ImproperlyConfigured(f"{old} is replaced by {new} (see .env.example): rename it")
+
+
 def env_str(name: str, default: str = "") -> str:
     value = _raw(name)
     return default if value is None else value

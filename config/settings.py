@@ -25,6 +25,7 @@ from config.env import (
     env_list,
     env_networks,
     env_str,
+    refuse_renamed,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -437,15 +438,28 @@ EXCHANGE_LOCK_LEASE_SECONDS = env_int("EXCHANGE_LOCK_LEASE_SECONDS", 120, minimu
 # Celery beat: when exchanges run by themselves (Europe/Paris time).
 EXCHANGE_SCHEDULE_HOUR = env_int("EXCHANGE_SCHEDULE_HOUR", 6, minimum=0, maximum=23)
 EXCHANGE_MONTHLY_FETCH = env_bool("EXCHANGE_MONTHLY_FETCH", True)
-EXCHANGE_MONTHLY_FETCH_DAY = env_int("EXCHANGE_MONTHLY_FETCH_DAY", 5, minimum=1, maximum=28)
+# France Travail's server keeps a monthly file one month: the monthly stock is polled every
+# day from this day of the month until that month's stock is imported (a file that appears
+# late is still taken), not once on a fixed day.
+PECGM_POLL_FROM_DAY = env_int("PECGM_POLL_FROM_DAY", 1, minimum=1, maximum=28)
 EXCHANGE_DAILY_FETCH = env_bool("EXCHANGE_DAILY_FETCH", False)
 EXCHANGE_MONTHLY_DEPOSIT = env_bool("EXCHANGE_MONTHLY_DEPOSIT", True)
 EXCHANGE_MONTHLY_DEPOSIT_DAY = env_int("EXCHANGE_MONTHLY_DEPOSIT_DAY", 1, minimum=1, maximum=28)
 EXCHANGE_DAILY_DEPOSIT = env_bool("EXCHANGE_DAILY_DEPOSIT", False)
 
-# Admins' home page warns when no monthly file is imported by this day of the month.
-EXCHANGE_ALERT_DAY = env_int("EXCHANGE_ALERT_DAY", 10, minimum=1, maximum=28)
-# Also email the admins (with an email address) when a run fails.
+# After this day of the month, a month without its stock imported raises the admins' alert
+# (home page and exchanges page; the e-mail too with EXCHANGE_ALERT_EMAIL).
+PECGM_ALERT_AFTER_DAY = env_int("PECGM_ALERT_AFTER_DAY", 10, minimum=1, maximum=28)
+if PECGM_ALERT_AFTER_DAY < PECGM_POLL_FROM_DAY:
+    raise ImproperlyConfigured(
+        "PECGM_ALERT_AFTER_DAY must not come before PECGM_POLL_FROM_DAY: the alert is for a stock "
+        "still missing after some days of polling"
+    )
+# The variables the two above replace (issue 21): refused rather than silently ignored.
+refuse_renamed(
+    {"EXCHANGE_MONTHLY_FETCH_DAY": "PECGM_POLL_FROM_DAY", "EXCHANGE_ALERT_DAY": "PECGM_ALERT_AFTER_DAY"}
+)
+# Also email the admins (with an email address) when a run fails or the stock is late.
 EXCHANGE_ALERT_EMAIL = env_bool("EXCHANGE_ALERT_EMAIL", False)
 
 
@@ -454,11 +468,13 @@ def _beat_schedule() -> dict:
 
     hour = EXCHANGE_SCHEDULE_HOUR
     entries = {
+        # Every day: the task itself knows whether the month's stock is due (PECGM_POLL_FROM_DAY)
+        # and still missing.
         "pecgm-monthly-stock": (
             EXCHANGE_MONTHLY_FETCH,
-            "exchanges.tasks.fetch_pecgm",
-            crontab(minute=0, hour=hour, day_of_month=EXCHANGE_MONTHLY_FETCH_DAY),
-            {"periodicities": ["M"], "started_by": "beat"},
+            "exchanges.tasks.poll_monthly_stock",
+            crontab(minute=0, hour=hour),
+            {},
         ),
         "pecgm-daily-flux": (
             EXCHANGE_DAILY_FETCH,

@@ -8,9 +8,14 @@ with its reason (shown to admins on the exports page); the file is never
 invalid.
 
 Choices where the contract leaves room (see docs/orientations.md):
-- the beneficiary's names (birth, marital, first) are what France Travail
-  matches on: over 25 letters after transliteration, the decision is left out
-  (FORMATS.md), never cut;
+- France Travail matches first on the NIR and its identifier, then on the
+  names: no name is by itself a reason to leave a decision out (issue 21). A
+  character outside the `A` format (comma, digit, no Latin-1 form) becomes a
+  space, reported with the transliterations; a birth name or first name over
+  25 is cut at 25 with a warning; a marital name that cannot be written (over
+  25) is left out with a warning. A decision is left out only when nothing
+  identifying can be written (no NIR, no identifier, no birth name);
+- people anonymised by the retention job are never sent;
 - the correspondent's names and service are contact details: cut to their
   maximum with a warning;
 - the referent body (name and address, 90), the e-mail (60) and the phone (10
@@ -42,19 +47,33 @@ from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
+from beneficiaries.models import ANONYMOUS_NAME
 from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
 from exchanges.layouts import AN, CGPEM, DATE, VERSION, A, N
 from exchanges.private_files import copy_private
 from exchanges.xml_writer import part_schemas, schema_for, write_file
-from orientations.latin1 import NAME_CHARACTERS, NotLatin1, is_name, to_latin1
+from orientations.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
 from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import referent_body_text
 
 ENCODING = "ISO-8859-1"
 
 # Policies by layout attribute (see the module's docstring).
-CUT_WITH_WARNING = frozenset({"correspondent_last_name", "correspondent_first_name", "correspondent_service"})
-DROP_WITH_WARNING = frozenset({"ft_institution_code", "ft_identifier"})
+CUT_WITH_WARNING = frozenset(
+    {
+        "birth_name",
+        "first_name",
+        "correspondent_last_name",
+        "correspondent_first_name",
+        "correspondent_service",
+    }
+)
+DROP_WITH_WARNING = frozenset({"ft_institution_code", "ft_identifier", "usage_name"})
+# The person's names: never a reason by themselves to leave a decision out.
+PERSON_NAMES = frozenset({"birth_name", "usage_name", "first_name"})
+# What identifies the person for France Travail: a decision is left out only when none of
+# these can be written (the birth date alone names nobody).
+IDENTIFYING = ("nir", "ft_identifier", "birth_name")
 # Values shared by many decisions: fitted once per run.
 SHARED = frozenset(
     {
@@ -118,15 +137,24 @@ def check_period_end(periodicity: str, period_end: date) -> None:
 
 
 def select_decisions(periodicity: str, period_start: date, period_end: date):
-    """Decisions in force at period_end; for a flux, only those recorded or corrected in the period."""
+    """Decisions in force at period_end; for a flux, only those changed in the period.
+
+    Changed: recorded, corrected, moved to another person by a review (all three set
+    `changed_at`), or the person's identity corrected (`Beneficiary.identity_changed_at`):
+    France Travail then gets the decision under the right identity. People anonymised by
+    the retention job are never sent: nothing of theirs identifies anyone any more.
+    """
     decisions = OrientationDecision.objects.filter(
         Q(ended_on__isnull=True) | Q(ended_on__gt=period_end), decision_date__lte=period_end
-    )
+    ).exclude(beneficiary__birth_name=ANONYMOUS_NAME, beneficiary__nir="")
     if periodicity != "M":
         tz = timezone.get_current_timezone()
         start = datetime.combine(period_start, time.min, tzinfo=tz)
         end = datetime.combine(period_end + timedelta(days=1), time.min, tzinfo=tz)
-        decisions = decisions.filter(changed_at__gte=start, changed_at__lt=end)
+        decisions = decisions.filter(
+            Q(changed_at__gte=start, changed_at__lt=end)
+            | Q(beneficiary__identity_changed_at__gte=start, beneficiary__identity_changed_at__lt=end)
+        )
     return decisions.order_by("beneficiary_id", "id")
 
 
@@ -225,21 +253,27 @@ def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | Non
         return value, {}, None
     if attr == "nir":
         return _fit_nir(tag, value)
-    try:
-        fitted = to_latin1(str(value))
-    except NotLatin1 as exc:
-        raise Excluded(
-            f"{tag} : le caractère U+{ord(exc.character):04X} n'a pas d'équivalent en ISO-8859-1"
-        ) from None
+    if item.format == A:
+        # Names: a character outside the format becomes a space (never a reason to leave out).
+        fitted = to_name(str(value))
+    else:
+        try:
+            fitted = to_latin1(str(value))
+        except NotLatin1 as exc:
+            raise Excluded(
+                f"{tag} : le caractère U+{ord(exc.character):04X} n'a pas d'équivalent en ISO-8859-1"
+            ) from None
     text, replaced = fitted.text, fitted.replaced
     if not text:
+        if attr in PERSON_NAMES:
+            # Written empty (the element is required): fit_records leaves the decision out only
+            # when nothing identifying remains.
+            return None, replaced, f"{tag} : aucun caractère transmissible ; valeur non transmise"
         if item.required:
             raise Excluded(f"{tag} : valeur obligatoire absente")
         return None, replaced, None
     if item.codes is not None and text not in item.codes:
         raise Excluded(f"{tag} : code « {text} » inconnu")
-    if item.format == A and not is_name(text):
-        raise Excluded(f"{tag} : seuls les lettres, espaces, tirets et apostrophes sont admis")
     if item.format == N and not (text.isascii() and text.isdigit()):
         raise Excluded(f"{tag} : chiffres seulement")
     warning = None
@@ -250,9 +284,13 @@ def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | Non
         raise Excluded(message)
     if item.length is not None and len(text) > item.length:
         message = f"{tag} : {len(text)} caractères après translittération, {item.length} au plus"
+        if attr in DROP_WITH_WARNING:
+            return None, replaced, message + " ; valeur non transmise"
         if attr not in CUT_WITH_WARNING:
             raise Excluded(message)
-        text = text[: item.length].rstrip()
+        # Latin-1 has one byte per character: any cut is on a character boundary. A name
+        # cut after a space or a hyphen would end with it.
+        text = text[: item.length].rstrip(" -")
         warning = message + " ; valeur coupée"
     return text, replaced, warning
 
@@ -345,12 +383,19 @@ def fit_fields(plan, values: dict, out: dict) -> _Findings:
     return findings
 
 
+NOTHING_IDENTIFYING = "aucun élément d'identification transmissible (NIR, IDENTIFIANT_PE, NOM_NAISSANCE)"
+
+
 def fit_records(rows: Iterable[tuple[int, int, dict, tuple]], report: Report) -> Iterator[dict]:
     """The records that fit, ready for the writer; the others land in report.excluded."""
     referents = _Referents()
     for pk, beneficiary_id, values, referent_key in rows:
         record: dict = {}
         person = fit_fields(_PERSON_PLAN, values, record)
+        if not any(record.get(attr) for attr in IDENTIFYING):
+            if person is NOTHING:
+                person = _Findings()
+            person.reasons.append(NOTHING_IDENTIFYING)
         referent_values, referent = referents[referent_key]
         if person is not NOTHING or referent is not NOTHING:
             if person.reasons or referent.reasons:

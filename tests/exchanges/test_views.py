@@ -272,6 +272,28 @@ def test_link_moves_the_decisions_of_the_person_created_from_france_travail(admi
     assert (case.status, case.beneficiary) == (ReviewStatus.LINKED, local)
 
 
+def test_a_decision_moved_by_rattacher_goes_in_the_next_flux_under_the_right_identity(
+    admin_client, created_case
+):
+    from datetime import datetime
+    from pathlib import Path
+
+    from django.utils import timezone
+    from lxml import etree
+
+    from orientations.cgpem import generate_cgpem
+
+    case, created, local = created_case
+    long_ago = datetime(2024, 5, 1, 12, tzinfo=timezone.get_current_timezone())
+    DecisionFactory(beneficiary=created, decision_date=date(2024, 5, 1), changed_at=long_ago)
+    today = timezone.localdate()
+    assert generate_cgpem("Q", today).records == 0
+    admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "link", "beneficiary": local.pk})
+    export = generate_cgpem("Q", today)
+    names = [element.text for element in etree.parse(Path(export.path)).iter("NOM_NAISSANCE")]
+    assert names == [local.birth_name]
+
+
 def test_link_is_refused_when_both_people_have_decisions(admin_client, created_case):
     case, created, local = created_case
     theirs = DecisionFactory(beneficiary=created)

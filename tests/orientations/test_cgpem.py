@@ -194,22 +194,118 @@ def test_a_name_stored_decomposed_is_written_composed():
     assert decision.pk not in [item["decision"] for item in export.warnings]
 
 
-def test_a_name_over_25_letters_after_transliteration_is_left_out_with_its_reason():
-    long_name = BeneficiaryFactory(birth_name="Œ" * 13)  # 26 letters once written "OE"
+def test_a_birth_name_or_first_name_over_25_letters_is_cut_at_25_with_a_warning():
+    """France Travail matches first on the NIR and the identifier: a long name never leaves a decision out."""
+    long_name = BeneficiaryFactory(birth_name="Œ" * 13, first_name="Marie-Christine-Alexandrine")  # 26, 27
     fits = BeneficiaryFactory(birth_name="A" * 25)
-    excluded = DecisionFactory(beneficiary=long_name)
+    cut = DecisionFactory(beneficiary=long_name)
     DecisionFactory(beneficiary=fits)
     export = generate_cgpem("M", date(2025, 1, 31))
-    assert export.records == 1
-    assert [r["NOM_NAISSANCE"] for r in records(Path(export.path))] == ["A" * 25]
-    assert export.excluded == [
+    assert export.records == 2
+    assert export.excluded == []
+    written = {r["NOM_NAISSANCE"]: r for r in records(Path(export.path))}
+    assert set(written) == {"A" * 25, "OE" * 12 + "O"}
+    assert written["OE" * 12 + "O"]["PRENOM"] == "Marie-Christine-Alexandri"
+    assert [w["message"] for w in export.warnings if w["decision"] == cut.pk] == [
+        "NOM_NAISSANCE : 26 caractères après translittération, 25 au plus ; valeur coupée",
+        "PRENOM : 27 caractères après translittération, 25 au plus ; valeur coupée",
+    ]
+    assert [t["field"] for t in export.transliterations] == ["NOM_NAISSANCE"]
+
+
+def test_a_cut_name_does_not_end_with_a_space_or_a_hyphen():
+    DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="Abcdefghijklmnopqrstuvwx-Yz"))  # "-" is 25th
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert records(Path(export.path))[0]["NOM_NAISSANCE"] == "Abcdefghijklmnopqrstuvwx"
+
+
+def test_a_marital_name_that_cannot_be_written_leaves_out_that_field_not_the_decision():
+    person = BeneficiaryFactory(usage_name="Épouse " + "Q" * 25)  # 32 characters
+    decision = DecisionFactory(beneficiary=person)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 1 and export.excluded == []
+    record = records(Path(export.path))[0]
+    assert "NOM_MARITAL" not in record
+    assert record["NOM_NAISSANCE"] == person.birth_name
+    assert export.warnings == [
         {
-            "decision": excluded.pk,
-            "beneficiary": long_name.pk,
-            "reasons": ["NOM_NAISSANCE : 26 caractères après translittération, 25 au plus"],
+            "decision": decision.pk,
+            "beneficiary": person.pk,
+            "message": "NOM_MARITAL : 32 caractères après translittération, 25 au plus ; "
+            "valeur non transmise",
         }
     ]
-    assert export.transliterations == []  # only written records are listed
+
+
+@pytest.mark.parametrize(
+    ("stored", "written"),
+    [
+        ("Jean2", "Jean"),
+        ("Dupont, Marie", "Dupont Marie"),
+        ("Anne 2e", "Anne e"),
+        ("O’Neil…", "O'Neil"),
+        ("Jean-李-Paul", "Jean- -Paul"),
+    ],
+)
+def test_a_character_outside_format_a_becomes_a_space(stored, written):
+    decision = DecisionFactory(beneficiary=BeneficiaryFactory(first_name=stored))
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.excluded == []
+    assert records(Path(export.path))[0]["PRENOM"] == written
+    assert [t["field"] for t in export.transliterations if t["decision"] == decision.pk] == ["PRENOM"]
+
+
+def test_a_name_with_nothing_writable_is_sent_empty_when_the_nir_identifies_the_person():
+    person = BeneficiaryFactory(first_name="李", nir="185078218682245")
+    decision = DecisionFactory(beneficiary=person)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 1
+    record = records(Path(export.path))[0]
+    assert record["PRENOM"] == "" and record["NIR"] == "1850782186822"
+    assert export.warnings[0]["decision"] == decision.pk
+    assert export.warnings[0]["message"].startswith("PRENOM : aucun caractère transmissible")
+
+
+def test_a_decision_is_left_out_only_when_nothing_identifying_can_be_written():
+    person = BeneficiaryFactory(birth_name="1234", first_name="李", nir="")
+    decision = DecisionFactory(beneficiary=person)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 0
+    assert export.excluded == [
+        {"decision": decision.pk, "beneficiary": person.pk, "reasons": [cgpem.NOTHING_IDENTIFYING]}
+    ]
+
+
+def test_anonymised_people_are_never_sent(settings):
+    from audit.retention import anonymise
+
+    kept = DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))
+    gone = DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))
+    anonymise(gone.beneficiary)
+    stock = generate_cgpem("M", date(2025, 1, 31))
+    assert stock.records == 1
+    assert [r["NOM_NAISSANCE"] for r in records(Path(stock.path))] == [kept.beneficiary.birth_name]
+    # Not in a flux either, although anonymising changed the person's identity today.
+    assert generate_cgpem("Q", timezone.localdate()).records == 0
+
+
+def test_a_corrected_identity_sends_the_decision_again_in_the_next_flux():
+    from beneficiaries.models import Beneficiary
+
+    decision = DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))
+    DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))
+    today = timezone.localdate()
+    assert generate_cgpem("Q", today).records == 0
+    person = Beneficiary.objects.get(pk=decision.beneficiary_id)
+    person.birth_name = "Nouveaunom"
+    person.save()
+    export = generate_cgpem("H", today)
+    assert [r["NOM_NAISSANCE"] for r in records(Path(export.path))] == ["Nouveaunom"]
+    # Saving without a change to the identity does not count.
+    other = Beneficiary.objects.exclude(pk=person.pk).get()
+    other.commune_code = "82121"
+    other.save()
+    assert generate_cgpem("Q", today).records == 1
 
 
 def test_a_long_correspondent_service_is_cut_with_a_warning():
@@ -245,19 +341,12 @@ def test_a_bad_phone_leaves_the_decision_out(phone):
 def test_several_problems_are_all_reported():
     body = ReferentBodyFactory()
     type(body).objects.filter(pk=body.pk).update(name="N" * 60, address="A" * 40)
-    person = BeneficiaryFactory(first_name="Jean2")
+    person = BeneficiaryFactory(nir="", birth_name="1234")
     DecisionFactory(beneficiary=person, referent_body=body, correspondent=None)
     export = generate_cgpem("M", date(2025, 1, 31))
     reasons = export.excluded[0]["reasons"]
-    assert any(reason.startswith("PRENOM : seuls les lettres") for reason in reasons)
+    assert cgpem.NOTHING_IDENTIFYING in reasons
     assert any(reason.startswith("ORGANISME_REFERENT : 101 caractères") for reason in reasons)
-
-
-def test_a_character_without_latin1_form_leaves_the_decision_out():
-    DecisionFactory(beneficiary=BeneficiaryFactory(first_name="李"))
-    export = generate_cgpem("M", date(2025, 1, 31))
-    assert export.records == 0
-    assert "U+674E" in export.excluded[0]["reasons"][0]
 
 
 def test_france_travail_identifier_and_institution_code_come_from_the_followup():
