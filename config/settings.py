@@ -27,6 +27,7 @@ from config.env import (
     env_str,
     refuse_renamed,
 )
+from config.private_data import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,7 +38,9 @@ APP_MODE = env_choice("APP_MODE", "embedded", ["embedded", "production"])
 PRODUCTION = APP_MODE == "production"
 
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Every NIR lives under it (SQLite database, exchange files): 0700 (config/private_data.py).
+# In production the operator owns the volume's mode, and `check --deploy` looks at it.
+private_dir(DATA_DIR, tighten=not PRODUCTION)
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -57,9 +60,7 @@ def _secret_key() -> str:
     # Embedded mode: one random key per installation, kept so that sessions
     # survive a restart. Never shared, never committed (data/ is ignored).
     path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(64))
-        path.chmod(0o600)
+    private_file(path, secrets.token_urlsafe(64))  # created 0600, never readable by others
     return path.read_text().strip()
 
 
@@ -150,6 +151,11 @@ else:
 if PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL in production")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    database_file = Path(str(DATABASES["default"]["NAME"]))
+    if str(database_file) not in ("", ":memory:") and database_file.parent.is_dir():
+        # Created empty and 0600 before SQLite opens it (it would make it 0644); its -wal and
+        # -shm files take the database's mode.
+        private_file(database_file)
     # WAL lets pages read while an import writes; IMMEDIATE transactions and a
     # busy timeout make concurrent writers wait instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {
