@@ -798,3 +798,25 @@ def test_filter_forms_do_not_share_their_territories(orientation_officer, social
     assert worker_form.fields["territoire"].choices == ANY + [(str(south.pk), "Sud")]
     assert BeneficiaryFilterForm.base_fields["territoire"].choices == ANY
     assert "Nord" not in worker_form.as_p()
+
+
+# --- Page titles ------------------------------------------------------------
+
+
+def test_pages_about_a_person_have_a_neutral_title(officer_client):
+    """The <title> stays in the browser's history on a shared computer: a file number, no name."""
+    person = BeneficiaryFactory(birth_name="Vasseur", usage_name="Lemoine", first_name="Clothilde")
+    pages = [
+        officer_client.get(reverse("beneficiary_detail", args=[person.pk])),
+        officer_client.get(reverse("orientation_record", args=[person.pk])),
+        officer_client.get(reverse("orientation_history", args=[person.pk])),
+        officer_client.post(reverse("reveal_nir", args=[person.pk])),
+    ]
+    titles = []
+    for response in pages:
+        assert response.status_code == 200
+        titles.append(re.search(r"<title>(.*?)</title>", response.content.decode(), re.S).group(1))
+    for title in titles:
+        for identifying in ("Vasseur", "Lemoine", "Clothilde", "VASSEUR", person.nir[:5]):
+            assert identifying not in title, title
+    assert f"Dossier n° {person.pk}" in titles[0]
