@@ -15,7 +15,7 @@ from accounts.decorators import requires
 from accounts.models import Territory
 from accounts.roles import Capability
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
-from orientations import queue
+from orientations import queue, transmission
 from orientations.cgpem import archived_path
 from orientations.decisions import (
     DecisionConflict,
@@ -54,6 +54,7 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             audit.log(request, audit.Action.RECORDED_ORIENTATION, decision)
             messages.success(request, _("La décision d'orientation est enregistrée."))
+            _flag_untransmittable(request, decision)
             return redirect("orientation_history", pk=beneficiary.pk)
     # The form shows the person and their current orientation.
     audit.log(request, audit.Action.VIEWED_BENEFICIARY, beneficiary, page="orientation_record")
@@ -64,17 +65,34 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _flag_untransmittable(request: HttpRequest, decision: OrientationDecision) -> None:
+    """Say at once when no CGPEM file can carry the decision just recorded or corrected."""
+    reasons = transmission.problems(OrientationDecision.objects.filter(pk=decision.pk)).get(decision.pk)
+    if reasons:
+        messages.warning(
+            request,
+            _(
+                "Cette décision ne pourra pas être transmise à France Travail : %(reasons)s. "
+                "Corrigez la fiche de la personne ou la décision ; elle figure dans la liste "
+                "« Non transmises »."
+            )
+            % {"reasons": " ; ".join(reasons)},
+        )
+
+
 @requires(Capability.VIEW_FOLLOWUP)
 def history(request: HttpRequest, pk: int) -> HttpResponse:
     beneficiary = get_visible_beneficiary_or_404(request, pk)
-    decisions = (
+    decisions = list(
         OrientationDecision.objects.filter(beneficiary=beneficiary)
-        .select_related("referent_body", "correspondent", "recorded_by")
+        .select_related("referent_body", "correspondent", "recorded_by", "last_export", "beneficiary")
         .prefetch_related("changes__changed_by")
         .order_by("-decision_date", "-id")
     )
+    sent = transmission.transmissions(decisions)
+    rows = [(decision, sent[decision.pk]) for decision in decisions]
     audit.log(request, audit.Action.VIEWED_BENEFICIARY, beneficiary, page="orientation_history")
-    return render(request, "orientations/history.html", {"beneficiary": beneficiary, "decisions": decisions})
+    return render(request, "orientations/history.html", {"beneficiary": beneficiary, "rows": rows})
 
 
 @requires(Capability.RECORD_ORIENTATION)
@@ -105,6 +123,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
                     fields=",".join(change.field for change in changes),
                 )
                 messages.success(request, _("La correction est enregistrée."))
+                _flag_untransmittable(request, decision)
             else:
                 messages.info(request, _("Aucune modification : la décision est inchangée."))
             return redirect("orientation_history", pk=decision.beneficiary_id)
@@ -263,6 +282,42 @@ def _filter_query(communes: list[str], territory) -> str:
     if territory is not None:
         params.append(("territoire", territory.pk))
     return urlencode(params)
+
+
+# --- Transmission to France Travail ----------------------------------------------
+
+
+@requires(Capability.RECORD_ORIENTATION)
+def untransmitted(request: HttpRequest) -> HttpResponse:
+    """« Non transmises »: current decisions that no CGPEM file can carry, with the reasons."""
+    visible = OrientationDecision.objects.filter(beneficiary__in=visible_beneficiaries(request.user))
+    reasons = transmission.untransmitted(visible)
+    page = Paginator(sorted(reasons), PAGE_SIZE).get_page(request.GET.get("page"))
+    decisions = OrientationDecision.objects.select_related("beneficiary").in_bulk(list(page))
+    rows = [(decisions[pk], reasons[pk]) for pk in page if pk in decisions]
+    return render(request, "orientations/untransmitted.html", {"page": page, "rows": rows})
+
+
+@requires(Capability.RECORD_ORIENTATION)
+def cgpem_preview(request: HttpRequest) -> HttpResponse:
+    """« Prochain CGPEM »: what the next file would carry as things stand (read-only)."""
+    periodicity, period_end = transmission.next_preview_period()
+    context = _preview_context(request, periodicity, period_end)
+    context["deposit"] = transmission.next_deposit()
+    return render(request, "orientations/cgpem_preview.html", context)
+
+
+def _preview_context(request: HttpRequest, periodicity: str, period_end) -> dict:
+    """The preview of a file, its counts, and a page of the decisions the user may see."""
+    result = transmission.preview(periodicity, period_end)
+    carried = result.decisions.filter(beneficiary__in=visible_beneficiaries(request.user))
+    page = Paginator(
+        carried.select_related("beneficiary", "referent_body").order_by(
+            "beneficiary__birth_name_key", "beneficiary__first_name_key", "id"
+        ),
+        PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    return {"preview": result, "page": page}
 
 
 # --- Reference data: referent bodies and their correspondents --------------------
