@@ -65,7 +65,7 @@ def _confirm_deposit(request: HttpRequest, periodicity: str) -> HttpResponse:
     """The file the deposit would send: the one already generated for the period, or a preview."""
     from exchanges.transfers import default_period_end
     from orientations.models import CgpemExport
-    from orientations.views import _preview_context
+    from orientations.views import preview_context
 
     period_end = default_period_end(periodicity)
     existing = (
@@ -73,7 +73,7 @@ def _confirm_deposit(request: HttpRequest, periodicity: str) -> HttpResponse:
     )
     context = {"periodicity": periodicity, "existing": existing}
     if existing is None:
-        context |= _preview_context(request, periodicity, period_end)
+        context |= preview_context(request, periodicity, period_end)
     return render(request, "exchanges/runs/deposit_confirm.html", context)
 
 

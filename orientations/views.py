@@ -65,19 +65,23 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _untransmittable_message(decision: OrientationDecision) -> str | None:
+    """Why no CGPEM file can carry this decision (French), or None when one can."""
+    reasons = transmission.problems(OrientationDecision.objects.filter(pk=decision.pk)).get(decision.pk)
+    if not reasons:
+        return None
+    return _(
+        "Cette décision ne pourra pas être transmise à France Travail : %(reasons)s. "
+        "Corrigez la fiche de la personne ou la décision ; elle figure dans la liste "
+        "« Non transmises »."
+    ) % {"reasons": " ; ".join(reasons)}
+
+
 def _flag_untransmittable(request: HttpRequest, decision: OrientationDecision) -> None:
     """Say at once when no CGPEM file can carry the decision just recorded or corrected."""
-    reasons = transmission.problems(OrientationDecision.objects.filter(pk=decision.pk)).get(decision.pk)
-    if reasons:
-        messages.warning(
-            request,
-            _(
-                "Cette décision ne pourra pas être transmise à France Travail : %(reasons)s. "
-                "Corrigez la fiche de la personne ou la décision ; elle figure dans la liste "
-                "« Non transmises »."
-            )
-            % {"reasons": " ; ".join(reasons)},
-        )
+    message = _untransmittable_message(decision)
+    if message:
+        messages.warning(request, message)
 
 
 @requires(Capability.VIEW_FOLLOWUP)
@@ -174,7 +178,7 @@ def bulk_record(request: HttpRequest) -> HttpResponse:
             results.append((beneficiary.pk, False, str(exc)))
         else:
             audit.log(request, audit.Action.RECORDED_ORIENTATION, decision, bulk=True)
-            results.append((beneficiary.pk, True, ""))
+            results.append((beneficiary.pk, True, _untransmittable_message(decision) or ""))
     # Post/Redirect/Get: reloading the result page must not post the decisions again. The
     # result (ids and messages, no names) waits in the session; the URL carries only the filters.
     request.session[BULK_RESULT_KEY] = results
@@ -187,12 +191,18 @@ def bulk_result(request: HttpRequest) -> HttpResponse:
     # Nothing recorded in this session yet (a bookmark, another browser): the page says so.
     stored = request.session.get(BULK_RESULT_KEY) or []
     people = visible_beneficiaries(request.user).in_bulk([pk for pk, _ok, _message in stored])
+    # Recorded: the message, if any, says that no CGPEM file can carry the decision.
     results = [
-        (people[pk], ok, message or _("Décision enregistrée."))
+        (
+            people[pk],
+            ok,
+            " ".join(filter(None, (_("Décision enregistrée.") if ok else "", message))),
+            bool(message),
+        )
         for pk, ok, message in stored
         if pk in people  # out of the user's territories since: left out
     ]
-    recorded = sum(1 for _b, ok, _m in results if ok)
+    recorded = sum(1 for _b, ok, _m, _w in results if ok)
     return render(
         request,
         "orientations/bulk_result.html",
@@ -302,12 +312,12 @@ def untransmitted(request: HttpRequest) -> HttpResponse:
 def cgpem_preview(request: HttpRequest) -> HttpResponse:
     """« Prochain CGPEM »: what the next file would carry as things stand (read-only)."""
     periodicity, period_end = transmission.next_preview_period()
-    context = _preview_context(request, periodicity, period_end)
+    context = preview_context(request, periodicity, period_end)
     context["deposit"] = transmission.next_deposit()
     return render(request, "orientations/cgpem_preview.html", context)
 
 
-def _preview_context(request: HttpRequest, periodicity: str, period_end) -> dict:
+def preview_context(request: HttpRequest, periodicity: str, period_end) -> dict:
     """The preview of a file, its counts, and a page of the decisions the user may see."""
     result = transmission.preview(periodicity, period_end)
     carried = result.decisions.filter(beneficiary__in=visible_beneficiaries(request.user))

@@ -116,6 +116,26 @@ def test_recording_a_decision_that_cannot_be_carried_says_so_at_once(officer_cli
     assert "ne pourra pas être transmise" not in response.content.decode()
 
 
+def test_a_bulk_decision_that_cannot_be_carried_is_flagged_in_the_result(officer_client):
+    body = ReferentBodyFactory()
+    fine, blocked = BeneficiaryFactory(), unsendable_person()
+    response = officer_client.post(
+        reverse("orientation_bulk_record"),
+        {
+            "nature": "05",
+            "decision_date": "2025-02-01",
+            "referent_body": body.pk,
+            "correspondent": "",
+            "beneficiaries": [fine.pk, blocked.pk],
+        },
+        follow=True,
+    )
+    content = response.content.decode()
+    assert "2 enregistrée(s), 0 refusée(s)." in content
+    assert content.count('class="table-warning"') == 1
+    assert content.count("ne pourra pas être transmise à France Travail") == 1
+
+
 # --- « Non transmises » ---------------------------------------------------------------
 
 
