@@ -52,10 +52,29 @@ def exchange_run_start(request: HttpRequest) -> HttpResponse:
     if direction == Direction.DEPOSIT:
         periodicity = request.POST.get("periodicity", "M")
         params["periodicity"] = periodicity if periodicity in ("M", "H", "Q") else "M"
+        if request.POST.get("confirmed") != "1":
+            # First what will be sent, then a second click deposits it.
+            return _confirm_deposit(request, params["periodicity"])
     run = enqueue(direction, user=request.user, **params)
     audit.log(request, audit.Action.STARTED_EXCHANGE, run, direction=direction)
     messages.info(request, _("Échange n° %(id)s lancé.") % {"id": run.pk})
     return redirect("exchange_run_detail", pk=run.pk)
+
+
+def _confirm_deposit(request: HttpRequest, periodicity: str) -> HttpResponse:
+    """The file the deposit would send: the one already generated for the period, or a preview."""
+    from exchanges.transfers import default_period_end
+    from orientations.models import CgpemExport
+    from orientations.views import preview_context
+
+    period_end = default_period_end(periodicity)
+    existing = (
+        CgpemExport.objects.filter(periodicity=periodicity, period_end=period_end).order_by("-id").first()
+    )
+    context = {"periodicity": periodicity, "existing": existing}
+    if existing is None:
+        context |= preview_context(request, periodicity, period_end)
+    return render(request, "exchanges/runs/deposit_confirm.html", context)
 
 
 @requires(Capability.MANAGE_EXCHANGES)

@@ -101,6 +101,19 @@ def test_update_changes_only_what_changed(tmp_path):
 
 
 @pytest.mark.django_db
+def test_an_identity_corrected_by_the_import_is_dated_for_the_cgpem_flux(tmp_path):
+    """The CGPEM flux sends a person's decisions again when their identity is corrected (issue 21)."""
+    people = fake_people(3, seed=5)
+    import_beneficiaries(write(tmp_path, rows_for(people)))
+    assert not Beneficiary.objects.filter(identity_changed_at__isnull=False).exists()
+    people[0]["first_name"] = "Marie-Noëlle"  # identity
+    people[1]["commune_code"] = "82001"  # not identity
+    import_beneficiaries(write(tmp_path, rows_for(people), name="c.csv"))
+    corrected = Beneficiary.objects.filter(identity_changed_at__isnull=False)
+    assert list(corrected.values_list("first_name", flat=True)) == ["Marie-Noëlle"]
+
+
+@pytest.mark.django_db
 def test_same_nir_other_birth_date_is_an_error(tmp_path):
     people = fake_people(1, seed=5)
     import_beneficiaries(write(tmp_path, rows_for(people)))
