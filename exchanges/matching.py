@@ -553,6 +553,10 @@ def _add_found(found: _Index, rows) -> None:
             found.add_ft(row[0], followup[0], followup[1])
 
 
+# Keys read at a time by `Matcher.named_by`.
+NAMED_CHUNK = 2000
+
+
 def _on_this_connection(job: Callable) -> Any:
     with connection.cursor() as cursor:
         return job(cursor)
@@ -682,6 +686,23 @@ class Matcher:
         batch but the previous one was written.)
         """
         self.recent = [self.recent[-1], _Index()]
+
+    def named_by(self, keys: list[Keys]) -> set[int]:
+        """Everyone a NIR key or a France Travail identifier of these records names, doubtful or not.
+
+        For records refused by the reader: no rule decides who they are, but
+        whoever they name was received (exchanges.pecgm_stock.mark_unreadable).
+        """
+        named: set[int] = set()
+        for start in range(0, len(keys), NAMED_CHUNK):
+            part = keys[start : start + NAMED_CHUNK]
+            self.use(self.run_queries(self.prefetch_job(part)))
+            for k in part:
+                if k.nir:
+                    named.update(self._lookup("by_nir", k.nir))
+                if k.ft:
+                    named.update(self._lookup("by_ft", k.ft))
+        return named
 
     # --- what an import adds -----------------------------------------------------------
 

@@ -294,6 +294,10 @@ class FollowUp(PecgmFields):
     )
     absent_from_last_stock = models.BooleanField(_("absent du dernier fichier"), default=False, db_index=True)
     has_unknown_codes = models.BooleanField(_("codes inconnus"), default=False)
+    # « Reçu, illisible » : the reference date of the newest file whose record naming this
+    # person (by NIR or France Travail identifier) was refused. They keep their last situation
+    # and do not count as absent from that stock (exchanges.pecgm_stock.mark_unreadable).
+    unreadable_on = models.DateField(_("reçu illisible (fichier du)"), null=True, blank=True)
     updated_at = models.DateTimeField(_("mis à jour le"), auto_now=True)
 
     class Meta:
