@@ -73,6 +73,9 @@ class MatchRule(models.TextChoices):
     NAME = "name", _("nom, prénom et date de naissance")
     # An admin linked this person's earlier record in the review queue: remembered.
     CONFIRMED = "confirmed", _("rapprochement confirmé par un administrateur")
+    # Cessation motive 46: France Travail gave the person a new identifier (and agency code);
+    # the record carrying it goes to the person of the ceased one, with the same NIR or identity.
+    SITE_CHANGE = "site_change", _("changement de site (motif 46)")
 
 
 class ImportRun(models.Model):

@@ -32,6 +32,7 @@ import fcntl
 import gc
 import hashlib
 import logging
+import operator
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -47,7 +48,7 @@ from beneficiaries.models import Beneficiary, Source
 from beneficiaries.nir import nir_key
 from exchanges import table_statistics
 from exchanges.followup import Situation
-from exchanges.matching import Keys, Matcher, ft_key, keys_of, record_keys
+from exchanges.matching import SITE_CHANGE_MOTIVE, Keys, Matcher, ft_key, keys_of, record_keys
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     ImportReject,
@@ -407,6 +408,14 @@ class _Progress:
 # --- Match a batch → step → sink ----------------------------------------------------------
 
 
+_SITE_CHANGE_IDENTITY = operator.itemgetter("nir", "birth_name", "first_name", "birth_date")
+
+
+def _changes_site(values: dict) -> bool:
+    """A registration ceased with motive 46: the person's new identifier follows."""
+    return values["cessation_motive"] == SITE_CHANGE_MOTIVE and values["cessation_date"] is not None
+
+
 class _Batches:
     """The records of one file, matched by batches, each turned into rows and handed to the sink.
 
@@ -502,6 +511,9 @@ class _Batches:
             self._note_unreadable(record.values)
             return
         result = self.matcher.match_keys(keys)
+        if not result.is_match:
+            # The new identifier of someone who changed site (motive 46): no review, no new person.
+            result = self.matcher.site_change(keys) or result
         old = self._situation(result.beneficiary_id) if result.is_match else None
         rows = step_record(
             self.context, self.ids, record.number, record.values, keys.ft, result, old, bool(record.warnings)
@@ -520,6 +532,8 @@ class _Batches:
             if rows.kept_ft is not None:
                 matcher.keep_ft_identifier(rows.beneficiary_id, rows.kept_ft)
             self.recent_situations[-1][rows.beneficiary_id] = rows.situation
+        if rows.beneficiary_id is not None and _changes_site(record.values):
+            matcher.site_changed(rows.beneficiary_id, *_SITE_CHANGE_IDENTITY(record.values), keys.ft)
         self.sink.add(rows)
         for counter in rows.counters:
             setattr(run, counter, getattr(run, counter) + 1)
