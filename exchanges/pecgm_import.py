@@ -438,10 +438,10 @@ class _Batches:
             is_late=self.position.is_late,
             now=timezone.now(),
         )
-        self.sink = open_sink(side)
-        # While the file is read, the connection belongs to the sink:
+        # Read before the sink starts: then the connection belongs to it, and
         # any query goes through it (`call`), in turn with the writes.
         self.matcher = Matcher.from_database(run_queries=self._query_now)
+        self.sink = open_sink(side)
         self.ids = StepIds(
             snapshot=self.sink.ids(JobSeekerSnapshot),
             review=self.sink.ids(ReviewCase),
