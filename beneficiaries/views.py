@@ -172,8 +172,13 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "beneficiary": beneficiary,
         "followup": followup,
+        # Absent from the newest stock, unless France Travail sent an unreadable record about them.
         "stale": bool(
-            followup and stock_date and followup.reference_date and followup.reference_date < stock_date
+            followup
+            and stock_date
+            and followup.reference_date
+            and followup.reference_date < stock_date
+            and not followup.unreadable_on
         ),
         "stock_date": stock_date,
         "work_axis": coded(followup, "work_axis"),

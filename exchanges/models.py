@@ -73,6 +73,9 @@ class MatchRule(models.TextChoices):
     NAME = "name", _("nom, prénom et date de naissance")
     # An admin linked this person's earlier record in the review queue: remembered.
     CONFIRMED = "confirmed", _("rapprochement confirmé par un administrateur")
+    # Cessation motive 46: France Travail gave the person a new identifier (and agency code);
+    # the record carrying it goes to the person of the ceased one, with the same NIR or identity.
+    SITE_CHANGE = "site_change", _("changement de site (motif 46)")
 
 
 class ImportRun(models.Model):
@@ -294,6 +297,10 @@ class FollowUp(PecgmFields):
     )
     absent_from_last_stock = models.BooleanField(_("absent du dernier fichier"), default=False, db_index=True)
     has_unknown_codes = models.BooleanField(_("codes inconnus"), default=False)
+    # « Reçu, illisible » : the reference date of the newest file whose record naming this
+    # person (by NIR or France Travail identifier) was refused. They keep their last situation
+    # and do not count as absent from that stock (exchanges.pecgm_stock.mark_unreadable).
+    unreadable_on = models.DateField(_("reçu illisible (fichier du)"), null=True, blank=True)
     updated_at = models.DateTimeField(_("mis à jour le"), auto_now=True)
 
     class Meta:

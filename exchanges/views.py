@@ -19,9 +19,9 @@ import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from beneficiaries.exports import spreadsheet_safe
-from beneficiaries.names import fold
 from beneficiaries.nir import mask_nir
 from beneficiaries.scoping import visible_beneficiaries
+from beneficiaries.search import apply_search
 from exchanges import review
 from exchanges.followup import DATE_ATTRS
 from exchanges.followup_export import Echo, stream_csv
@@ -133,8 +133,9 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if case.reason == ReviewReason.CREATED_FROM_FT and case.beneficiary_id:
             # The person this case created: linking the case to them is refused (review.link).
             found = found.exclude(pk=case.beneficiary_id)
-        for term in fold(query).split():
-            found = found.filter(search_text__contains=term)
+        # The lists' search box, written once: folded names, a NIR typed with spaces, numbers,
+        # France Travail identifiers.
+        found = apply_search(found, query)
         found = [person for person in found[:SEARCH_RESULTS] if person not in candidates]
     # The page shows who France Travail sent and who may be them: a consultation of personal data.
     audit.log(request, audit.Action.VIEWED_REVIEW, case)
