@@ -44,3 +44,17 @@ def test_not_positive(motive, label):
 )
 def test_a_code_outside_the_table_is_judged_by_its_label(motive, label):
     assert is_positive_exit(motive, label)
+
+
+@pytest.mark.django_db
+def test_a_registered_person_without_category_is_shown_as_exempt(client, orientation_officer):
+    from django.urls import reverse
+
+    from tests.beneficiaries.factories import followup, registered
+    from tests.factories import TEST_PASSWORD, BeneficiaryFactory
+
+    exempt = BeneficiaryFactory()
+    followup(exempt, **registered(category="", category_label=""))
+    client.login(username=orientation_officer.username, password=TEST_PASSWORD)
+    page = client.get(reverse("beneficiary_detail", args=[exempt.pk])).content.decode()
+    assert "dispense de recherche d&#x27;emploi (avant le 1er janvier 2012)" in page
