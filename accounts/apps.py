@@ -7,3 +7,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import signals  # noqa: F401  (session start, disabled accounts)
+        from accounts.otp import cap_throttle_delay
+
+        cap_throttle_delay()

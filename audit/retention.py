@@ -8,6 +8,12 @@
   copy the refused values); the run keeps its counts;
 - identities copied into review cases resolved more than
   RETENTION_REJECTS_MONTHS ago: emptied (the case and its decision stay);
+- records received from France Travail that were never linked to a
+  beneficiary (their review case dismissed) after RETENTION_REJECTS_MONTHS:
+  deleted (the case stays, without them);
+- review cases still open, unlinked, after RETENTION_OPEN_REVIEWS_MONTHS:
+  closed as dismissed (nobody decided in time), and their identity and record
+  deleted at once;
 - beneficiaries with no RSA activity for RETENTION_INACTIVE_MONTHS: their
   identity is ANONYMISED, not deleted, so that statistics keep their count
   (orientation decisions, status events, commune, RSA start date, birth year
@@ -91,6 +97,58 @@ def old_resolved_reviews(cutoff: datetime) -> QuerySet | None:
     return model.objects.exclude(status="open").filter(resolved_at__lt=cutoff).exclude(values={})
 
 
+def unlinked_snapshots(cutoff: datetime) -> QuerySet | None:
+    """Records never linked to a beneficiary, whose review cases were all closed before `cutoff`.
+
+    Such a record holds an identity (NIR, names, birth date, CAF number) that
+    the Département never took on: once the case is decided, it is kept as
+    long as the rejects, not for ever.
+    """
+    model = _model("exchanges.JobSeekerSnapshot")
+    if model is None:
+        return None
+    still_needed = Q(reviews__status="open") | Q(reviews__resolved_at__gte=cutoff)
+    pending = model.objects.filter(still_needed).values("pk")
+    return model.objects.filter(beneficiary__isnull=True, run__started_at__lt=cutoff).exclude(pk__in=pending)
+
+
+def stale_open_reviews(cutoff: datetime) -> QuerySet | None:
+    """Review cases opened before `cutoff`, still open and linked to nobody."""
+    model = _model("exchanges.ReviewCase")
+    if model is None:
+        return None
+    return model.objects.filter(status="open", beneficiary__isnull=True, created_at__lt=cutoff)
+
+
+def delete_unlinked_snapshots(snapshots: QuerySet) -> None:
+    """Delete the records, keeping the review cases that point at them (and their decision)."""
+    ids = list(snapshots.values_list("pk", flat=True))
+    reviews = _model("exchanges.ReviewCase")
+    with transaction.atomic():
+        # ReviewCase.snapshot cascades: detach first, or the cases would go with the records.
+        reviews.objects.filter(snapshot_id__in=ids).update(snapshot=None)
+        snapshots.model.objects.filter(pk__in=ids, beneficiary__isnull=True).delete()
+
+
+def close_stale_reviews(cases: QuerySet, months: int, now: datetime) -> None:
+    snapshots = _model("exchanges.JobSeekerSnapshot").objects.filter(
+        pk__in=list(cases.exclude(snapshot=None).values_list("snapshot_id", flat=True)),
+        beneficiary__isnull=True,
+    )
+    with transaction.atomic():
+        cases.update(
+            status="dismissed",
+            resolved_at=now,
+            resolved_by=None,
+            values={},
+            resolution_note=(
+                f"Clos automatiquement : resté sans décision plus de {months} mois "
+                "(durée de conservation), identité reçue effacée."
+            ),
+        )
+        delete_unlinked_snapshots(snapshots)
+
+
 # --- Inactive beneficiaries -----------------------------------------------------------
 
 
@@ -163,6 +221,23 @@ def purge(*, apply: bool = False, now: datetime | None = None) -> list[PurgeItem
         if apply:
             reviews.update(values={})
         done("review_identities", "identités reçues des rapprochements traités", cutoff, count)
+    snapshots = unlinked_snapshots(cutoff)
+    if snapshots is not None:
+        count = snapshots.count()
+        if apply:
+            delete_unlinked_snapshots(snapshots)
+        done(
+            "unlinked_snapshots", "situations reçues jamais rattachées (rapprochement écarté)", cutoff, count
+        )
+
+    months = settings.RETENTION_OPEN_REVIEWS_MONTHS
+    cutoff = months_ago(now, months)
+    stale = stale_open_reviews(cutoff)
+    if stale is not None:
+        count = stale.count()
+        if apply:
+            close_stale_reviews(stale, months, now)
+        done("stale_open_reviews", "rapprochements restés sans décision, clos et effacés", cutoff, count)
 
     cutoff = months_ago(now, settings.RETENTION_INACTIVE_MONTHS)
     people = list(inactive_beneficiaries(cutoff))

@@ -12,11 +12,16 @@ from `visible_beneficiaries(request.user)`, never from
     beneficiary = get_visible_beneficiary_or_404(request, pk)   # 404 + audit entry if out of scope
 
 Rules (issue 7):
-- a user with territories sees the beneficiaries whose commune is in one of
-  them, whatever the role;
+- a social worker or an orientation officer with territories sees the
+  beneficiaries whose commune is in one of them;
 - a social worker without territory sees no one (deny by default: an admin
   must assign territories);
-- orientation officers and admins without territory see the whole Département.
+- orientation officers without territory see the whole Département;
+- admins see the whole Département, always (issue 26): they manage accounts
+  and territories, so a territory of theirs would be a limit they can lift
+  (or step around with another account), and the raw files and rejects they
+  handle belong to no commune. Accounts refuse to give them one
+  (accounts.admin, add_user); one given otherwise is ignored here.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ def user_territories(user) -> list:
 
 def territory_communes(user) -> set[str] | None:
     """The INSEE codes the user is restricted to, or None when not restricted."""
+    if user.role == Role.ADMIN:
+        return None
     territories = user_territories(user)
     if not territories:
         return None if user.role != Role.SOCIAL_WORKER else set()

@@ -23,7 +23,9 @@ from config.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
+    refuse_renamed,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -267,6 +269,15 @@ if BEHIND_TLS_PROXY:
 # client address is read that many entries from the right (accounts/client_ip.py),
 # never from the left-most entry, which the client chooses.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0, maximum=5)
+# The addresses (CIDR networks) of those proxies: X-Forwarded-For is read only on a request that
+# comes from one of them. Anyone else who sends the header would choose the address the lockout
+# counts and the audit log records.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
+if PRODUCTION and TRUSTED_PROXY_COUNT and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXIES must list the reverse proxies' addresses (CIDR) when TRUSTED_PROXY_COUNT "
+        "is set in production (set TRUSTED_PROXY_COUNT=0 if no proxy adds X-Forwarded-For)"
+    )
 # /healthz is polled over plain HTTP by the container healthcheck.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
@@ -302,6 +313,9 @@ AXES_CLIENT_STR_CALLABLE = "accounts.client_ip.client_str"
 # in production): they enrol at their next login.
 OTP_REQUIRED_FOR_ADMINS = env_bool("OTP_REQUIRED_FOR_ADMINS", PRODUCTION)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Liaison RSA")
+# After a wrong code django-otp waits 1 s, 2 s, 4 s… before checking another: at most this
+# long (accounts.otp.cap_throttle_delay), so that a user is not locked out for days.
+OTP_THROTTLE_MAX_SECONDS = env_int("OTP_THROTTLE_MAX_MINUTES", 15, minimum=1, maximum=24 * 60) * 60
 # The admin site may remove a user's lost device, never show or set its secret:
 # an administrator who knew another's key could pass their second factor.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
@@ -331,6 +345,9 @@ AUDIT_RETENTION_MONTHS = env_int("AUDIT_RETENTION_MONTHS", 12, minimum=1, maximu
 RETENTION_RAW_FILES_DAYS = env_int("RETENTION_RAW_FILES_DAYS", 90, minimum=1)
 # Import rejects (lines refused by an import), in months.
 RETENTION_REJECTS_MONTHS = env_int("RETENTION_REJECTS_MONTHS", 6, minimum=1)
+# Review cases left open, linked to nobody, for this long (months) are closed and their
+# identity deleted: a record nobody decided on is not kept for ever.
+RETENTION_OPEN_REVIEWS_MONTHS = env_int("RETENTION_OPEN_REVIEWS_MONTHS", 12, minimum=1)
 # Beneficiaries with no RSA activity (in no file, no decision) for this long are anonymised.
 RETENTION_INACTIVE_MONTHS = env_int("RETENTION_INACTIVE_MONTHS", 24, minimum=1)
 
@@ -421,15 +438,28 @@ EXCHANGE_LOCK_LEASE_SECONDS = env_int("EXCHANGE_LOCK_LEASE_SECONDS", 120, minimu
 # Celery beat: when exchanges run by themselves (Europe/Paris time).
 EXCHANGE_SCHEDULE_HOUR = env_int("EXCHANGE_SCHEDULE_HOUR", 6, minimum=0, maximum=23)
 EXCHANGE_MONTHLY_FETCH = env_bool("EXCHANGE_MONTHLY_FETCH", True)
-EXCHANGE_MONTHLY_FETCH_DAY = env_int("EXCHANGE_MONTHLY_FETCH_DAY", 5, minimum=1, maximum=28)
+# France Travail's server keeps a monthly file one month: the monthly stock is polled every
+# day from this day of the month until that month's stock is imported (a file that appears
+# late is still taken), not once on a fixed day.
+PECGM_POLL_FROM_DAY = env_int("PECGM_POLL_FROM_DAY", 1, minimum=1, maximum=28)
 EXCHANGE_DAILY_FETCH = env_bool("EXCHANGE_DAILY_FETCH", False)
 EXCHANGE_MONTHLY_DEPOSIT = env_bool("EXCHANGE_MONTHLY_DEPOSIT", True)
 EXCHANGE_MONTHLY_DEPOSIT_DAY = env_int("EXCHANGE_MONTHLY_DEPOSIT_DAY", 1, minimum=1, maximum=28)
 EXCHANGE_DAILY_DEPOSIT = env_bool("EXCHANGE_DAILY_DEPOSIT", False)
 
-# Admins' home page warns when no monthly file is imported by this day of the month.
-EXCHANGE_ALERT_DAY = env_int("EXCHANGE_ALERT_DAY", 10, minimum=1, maximum=28)
-# Also email the admins (with an email address) when a run fails.
+# After this day of the month, a month without its stock imported raises the admins' alert
+# (home page and exchanges page; the e-mail too with EXCHANGE_ALERT_EMAIL).
+PECGM_ALERT_AFTER_DAY = env_int("PECGM_ALERT_AFTER_DAY", 10, minimum=1, maximum=28)
+if PECGM_ALERT_AFTER_DAY < PECGM_POLL_FROM_DAY:
+    raise ImproperlyConfigured(
+        "PECGM_ALERT_AFTER_DAY must not come before PECGM_POLL_FROM_DAY: the alert is for a stock "
+        "still missing after some days of polling"
+    )
+# The variables the two above replace (issue 21): refused rather than silently ignored.
+refuse_renamed(
+    {"EXCHANGE_MONTHLY_FETCH_DAY": "PECGM_POLL_FROM_DAY", "EXCHANGE_ALERT_DAY": "PECGM_ALERT_AFTER_DAY"}
+)
+# Also email the admins (with an email address) when a run fails or the stock is late.
 EXCHANGE_ALERT_EMAIL = env_bool("EXCHANGE_ALERT_EMAIL", False)
 
 
@@ -438,11 +468,13 @@ def _beat_schedule() -> dict:
 
     hour = EXCHANGE_SCHEDULE_HOUR
     entries = {
+        # Every day: the task itself knows whether the month's stock is due (PECGM_POLL_FROM_DAY)
+        # and still missing.
         "pecgm-monthly-stock": (
             EXCHANGE_MONTHLY_FETCH,
-            "exchanges.tasks.fetch_pecgm",
-            crontab(minute=0, hour=hour, day_of_month=EXCHANGE_MONTHLY_FETCH_DAY),
-            {"periodicities": ["M"], "started_by": "beat"},
+            "exchanges.tasks.poll_monthly_stock",
+            crontab(minute=0, hour=hour),
+            {},
         ),
         "pecgm-daily-flux": (
             EXCHANGE_DAILY_FETCH,

@@ -2,8 +2,8 @@
 
 A missed PECGM file is lost (the server deletes it after a month), so the
 alerts point at what needs a human: the last fetch failed, no monthly stock
-imported this month by EXCHANGE_ALERT_DAY, the CGPEM of last month not
-deposited, the last deposit failed.
+imported this month after PECGM_ALERT_AFTER_DAY (exchanges.tasks.poll_monthly_stock
+also e-mails it), the CGPEM of last month not deposited, the last deposit failed.
 """
 
 from __future__ import annotations
@@ -56,19 +56,8 @@ def exchange_alerts(today: date | None = None) -> list[Alert]:
                 "danger",
             )
         )
-    if today.day >= settings.EXCHANGE_ALERT_DAY and not _monthly_stock_imported(today):
-        alerts.append(
-            Alert(
-                _(
-                    "Aucun fichier PECGM mensuel importé ce mois-ci (attendu avant le %(day)s) : "
-                    "le serveur de France Travail efface les fichiers au bout d'un mois, "
-                    "un fichier non récupéré est perdu."
-                )
-                % {"day": settings.EXCHANGE_ALERT_DAY},
-                reverse("exchange_runs"),
-                "danger",
-            )
-        )
+    if stock_overdue(today):
+        alerts.append(Alert(_missing_stock_message(), reverse("exchange_runs"), "danger"))
     last_deposit = _last_finished(Direction.DEPOSIT)
     if last_deposit is not None and last_deposit.status == RunStatus.FAILED:
         alerts.append(
@@ -89,8 +78,25 @@ def exchange_alerts(today: date | None = None) -> list[Alert]:
     return alerts
 
 
-def _monthly_stock_imported(today: date) -> bool:
-    """A monthly stock of last month (or newer) imported: the file of the month arrived."""
+def _missing_stock_message() -> str:
+    return _(
+        "Aucun fichier PECGM mensuel importé ce mois-ci (attendu au plus tard le %(day)s) : "
+        "le serveur de France Travail efface les fichiers au bout d'un mois, "
+        "un fichier non récupéré est perdu. La réception est retentée chaque jour."
+    ) % {"day": settings.PECGM_ALERT_AFTER_DAY}
+
+
+def stock_overdue(today: date) -> bool:
+    """Past PECGM_ALERT_AFTER_DAY and the month's stock still not imported."""
+    return today.day > settings.PECGM_ALERT_AFTER_DAY and not monthly_stock_imported(today)
+
+
+def monthly_stock_imported(today: date) -> bool:
+    """The month's stock is imported: a monthly file of last month or newer.
+
+    A stock is dated by its reference date, the end of the month it describes, and arrives
+    the next month; one produced early (the 28th, for the 31st) counts for the same month.
+    """
     from exchanges.models import SUCCESSFUL_STATUSES, ImportRun
 
     previous_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
@@ -110,15 +116,37 @@ def _monthly_cgpem_deposited(today: date) -> bool:
     ).exists()
 
 
-def notify_failure(run: ExchangeRun) -> None:
-    """Email the admins that a run failed, when EXCHANGE_ALERT_EMAIL is on."""
+def _recipients() -> list[str]:
+    """The admins to e-mail (those with an address), none unless EXCHANGE_ALERT_EMAIL is on."""
     if not settings.EXCHANGE_ALERT_EMAIL:
-        return
+        return []
     from accounts.models import User
 
-    recipients = list(
+    return list(
         User.objects.filter(role="admin", is_active=True).exclude(email="").values_list("email", flat=True)
     )
+
+
+def notify_missing_stock(today: date) -> bool:
+    """E-mail the admins that the month's stock is still not imported; True if sent."""
+    recipients = _recipients()
+    if not recipients:
+        return False
+    subject = _("[Liaison RSA] Stock mensuel PECGM non reçu au %(date)s") % {
+        "date": today.strftime("%d/%m/%Y")
+    }
+    body = _missing_stock_message() + "\n\n" + _("Détail : page « Échanges » de Liaison RSA.")
+    try:
+        send_mail(subject, body, None, recipients)
+    except Exception:  # an unreachable mail server must not stop the fetch that follows
+        logger.exception("monthly stock alert: email not sent")
+        return False
+    return True
+
+
+def notify_failure(run: ExchangeRun) -> None:
+    """Email the admins that a run failed, when EXCHANGE_ALERT_EMAIL is on."""
+    recipients = _recipients()
     if not recipients:
         return
     subject = _("[Liaison RSA] Échec : %(direction)s n° %(id)s") % {

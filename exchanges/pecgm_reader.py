@@ -294,9 +294,13 @@ class PecgmReader:
         count = 0
         footer: Footer | None = None
         footer_element: etree._Element | None = None
+        closed = False
         try:
             for element in self._next_elements(events):
                 tag = element.tag
+                if element is root:
+                    closed = True
+                    continue
                 if footer is not None:
                     raise self._reject(f"élément {tag} après le pied de fichier FIN")
                 if element.getparent() is not root:
@@ -324,6 +328,8 @@ class PecgmReader:
                 raise self._reject(
                     f"élément inattendu {footer_element.getnext().tag} après le pied de fichier"
                 )
+            if not closed:
+                raise self._reject(f"élément racine {self.layout.name} non refermé (fichier tronqué)")
             self.footer = footer
         finally:
             handle.close()
@@ -377,7 +383,14 @@ class PecgmReader:
                 etree.iterparse(
                     handle,
                     events=("end",),
-                    tag=(self._header_plan.tag, self._detail_plan.tag, self._footer_plan.tag),
+                    # The root too: its end event is the reader's own proof that the document
+                    # was read to its end (records() checks it), whatever lxml does with a cut file.
+                    tag=(
+                        self.layout.name,
+                        self._header_plan.tag,
+                        self._detail_plan.tag,
+                        self._footer_plan.tag,
+                    ),
                     resolve_entities=False,
                     no_network=True,
                     load_dtd=False,
@@ -390,7 +403,7 @@ class PecgmReader:
             self._progress = 0
             self._source = handle
             first = next(self._next_elements(events), None)
-            if first is None:
+            if first is None or first.getparent() is None:  # nothing, or an empty root
                 raise self._reject(f"en-tête {self._header_plan.tag} absent")
             root = first.getroottree().getroot()
             if root.getroottree().docinfo.doctype:

@@ -74,6 +74,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "rsa.example.fr",
     "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "TRUSTED_PROXIES": "172.16.0.0/12, 127.0.0.1",
 }
 
 
@@ -91,12 +92,19 @@ PRODUCTION = {
         ({"REDIS_URL": ""}, "REDIS_URL must be set"),
         ({"DEBUG": "peut-être"}, "DEBUG='peut-être' is not a boolean"),
         ({"CACHE_URL": "memcached://127.0.0.1"}, "CACHE_URL='memcached://127.0.0.1' must be a Redis URL"),
+        ({"TRUSTED_PROXIES": ""}, "TRUSTED_PROXIES must list the reverse proxies' addresses"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES: '10.0.0.0/33' is not an IP address"),
     ],
 )
 def test_production_refuses_unsafe_settings(tmp_path, change, message):
     result = check_with(tmp_path, **{**PRODUCTION, **change})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_production_without_a_proxy_needs_no_proxy_list(tmp_path):
+    result = check_with(tmp_path, **{**PRODUCTION, "TRUSTED_PROXIES": "", "TRUSTED_PROXY_COUNT": "0"})
+    assert result.returncode == 0, result.stderr
 
 
 def test_production_check_deploy_is_clean(tmp_path):

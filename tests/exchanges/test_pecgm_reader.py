@@ -678,3 +678,67 @@ def test_syntax_error_message_quotes_no_bytes_of_a_name(tmp_path):
     content = replace_once(content, b"<PRENOM>", b"<PRENOM>\xc9LO\xcfSE ")
     error = rejected(write(tmp_path, content))
     assert "0xC9" not in error.message and "Bytes" not in error.message
+
+
+def _pecgm_cut_points(data: bytes) -> dict[str, int]:
+    """Where a transfer can stop, found in a real generated file."""
+    second = data.index(b"<DETAIL>", data.index(b"<DETAIL>") + 1)
+    return {
+        "inside the header": data.index(b"<ENTETE>") + 20,
+        "inside a tag name": data.index(b"<DETAIL>") + 4,
+        "inside a record": data.index(b"<NOM_NAISSANCE>", second) + 3,
+        "between two records": second,
+        "after the last record, before the footer": data.index(b"<FIN>"),
+        "inside the footer": data.index(b"<NB_ENREGISTREMENTS>") + 21,
+        "after the footer, before the root's end": data.index(b"</FIN>") + len(b"</FIN>"),
+        "one byte short": len(data.rstrip()) - 1,
+    }
+
+
+@pytest.mark.parametrize("where", list(_pecgm_cut_points(pecgm_bytes(count=3))))
+def test_a_file_cut_anywhere_is_refused(tmp_path, where):
+    data = pecgm_bytes(count=3)
+    path = write(tmp_path, data[: _pecgm_cut_points(data)[where]])
+    error = rejected(path)
+    assert "tronqué" in error.message
+
+
+def test_no_prefix_of_a_file_is_accepted(tmp_path):
+    """Whatever lxml does with a cut document, the reader refuses every prefix of the file."""
+    data = pecgm_bytes(count=2)
+    end = len(data.rstrip())  # trailing white space after the root is not content
+    accepted = []
+    for cut in range(end):
+        path = write(tmp_path, data[:cut])
+        try:
+            read_all(path)
+        except FileRejected:
+            continue
+        accepted.append(cut)
+    assert accepted == []
+    read_all(write(tmp_path, data[:end]))  # the whole document reads
+
+
+def test_a_cut_file_is_refused_even_if_the_parser_ends_it_quietly(tmp_path, monkeypatch):
+    """lxml 6.2's iterparse with a schema ends a cut document without an error: the reader's
+    own checks (root closed, footer) must refuse it whatever the parser does."""
+    from lxml import etree
+
+    from exchanges import pecgm_reader
+
+    real = etree.iterparse
+
+    def quiet_iterparse(*args, **kwargs):
+        try:
+            yield from real(*args, **kwargs)
+        except etree.XMLSyntaxError:
+            return
+
+    monkeypatch.setattr(pecgm_reader.etree, "iterparse", quiet_iterparse)
+    data = pecgm_bytes(count=3)
+    for where, cut in _pecgm_cut_points(data).items():
+        with pytest.raises(FileRejected) as caught:
+            read_all(write(tmp_path, data[:cut]))
+        # A header cut is an absent header (it is read whole at opening, before any record).
+        assert "tronqué" in caught.value.message or "ENTETE absent" in caught.value.message, where
+    read_all(write(tmp_path, data))

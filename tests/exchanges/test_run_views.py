@@ -136,7 +136,7 @@ def test_pages_are_for_admins_only(client, orientation_officer):
 
 
 def test_alert_when_the_last_fetch_failed(settings):
-    settings.EXCHANGE_ALERT_DAY = 28
+    settings.PECGM_ALERT_AFTER_DAY = 28
     finished_run(status=RunStatus.FAILED, error_message="Identifiant ou mot de passe refusé (401)")
     alerts = exchange_alerts(date(2025, 3, 3))
     assert any("a échoué" in a.message and "401" in a.message for a in alerts)
@@ -144,11 +144,11 @@ def test_alert_when_the_last_fetch_failed(settings):
     assert not any("réception" in a.message for a in exchange_alerts(date(2025, 3, 3)))
 
 
-def test_alert_when_no_monthly_file_by_the_alert_day(settings):
-    settings.EXCHANGE_ALERT_DAY = 10
+def test_alert_when_no_monthly_file_after_the_alert_day(settings):
+    settings.PECGM_ALERT_AFTER_DAY = 10
     settings.EXCHANGE_MONTHLY_DEPOSIT_DAY = 28
-    assert exchange_alerts(date(2025, 3, 9)) == []
-    assert any("Aucun fichier PECGM mensuel" in a.message for a in exchange_alerts(date(2025, 3, 10)))
+    assert exchange_alerts(date(2025, 3, 10)) == []
+    assert any("Aucun fichier PECGM mensuel" in a.message for a in exchange_alerts(date(2025, 3, 11)))
     ImportRun.objects.create(
         file_name="PECGM_082_20250228_M.xml",
         sha256="a" * 64,
@@ -156,11 +156,11 @@ def test_alert_when_no_monthly_file_by_the_alert_day(settings):
         reference_date=date(2025, 2, 28),
         status=ImportStatus.IMPORTED,
     )
-    assert exchange_alerts(date(2025, 3, 10)) == []
+    assert exchange_alerts(date(2025, 3, 11)) == []
 
 
 def test_alert_when_cgpem_not_deposited(settings):
-    settings.EXCHANGE_ALERT_DAY = 28
+    settings.PECGM_ALERT_AFTER_DAY = 28
     settings.EXCHANGE_MONTHLY_DEPOSIT_DAY = 1
     assert any("CGPEM" in a.message for a in exchange_alerts(date(2025, 3, 2)))
     CgpemExport.objects.create(
@@ -176,7 +176,7 @@ def test_alert_when_cgpem_not_deposited(settings):
 
 
 def test_home_page_shows_alerts_to_admins_only(client, admin_user, social_worker, settings):
-    settings.EXCHANGE_ALERT_DAY = 28
+    settings.PECGM_ALERT_AFTER_DAY = 28
     finished_run(status=RunStatus.FAILED, error_message="Serveur d'échanges injoignable")
     client.login(username=admin_user.username, password=TEST_PASSWORD)
     assert "Serveur d&#x27;échanges injoignable" in client.get(reverse("home")).content.decode()
@@ -186,7 +186,7 @@ def test_home_page_shows_alerts_to_admins_only(client, admin_user, social_worker
 
 
 def test_an_alert_links_elsewhere_but_not_to_the_page_it_is_on(admin_client, settings):
-    settings.EXCHANGE_ALERT_DAY = 1  # the monthly stock is due, and none was imported
+    settings.PECGM_ALERT_AFTER_DAY = 0  # the monthly stock is overdue whatever today is, and none imported
     runs_page = reverse("exchange_runs")
     home = admin_client.get(reverse("home")).content.decode()
     assert "Aucun fichier PECGM mensuel importé" in home and f'href="{runs_page}">Voir' in home

@@ -243,15 +243,13 @@ def _beat_schedule_with(tmp_path, **env) -> subprocess.CompletedProcess:
 def test_beat_schedule_from_the_environment(tmp_path):
     default = json.loads(_beat_schedule_with(tmp_path).stdout)
     assert sorted(default) == ["cgpem-monthly-stock", "pecgm-monthly-stock"]
-    assert default["pecgm-monthly-stock"][:2] == [
-        "exchanges.tasks.fetch_pecgm",
-        {"periodicities": ["M"], "started_by": "beat"},
-    ]
-    assert "0 6 5 * *" in default["pecgm-monthly-stock"][2]
+    # Every day: the task polls from PECGM_POLL_FROM_DAY until the month's stock is imported.
+    assert default["pecgm-monthly-stock"][:2] == ["exchanges.tasks.poll_monthly_stock", {}]
+    assert "0 6 * * *" in default["pecgm-monthly-stock"][2]
     changed = json.loads(
         _beat_schedule_with(
             tmp_path,
-            EXCHANGE_MONTHLY_FETCH_DAY="3",
+            PECGM_POLL_FROM_DAY="3",
             EXCHANGE_SCHEDULE_HOUR="7",
             EXCHANGE_DAILY_FETCH="true",
             EXCHANGE_DAILY_DEPOSIT="on",
@@ -259,7 +257,7 @@ def test_beat_schedule_from_the_environment(tmp_path):
         ).stdout
     )
     assert sorted(changed) == ["cgpem-daily-flux", "pecgm-daily-flux", "pecgm-monthly-stock"]
-    assert "0 7 3 * *" in changed["pecgm-monthly-stock"][2]
+    assert "0 7 * * *" in changed["pecgm-monthly-stock"][2]
     assert changed["cgpem-daily-flux"][1] == {"periodicity": "Q", "started_by": "beat"}
     refused = _beat_schedule_with(tmp_path, EXCHANGE_URL="http://echanges.example.fr")
     assert refused.returncode != 0 and "EXCHANGE_URL must start with https://" in refused.stderr

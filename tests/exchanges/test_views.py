@@ -149,7 +149,12 @@ def test_case_page_shows_received_data_and_candidates(admin_client, admin_user, 
     assert (entry.user, entry.object_id) == (admin_user, str(case.pk))
 
 
-def test_case_page_offers_only_candidates_within_the_users_territories(client, admin_user, conflict):
+def test_territories_do_not_bind_admins_on_the_case_page(client, admin_user, conflict):
+    """An admin manages accounts and territories: a territory of theirs would be a limit they can lift.
+
+    They see the whole Département (beneficiaries.scoping), even when a territory reached
+    their account some other way than the admin site and add_user, which refuse it.
+    """
     from accounts.models import Territory
 
     case, person = conflict
@@ -158,8 +163,7 @@ def test_case_page_offers_only_candidates_within_the_users_territories(client, a
     client.login(username=admin_user.username, password=TEST_PASSWORD)
     response = client.get(reverse("review_detail", args=[case.pk]))
     assert response.status_code == 200
-    assert response.context["candidates"] == []
-    assert person.display_name not in response.content.decode()
+    assert [candidate.pk for candidate in response.context["candidates"]] == [person.pk]
 
 
 def test_link_to_a_candidate(admin_client, admin_user, conflict):
@@ -266,6 +270,28 @@ def test_link_moves_the_decisions_of_the_person_created_from_france_travail(admi
     assert list(decision.changes.all()) == [change]
     case.refresh_from_db()
     assert (case.status, case.beneficiary) == (ReviewStatus.LINKED, local)
+
+
+def test_a_decision_moved_by_rattacher_goes_in_the_next_flux_under_the_right_identity(
+    admin_client, created_case
+):
+    from datetime import datetime
+    from pathlib import Path
+
+    from django.utils import timezone
+    from lxml import etree
+
+    from orientations.cgpem import generate_cgpem
+
+    case, created, local = created_case
+    long_ago = datetime(2024, 5, 1, 12, tzinfo=timezone.get_current_timezone())
+    DecisionFactory(beneficiary=created, decision_date=date(2024, 5, 1), changed_at=long_ago)
+    today = timezone.localdate()
+    assert generate_cgpem("Q", today).records == 0
+    admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "link", "beneficiary": local.pk})
+    export = generate_cgpem("Q", today)
+    names = [element.text for element in etree.parse(Path(export.path)).iter("NOM_NAISSANCE")]
+    assert names == [local.birth_name]
 
 
 def test_link_is_refused_when_both_people_have_decisions(admin_client, created_case):
