@@ -742,3 +742,9 @@ def test_a_cut_file_is_refused_even_if_the_parser_ends_it_quietly(tmp_path, monk
         # A header cut is an absent header (it is read whole at opening, before any record).
         assert "tronqué" in caught.value.message or "ENTETE absent" in caught.value.message, where
     read_all(write(tmp_path, data))
+
+
+@pytest.mark.parametrize("nir", ["185072A123456", "285072B123456", "7850782186822", "1850782186822"])
+def test_nirs_of_every_form_are_read(tmp_path, nir):
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(detail_with(nir=nir))))
+    assert not parsed[1].errors and parsed[1].values["nir"] == nir
