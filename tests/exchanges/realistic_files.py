@@ -78,6 +78,7 @@ SECTOR_LABELS = [
     ("31734", "Services à la personne et aide à domicile"),  # 41: the table says 30
     ("42056", "Agent d'entretien du bâtiment et des espaces verts"),
 ]
+NEW_MOTIVE = "NOUVEAU-MOTIF-2025"
 LONG_ROME = ("K1302", "Assistance auprès d'adultes " + "(aide à domicile, auxiliaire de vie sociale) " * 4)
 
 
@@ -118,6 +119,16 @@ def realistic_records(count: int = 290, *, seed: int = 21, reference_date: date 
                 cessation_date=month_start.replace(day=1 + number % 28),
                 cessation_motive=code,
                 cessation_motive_label=_typographic(label) if number % 2 else label,
+                radiation_date=None,
+                radiation_motive=None,
+                radiation_motive_label=None,
+            )
+        elif number == len(motives):
+            # A motive France Travail added without notice, longer than the table's 2 characters.
+            row.update(
+                cessation_date=month_start.replace(day=15),
+                cessation_motive=NEW_MOTIVE,
+                cessation_motive_label=_typographic("entrée en formation financée par la Région d'Occitanie"),
                 radiation_date=None,
                 radiation_motive=None,
                 radiation_motive_label=None,
