@@ -125,11 +125,13 @@ def _import_details(run: ExchangeRun) -> dict:
     ids = [entry["import_run"] for entry in run.files if entry.get("import_run")]
     if run.direction != Direction.FETCH or not ids:
         return {"imports": [], "rejects": []}
-    from exchanges.models import ImportReject, ImportRun
+    from exchanges.models import ImportReject, ImportRun, RejectLevel
 
     imports = list(ImportRun.objects.filter(pk__in=ids).order_by("id"))
+    # Rejects only: warnings come by the hundred in real files (labels longer than the
+    # table), and each import's page shows them grouped by field and kind.
     rejects = list(
-        ImportReject.objects.filter(run_id__in=ids)
+        ImportReject.objects.filter(run_id__in=ids, level=RejectLevel.ERROR)
         .select_related("run")
         .order_by("run_id", "id")[:MAX_REJECTS_SHOWN]
     )

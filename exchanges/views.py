@@ -29,6 +29,10 @@ from exchanges.models import ImportRun, JobSeekerSnapshot, RejectLevel, ReviewCa
 
 PAGE_SIZE = 50
 REJECTS_SHOWN = 200
+# Warnings come by the thousand (a label longer than the table in every record): shown
+# grouped by field and kind, each group with its first rows; the CSV has them all.
+WARNING_GROUPS_SHOWN = 100
+WARNINGS_SHOWN_PER_GROUP = 50
 SEARCH_RESULTS = 20
 
 
@@ -47,8 +51,9 @@ def import_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "run": run,
         "errors": errors[:REJECTS_SHOWN],
         "error_count": errors.count(),
-        "warnings": warnings[:REJECTS_SHOWN],
+        "warning_groups": run.warning_groups(WARNINGS_SHOWN_PER_GROUP, WARNING_GROUPS_SHOWN),
         "warning_count": warnings.count(),
+        "warning_groups_shown": WARNING_GROUPS_SHOWN,
         "open_reviews": run.reviews.filter(status=ReviewStatus.OPEN).count(),
         "rejects_shown": REJECTS_SHOWN,
     }
