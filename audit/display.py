@@ -18,6 +18,7 @@ OBJECT_TYPES = {
     "cohort": _("liste à traiter"),
     "import_rejects": _("rejets d'un import PECGM"),
     "followup_csv": _("suivi France Travail (CSV)"),
+    "ft_anomalies": _("anomalies pour France Travail du mois"),
 }
 
 KEYS = {
