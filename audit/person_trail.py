@@ -22,7 +22,7 @@ from audit.actions import Action
 from audit.display import details, object_label
 from audit.models import AuditEntry
 from beneficiaries.models import Beneficiary
-from beneficiaries.scoping import visible_beneficiaries
+from beneficiaries.scoping import openable_beneficiaries
 
 BENEFICIARY = "beneficiaries.beneficiary"
 SHOWN = 200
@@ -120,7 +120,7 @@ def label_entries(entries: list[AuditEntry], user) -> None:
     if ids:
         existing = set(Beneficiary.objects.filter(pk__in=ids).values_list("pk", flat=True))
         for person in (
-            visible_beneficiaries(user)
+            openable_beneficiaries(user)
             .filter(pk__in=ids)
             .only("pk", "birth_name", "usage_name", "first_name", "nir")
         ):

@@ -187,6 +187,10 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
         from audit.person_trail import person_accesses
 
         context["accesses"], context["access_count"] = person_accesses(beneficiary)
+    if has_capability(request.user, Capability.HANDLE_RIGHTS):
+        from rights.views import person_panel
+
+        context["rights"] = person_panel(beneficiary)
     return render(request, "beneficiaries/detail.html", context)
 
 

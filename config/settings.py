@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "csp",
     "audit",
+    # The data subject's rights (rectification, erasure, restriction) and the end of the convention.
+    "rights",
 ]
 
 MIDDLEWARE = [
