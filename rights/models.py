@@ -74,3 +74,26 @@ class IdentityCorrection(models.Model):
             return str(Beneficiary._meta.get_field(self.field).verbose_name)
         except LookupError:
             return self.field
+
+
+class DestructionCertificate(models.Model):
+    """The certificate of the end-of-convention destruction (rights.end_convention), as written.
+
+    No personal data: counts per table, file names with their SHA-256, when, by whom (the
+    agent's account), the command's version. Never changed; its SHA-256 is in the audit trail.
+    """
+
+    content = models.TextField(_("certificat (JSON)"))
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
+    created_at = models.DateTimeField(_("établi le"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("certificat de destruction")
+        verbose_name_plural = _("certificats de destruction")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%d/%m/%Y} {self.sha256[:12]}"
