@@ -16,6 +16,7 @@ import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from audit.models import AuditEntry
+from audit.person_trail import label_entries
 from beneficiaries.scoping import get_visible_beneficiary_or_404
 
 PAGE_SIZE = 100
@@ -84,6 +85,9 @@ def audit_search(request: HttpRequest) -> HttpResponse:
         form.is_valid()
         entries = form.filter(entries)
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Names instead of ids, for the people the reader may see.
+    page.object_list = list(page.object_list)
+    label_entries(page.object_list, request.user)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "audit/search.html", {"form": form, "page": page, "query": query.urlencode()})

@@ -98,6 +98,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "csp",
     "audit",
+    # The data subject's rights (rectification, erasure, restriction) and the end of the convention.
+    "rights",
 ]
 
 MIDDLEWARE = [
@@ -356,6 +358,9 @@ RETENTION_REJECTS_MONTHS = env_int("RETENTION_REJECTS_MONTHS", 6, minimum=1)
 RETENTION_OPEN_REVIEWS_MONTHS = env_int("RETENTION_OPEN_REVIEWS_MONTHS", 12, minimum=1)
 # Beneficiaries with no RSA activity (in no file, no decision) for this long are anonymised.
 RETENTION_INACTIVE_MONTHS = env_int("RETENTION_INACTIVE_MONTHS", 24, minimum=1)
+# France Travail history (received records) of people still active, in months (by the records'
+# reference date): older records are deleted, the status events they produced stay.
+RETENTION_FT_HISTORY_MONTHS = env_int("RETENTION_FT_HISTORY_MONTHS", 36, minimum=1)
 
 # --- Celery -------------------------------------------------------------------
 

@@ -148,6 +148,8 @@ def select_decisions(periodicity: str, period_start: date, period_end: date):
     decisions = OrientationDecision.objects.filter(
         Q(ended_on__isnull=True) | Q(ended_on__gt=period_end), decision_date__lte=period_end
     ).exclude(beneficiary__birth_name=ANONYMOUS_NAME, beneficiary__nir="")
+    # Restricted processing (RGPD art. 18): not sent until lifted (rights.restriction).
+    decisions = decisions.exclude(beneficiary__restriction__isnull=False)
     if periodicity != "M":
         tz = timezone.get_current_timezone()
         start = datetime.combine(period_start, time.min, tzinfo=tz)
