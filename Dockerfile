@@ -1,10 +1,10 @@
 # Liaison RSA: one image for web, worker and beat.
-# Build stage: wheels for the dependencies, so the runtime image has no compiler.
+# Build stage: the locked dependencies (requirements.txt, hashes checked) as
+# wheels, so the runtime image has no compiler and exactly the tested versions.
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
-RUN pip install --no-cache-dir --upgrade pip \
- && pip wheel --no-cache-dir --wheel-dir /wheels .
+COPY requirements.txt ./
+RUN pip wheel --no-cache-dir --require-hashes --no-deps --wheel-dir /wheels -r requirements.txt
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,7 +15,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system liaison && useradd --system --gid liaison --home /app liaison
 WORKDIR /app
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl && rm -rf /wheels
 # Owned by root: the code is read, never written, by the user that runs it.
 COPY . .
 # collectstatic needs settings to load: give it throw-away values at build time only.

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm as BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -10,11 +11,34 @@ from accounts.models import Territory, User, is_last_active_admin
 from accounts.roles import Role
 
 LAST_ADMIN = _("Il doit rester au moins un administrateur actif : donnez d'abord ce rôle à un autre compte.")
+ADMIN_TERRITORY = _(
+    "Un administrateur voit tout le Département : les territoires ne le limitent pas (il gère les "
+    "comptes et pourrait les retirer). Retirez ses territoires, ou choisissez un autre rôle."
+)
+TERRITORIES_DESCRIPTION = _(
+    "Les territoires limitent les travailleurs sociaux (sans territoire, ils ne voient personne) "
+    "et, s'ils en ont, les chargés d'orientation. Ils ne limitent pas les administrateurs, qui "
+    "voient tout le Département : un administrateur ne peut pas en recevoir."
+)
+
+
+def refuse_admin_territories(form, cleaned: dict) -> None:
+    """Territories do not bind admins (beneficiaries.scoping): giving them one would only pretend."""
+    if cleaned.get("role") == Role.ADMIN and cleaned.get("territories"):
+        form.add_error("territories", ADMIN_TERRITORY)
+
+
+class UserCreationForm(BaseUserCreationForm):
+    def clean(self):
+        cleaned = super().clean()
+        refuse_admin_territories(self, cleaned)
+        return cleaned
 
 
 class UserChangeForm(BaseUserChangeForm):
     def clean(self):
         cleaned = super().clean()
+        refuse_admin_territories(self, cleaned)
         # Without an active administrator nobody can manage users any more from the
         # application; only the server's operator could (manage.py add_user).
         stays_admin = cleaned.get("role") == Role.ADMIN and cleaned.get("is_active")
@@ -44,6 +68,7 @@ class GuardedDeleteMixin:
 @admin.register(User)
 class UserAdmin(GuardedDeleteMixin, BaseUserAdmin):
     form = UserChangeForm
+    add_form = UserCreationForm
     list_display = ("username", "last_name", "first_name", "role", "is_active", "last_login")
     list_filter = ("role", "is_active", "territories")
     filter_horizontal = ("territories",)
@@ -51,12 +76,12 @@ class UserAdmin(GuardedDeleteMixin, BaseUserAdmin):
         (None, {"fields": ("username", "password")}),
         (_("Identité"), {"fields": ("first_name", "last_name", "email")}),
         (_("Rôle"), {"fields": ("role", "is_active")}),
-        (_("Territoires"), {"fields": ("territories",)}),
+        (_("Territoires"), {"fields": ("territories",), "description": TERRITORIES_DESCRIPTION}),
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "role", "password1", "password2")}),
-        (_("Territoires"), {"fields": ("territories",)}),
+        (_("Territoires"), {"fields": ("territories",), "description": TERRITORIES_DESCRIPTION}),
     )
 
     # Deleting a selection could take every administrator at once; accounts are deleted

@@ -41,7 +41,7 @@ class SessionLifetimeMiddleware:
                 auth.logout(request)
                 messages.info(request, _("Votre session a expiré : reconnectez-vous."))
                 return redirect_to_login(request.get_full_path())
-            elif now - last_seen >= sessions.ACTIVITY_RESOLUTION:
+            elif now - last_seen >= sessions.activity_resolution():
                 # Writing the session renews its expiry (SESSION_COOKIE_AGE) in the store: once a
                 # minute is enough for a 30-minute idle timeout, and spares an UPDATE per request.
                 request.session[sessions.LAST_SEEN] = now

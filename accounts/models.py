@@ -44,8 +44,8 @@ class User(AbstractUser):
         blank=True,
         related_name="users",
         help_text=_(
-            "Un travailleur social ne voit que les bénéficiaires qui habitent ses territoires. "
-            "Les autres rôles voient tout le Département, sauf si des territoires leur sont donnés."
+            "Un travailleur social ne voit que les bénéficiaires qui habitent ses territoires ; un "
+            "chargé d'orientation aussi, s'il en a. Un administrateur n'en a pas : il voit tout."
         ),
     )
 

@@ -11,8 +11,15 @@ from django.utils import timezone
 
 STARTED_AT = "session_started_at"
 LAST_SEEN = "session_last_seen"
-# Seconds between two writes of the last-seen time (and so of the session) while a user is active.
-ACTIVITY_RESOLUTION = 60
+# Seconds between two writes of the last-seen time (and so of the session) while a user is
+# active: a minute at most, and a tenth of the idle timeout, so that a short timeout (one
+# minute) does not log out a user whose activity was not written down.
+MAX_ACTIVITY_RESOLUTION = 60
+ACTIVITY_RESOLUTION_SHARE = 10
+
+
+def activity_resolution() -> float:
+    return min(MAX_ACTIVITY_RESOLUTION, settings.SESSION_IDLE_TIMEOUT / ACTIVITY_RESOLUTION_SHARE)
 
 
 def now() -> float:

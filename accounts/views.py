@@ -53,6 +53,22 @@ def _token(request: HttpRequest) -> str:
     return "".join(request.POST.get("token", "").split())
 
 
+# From this many wrong codes in a row, the message says the wait (django-otp doubles it each time).
+THROTTLE_NOTICE_AFTER = 3
+
+
+def _code_refused(devices, wrong_code_message: str) -> str:
+    """Why a code was refused: wrong, or not even checked because attempts are throttled."""
+    wait = max((otp.throttle_wait(device) for device in devices), default=0)
+    failures = max((device.throttling_failure_count for device in devices), default=0)
+    if wait and failures >= THROTTLE_NOTICE_AFTER:
+        return _(
+            "Après plusieurs codes incorrects, les essais sont ralentis : un code saisi maintenant "
+            "n'est pas vérifié, même juste. Réessayez dans %(wait)s."
+        ) % {"wait": otp.wait_text(wait)}
+    return wrong_code_message
+
+
 @login_required
 @never_cache
 @sensitive_post_parameters("token")
@@ -60,17 +76,21 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: scan the QR code, then type a code to confirm."""
     if has_confirmed_device(request.user):
         return render(request, "accounts/otp_setup.html", {"enrolled": True})
-    device = otp.pending_device(request.user)
+    device = otp.pending_device(request.user, request.session)
     error = None
     if request.method == "POST":
         if device.verify_token(_token(request)):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
+            request.session.pop(otp.PENDING_DEVICE, None)
             otp_login(request, device)
             audit_log(request, Action.SECOND_FACTOR_ENROLLED, device)
             messages.success(request, _("La double authentification est activée."))
             return redirect(_next_url(request))
-        error = _("Ce code ne correspond pas : vérifiez l'heure du téléphone et réessayez.")
+        device.refresh_from_db()
+        error = _code_refused(
+            [device], _("Ce code ne correspond pas : vérifiez l'heure du téléphone et réessayez.")
+        )
     context = {
         "qr": otp.qr_svg(device, _("QR code à scanner avec l'application d'authentification")),
         "secret": otp.secret_for_typing(device),
@@ -88,12 +108,13 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     error = None
     if request.method == "POST":
         token = _token(request)
-        for device in devices_for_user(request.user, confirmed=True):
+        devices = list(devices_for_user(request.user, confirmed=True))
+        for device in devices:
             if device.verify_token(token):  # throttled by django-otp after failures
                 otp_login(request, device)
                 return redirect(_next_url(request))
         audit_log(request, Action.LOGIN_FAILED, as_user=request.user, step="second_factor")
-        error = _("Code incorrect ou expiré.")
+        error = _code_refused(devices, _("Code incorrect ou expiré."))
     return render(request, "accounts/otp_verify.html", {"error": error, "next": _next_url(request)})
 
 

@@ -21,3 +21,8 @@ class Action(models.TextChoices):
     ACCESS_DENIED = "access_denied", _("Accès refusé")
     PURGE = "purge", _("Purge des données")
     EXPORT_PERSON = "export_person", _("Export des données d'une personne (droit d'accès)")
+    RECTIFIED_IDENTITY = "rectified_identity", _("A rectifié l'identité d'une personne")
+    RESTRICTED = "restricted", _("A limité le traitement des données d'une personne")
+    RESTRICTION_LIFTED = "restriction_lifted", _("A levé la limitation du traitement")
+    ERASED_PERSON = "erased_person", _("Effacement des données d'une personne")
+    END_OF_CONVENTION = "end_of_convention", _("Destruction des données de fin de convention")

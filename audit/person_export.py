@@ -6,14 +6,20 @@ model relations, so that what other parts of the application add later
 corrections…) is included without changing this file — plus the list of
 accesses recorded in the audit trail (date and action; not the agents'
 names, which are not the person's data).
+
+Records received from France Travail that were never linked to a beneficiary
+(the review queue's) hold the person's identity too: they are found by the
+NIR they carry, in the records themselves and in the review cases' copy.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.core import serializers
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -61,7 +67,29 @@ def find_people(nir: str) -> list[Beneficiary]:
     return list(Beneficiary.objects.filter(nir_key=key).order_by("pk"))
 
 
-def export_person(people: list[Beneficiary]) -> dict[str, Any]:
+def find_unlinked(nir: str, people: list[Beneficiary]) -> dict[str, list[models.Model]]:
+    """Received records and review cases carrying this NIR that no beneficiary found above holds."""
+    key = nir_key(nir)
+    if len(key) != 13:
+        return {}
+    known = [beneficiary.pk for beneficiary in people]
+    # The records keep the NIR as France Travail sent it (13 characters, or 15 with its key).
+    snapshots = apps.get_model("exchanges.JobSeekerSnapshot").objects.filter(
+        beneficiary__isnull=True, nir__istartswith=key
+    )
+    reviews = (
+        apps.get_model("exchanges.ReviewCase")
+        .objects.filter(Q(values__nir__istartswith=key) | Q(snapshot__in=snapshots))
+        .exclude(beneficiary_id__in=known)
+    )
+    found = {
+        "exchanges.jobseekersnapshot": list(snapshots.order_by("pk")),
+        "exchanges.reviewcase": list(reviews.distinct().order_by("pk")),
+    }
+    return {label: objects for label, objects in found.items() if objects}
+
+
+def export_person(people: list[Beneficiary], unlinked: dict[str, list[models.Model]] | None = None) -> dict:
     result = []
     for beneficiary in people:
         accesses = AuditEntry.objects.filter(
@@ -77,4 +105,9 @@ def export_person(people: list[Beneficiary]) -> dict[str, Any]:
                 ],
             }
         )
-    return {"generated_at": timezone.now().isoformat(), "people": result}
+    return {
+        "generated_at": timezone.now().isoformat(),
+        "people": result,
+        # Received from France Travail, linked to none of the people above.
+        "unlinked": {label: _rows(objects) for label, objects in (unlinked or {}).items()},
+    }

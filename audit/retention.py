@@ -8,12 +8,23 @@
   copy the refused values); the run keeps its counts;
 - identities copied into review cases resolved more than
   RETENTION_REJECTS_MONTHS ago: emptied (the case and its decision stay);
+- records received from France Travail that were never linked to a
+  beneficiary (their review case dismissed) after RETENTION_REJECTS_MONTHS:
+  deleted (the case stays, without them);
+- review cases still open, unlinked, after RETENTION_OPEN_REVIEWS_MONTHS:
+  closed as dismissed (nobody decided in time), and their identity and record
+  deleted at once;
 - beneficiaries with no RSA activity for RETENTION_INACTIVE_MONTHS: their
   identity is ANONYMISED, not deleted, so that statistics keep their count
   (orientation decisions, status events, commune, RSA start date, birth year
   stay; NIR, names, exact birth date, CAF/MSA numbers, received France
   Travail records and review cases go). Activity means: created or changed by
   an import, present in a PECGM file, or an orientation decision;
+- France Travail history of people still active: records (snapshots) whose reference
+  date is older than RETENTION_FT_HISTORY_MONTHS are deleted; what they meant stays in the
+  status events their imports produced (registrations, cessations, radiations, changes of
+  structure or category), in the follow-up's current values, and in the import runs' counts.
+  A record that is still someone's current situation (FollowUp.source_snapshot) stays;
 - audit entries and login records older than AUDIT_RETENTION_MONTHS: deleted.
 
 Each applied purge writes one audit entry (counts only).
@@ -91,6 +102,83 @@ def old_resolved_reviews(cutoff: datetime) -> QuerySet | None:
     return model.objects.exclude(status="open").filter(resolved_at__lt=cutoff).exclude(values={})
 
 
+def unlinked_snapshots(cutoff: datetime) -> QuerySet | None:
+    """Records never linked to a beneficiary, whose review cases were all closed before `cutoff`.
+
+    Such a record holds an identity (NIR, names, birth date, CAF number) that
+    the Département never took on: once the case is decided, it is kept as
+    long as the rejects, not for ever.
+    """
+    model = _model("exchanges.JobSeekerSnapshot")
+    if model is None:
+        return None
+    still_needed = Q(reviews__status="open") | Q(reviews__resolved_at__gte=cutoff)
+    pending = model.objects.filter(still_needed).values("pk")
+    return model.objects.filter(beneficiary__isnull=True, run__started_at__lt=cutoff).exclude(pk__in=pending)
+
+
+def stale_open_reviews(cutoff: datetime) -> QuerySet | None:
+    """Review cases opened before `cutoff`, still open and linked to nobody."""
+    model = _model("exchanges.ReviewCase")
+    if model is None:
+        return None
+    return model.objects.filter(status="open", beneficiary__isnull=True, created_at__lt=cutoff)
+
+
+def delete_unlinked_snapshots(snapshots: QuerySet) -> None:
+    """Delete the records, keeping the review cases that point at them (and their decision)."""
+    ids = list(snapshots.values_list("pk", flat=True))
+    reviews = _model("exchanges.ReviewCase")
+    with transaction.atomic():
+        # ReviewCase.snapshot cascades: detach first, or the cases would go with the records.
+        reviews.objects.filter(snapshot_id__in=ids).update(snapshot=None)
+        snapshots.model.objects.filter(pk__in=ids, beneficiary__isnull=True).delete()
+
+
+def close_stale_reviews(cases: QuerySet, months: int, now: datetime) -> None:
+    snapshots = _model("exchanges.JobSeekerSnapshot").objects.filter(
+        pk__in=list(cases.exclude(snapshot=None).values_list("snapshot_id", flat=True)),
+        beneficiary__isnull=True,
+    )
+    with transaction.atomic():
+        cases.update(
+            status="dismissed",
+            resolved_at=now,
+            resolved_by=None,
+            values={},
+            resolution_note=(
+                f"Clos automatiquement : resté sans décision plus de {months} mois "
+                "(durée de conservation), identité reçue effacée."
+            ),
+        )
+        delete_unlinked_snapshots(snapshots)
+
+
+# --- France Travail history ---------------------------------------------------------
+
+HISTORY_BATCH = 5000
+
+
+def old_history(cutoff_day: date) -> QuerySet | None:
+    """Linked records older than `cutoff_day` that are nobody's current situation."""
+    model = _model("exchanges.JobSeekerSnapshot")
+    if model is None:
+        return None
+    current = _model("exchanges.FollowUp").objects.exclude(source_snapshot=None).values("source_snapshot_id")
+    return model.objects.filter(beneficiary__isnull=False, reference_date__lt=cutoff_day).exclude(
+        pk__in=current
+    )
+
+
+def delete_history(snapshots: QuerySet) -> None:
+    """Delete in batches; review cases pointing at a record keep their decision, without it."""
+    reviews = _model("exchanges.ReviewCase")
+    while ids := list(snapshots.values_list("pk", flat=True)[:HISTORY_BATCH]):
+        with transaction.atomic():
+            reviews.objects.filter(snapshot_id__in=ids).update(snapshot=None)
+            snapshots.model.objects.filter(pk__in=ids).delete()
+
+
 # --- Inactive beneficiaries -----------------------------------------------------------
 
 
@@ -163,6 +251,23 @@ def purge(*, apply: bool = False, now: datetime | None = None) -> list[PurgeItem
         if apply:
             reviews.update(values={})
         done("review_identities", "identités reçues des rapprochements traités", cutoff, count)
+    snapshots = unlinked_snapshots(cutoff)
+    if snapshots is not None:
+        count = snapshots.count()
+        if apply:
+            delete_unlinked_snapshots(snapshots)
+        done(
+            "unlinked_snapshots", "situations reçues jamais rattachées (rapprochement écarté)", cutoff, count
+        )
+
+    months = settings.RETENTION_OPEN_REVIEWS_MONTHS
+    cutoff = months_ago(now, months)
+    stale = stale_open_reviews(cutoff)
+    if stale is not None:
+        count = stale.count()
+        if apply:
+            close_stale_reviews(stale, months, now)
+        done("stale_open_reviews", "rapprochements restés sans décision, clos et effacés", cutoff, count)
 
     cutoff = months_ago(now, settings.RETENTION_INACTIVE_MONTHS)
     people = list(inactive_beneficiaries(cutoff))
@@ -171,6 +276,19 @@ def purge(*, apply: bool = False, now: datetime | None = None) -> list[PurgeItem
             for beneficiary in people:
                 anonymise(beneficiary)
     done("inactive_beneficiaries", "bénéficiaires sans activité RSA anonymisés", cutoff, len(people))
+
+    cutoff = months_ago(now, settings.RETENTION_FT_HISTORY_MONTHS)
+    history = old_history(cutoff.date())
+    if history is not None:
+        count = history.count()
+        if apply:
+            delete_history(history)
+        done(
+            "ft_history",
+            "historique France Travail ancien (situations reçues ; les évènements restent)",
+            cutoff,
+            count,
+        )
 
     cutoff = months_ago(now, settings.AUDIT_RETENTION_MONTHS)
     login_records = 0

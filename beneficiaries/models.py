@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.names import display_name, fold, name_key
@@ -12,6 +13,10 @@ class Source(models.TextChoices):
 
 # What audit.retention writes in place of the name of someone kept only for statistics.
 ANONYMOUS_NAME = "ANONYME"
+
+
+# What France Travail identifies a person by in the CGPEM file.
+IDENTITY_FIELDS = ("nir", "birth_name", "usage_name", "first_name", "birth_date")
 
 
 def is_anonymised(birth_name: str, nir: str) -> bool:
@@ -45,6 +50,11 @@ class Beneficiary(models.Model):
 
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+    # Last correction of what France Travail identifies the person by (IDENTITY_FIELDS): the
+    # CGPEM flux sends their decisions again under the corrected identity.
+    identity_changed_at = models.DateTimeField(
+        _("identité corrigée le"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("bénéficiaire")
@@ -74,7 +84,25 @@ class Beneficiary(models.Model):
 
     def save(self, *args, **kwargs):
         self.refresh_keys()
+        loaded = getattr(self, "_loaded_identity", None)
+        if loaded is not None and loaded != self._identity():
+            self.identity_changed_at = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "identity_changed_at"}
         super().save(*args, **kwargs)
+        self._loaded_identity = self._identity()
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # The identity as read, to see on save whether it was corrected.
+        instance._loaded_identity = instance._identity()
+        return instance
+
+    def _identity(self) -> tuple | None:
+        if any(name in self.get_deferred_fields() for name in IDENTITY_FIELDS):
+            return None
+        return tuple(getattr(self, name) for name in IDENTITY_FIELDS)
 
     @property
     def display_name(self) -> str:

@@ -7,6 +7,7 @@ with the variable's name instead of silently meaning something else.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterable
@@ -23,6 +24,16 @@ def _raw(name: str) -> str | None:
     if value is None or value.strip() == "":
         return None
     return value.strip()
+
+
+def refuse_renamed(renamed: dict[str, str]) -> None:
+    """Stop start-up when a variable that was renamed (old name → new name) is still set.
+
+    Silently ignored, the old name would leave its old value in force without anyone knowing.
+    """
+    for old, new in renamed.items():
+        if _raw(old) is not None:
+            raise ImproperlyConfigured(f"{old} is replaced by {new} (see .env.example): rename it")
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -86,6 +97,21 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(
+    name: str, default: list[str] | None = None
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of addresses or CIDR networks (`10.0.0.5, 172.16.0.0/12, ::1`)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.5 or 172.16.0.0/12)"
+            ) from None
+    return networks
 
 
 def env_db(name: str, default: str) -> dict:

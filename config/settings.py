@@ -23,8 +23,11 @@ from config.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
+    refuse_renamed,
 )
+from config.private_data import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,7 +38,9 @@ APP_MODE = env_choice("APP_MODE", "embedded", ["embedded", "production"])
 PRODUCTION = APP_MODE == "production"
 
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Every NIR lives under it (SQLite database, exchange files): 0700 (config/private_data.py).
+# In production the operator owns the volume's mode, and `check --deploy` looks at it.
+private_dir(DATA_DIR, tighten=not PRODUCTION)
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -55,9 +60,7 @@ def _secret_key() -> str:
     # Embedded mode: one random key per installation, kept so that sessions
     # survive a restart. Never shared, never committed (data/ is ignored).
     path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(64))
-        path.chmod(0o600)
+    private_file(path, secrets.token_urlsafe(64))  # created 0600, never readable by others
     return path.read_text().strip()
 
 
@@ -95,6 +98,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "csp",
     "audit",
+    # The data subject's rights (rectification, erasure, restriction) and the end of the convention.
+    "rights",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +154,11 @@ else:
 if PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL in production")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    database_file = Path(str(DATABASES["default"]["NAME"]))
+    if str(database_file) not in ("", ":memory:") and database_file.parent.is_dir():
+        # Created empty and 0600 before SQLite opens it (it would make it 0644); its -wal and
+        # -shm files take the database's mode.
+        private_file(database_file)
     # WAL lets pages read while an import writes; IMMEDIATE transactions and a
     # busy timeout make concurrent writers wait instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {
@@ -268,6 +278,15 @@ if BEHIND_TLS_PROXY:
 # client address is read that many entries from the right (accounts/client_ip.py),
 # never from the left-most entry, which the client chooses.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0, maximum=5)
+# The addresses (CIDR networks) of those proxies: X-Forwarded-For is read only on a request that
+# comes from one of them. Anyone else who sends the header would choose the address the lockout
+# counts and the audit log records.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
+if PRODUCTION and TRUSTED_PROXY_COUNT and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXIES must list the reverse proxies' addresses (CIDR) when TRUSTED_PROXY_COUNT "
+        "is set in production (set TRUSTED_PROXY_COUNT=0 if no proxy adds X-Forwarded-For)"
+    )
 # /healthz is polled over plain HTTP by the container healthcheck.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$"]
 
@@ -303,6 +322,9 @@ AXES_CLIENT_STR_CALLABLE = "accounts.client_ip.client_str"
 # in production): they enrol at their next login.
 OTP_REQUIRED_FOR_ADMINS = env_bool("OTP_REQUIRED_FOR_ADMINS", PRODUCTION)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Liaison RSA")
+# After a wrong code django-otp waits 1 s, 2 s, 4 s… before checking another: at most this
+# long (accounts.otp.cap_throttle_delay), so that a user is not locked out for days.
+OTP_THROTTLE_MAX_SECONDS = env_int("OTP_THROTTLE_MAX_MINUTES", 15, minimum=1, maximum=24 * 60) * 60
 # The admin site may remove a user's lost device, never show or set its secret:
 # an administrator who knew another's key could pass their second factor.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
@@ -332,8 +354,14 @@ AUDIT_RETENTION_MONTHS = env_int("AUDIT_RETENTION_MONTHS", 12, minimum=1, maximu
 RETENTION_RAW_FILES_DAYS = env_int("RETENTION_RAW_FILES_DAYS", 90, minimum=1)
 # Import rejects (lines refused by an import), in months.
 RETENTION_REJECTS_MONTHS = env_int("RETENTION_REJECTS_MONTHS", 6, minimum=1)
+# Review cases left open, linked to nobody, for this long (months) are closed and their
+# identity deleted: a record nobody decided on is not kept for ever.
+RETENTION_OPEN_REVIEWS_MONTHS = env_int("RETENTION_OPEN_REVIEWS_MONTHS", 12, minimum=1)
 # Beneficiaries with no RSA activity (in no file, no decision) for this long are anonymised.
 RETENTION_INACTIVE_MONTHS = env_int("RETENTION_INACTIVE_MONTHS", 24, minimum=1)
+# France Travail history (received records) of people still active, in months (by the records'
+# reference date): older records are deleted, the status events they produced stay.
+RETENTION_FT_HISTORY_MONTHS = env_int("RETENTION_FT_HISTORY_MONTHS", 36, minimum=1)
 
 # --- Celery -------------------------------------------------------------------
 
@@ -439,15 +467,28 @@ EXCHANGE_STUCK_ALERT_MINUTES = env_int("EXCHANGE_STUCK_ALERT_MINUTES", 90, minim
 # Celery beat: when exchanges run by themselves (Europe/Paris time).
 EXCHANGE_SCHEDULE_HOUR = env_int("EXCHANGE_SCHEDULE_HOUR", 6, minimum=0, maximum=23)
 EXCHANGE_MONTHLY_FETCH = env_bool("EXCHANGE_MONTHLY_FETCH", True)
-EXCHANGE_MONTHLY_FETCH_DAY = env_int("EXCHANGE_MONTHLY_FETCH_DAY", 5, minimum=1, maximum=28)
+# France Travail's server keeps a monthly file one month: the monthly stock is polled every
+# day from this day of the month until that month's stock is imported (a file that appears
+# late is still taken), not once on a fixed day.
+PECGM_POLL_FROM_DAY = env_int("PECGM_POLL_FROM_DAY", 1, minimum=1, maximum=28)
 EXCHANGE_DAILY_FETCH = env_bool("EXCHANGE_DAILY_FETCH", False)
 EXCHANGE_MONTHLY_DEPOSIT = env_bool("EXCHANGE_MONTHLY_DEPOSIT", True)
 EXCHANGE_MONTHLY_DEPOSIT_DAY = env_int("EXCHANGE_MONTHLY_DEPOSIT_DAY", 1, minimum=1, maximum=28)
 EXCHANGE_DAILY_DEPOSIT = env_bool("EXCHANGE_DAILY_DEPOSIT", False)
 
-# Admins' home page warns when no monthly file is imported by this day of the month.
-EXCHANGE_ALERT_DAY = env_int("EXCHANGE_ALERT_DAY", 10, minimum=1, maximum=28)
-# Also email the admins (with an email address) when a run fails.
+# After this day of the month, a month without its stock imported raises the admins' alert
+# (home page and exchanges page; the e-mail too with EXCHANGE_ALERT_EMAIL).
+PECGM_ALERT_AFTER_DAY = env_int("PECGM_ALERT_AFTER_DAY", 10, minimum=1, maximum=28)
+if PECGM_ALERT_AFTER_DAY < PECGM_POLL_FROM_DAY:
+    raise ImproperlyConfigured(
+        "PECGM_ALERT_AFTER_DAY must not come before PECGM_POLL_FROM_DAY: the alert is for a stock "
+        "still missing after some days of polling"
+    )
+# The variables the two above replace (issue 21): refused rather than silently ignored.
+refuse_renamed(
+    {"EXCHANGE_MONTHLY_FETCH_DAY": "PECGM_POLL_FROM_DAY", "EXCHANGE_ALERT_DAY": "PECGM_ALERT_AFTER_DAY"}
+)
+# Also email the admins (with an email address) when a run fails or the stock is late.
 EXCHANGE_ALERT_EMAIL = env_bool("EXCHANGE_ALERT_EMAIL", False)
 
 
@@ -456,11 +497,13 @@ def _beat_schedule() -> dict:
 
     hour = EXCHANGE_SCHEDULE_HOUR
     entries = {
+        # Every day: the task itself knows whether the month's stock is due (PECGM_POLL_FROM_DAY)
+        # and still missing.
         "pecgm-monthly-stock": (
             EXCHANGE_MONTHLY_FETCH,
-            "exchanges.tasks.fetch_pecgm",
-            crontab(minute=0, hour=hour, day_of_month=EXCHANGE_MONTHLY_FETCH_DAY),
-            {"periodicities": ["M"], "started_by": "beat"},
+            "exchanges.tasks.poll_monthly_stock",
+            crontab(minute=0, hour=hour),
+            {},
         ),
         "pecgm-daily-flux": (
             EXCHANGE_DAILY_FETCH,

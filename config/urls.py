@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("echanges/", include("exchanges.run_urls")),
     path("echanges/", include("exchanges.urls")),
+    path("droits/", include("rights.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("livez", health.livez, name="livez"),

@@ -2,9 +2,10 @@
 
 A missed PECGM file is lost (the server deletes it after a month), so the
 alerts point at what needs a human: the last fetch failed, no monthly stock
-imported this month by EXCHANGE_ALERT_DAY, the CGPEM of last month not
-deposited, the last deposit failed; an exchange running or waiting for longer
-than EXCHANGE_STUCK_ALERT_MINUTES; no worker seen lately (nothing would run).
+imported this month after PECGM_ALERT_AFTER_DAY (exchanges.tasks.poll_monthly_stock
+also e-mails it), the CGPEM of last month not deposited, the last deposit failed;
+an exchange running or waiting for longer than EXCHANGE_STUCK_ALERT_MINUTES; no
+worker seen lately (nothing would run).
 """
 
 from __future__ import annotations
@@ -61,19 +62,8 @@ def exchange_alerts(today: date | None = None) -> list[Alert]:
                 "danger",
             )
         )
-    if today.day >= settings.EXCHANGE_ALERT_DAY and not _monthly_stock_imported(today):
-        alerts.append(
-            Alert(
-                _(
-                    "Aucun fichier PECGM mensuel importé ce mois-ci (attendu avant le %(day)s) : "
-                    "le serveur de France Travail efface les fichiers au bout d'un mois, "
-                    "un fichier non récupéré est perdu."
-                )
-                % {"day": settings.EXCHANGE_ALERT_DAY},
-                reverse("exchange_runs"),
-                "danger",
-            )
-        )
+    if stock_overdue(today):
+        alerts.append(Alert(_missing_stock_message(), reverse("exchange_runs"), "danger"))
     last_deposit = _last_finished(Direction.DEPOSIT)
     if last_deposit is not None and last_deposit.ended_badly:
         alerts.append(
@@ -173,8 +163,25 @@ def notify_stuck() -> list[int]:
     return [run.pk for run in runs]
 
 
-def _monthly_stock_imported(today: date) -> bool:
-    """A monthly stock of last month (or newer) imported: the file of the month arrived."""
+def _missing_stock_message() -> str:
+    return _(
+        "Aucun fichier PECGM mensuel importé ce mois-ci (attendu au plus tard le %(day)s) : "
+        "le serveur de France Travail efface les fichiers au bout d'un mois, "
+        "un fichier non récupéré est perdu. La réception est retentée chaque jour."
+    ) % {"day": settings.PECGM_ALERT_AFTER_DAY}
+
+
+def stock_overdue(today: date) -> bool:
+    """Past PECGM_ALERT_AFTER_DAY and the month's stock still not imported."""
+    return today.day > settings.PECGM_ALERT_AFTER_DAY and not monthly_stock_imported(today)
+
+
+def monthly_stock_imported(today: date) -> bool:
+    """The month's stock is imported: a monthly file of last month or newer.
+
+    A stock is dated by its reference date, the end of the month it describes, and arrives
+    the next month; one produced early (the 28th, for the 31st) counts for the same month.
+    """
     from exchanges.models import SUCCESSFUL_STATUSES, ImportRun
 
     previous_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
@@ -194,10 +201,36 @@ def _monthly_cgpem_deposited(today: date) -> bool:
     ).exists()
 
 
+def _recipients() -> list[str]:
+    """The admins to e-mail (those with an address), none unless EXCHANGE_ALERT_EMAIL is on."""
+    if not settings.EXCHANGE_ALERT_EMAIL:
+        return []
+    from accounts.models import User
+
+    return list(
+        User.objects.filter(role="admin", is_active=True).exclude(email="").values_list("email", flat=True)
+    )
+
+
+def notify_missing_stock(today: date) -> bool:
+    """E-mail the admins that the month's stock is still not imported; True if sent."""
+    recipients = _recipients()
+    if not recipients:
+        return False
+    subject = _("[Liaison RSA] Stock mensuel PECGM non reçu au %(date)s") % {
+        "date": today.strftime("%d/%m/%Y")
+    }
+    body = _missing_stock_message() + "\n\n" + _("Détail : page « Échanges » de Liaison RSA.")
+    try:
+        send_mail(subject, body, None, recipients)
+    except Exception:  # an unreachable mail server must not stop the fetch that follows
+        logger.exception("monthly stock alert: email not sent")
+        return False
+    return True
+
+
 def notify_failure(run: ExchangeRun) -> None:
     """Email the admins that a run failed (or was interrupted), when EXCHANGE_ALERT_EMAIL is on."""
-    if not settings.EXCHANGE_ALERT_EMAIL:
-        return
     interrupted = run.status == RunStatus.INTERRUPTED
     subject = (
         _("[Liaison RSA] Interrompu : %(direction)s n° %(id)s")
@@ -217,11 +250,7 @@ def notify_failure(run: ExchangeRun) -> None:
 
 
 def _send_to_admins(subject: str, body: str, what: str) -> bool:
-    from accounts.models import User
-
-    recipients = list(
-        User.objects.filter(role="admin", is_active=True).exclude(email="").values_list("email", flat=True)
-    )
+    recipients = _recipients()
     if not recipients:
         return False
     try:

@@ -19,6 +19,28 @@ def open_private(path: Path | str):
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE), "wb")
 
 
+class OutputExists(FileExistsError):
+    """The output path names an existing file or link: an export never writes through it."""
+
+
+def create_private_text(path: Path | str, *, encoding: str = "utf-8", newline: str | None = None):
+    """A NEW file for writing text, 0600, for an operator's export (every NIR, or one person's file).
+
+    Created exclusively: an existing file (whose mode others may read, or that
+    others may have opened already) is never reused, and a symbolic link in its
+    place is never followed, wherever it points.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags, PRIVATE)
+    except FileExistsError:
+        raise OutputExists(path) from None
+    # The umask can only take bits away; set them on the descriptor anyway, so that nothing
+    # between the creation and this point decides the mode.
+    os.fchmod(descriptor, PRIVATE)
+    return os.fdopen(descriptor, "w", encoding=encoding, newline=newline)
+
+
 def copy_private(source: Path | str, target: Path | str) -> None:
     """Copy `source` to `target`, which ends up 0600 (its content is never readable by others)."""
     with open(source, "rb") as src, open_private(target) as dst:

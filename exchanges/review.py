@@ -98,7 +98,8 @@ def _move_decisions(created_id: int, beneficiary: Beneficiary) -> int:
             "La personne créée depuis France Travail a déjà des décisions d'orientation, comme la "
             "personne choisie : corrigez-les avant de rattacher."
         )
-    return decisions.update(beneficiary=beneficiary)
+    # Changed for the CGPEM: the next flux sends them under the beneficiary's identity.
+    return decisions.update(beneficiary=beneficiary, changed_at=timezone.now())
 
 
 @transaction.atomic

@@ -120,6 +120,30 @@ def reap_exchanges(self) -> list[int]:
     return reaped
 
 
+@shared_task(name="exchanges.tasks.poll_monthly_stock")
+def poll_monthly_stock(today: str | None = None) -> str:
+    """Beat, every day: fetch the monthly stock from PECGM_POLL_FROM_DAY until it is imported.
+
+    France Travail's server keeps a file one month: a stock that appears late in the month is
+    still taken by a later day's poll. Past PECGM_ALERT_AFTER_DAY, each day without it also
+    e-mails the admins (EXCHANGE_ALERT_EMAIL; the home page shows the alert by itself).
+    Returns what it did, for the beat's log.
+    """
+    from django.utils import timezone
+
+    from exchanges.alerts import monthly_stock_imported, notify_missing_stock, stock_overdue
+
+    day = date.fromisoformat(today) if today else timezone.localdate()
+    if day.day < settings.PECGM_POLL_FROM_DAY:
+        return "not due"
+    if monthly_stock_imported(day):
+        return "imported"
+    if stock_overdue(day):
+        notify_missing_stock(day)
+    enqueue(Direction.FETCH, started_by="beat", periodicities=["M"])
+    return "fetching"
+
+
 def _run_for(task, run_id: int | None, **fields) -> ExchangeRun | None:
     if run_id is not None:
         run = ExchangeRun.objects.filter(pk=run_id).first()

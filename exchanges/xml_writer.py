@@ -25,6 +25,7 @@ the number of records.
 from __future__ import annotations
 
 import codecs
+import copy
 import functools
 import os
 import re
@@ -302,3 +303,35 @@ def schema_for(layout: FileLayout) -> etree.XMLSchema:
 def _schema(name: str) -> etree.XMLSchema:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     return etree.XMLSchema(etree.parse(str(SCHEMAS_DIR / f"{name.lower()}.xsd"), parser))
+
+
+XS = "http://www.w3.org/2001/XMLSchema"
+
+
+def part_schemas(layout: FileLayout) -> dict[str, etree.XMLSchema]:
+    """One schema per child of the file's root (header, record, footer), cut out of its XSD.
+
+    Each validates one element on its own, so that a file can be checked record
+    by record with flat memory while its completeness (root closed, footer's
+    count) is checked by the caller itself: lxml's iterparse with a whole-file
+    schema is no proof of completeness (from lxml 6.2 it ends a truncated
+    document with its root's end event and no error).
+    """
+    return _part_schemas(layout.name)
+
+
+@functools.cache
+def _part_schemas(name: str) -> dict[str, etree.XMLSchema]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    document = etree.parse(str(SCHEMAS_DIR / f"{name.lower()}.xsd"), parser).getroot()
+    (root,) = document.xpath("xs:element[@name=$name]", namespaces={"xs": XS}, name=name)
+    parts = {}
+    for declaration in root.iterfind(f"{{{XS}}}complexType/{{{XS}}}sequence/{{{XS}}}element"):
+        schema = etree.Element(document.tag, document.attrib, nsmap=document.nsmap)
+        element = copy.deepcopy(declaration)
+        # A global declaration takes no occurrence bounds: the caller counts occurrences.
+        element.attrib.pop("minOccurs", None)
+        element.attrib.pop("maxOccurs", None)
+        schema.append(element)
+        parts[declaration.get("name")] = etree.XMLSchema(schema)
+    return parts

@@ -8,9 +8,14 @@ with its reason (shown to admins on the exports page); the file is never
 invalid.
 
 Choices where the contract leaves room (see docs/orientations.md):
-- the beneficiary's names (birth, marital, first) are what France Travail
-  matches on: over 25 letters after transliteration, the decision is left out
-  (FORMATS.md), never cut;
+- France Travail matches first on the NIR and its identifier, then on the
+  names: no name is by itself a reason to leave a decision out (issue 21). A
+  character outside the `A` format (comma, digit, no Latin-1 form) becomes a
+  space, reported with the transliterations; a birth name or first name over
+  25 is cut at 25 with a warning; a marital name that cannot be written (over
+  25) is left out with a warning. A decision is left out only when nothing
+  identifying can be written (no NIR, no identifier, no birth name);
+- people anonymised by the retention job are never sent;
 - the correspondent's names and service are contact details: cut to their
   maximum with a warning;
 - the referent body (name and address, 90), the e-mail (60) and the phone (10
@@ -38,23 +43,38 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
 
+from beneficiaries.models import ANONYMOUS_NAME
 from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
 from exchanges.layouts import AN, CGPEM, DATE, VERSION, A, N
 from exchanges.private_files import copy_private
-from exchanges.xml_writer import schema_for, write_file
-from orientations.latin1 import NAME_CHARACTERS, NotLatin1, is_name, to_latin1
+from exchanges.xml_writer import part_schemas, schema_for, write_file
+from orientations.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
 from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import referent_body_text
 
 ENCODING = "ISO-8859-1"
 
 # Policies by layout attribute (see the module's docstring).
-CUT_WITH_WARNING = frozenset({"correspondent_last_name", "correspondent_first_name", "correspondent_service"})
-DROP_WITH_WARNING = frozenset({"ft_institution_code", "ft_identifier"})
+CUT_WITH_WARNING = frozenset(
+    {
+        "birth_name",
+        "first_name",
+        "correspondent_last_name",
+        "correspondent_first_name",
+        "correspondent_service",
+    }
+)
+DROP_WITH_WARNING = frozenset({"ft_institution_code", "ft_identifier", "usage_name"})
+# The person's names: never a reason by themselves to leave a decision out.
+PERSON_NAMES = frozenset({"birth_name", "usage_name", "first_name"})
+# What identifies the person for France Travail: a decision is left out only when none of
+# these can be written (the birth date alone names nobody).
+IDENTIFYING = ("nir", "ft_identifier", "birth_name")
 # Values shared by many decisions: fitted once per run.
 SHARED = frozenset(
     {
@@ -118,15 +138,26 @@ def check_period_end(periodicity: str, period_end: date) -> None:
 
 
 def select_decisions(periodicity: str, period_start: date, period_end: date):
-    """Decisions in force at period_end; for a flux, only those recorded or corrected in the period."""
+    """Decisions in force at period_end; for a flux, only those changed in the period.
+
+    Changed: recorded, corrected, moved to another person by a review (all three set
+    `changed_at`), or the person's identity corrected (`Beneficiary.identity_changed_at`):
+    France Travail then gets the decision under the right identity. People anonymised by
+    the retention job are never sent: nothing of theirs identifies anyone any more.
+    """
     decisions = OrientationDecision.objects.filter(
         Q(ended_on__isnull=True) | Q(ended_on__gt=period_end), decision_date__lte=period_end
-    )
+    ).exclude(beneficiary__birth_name=ANONYMOUS_NAME, beneficiary__nir="")
+    # Restricted processing (RGPD art. 18): not sent until lifted (rights.restriction).
+    decisions = decisions.exclude(beneficiary__restriction__isnull=False)
     if periodicity != "M":
         tz = timezone.get_current_timezone()
         start = datetime.combine(period_start, time.min, tzinfo=tz)
         end = datetime.combine(period_end + timedelta(days=1), time.min, tzinfo=tz)
-        decisions = decisions.filter(changed_at__gte=start, changed_at__lt=end)
+        decisions = decisions.filter(
+            Q(changed_at__gte=start, changed_at__lt=end)
+            | Q(beneficiary__identity_changed_at__gte=start, beneficiary__identity_changed_at__lt=end)
+        )
     return decisions.order_by("beneficiary_id", "id")
 
 
@@ -225,21 +256,27 @@ def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | Non
         return value, {}, None
     if attr == "nir":
         return _fit_nir(tag, value)
-    try:
-        fitted = to_latin1(str(value))
-    except NotLatin1 as exc:
-        raise Excluded(
-            f"{tag} : le caractère U+{ord(exc.character):04X} n'a pas d'équivalent en ISO-8859-1"
-        ) from None
+    if item.format == A:
+        # Names: a character outside the format becomes a space (never a reason to leave out).
+        fitted = to_name(str(value))
+    else:
+        try:
+            fitted = to_latin1(str(value))
+        except NotLatin1 as exc:
+            raise Excluded(
+                f"{tag} : le caractère U+{ord(exc.character):04X} n'a pas d'équivalent en ISO-8859-1"
+            ) from None
     text, replaced = fitted.text, fitted.replaced
     if not text:
+        if attr in PERSON_NAMES:
+            # Written empty (the element is required): fit_records leaves the decision out only
+            # when nothing identifying remains.
+            return None, replaced, f"{tag} : aucun caractère transmissible ; valeur non transmise"
         if item.required:
             raise Excluded(f"{tag} : valeur obligatoire absente")
         return None, replaced, None
     if item.codes is not None and text not in item.codes:
         raise Excluded(f"{tag} : code « {text} » inconnu")
-    if item.format == A and not is_name(text):
-        raise Excluded(f"{tag} : seuls les lettres, espaces, tirets et apostrophes sont admis")
     if item.format == N and not (text.isascii() and text.isdigit()):
         raise Excluded(f"{tag} : chiffres seulement")
     warning = None
@@ -250,9 +287,13 @@ def fit_value(tag: str, item, attr: str, value) -> tuple[object, dict, str | Non
         raise Excluded(message)
     if item.length is not None and len(text) > item.length:
         message = f"{tag} : {len(text)} caractères après translittération, {item.length} au plus"
+        if attr in DROP_WITH_WARNING:
+            return None, replaced, message + " ; valeur non transmise"
         if attr not in CUT_WITH_WARNING:
             raise Excluded(message)
-        text = text[: item.length].rstrip()
+        # Latin-1 has one byte per character: any cut is on a character boundary. A name
+        # cut after a space or a hyphen would end with it.
+        text = text[: item.length].rstrip(" -")
         warning = message + " ; valeur coupée"
     return text, replaced, warning
 
@@ -345,12 +386,29 @@ def fit_fields(plan, values: dict, out: dict) -> _Findings:
     return findings
 
 
-def fit_records(rows: Iterable[tuple[int, int, dict, tuple]], report: Report) -> Iterator[dict]:
-    """The records that fit, ready for the writer; the others land in report.excluded."""
+def fit_decisions(decisions, report: Report, written: list[int] | None = None) -> Iterator[dict]:
+    """`fit_records` over a queryset of decisions, in its order: the file's rules, for previews too."""
+    return fit_records(_decision_rows(decisions), report, written)
+
+
+NOTHING_IDENTIFYING = "aucun élément d'identification transmissible (NIR, IDENTIFIANT_PE, NOM_NAISSANCE)"
+
+
+def fit_records(
+    rows: Iterable[tuple[int, int, dict, tuple]], report: Report, written: list[int] | None = None
+) -> Iterator[dict]:
+    """The records that fit, ready for the writer; the others land in report.excluded.
+
+    `written`, when given, receives the id of each decision yielded.
+    """
     referents = _Referents()
     for pk, beneficiary_id, values, referent_key in rows:
         record: dict = {}
         person = fit_fields(_PERSON_PLAN, values, record)
+        if not any(record.get(attr) for attr in IDENTIFYING):
+            if person is NOTHING:
+                person = _Findings()
+            person.reasons.append(NOTHING_IDENTIFYING)
         referent_values, referent = referents[referent_key]
         if person is not NOTHING or referent is not NOTHING:
             if person.reasons or referent.reasons:
@@ -367,6 +425,8 @@ def fit_records(rows: Iterable[tuple[int, int, dict, tuple]], report: Report) ->
             for message in person.warnings + referent.warnings:
                 report.warnings.append({"decision": pk, "beneficiary": beneficiary_id, "message": message})
         record.update(referent_values)
+        if written is not None:
+            written.append(pk)
         yield record
 
 
@@ -377,37 +437,81 @@ def load_schema() -> etree.XMLSchema:
     return schema_for(CGPEM)
 
 
-def validate_file(path: Path, schema: etree.XMLSchema | None = None) -> None:
-    """Stream the file through cgpem.xsd; raise CgpemError at the first fault."""
-    schema = schema or load_schema()
-    ended = False
+def validate_file(path: Path) -> None:
+    """Prove the produced file whole and valid; raise CgpemError (French, naming the check).
+
+    The proof is the project's own, not a side effect of one lxml version
+    (lxml 6.2's iterparse with a schema ends a cut document without an
+    error), and memory stays flat whatever the number of decisions:
+
+    1. well-formed to its last byte: a plain streaming parse, without a
+       schema, fails on any cut;
+    2. the root is closed: its own end event must come;
+    3. ENTETE first, then the records, FIN last, nothing else;
+    4. FIN's NB_ENREGISTREMENTS equals the records counted, its DEPARTEMENT
+       and DATE_REFERENCE the header's;
+    5. ENTETE, each record and FIN pass their declaration in cgpem.xsd, one
+       element at a time.
+    """
+    parts = part_schemas(CGPEM)
+    header, detail, footer = CGPEM.header.tag, CGPEM.detail.tag, CGPEM.footer.tag
+    count = 0
+    closed = False
+    identity: tuple[str, str] | None = None  # the header's DEPARTEMENT and DATE_REFERENCE
+    announced: str | None = None
     try:
-        # Events for records only (the other elements are validated all the same),
-        # each record dropped once seen: memory stays flat whatever the size.
         for _event, element in etree.iterparse(
-            str(path),
-            events=("end",),
-            tag=(CGPEM.detail.tag, CGPEM.name),
-            schema=schema,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
+            str(path), events=("end",), resolve_entities=False, no_network=True, load_dtd=False
         ):
-            if element.tag == CGPEM.name and element.getparent() is None:
-                ended = True
+            parent = element.getparent()
+            if parent is None:
+                closed = element.tag == CGPEM.name
                 continue
+            if parent.getparent() is not None:
+                continue  # a field: checked with its record
+            tag = element.tag
+            if tag == detail and identity and announced is None:
+                count += 1
+            elif tag == header and identity is None:
+                identity = _identity(element)
+            elif tag == footer and identity and announced is None:
+                announced = element.findtext("NB_ENREGISTREMENTS", "").strip()
+                if _identity(element) != identity:
+                    raise CgpemError(
+                        f"contrôle de cohérence : DEPARTEMENT ou DATE_REFERENCE de {footer} "
+                        f"différent de {header}"
+                    )
+            else:
+                raise CgpemError(f"contrôle de structure : élément {tag} inattendu à cette place")
+            if (element.tail or "").strip() or (parent.text or "").strip():
+                raise CgpemError(f"contrôle de structure : texte hors enregistrement près de {tag}")
+            schema = parts[tag]
+            if not schema.validate(element):
+                # lxml's message quotes the faulty value (personal data): name the element only.
+                field = re.search(r"Element '([A-Z_]+)'", str(schema.error_log.last_error))
+                where = f", champ {field.group(1)}" if field and field.group(1) != tag else ""
+                number = f" n° {count}" if tag == detail else ""
+                raise CgpemError(f"contrôle cgpem.xsd : {tag}{number} non conforme{where}")
             element.clear(keep_tail=True)
             while element.getprevious() is not None:
-                del element.getparent()[0]
+                del parent[0]
     except etree.XMLSyntaxError as exc:
-        # lxml's message quotes the faulty value (personal data): name the element only.
-        element = re.search(r"Element '([A-Z_]+)'", str(exc))
-        where = f" (élément {element.group(1)})" if element else ""
-        raise CgpemError(f"le fichier produit ne respecte pas cgpem.xsd{where}") from None
-    # With resolve_entities=False, lxml 6 ends a truncated document without an error: the
-    # root's end tag is the proof that the whole file was read.
-    if not ended:
-        raise CgpemError(f"le fichier produit ne respecte pas cgpem.xsd (élément {CGPEM.name} incomplet)")
+        raise CgpemError(f"contrôle de complétude : XML tronqué ou mal formé, ligne {exc.lineno}") from None
+    if not closed:
+        raise CgpemError(f"contrôle de complétude : élément racine {CGPEM.name} non refermé")
+    if identity is None:
+        raise CgpemError(f"contrôle de structure : en-tête {header} absent")
+    if announced is None:
+        raise CgpemError(f"contrôle de complétude : pied {footer} absent")
+    if announced != str(count):
+        raise CgpemError(
+            f"contrôle du nombre d'enregistrements : {footer} annonce {announced}, "
+            f"le fichier en contient {count}"
+        )
+
+
+def _identity(element: etree._Element) -> tuple[str, str]:
+    return (element.findtext("DEPARTEMENT", "").strip(), element.findtext("DATE_REFERENCE", "").strip())
 
 
 def _sha256(path: Path) -> str:
@@ -463,6 +567,16 @@ def _archive(temp: Path, directory: Path, file_name: str) -> Path:
         return path
 
 
+# Ids per UPDATE: within SQLite's limit on query parameters.
+_CHUNK = 500
+
+
+def _mark_carried(ids: list[int], export: CgpemExport) -> None:
+    """Each decision written remembers the file that carried it (the pages show it)."""
+    for start in range(0, len(ids), _CHUNK):
+        OrientationDecision.objects.filter(pk__in=ids[start : start + _CHUNK]).update(last_export=export)
+
+
 def generate_cgpem(
     periodicity: str,
     period_end: date,
@@ -492,26 +606,29 @@ def generate_cgpem(
     os.close(handle)
     temp = Path(temp_name)
     try:
-        rows = _decision_rows(select_decisions(periodicity, period_start, period_end))
-        written = write_file(CGPEM, header, fit_records(rows, report), temp, encoding=ENCODING)
+        carried: list[int] = []
+        records = fit_decisions(select_decisions(periodicity, period_start, period_end), report, carried)
+        written = write_file(CGPEM, header, records, temp, encoding=ENCODING)
         validate_file(temp)
         sha256 = _sha256(temp)
         final = _archive(temp, directory, file_name)
         try:
-            export = CgpemExport.objects.create(
-                file_name=file_name,
-                path=str(final),
-                sha256=sha256,
-                periodicity=periodicity,
-                period_start=period_start,
-                period_end=period_end,
-                records=written,
-                excluded=report.excluded,
-                transliterations=report.transliterations,
-                warnings=report.warnings,
-                created_by=created_by,
-                user=user,
-            )
+            with transaction.atomic():
+                export = CgpemExport.objects.create(
+                    file_name=file_name,
+                    path=str(final),
+                    sha256=sha256,
+                    periodicity=periodicity,
+                    period_start=period_start,
+                    period_end=period_end,
+                    records=written,
+                    excluded=report.excluded,
+                    transliterations=report.transliterations,
+                    warnings=report.warnings,
+                    created_by=created_by,
+                    user=user,
+                )
+                _mark_carried(carried, export)
         except BaseException:
             final.unlink(missing_ok=True)  # no archive without its record
             raise

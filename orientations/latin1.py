@@ -106,3 +106,29 @@ NAME_CHARACTERS = "".join(ch for ch in map(chr, range(256)) if ch.isalpha()) + "
 def is_name(text: str) -> bool:
     """The file's `A` format: letters (accented ones too), space, hyphen and apostrophe."""
     return all(ch.isalpha() or ch in " -'" for ch in text)
+
+
+def to_name(value: str | None) -> Fitted:
+    """`value` fitted to the `A` format: transliterated, and any other character made a space.
+
+    The CGPEM's names are matched by France Travail after the NIR and the identifier: a
+    comma, a digit or a character with no Latin-1 form (« Jean2 », « Dupont, Marie », « 李 »)
+    becomes a space rather than leaving the whole decision out. Each replacement is
+    reported, the spaces collapsed.
+    """
+    text = " ".join((value or "").split())
+    if is_name(text) and not UNSAFE.search(text):
+        return Fitted(text)
+    text = unicodedata.normalize("NFC", text)
+    out = []
+    replaced: dict[str, str] = {}
+    for character in text:
+        if character.isalpha() and not UNSAFE.match(character) or character in " -'":
+            out.append(character)
+            continue
+        replacement = _replacement(character) if ord(character) >= 256 else None
+        if replacement is None or not is_name(replacement):
+            replacement = " "
+        replaced.setdefault(character, replacement)
+        out.append(replacement)
+    return Fitted(" ".join("".join(out).split()), replaced)

@@ -114,3 +114,59 @@ def test_a_request_does_not_look_the_devices_up_on_its_own(client, social_worker
     reads = [query["sql"] for query in queries if device_table in query["sql"]]
     # One read, inside the user's own query, and none of its own.
     assert len(reads) == 1 and reads[0].lstrip().upper().startswith("SELECT") and "accounts_user" in reads[0]
+
+
+@pytest.mark.django_db
+def test_each_enrolment_shows_a_fresh_secret(client, admin_user, settings):
+    """A secret seen at an earlier login (over a shoulder, on a screen left open) is never shown again."""
+    settings.OTP_REQUIRED_FOR_ADMINS = True
+    login(client, admin_user)
+    first = client.get(reverse("otp_setup")).context["secret"]
+    assert client.get(reverse("otp_setup")).context["secret"] == first  # same enrolment, same secret
+    client.post(reverse("logout"))
+
+    login(client, admin_user)
+    second = client.get(reverse("otp_setup")).context["secret"]
+    assert second != first
+    assert TOTPDevice.objects.filter(user=admin_user, confirmed=False).count() == 1
+
+
+def fail(device: TOTPDevice, times: int) -> None:
+    """`times` wrong codes in a row, as django-otp records them."""
+    from django.utils import timezone
+
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_count=times, throttling_failure_timestamp=timezone.now()
+    )
+
+
+@pytest.mark.django_db
+def test_throttled_code_says_so_and_for_how_long(client, social_worker, settings):
+    settings.OTP_REQUIRED_FOR_ADMINS = False
+    device = TOTPDevice.objects.create(user=social_worker, name="app", confirmed=True)
+    login(client, social_worker)
+    fail(device, 6)  # the next code is checked no sooner than 32 seconds later
+    refused = client.post(reverse("otp_verify"), {"token": code(device)}).content.decode()
+    assert "les essais sont ralentis" in refused and "même juste" in refused
+    assert "secondes" in refused
+    assert client.get(reverse("home")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_throttling_delay_is_capped(client, social_worker, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.OTP_REQUIRED_FOR_ADMINS = False
+    device = TOTPDevice.objects.create(user=social_worker, name="app", confirmed=True)
+    login(client, social_worker)
+    fail(device, 40)  # uncapped: 2**39 seconds, some 17 000 years
+    refused = client.post(reverse("otp_verify"), {"token": code(device)}).content.decode()
+    assert "Réessayez dans 15 minutes" in refused
+
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_timestamp=timezone.now() - timedelta(seconds=settings.OTP_THROTTLE_MAX_SECONDS + 1)
+    )
+    assert client.post(reverse("otp_verify"), {"token": code(device)}).status_code == 302
+    assert client.get(reverse("home")).status_code == 200

@@ -114,6 +114,20 @@ def test_active_session_is_kept_and_refreshed(client, social_worker, settings):
 
 
 @pytest.mark.django_db
+def test_a_short_idle_timeout_keeps_an_active_user(client, social_worker, settings):
+    """With a one-minute timeout, activity is written down often enough to count."""
+    settings.SESSION_IDLE_TIMEOUT = settings.SESSION_COOKIE_AGE = 60
+    signed_in(client, social_worker)
+    age_session(client, started_ago=600, seen_ago=40)  # active 40 s after the last write
+    assert client.get(reverse("home")).status_code == 200
+    session = client.session
+    for key in (sessions.STARTED_AT, sessions.LAST_SEEN):
+        session[key] -= 40  # 40 s later: 80 s after the last write, 40 s after the last request
+    session.save()
+    assert client.get(reverse("home")).status_code == 200
+
+
+@pytest.mark.django_db
 def test_absolute_lifetime_ends_even_an_active_session(client, social_worker, settings):
     settings.SESSION_ABSOLUTE_LIFETIME = 10 * 3600
     signed_in(client, social_worker)
@@ -137,7 +151,7 @@ def test_session_is_written_once_a_minute_at_most(client, social_worker):
     # Seen 10 s ago: nothing written, the store's expiry is the one set above.
     assert Session.objects.get().expire_date == expiry
     assert sessions.now() - client.session[sessions.LAST_SEEN] >= 10
-    age_session(client, started_ago=600, seen_ago=sessions.ACTIVITY_RESOLUTION + 5)
+    age_session(client, started_ago=600, seen_ago=sessions.activity_resolution() + 5)
     expiry = Session.objects.get().expire_date
     client.get(reverse("home"))
     # A minute old: the last-seen time and the store's expiry move forward.

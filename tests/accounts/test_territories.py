@@ -136,3 +136,53 @@ def test_the_territory_filter_follows_territories_added_renamed_and_deleted(clie
     assert offered() == ["Castelsarrasin", "Grand Montauban"]
     montauban.delete()
     assert offered() == ["Castelsarrasin"]
+
+
+@pytest.mark.django_db
+def test_add_user_gives_an_admin_no_territory():
+    TerritoryFactory(name="Montauban", communes="82121")
+    with pytest.raises(CommandError, match="Un administrateur voit tout le Département"):
+        run_add_user("adm", "--role", "admin", "--territory", "Montauban")
+    assert not User.objects.filter(username="adm").exists()
+
+    run_add_user("lea", "--role", "social_worker", "--territory", "Montauban")
+    out = run_add_user("lea", "--role", "admin")  # promoted: the territories go
+    assert "territoires sont retirés" in out
+    assert not User.objects.get(username="lea").territories.exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_site_refuses_a_territory_to_an_admin_and_says_why(client, admin_user):
+    from tests.accounts.test_admin_site import _change
+
+    territory = TerritoryFactory(name="Sud", communes="82079")
+    worker = UserFactory(username="ts-sud", role="social_worker")
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+
+    page = client.get(reverse("admin:accounts_user_change", args=[admin_user.pk])).content.decode()
+    assert "Ils ne limitent pas les administrateurs" in page
+    # Oneself, another admin, or a social worker made admin with their territories: refused.
+    for user, role in (
+        (admin_user, "admin"),
+        (UserFactory(username="adm2", role="admin"), "admin"),
+        (worker, "admin"),
+    ):
+        refused = _change(client, user, role=role, territories=[territory.pk])
+        assert refused.status_code == 200 and "les territoires ne le limitent pas" in refused.content.decode()
+        assert not user.territories.exists()
+    assert _change(client, worker, territories=[territory.pk]).status_code == 302
+    assert list(worker.territories.all()) == [territory]
+
+    added = client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "username": "adm3",
+            "role": "admin",
+            "password1": "une phrase de passe assez longue",
+            "password2": "une phrase de passe assez longue",
+            "usable_password": "true",
+            "territories": [territory.pk],
+        },
+    )
+    assert "les territoires ne le limitent pas" in added.content.decode()
+    assert not User.objects.filter(username="adm3").exists()

@@ -310,14 +310,14 @@ def test_a_crash_in_the_middle_leaves_nothing_half_written(tmp_path, monkeypatch
     monkeypatch.setattr(pecgm_import, "BATCH_SIZE", 2)
     people = [BeneficiaryFactory() for _ in range(6)]
     before = data_counts()
-    real_add = pecgm_import._Writer.add
+    real_add = pecgm_import._Batches.add
 
     def add_then_crash(self, record):
         if record.number == 5:
             raise OSError(errno.ENOSPC, "No space left on device", "/srv/liaison/tmp")
         real_add(self, record)
 
-    monkeypatch.setattr(pecgm_import._Writer, "add", add_then_crash)
+    monkeypatch.setattr(pecgm_import._Batches, "add", add_then_crash)
     with pytest.raises(OSError):
         import_pecgm(pecgm_file(tmp_path, [record_for(person) for person in people], JAN))
     assert data_counts() == before
@@ -328,7 +328,7 @@ def test_a_crash_in_the_middle_leaves_nothing_half_written(tmp_path, monkeypatch
     assert "rien n'a été enregistré" in run.error_message.lower()
 
     # The same file may then be imported for real.
-    monkeypatch.setattr(pecgm_import._Writer, "add", real_add)
+    monkeypatch.setattr(pecgm_import._Batches, "add", real_add)
     assert import_pecgm(pecgm_file(tmp_path, [record_for(p) for p in people], JAN)).matched_nir == 6
 
 

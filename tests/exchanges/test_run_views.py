@@ -136,7 +136,7 @@ def test_pages_are_for_admins_only(client, orientation_officer):
 
 
 def test_alert_when_the_last_fetch_failed(settings):
-    settings.EXCHANGE_ALERT_DAY = 28
+    settings.PECGM_ALERT_AFTER_DAY = 28
     finished_run(status=RunStatus.FAILED, error_message="Identifiant ou mot de passe refusé (401)")
     alerts = exchange_alerts(date(2025, 3, 3))
     assert any("a échoué" in a.message and "401" in a.message for a in alerts)
@@ -144,11 +144,11 @@ def test_alert_when_the_last_fetch_failed(settings):
     assert not any("réception" in a.message for a in exchange_alerts(date(2025, 3, 3)))
 
 
-def test_alert_when_no_monthly_file_by_the_alert_day(settings):
-    settings.EXCHANGE_ALERT_DAY = 10
+def test_alert_when_no_monthly_file_after_the_alert_day(settings):
+    settings.PECGM_ALERT_AFTER_DAY = 10
     settings.EXCHANGE_MONTHLY_DEPOSIT_DAY = 28
-    assert exchange_alerts(date(2025, 3, 9)) == []
-    assert any("Aucun fichier PECGM mensuel" in a.message for a in exchange_alerts(date(2025, 3, 10)))
+    assert exchange_alerts(date(2025, 3, 10)) == []
+    assert any("Aucun fichier PECGM mensuel" in a.message for a in exchange_alerts(date(2025, 3, 11)))
     ImportRun.objects.create(
         file_name="PECGM_082_20250228_M.xml",
         sha256="a" * 64,
@@ -156,11 +156,11 @@ def test_alert_when_no_monthly_file_by_the_alert_day(settings):
         reference_date=date(2025, 2, 28),
         status=ImportStatus.IMPORTED,
     )
-    assert exchange_alerts(date(2025, 3, 10)) == []
+    assert exchange_alerts(date(2025, 3, 11)) == []
 
 
 def test_alert_when_cgpem_not_deposited(settings):
-    settings.EXCHANGE_ALERT_DAY = 28
+    settings.PECGM_ALERT_AFTER_DAY = 28
     settings.EXCHANGE_MONTHLY_DEPOSIT_DAY = 1
     assert any("CGPEM" in a.message for a in exchange_alerts(date(2025, 3, 2)))
     CgpemExport.objects.create(
@@ -176,7 +176,7 @@ def test_alert_when_cgpem_not_deposited(settings):
 
 
 def test_home_page_shows_alerts_to_admins_only(client, admin_user, social_worker, settings):
-    settings.EXCHANGE_ALERT_DAY = 28
+    settings.PECGM_ALERT_AFTER_DAY = 28
     finished_run(status=RunStatus.FAILED, error_message="Serveur d'échanges injoignable")
     client.login(username=admin_user.username, password=TEST_PASSWORD)
     assert "Serveur d&#x27;échanges injoignable" in client.get(reverse("home")).content.decode()
@@ -186,12 +186,36 @@ def test_home_page_shows_alerts_to_admins_only(client, admin_user, social_worker
 
 
 def test_an_alert_links_elsewhere_but_not_to_the_page_it_is_on(admin_client, settings):
-    settings.EXCHANGE_ALERT_DAY = 1  # the monthly stock is due, and none was imported
+    settings.PECGM_ALERT_AFTER_DAY = 0  # the monthly stock is overdue whatever today is, and none imported
     runs_page = reverse("exchange_runs")
     home = admin_client.get(reverse("home")).content.decode()
     assert "Aucun fichier PECGM mensuel importé" in home and f'href="{runs_page}">Voir' in home
     page = admin_client.get(runs_page).content.decode()
     assert "Aucun fichier PECGM mensuel importé" in page and f'href="{runs_page}">Voir' not in page
+
+
+def test_a_fetch_lists_its_rejects_and_links_each_import_to_its_grouped_warnings(admin_client):
+    from exchanges.models import ImportReject, RejectLevel
+
+    imported = ImportRun.objects.create(
+        file_name="PECGM_082_20250531_M.xml", status=ImportStatus.IMPORTED_WITH_REJECTS, warnings=2
+    )
+    ImportReject.objects.create(run=imported, record_number=4, field="NIR", message="NIR refusé")
+    for number in (1, 2):
+        ImportReject.objects.create(
+            run=imported,
+            level=RejectLevel.WARNING,
+            record_number=number,
+            field="CONSEILLER_PE",
+            message="plus long que 27 caractères : gardé en entier",
+        )
+    run = finished_run(files=[{"name": imported.file_name, "status": "imported", "import_run": imported.pk}])
+    page = admin_client.get(reverse("exchange_run_detail", args=[run.pk])).content.decode()
+    assert "NIR refusé" in page
+    assert "plus long que 27" not in page  # on the import's page, grouped
+    assert reverse("import_run_detail", args=[imported.pk]) in page
+    grouped = admin_client.get(reverse("import_run_detail", args=[imported.pk])).content.decode()
+    assert "<strong>2 ×</strong>" in grouped and "CONSEILLER_PE" in grouped
 
 
 # --- What is stuck ------------------------------------------------------------------
@@ -204,7 +228,7 @@ def _aged(run: ExchangeRun, minutes: int) -> ExchangeRun:
 
 
 def test_the_home_page_shows_an_exchange_running_or_waiting_too_long(admin_client, settings):
-    settings.EXCHANGE_ALERT_DAY = 28
+    settings.PECGM_ALERT_AFTER_DAY = 28
     settings.EXCHANGE_STUCK_ALERT_MINUTES = 90
     running = _aged(ExchangeRun.objects.create(direction=Direction.FETCH, status=RunStatus.RUNNING), 120)
     _aged(ExchangeRun.objects.create(direction=Direction.DEPOSIT, status=RunStatus.QUEUED), 30)  # not yet
@@ -241,7 +265,7 @@ def test_a_stuck_exchange_is_emailed_to_admins_once(settings, mailoutbox):
 def test_a_worker_that_does_not_answer_is_an_alert(admin_client, settings):
     from exchanges.runs import WorkerSeen, worker_seen
 
-    settings.EXCHANGE_ALERT_DAY = 28
+    settings.PECGM_ALERT_AFTER_DAY = 28
     settings.EXCHANGE_REAPER_MINUTES = 2
     settings.CELERY_TASK_ALWAYS_EAGER = False  # production: tasks need a worker
     assert "Aucun worker Celery n&#x27;a encore répondu" in admin_client.get(reverse("home")).content.decode()

@@ -162,12 +162,12 @@ def test_an_import_interrupted_by_our_fault_is_taken_again_by_the_next_fetch(
     publish(
         exchange_server, tmp_path, JAN, [record_for(person) for person in BeneficiaryFactory.create_batch(3)]
     )
-    real_add = pecgm_import._Writer.add
+    real_add = pecgm_import._Batches.add
 
     def disk_full(self, record):
         raise OSError(errno.ENOSPC, "No space left on device", "/srv/liaison/data")
 
-    monkeypatch.setattr(pecgm_import._Writer, "add", disk_full)
+    monkeypatch.setattr(pecgm_import._Batches, "add", disk_full)
     first = fetch_pecgm.delay(started_by="beat").get()
     assert first["status"] == "interrupted"
     assert "Disque plein" in first["error"] and "/srv/liaison/data" in first["error"]
@@ -175,7 +175,7 @@ def test_an_import_interrupted_by_our_fault_is_taken_again_by_the_next_fetch(
     assert interrupted.status == ImportStatus.INTERRUPTED
     ImportRun.objects.filter(pk=interrupted.pk).update(error_message="Un message quelconque.")
 
-    monkeypatch.setattr(pecgm_import._Writer, "add", real_add)
+    monkeypatch.setattr(pecgm_import._Batches, "add", real_add)
     second = fetch_pecgm.delay(started_by="beat").get()
     assert second["status"] == "succeeded", second
     assert second["counts"]["imported"] == 1 and second["counts"]["rejected"] == 0
@@ -286,15 +286,13 @@ def _beat_schedule_with(tmp_path, **env) -> subprocess.CompletedProcess:
 def test_beat_schedule_from_the_environment(tmp_path):
     default = json.loads(_beat_schedule_with(tmp_path).stdout)
     assert sorted(default) == ["cgpem-monthly-stock", "pecgm-monthly-stock"]
-    assert default["pecgm-monthly-stock"][:2] == [
-        "exchanges.tasks.fetch_pecgm",
-        {"periodicities": ["M"], "started_by": "beat"},
-    ]
-    assert "0 6 5 * *" in default["pecgm-monthly-stock"][2]
+    # Every day: the task polls from PECGM_POLL_FROM_DAY until the month's stock is imported.
+    assert default["pecgm-monthly-stock"][:2] == ["exchanges.tasks.poll_monthly_stock", {}]
+    assert "0 6 * * *" in default["pecgm-monthly-stock"][2]
     changed = json.loads(
         _beat_schedule_with(
             tmp_path,
-            EXCHANGE_MONTHLY_FETCH_DAY="3",
+            PECGM_POLL_FROM_DAY="3",
             EXCHANGE_SCHEDULE_HOUR="7",
             EXCHANGE_DAILY_FETCH="true",
             EXCHANGE_DAILY_DEPOSIT="on",
@@ -302,7 +300,7 @@ def test_beat_schedule_from_the_environment(tmp_path):
         ).stdout
     )
     assert sorted(changed) == ["cgpem-daily-flux", "pecgm-daily-flux", "pecgm-monthly-stock"]
-    assert "0 7 3 * *" in changed["pecgm-monthly-stock"][2]
+    assert "0 7 * * *" in changed["pecgm-monthly-stock"][2]
     assert changed["cgpem-daily-flux"][1] == {"periodicity": "Q", "started_by": "beat"}
     refused = _beat_schedule_with(tmp_path, EXCHANGE_URL="http://echanges.example.fr")
     assert refused.returncode != 0 and "EXCHANGE_URL must start with https://" in refused.stderr

@@ -21,6 +21,7 @@ from exchanges.models import (
 )
 from exchanges.pecgm_import import import_pecgm
 from orientations.models import OrientationChange
+from tests.beneficiaries.factories import followup, registered
 from tests.exchanges.import_files import pecgm_file, record_for
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory
 from tests.orientations.factories import DecisionFactory
@@ -149,7 +150,12 @@ def test_case_page_shows_received_data_and_candidates(admin_client, admin_user, 
     assert (entry.user, entry.object_id) == (admin_user, str(case.pk))
 
 
-def test_case_page_offers_only_candidates_within_the_users_territories(client, admin_user, conflict):
+def test_territories_do_not_bind_admins_on_the_case_page(client, admin_user, conflict):
+    """An admin manages accounts and territories: a territory of theirs would be a limit they can lift.
+
+    They see the whole Département (beneficiaries.scoping), even when a territory reached
+    their account some other way than the admin site and add_user, which refuse it.
+    """
     from accounts.models import Territory
 
     case, person = conflict
@@ -158,8 +164,7 @@ def test_case_page_offers_only_candidates_within_the_users_territories(client, a
     client.login(username=admin_user.username, password=TEST_PASSWORD)
     response = client.get(reverse("review_detail", args=[case.pk]))
     assert response.status_code == 200
-    assert response.context["candidates"] == []
-    assert person.display_name not in response.content.decode()
+    assert [candidate.pk for candidate in response.context["candidates"]] == [person.pk]
 
 
 def test_link_to_a_candidate(admin_client, admin_user, conflict):
@@ -228,6 +233,18 @@ def test_merge_a_person_created_from_france_travail(admin_client, tmp_path):
     assert (case.status, case.beneficiary) == (ReviewStatus.LINKED, local)
 
 
+def test_review_search_is_the_lists_search(admin_client, tmp_path):
+    """A NIR typed with spaces and a France Travail identifier find the person, as in the lists."""
+    local = BeneficiaryFactory(nir="185058212145627", caf_number="")
+    known = BeneficiaryFactory()
+    followup(known, **registered(ft_identifier="7654321K"))
+    import_pecgm(pecgm_file(tmp_path, [record_for(local, nir="", birth_name="NOM-DIFFERENT")], JAN))
+    case = ReviewCase.objects.get(reason=ReviewReason.CREATED_FROM_FT)
+    url = reverse("review_detail", args=[case.pk])
+    assert local.display_name in admin_client.post(url, {"nom": "1 85 05 82 121 456"}).content.decode()
+    assert known.display_name in admin_client.post(url, {"nom": "7654321k"}).content.decode()
+
+
 def test_confirm_a_person_created_from_france_travail(admin_client, tmp_path):
     import_pecgm(pecgm_file(tmp_path, [record_for(None)], JAN))
     case = ReviewCase.objects.get()
@@ -266,6 +283,28 @@ def test_link_moves_the_decisions_of_the_person_created_from_france_travail(admi
     assert list(decision.changes.all()) == [change]
     case.refresh_from_db()
     assert (case.status, case.beneficiary) == (ReviewStatus.LINKED, local)
+
+
+def test_a_decision_moved_by_rattacher_goes_in_the_next_flux_under_the_right_identity(
+    admin_client, created_case
+):
+    from datetime import datetime
+    from pathlib import Path
+
+    from django.utils import timezone
+    from lxml import etree
+
+    from orientations.cgpem import generate_cgpem
+
+    case, created, local = created_case
+    long_ago = datetime(2024, 5, 1, 12, tzinfo=timezone.get_current_timezone())
+    DecisionFactory(beneficiary=created, decision_date=date(2024, 5, 1), changed_at=long_ago)
+    today = timezone.localdate()
+    assert generate_cgpem("Q", today).records == 0
+    admin_client.post(reverse("review_resolve", args=[case.pk]), {"action": "link", "beneficiary": local.pk})
+    export = generate_cgpem("Q", today)
+    names = [element.text for element in etree.parse(Path(export.path)).iter("NOM_NAISSANCE")]
+    assert names == [local.birth_name]
 
 
 def test_link_is_refused_when_both_people_have_decisions(admin_client, created_case):

@@ -194,22 +194,118 @@ def test_a_name_stored_decomposed_is_written_composed():
     assert decision.pk not in [item["decision"] for item in export.warnings]
 
 
-def test_a_name_over_25_letters_after_transliteration_is_left_out_with_its_reason():
-    long_name = BeneficiaryFactory(birth_name="Œ" * 13)  # 26 letters once written "OE"
+def test_a_birth_name_or_first_name_over_25_letters_is_cut_at_25_with_a_warning():
+    """France Travail matches first on the NIR and the identifier: a long name never leaves a decision out."""
+    long_name = BeneficiaryFactory(birth_name="Œ" * 13, first_name="Marie-Christine-Alexandrine")  # 26, 27
     fits = BeneficiaryFactory(birth_name="A" * 25)
-    excluded = DecisionFactory(beneficiary=long_name)
+    cut = DecisionFactory(beneficiary=long_name)
     DecisionFactory(beneficiary=fits)
     export = generate_cgpem("M", date(2025, 1, 31))
-    assert export.records == 1
-    assert [r["NOM_NAISSANCE"] for r in records(Path(export.path))] == ["A" * 25]
-    assert export.excluded == [
+    assert export.records == 2
+    assert export.excluded == []
+    written = {r["NOM_NAISSANCE"]: r for r in records(Path(export.path))}
+    assert set(written) == {"A" * 25, "OE" * 12 + "O"}
+    assert written["OE" * 12 + "O"]["PRENOM"] == "Marie-Christine-Alexandri"
+    assert [w["message"] for w in export.warnings if w["decision"] == cut.pk] == [
+        "NOM_NAISSANCE : 26 caractères après translittération, 25 au plus ; valeur coupée",
+        "PRENOM : 27 caractères après translittération, 25 au plus ; valeur coupée",
+    ]
+    assert [t["field"] for t in export.transliterations] == ["NOM_NAISSANCE"]
+
+
+def test_a_cut_name_does_not_end_with_a_space_or_a_hyphen():
+    DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="Abcdefghijklmnopqrstuvwx-Yz"))  # "-" is 25th
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert records(Path(export.path))[0]["NOM_NAISSANCE"] == "Abcdefghijklmnopqrstuvwx"
+
+
+def test_a_marital_name_that_cannot_be_written_leaves_out_that_field_not_the_decision():
+    person = BeneficiaryFactory(usage_name="Épouse " + "Q" * 25)  # 32 characters
+    decision = DecisionFactory(beneficiary=person)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 1 and export.excluded == []
+    record = records(Path(export.path))[0]
+    assert "NOM_MARITAL" not in record
+    assert record["NOM_NAISSANCE"] == person.birth_name
+    assert export.warnings == [
         {
-            "decision": excluded.pk,
-            "beneficiary": long_name.pk,
-            "reasons": ["NOM_NAISSANCE : 26 caractères après translittération, 25 au plus"],
+            "decision": decision.pk,
+            "beneficiary": person.pk,
+            "message": "NOM_MARITAL : 32 caractères après translittération, 25 au plus ; "
+            "valeur non transmise",
         }
     ]
-    assert export.transliterations == []  # only written records are listed
+
+
+@pytest.mark.parametrize(
+    ("stored", "written"),
+    [
+        ("Jean2", "Jean"),
+        ("Dupont, Marie", "Dupont Marie"),
+        ("Anne 2e", "Anne e"),
+        ("O’Neil…", "O'Neil"),
+        ("Jean-李-Paul", "Jean- -Paul"),
+    ],
+)
+def test_a_character_outside_format_a_becomes_a_space(stored, written):
+    decision = DecisionFactory(beneficiary=BeneficiaryFactory(first_name=stored))
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.excluded == []
+    assert records(Path(export.path))[0]["PRENOM"] == written
+    assert [t["field"] for t in export.transliterations if t["decision"] == decision.pk] == ["PRENOM"]
+
+
+def test_a_name_with_nothing_writable_is_sent_empty_when_the_nir_identifies_the_person():
+    person = BeneficiaryFactory(first_name="李", nir="185078218682245")
+    decision = DecisionFactory(beneficiary=person)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 1
+    record = records(Path(export.path))[0]
+    assert record["PRENOM"] == "" and record["NIR"] == "1850782186822"
+    assert export.warnings[0]["decision"] == decision.pk
+    assert export.warnings[0]["message"].startswith("PRENOM : aucun caractère transmissible")
+
+
+def test_a_decision_is_left_out_only_when_nothing_identifying_can_be_written():
+    person = BeneficiaryFactory(birth_name="1234", first_name="李", nir="")
+    decision = DecisionFactory(beneficiary=person)
+    export = generate_cgpem("M", date(2025, 1, 31))
+    assert export.records == 0
+    assert export.excluded == [
+        {"decision": decision.pk, "beneficiary": person.pk, "reasons": [cgpem.NOTHING_IDENTIFYING]}
+    ]
+
+
+def test_anonymised_people_are_never_sent(settings):
+    from audit.retention import anonymise
+
+    kept = DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))
+    gone = DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))
+    anonymise(gone.beneficiary)
+    stock = generate_cgpem("M", date(2025, 1, 31))
+    assert stock.records == 1
+    assert [r["NOM_NAISSANCE"] for r in records(Path(stock.path))] == [kept.beneficiary.birth_name]
+    # Not in a flux either, although anonymising changed the person's identity today.
+    assert generate_cgpem("Q", timezone.localdate()).records == 0
+
+
+def test_a_corrected_identity_sends_the_decision_again_in_the_next_flux():
+    from beneficiaries.models import Beneficiary
+
+    decision = DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))
+    DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))
+    today = timezone.localdate()
+    assert generate_cgpem("Q", today).records == 0
+    person = Beneficiary.objects.get(pk=decision.beneficiary_id)
+    person.birth_name = "Nouveaunom"
+    person.save()
+    export = generate_cgpem("H", today)
+    assert [r["NOM_NAISSANCE"] for r in records(Path(export.path))] == ["Nouveaunom"]
+    # Saving without a change to the identity does not count.
+    other = Beneficiary.objects.exclude(pk=person.pk).get()
+    other.commune_code = "82121"
+    other.save()
+    assert generate_cgpem("Q", today).records == 1
 
 
 def test_a_long_correspondent_service_is_cut_with_a_warning():
@@ -245,19 +341,12 @@ def test_a_bad_phone_leaves_the_decision_out(phone):
 def test_several_problems_are_all_reported():
     body = ReferentBodyFactory()
     type(body).objects.filter(pk=body.pk).update(name="N" * 60, address="A" * 40)
-    person = BeneficiaryFactory(first_name="Jean2")
+    person = BeneficiaryFactory(nir="", birth_name="1234")
     DecisionFactory(beneficiary=person, referent_body=body, correspondent=None)
     export = generate_cgpem("M", date(2025, 1, 31))
     reasons = export.excluded[0]["reasons"]
-    assert any(reason.startswith("PRENOM : seuls les lettres") for reason in reasons)
+    assert cgpem.NOTHING_IDENTIFYING in reasons
     assert any(reason.startswith("ORGANISME_REFERENT : 101 caractères") for reason in reasons)
-
-
-def test_a_character_without_latin1_form_leaves_the_decision_out():
-    DecisionFactory(beneficiary=BeneficiaryFactory(first_name="李"))
-    export = generate_cgpem("M", date(2025, 1, 31))
-    assert export.records == 0
-    assert "U+674E" in export.excluded[0]["reasons"][0]
 
 
 def test_france_travail_identifier_and_institution_code_come_from_the_followup():
@@ -342,7 +431,7 @@ def test_an_invalid_file_is_never_archived_and_the_error_quotes_no_value(monkeyp
     monkeypatch.setattr(cgpem, "write_file", broken_writer)
     with pytest.raises(CgpemError) as error:
         generate_cgpem("M", date(2025, 1, 31))
-    assert "cgpem.xsd (élément PRENOM)" in str(error.value)
+    assert "contrôle cgpem.xsd : ORIENTATION n° 1 non conforme, champ PRENOM" in str(error.value)
     assert "Jean2" not in str(error.value)
     assert CgpemExport.objects.count() == 0
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
@@ -573,15 +662,125 @@ def test_whitespace_is_collapsed_before_writing():
     assert (record["PRENOM"], record["NOM_NAISSANCE"]) == ("Jean Pierre", "Le Goff")
 
 
-@pytest.mark.parametrize("cut", [100, 600, -10, -1])
-def test_a_truncated_file_fails_the_validation(tmp_path, cut):
+def _cut_points(data: bytes) -> dict[str, int]:
+    """Where a write can stop, found in a real generated file."""
+    second = data.index(b"<ORIENTATION>", data.index(b"<ORIENTATION>") + 1)
+    footer = data.index(b"<FIN>")
+    return {
+        "inside the header": data.index(b"<ENTETE>") + 20,
+        "inside a tag name": data.index(b"<ORIENTATION>") + 5,
+        "inside a record": data.index(b"<NOM_NAISSANCE>", second) + 3,
+        "between two records": second,
+        "after the last record, before the footer": footer,
+        "inside the footer": data.index(b"<NB_ENREGISTREMENTS>") + 21,
+        "after the footer, before the root's end": data.index(b"</FIN>") + len(b"</FIN>") + 1,
+        "one byte short": len(data) - 1,
+    }
+
+
+CUTS = list(_cut_points(b"<ENTETE><ORIENTATION><ORIENTATION><NOM_NAISSANCE><FIN><NB_ENREGISTREMENTS></FIN>"))
+
+
+@pytest.mark.parametrize("where", CUTS)
+def test_a_file_cut_anywhere_fails_the_validation(tmp_path, where):
     DecisionFactory.create_batch(3)
     export = generate_cgpem("M", date(2025, 1, 31))
+    data = Path(export.path).read_bytes()
     truncated = tmp_path / "truncated.xml"
-    truncated.write_bytes(Path(export.path).read_bytes()[:cut])
-    with pytest.raises(CgpemError, match="cgpem.xsd"):
+    truncated.write_bytes(data[: _cut_points(data)[where]])
+    with pytest.raises(CgpemError, match="^contrôle de complétude : "):
         cgpem.validate_file(truncated)
     cgpem.validate_file(Path(export.path))  # the whole file passes
+
+
+def test_every_single_byte_cut_fails_the_validation(tmp_path):
+    """Whatever lxml does with a cut document: no prefix of the file passes."""
+    DecisionFactory.create_batch(2)
+    data = Path(generate_cgpem("M", date(2025, 1, 31)).path).read_bytes()
+    truncated = tmp_path / "truncated.xml"
+    passed = []
+    for cut in range(len(data)):
+        truncated.write_bytes(data[:cut])
+        try:
+            cgpem.validate_file(truncated)
+        except CgpemError:
+            continue
+        passed.append(cut)
+    assert passed == []
+
+
+def test_a_cut_file_fails_even_if_the_parser_ends_it_quietly(tmp_path, monkeypatch):
+    """The proof of completeness is validate_file's own: a parser that ends a cut document
+    without an error (lxml 6.2's iterparse with a schema does) changes nothing."""
+    real = etree.iterparse
+
+    def quiet_iterparse(*args, **kwargs):
+        try:
+            yield from real(*args, **kwargs)
+        except etree.XMLSyntaxError:
+            return
+
+    DecisionFactory.create_batch(3)
+    data = Path(generate_cgpem("M", date(2025, 1, 31)).path).read_bytes()
+    monkeypatch.setattr(cgpem.etree, "iterparse", quiet_iterparse)
+    truncated = tmp_path / "truncated.xml"
+    for cut in _cut_points(data).values():
+        truncated.write_bytes(data[:cut])
+        with pytest.raises(CgpemError, match="^contrôle de complétude : élément racine CGPEM non refermé"):
+            cgpem.validate_file(truncated)
+
+
+def _edited(tmp_path, old: bytes, new: bytes) -> Path:
+    DecisionFactory.create_batch(3)
+    data = Path(generate_cgpem("M", date(2025, 1, 31)).path).read_bytes()
+    assert old in data
+    path = tmp_path / "edited.xml"
+    path.write_bytes(data.replace(old, new, 1))
+    return path
+
+
+def test_a_footer_that_miscounts_the_records_fails_the_validation(tmp_path):
+    path = _edited(tmp_path, b"<NB_ENREGISTREMENTS>3<", b"<NB_ENREGISTREMENTS>4<")
+    with pytest.raises(
+        CgpemError, match="contrôle du nombre d'enregistrements : FIN annonce 4, le fichier en contient 3"
+    ):
+        cgpem.validate_file(path)
+
+
+def test_a_whole_record_missing_fails_the_validation(tmp_path):
+    """Well-formed, every element valid, but one record short of the footer's count."""
+    DecisionFactory.create_batch(3)
+    data = Path(generate_cgpem("M", date(2025, 1, 31)).path).read_bytes()
+    first = data.index(b"<ORIENTATION>")
+    second = data.index(b"<ORIENTATION>", first + 1)
+    path = tmp_path / "short.xml"
+    path.write_bytes(data[:first] + data[second:])
+    with pytest.raises(CgpemError, match="FIN annonce 3, le fichier en contient 2"):
+        cgpem.validate_file(path)
+
+
+def test_a_footer_of_another_file_fails_the_validation(tmp_path):
+    path = _edited(
+        tmp_path,
+        b"<TYPE_ENREGISTREMENT>F</TYPE_ENREGISTREMENT><DEPARTEMENT>082<",
+        b"<TYPE_ENREGISTREMENT>F</TYPE_ENREGISTREMENT><DEPARTEMENT>081<",
+    )
+    with pytest.raises(CgpemError, match="contrôle de cohérence : DEPARTEMENT ou DATE_REFERENCE de FIN"):
+        cgpem.validate_file(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (b"</FIN>", b"</FIN><FIN/>", "élément FIN inattendu"),
+        (b"<ENTETE>", b"<ORIENTATION/><ENTETE>", "élément ORIENTATION inattendu"),
+        (b"</ENTETE>", b"</ENTETE>texte", "texte hors enregistrement"),
+    ],
+)
+def test_elements_out_of_place_fail_the_validation(tmp_path, old, new, message):
+    path = _edited(tmp_path, old, new)
+    with pytest.raises(CgpemError, match=f"contrôle de structure : {message}"):
+        cgpem.validate_file(path)
 
 
 def test_a_date_that_cannot_be_written_leaves_the_decision_out_not_the_file():

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 def test_export_cgpem_json_summary(tmp_path):
     DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="Cœur"))
-    excluded = DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="X" * 26))
+    # Nothing identifying can be written (a long name is only cut: issue 21).
+    excluded = DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="12", nir=""))
     output = tmp_path / "cgpem.xml"
     out = StringIO()
     call_command(
@@ -37,7 +38,7 @@ def test_export_cgpem_json_summary(tmp_path):
     assert summary["records"] == 1
     assert summary["file"] == "CGPEM_082_20250131_M.xml"
     assert summary["excluded"][0]["decision"] == excluded.pk
-    assert "25 au plus" in summary["excluded"][0]["reasons"][0]
+    assert "aucun élément d'identification" in summary["excluded"][0]["reasons"][0]
     assert summary["transliterated"][0]["replaced"] == {"œ": "oe"}
     assert output.read_bytes() == Path(summary["archive"]).read_bytes()
     assert CgpemExport.objects.count() == 1
@@ -102,14 +103,16 @@ def test_export_cgpem_refuses_a_future_or_mid_month_period_end_and_writes_nothin
 
 
 def test_exports_pages_list_exclusions_and_serve_the_file(client, admin_user):
-    DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="X" * 26))
+    DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="X" * 26))  # cut, with a warning
+    DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="12", nir=""))  # left out
     DecisionFactory(beneficiary=BeneficiaryFactory(birth_name="Œuvray"))
     export = generate_cgpem("M", date(2025, 1, 31))
     client.login(username=admin_user.username, password=TEST_PASSWORD)
     listing = client.get(reverse("cgpem_exports"))
     assert "CGPEM_082_20250131_M.xml" in listing.content.decode()
     detail = client.get(reverse("cgpem_export_detail", args=[export.pk])).content.decode()
-    assert "NOM_NAISSANCE : 26 caractères après translittération, 25 au plus" in detail
+    assert "NOM_NAISSANCE : 26 caractères après translittération, 25 au plus ; valeur coupée" in detail
+    assert "aucun élément d&#x27;identification transmissible" in detail
     assert "« Œ » → « OE »" in detail
     download = client.get(reverse("cgpem_download", args=[export.pk]))
     assert download.status_code == 200

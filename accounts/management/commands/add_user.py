@@ -49,11 +49,17 @@ class Command(BaseCommand):
             help=(
                 "Territoire du compte (répétable) : le nom d'un territoire existant, ou un code INSEE "
                 "de commune, qui désigne un territoire d'une seule commune (créé au besoin). "
-                "Remplace les territoires existants du compte."
+                "Remplace les territoires existants du compte. Un administrateur n'en a pas : "
+                "il voit tout le Département."
             ),
         )
 
     def handle(self, *args, **options):
+        if options["role"] == Role.ADMIN and options["territory"]:
+            raise CommandError(
+                "Un administrateur voit tout le Département : les territoires ne le limitent pas "
+                "(il gère les comptes). Retirez --territory, ou choisissez un autre rôle."
+            )
         password = None
         if options["password_stdin"]:
             if sys.stdin.isatty():
@@ -81,6 +87,12 @@ class Command(BaseCommand):
             user.save()
             if options["territory"] is not None:
                 user.territories.set([territory_for(code) for code in options["territory"]])
+            if user.role == Role.ADMIN and user.territories.exists():
+                # Become an admin: the territories no longer limit anything (beneficiaries.scoping).
+                user.territories.clear()
+                self.stdout.write(
+                    "Administrateur : ses territoires sont retirés (il voit tout le Département)."
+                )
 
         verb = "créé" if created else "mis à jour"
         self.stdout.write(f"Compte {user.username} {verb} (rôle : {user.get_role_display()}).")

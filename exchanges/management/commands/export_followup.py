@@ -1,9 +1,8 @@
-import os
-
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 import audit
 from exchanges.followup_export import write_csv
+from exchanges.private_files import OutputExists, create_private_text
 
 
 class Command(BaseCommand):
@@ -13,14 +12,21 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--output", help="fichier CSV à écrire (par défaut : la sortie standard)")
+        parser.add_argument(
+            "--output", help="nouveau fichier CSV à écrire (par défaut : la sortie standard) ; jamais écrasé"
+        )
 
     def handle(self, *args, **options):
         output = options["output"]
         if output:
             # Readable by the service account only, as export_person's: it holds every NIR.
-            descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8-sig", newline="") as out:
+            try:
+                out = create_private_text(output, encoding="utf-8-sig", newline="")
+            except OutputExists:
+                raise CommandError(
+                    f"Le fichier {output} existe déjà : choisissez un nouveau nom (l'export n'écrase rien)."
+                ) from None
+            with out:
                 count = write_csv(out)
             self.stderr.write(f"{count} bénéficiaires exportés dans {output}")
         else:

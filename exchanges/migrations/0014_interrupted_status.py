@@ -25,7 +25,7 @@ def back(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchanges', '0010_readable_field_titles'),
+        ('exchanges', '0013_merge_reading_policy_and_site_change'),
     ]
 
     operations = [

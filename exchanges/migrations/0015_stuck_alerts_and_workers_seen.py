@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchanges', '0011_interrupted_status'),
+        ('exchanges', '0014_interrupted_status'),
     ]
 
     operations = [

@@ -1,0 +1,20 @@
+"""What the pages do when the exchanges announce new data (`exchanges.signals`).
+
+Connected in `BeneficiariesConfig.ready()`: the import knows nothing of the
+pages' caches.
+"""
+
+from __future__ import annotations
+
+from beneficiaries.versioned_cache import invalidate_dashboard
+from beneficiaries.warming import warm_counts_after_import
+
+
+def forget_counts(sender, *, counts_computed_next: bool = False, **kwargs) -> None:
+    """An import committed: the pages' cached counts are out of date."""
+    invalidate_dashboard(computed_next=counts_computed_next)
+
+
+def compute_counts(sender, **kwargs) -> None:
+    """The imports are over: compute the pages' counts now, rather than on a caseworker's page."""
+    warm_counts_after_import()
