@@ -382,8 +382,10 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task redelivered after a worker crash must come back within the hour.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-# The queue the exchanges' tasks go to (several instances may share one Redis).
-CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery") or "celery"
+# The queue tasks are sent to, and that the worker reads (celery worker -Q …): one
+# broker can then serve several instances, and a task a task sends stays with them.
+# The reaper (exchanges/reaper.py) looks there for the messages of waiting runs.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 
 # --- Cache ---------------------------------------------------------------------
 # The pages cache counts, page ids and the dashboard under a data version

@@ -99,9 +99,9 @@ def test_the_same_file_offered_twice_is_imported_once(start_worker, exchange_ser
     content = publish(exchange_server, tmp_path, JAN, [record_for(BeneficiaryFactory()) for _ in range(3)])
     exchange_server.publish("082", "PECGM_082_20250131_Q.xml", content)
     worker = start_worker(exchange_server)
-    worker.send("pecgm-monthly-stock", periodicities=["M", "Q"])
+    worker.send_fetch(["M", "Q"])
     (first,) = wait_for_run(Direction.FETCH)
-    worker.send("pecgm-monthly-stock", periodicities=["M", "Q"])
+    worker.send_fetch(["M", "Q"])
     first_again, second = wait_for_run(Direction.FETCH, count=2)
     assert first.status == second.status == RunStatus.SUCCEEDED
     assert first.counts["imported"] == 1 and first.counts["duplicates"] == 1

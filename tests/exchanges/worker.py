@@ -46,7 +46,9 @@ class Worker:
             "DATABASE_URL": _database_url(),
             "DB_CONN_MAX_AGE": "0",
             "REDIS_URL": self.broker,
-            "CELERY_QUEUE": self.queue,  # where the reaper sends its fresh runs
+            # Tasks sent by a task (the daily poll starts a fetch, the reaper a fresh run)
+            # stay on this worker's queue.
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "DATA_DIR": str(tmp_path / "data"),
             "EXCHANGE_FILES_DIR": str(settings.EXCHANGE_FILES_DIR),
@@ -103,6 +105,14 @@ class Worker:
         """Send a task as beat does, with the schedule's kwargs (and any override)."""
         entry = BEAT[beat_entry]
         self.sender.send_task(entry["task"], kwargs={**entry["kwargs"], **kwargs}, queue=self.queue)
+
+    def send_fetch(self, periodicities: list[str]) -> None:
+        """Send the fetch task itself, as the daily beat entries do, for these periodicities."""
+        self.sender.send_task(
+            "exchanges.tasks.fetch_pecgm",
+            kwargs={"periodicities": periodicities, "started_by": "beat"},
+            queue=self.queue,
+        )
 
     def children(self) -> list[int]:
         """The pool processes (read from /proc: `ps` may be missing from slim images)."""
