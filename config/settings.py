@@ -373,6 +373,10 @@ CELERY_RESULT_BACKEND = None
 # Embedded mode has no broker: tasks run in the web process, in order.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = False
+# The queue tasks are sent to, and that the worker reads (celery worker -Q …): one
+# broker can then serve several instances, and a task a task sends stays with them.
+# The reaper (exchanges/reaper.py) looks there for the messages of waiting runs.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
@@ -382,10 +386,6 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task redelivered after a worker crash must come back within the hour.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-# The queue tasks are sent to, and that the worker reads (celery worker -Q …): one
-# broker can then serve several instances, and a task a task sends stays with them.
-# The reaper (exchanges/reaper.py) looks there for the messages of waiting runs.
-CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 
 # --- Cache ---------------------------------------------------------------------
 # The pages cache counts, page ids and the dashboard under a data version
