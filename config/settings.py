@@ -372,6 +372,9 @@ CELERY_RESULT_BACKEND = None
 # Embedded mode has no broker: tasks run in the web process, in order.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = False
+# The queue tasks are sent to, and that the worker reads (celery worker -Q …): one
+# broker can then serve several instances, and a task a task sends stays with them.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
