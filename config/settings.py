@@ -499,13 +499,13 @@ def _beat_schedule() -> dict:
 
     hour = EXCHANGE_SCHEDULE_HOUR
     entries = {
-        # Every day: the task itself knows whether the month's stock is due (PECGM_POLL_FROM_DAY)
-        # and still missing.
+        # Every day: with until_imported, the task fetches only from PECGM_POLL_FROM_DAY until
+        # the month's stock is imported (exchanges.tasks.monthly_stock_due).
         "pecgm-monthly-stock": (
             EXCHANGE_MONTHLY_FETCH,
-            "exchanges.tasks.poll_monthly_stock",
+            "exchanges.tasks.fetch_pecgm",
             crontab(minute=0, hour=hour),
-            {},
+            {"periodicities": ["M"], "started_by": "beat", "until_imported": True},
         ),
         "pecgm-daily-flux": (
             EXCHANGE_DAILY_FETCH,
