@@ -40,19 +40,8 @@ EMPTY_CATEGORY = _ANNEXE4["categorie_inscription"][""]
 TRAINING_LEVELS = MappingProxyType(_ANNEXE4["niveau_formation"])
 WORK_AXES = MappingProxyType(_ANNEXE4["axe_travail"])
 SUPPORT_MODES = MappingProxyType(_ANNEXE4["modalite_accompagnement"])
-# The CGPEM's natures, as the orientation pages name them (the annexe's own wording,
-# "Orienté vers un référent social", is in annexe4-codes.json).
-ORIENTATION_NATURES = MappingProxyType(
-    {
-        "01": "Référent social",
-        "02": "Autre opérateur public",
-        "03": "Opérateur privé de placement",
-        "04": "Réseau d'appui à la création d'entreprise",
-        "05": "France Travail (offre de droit commun)",
-        "06": "France Travail (offre complémentaire RSA)",
-    }
-)
-assert set(ORIENTATION_NATURES) == set(_ANNEXE4["nature_accompagnement (CGPEM)"])
+# The CGPEM's natures of support (01-06), in the annexe's words ("PE" is France Travail).
+ORIENTATION_NATURES = MappingProxyType(_ANNEXE4["nature_accompagnement (CGPEM)"])
 # The 36 motives of a cessation of registration (11 to 98).
 CESSATION_MOTIVES = MappingProxyType(_ANNEXE4["motif_cessation_ide"])
 CESSATION_MOTIVE_NOTES = MappingProxyType(_ANNEXE4["motif_cessation_notes"])

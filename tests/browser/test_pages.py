@@ -121,7 +121,7 @@ def test_record_an_orientation_from_the_parcours(page, login, orientation_office
     page.get_by_role("button", name="Enregistrer la décision").click()
     page.wait_for_url(f"**/beneficiaire/{target.pk}/historique/")
     page.goto(page.url.split("/orientations/")[0] + f"/beneficiaires/{target.pk}/")
-    assert "France Travail (offre de droit commun)" in page.locator("#orientation").inner_text()
+    assert "Orienté vers PE (offre de service de droit commun)" in page.locator("#orientation").inner_text()
     assert "Décision d'orientation" in page.locator("#timeline").inner_text()
 
 

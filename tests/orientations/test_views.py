@@ -40,7 +40,7 @@ def test_beneficiary_page_shows_the_orientation_panel(officer_client):
     decision = DecisionFactory(nature="05")
     response = officer_client.get(reverse("beneficiary_detail", args=[decision.beneficiary.pk]))
     assert response.status_code == 200
-    assert "05 — France Travail (offre de droit commun)" in response.content.decode()
+    assert "05 — Orienté vers PE (offre de service de droit commun)" in response.content.decode()
     assert reverse("orientation_record", args=[decision.beneficiary.pk]) in response.content.decode()
 
 
@@ -175,7 +175,7 @@ def test_history_and_correction_pages(officer_client, orientation_officer):
     assert (change.field, change.changed_by) == ("nature", orientation_officer)
     assert AuditEntry.objects.get(action="changed_orientation").extra == {"fields": "nature"}
     content = officer_client.get(reverse("orientation_history", args=[person.pk])).content.decode()
-    assert "nature de l&#x27;accompagnement « 05 — France Travail (offre de droit commun) »" in content
+    assert "nature de l&#x27;accompagnement « 05 — Orienté vers PE (offre de service de droit commun) »" in content
     assert "erreur de nature" in content
     first.refresh_from_db()
     assert first.ended_on == date(2024, 6, 1)
