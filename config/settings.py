@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "beneficiaries",
     "exchanges",
     "orientations",
+    "caseloads",
     # Security (issue 7): brute-force lockout, second factor, CSP, audit trail.
     "axes",
     "django_otp",
