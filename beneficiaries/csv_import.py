@@ -23,7 +23,17 @@ from beneficiaries.names import name_key
 from beneficiaries.nir import InvalidNIR, clean_nir, nir_key
 
 REQUIRED_COLUMNS = ("nom_naissance", "prenom", "date_naissance")
-OPTIONAL_COLUMNS = ("nir", "nom_usage", "num_caf", "num_msa", "code_insee_commune", "date_entree_rsa")
+OPTIONAL_COLUMNS = (
+    "nir",
+    "nom_usage",
+    "num_caf",
+    "num_msa",
+    "code_insee_commune",
+    "date_entree_rsa",
+    # The person's référent: a user's login or e-mail address, and the référent's structure.
+    "referent",
+    "structure",
+)
 # CSV column -> model field
 FIELDS = {
     "nir": "nir",
@@ -78,6 +88,7 @@ class ImportSummary:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    referents: int = 0  # référents assigned or changed (the columns referent and structure)
     errors: list[RowError] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -86,6 +97,7 @@ class ImportSummary:
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "referents": self.referents,
             "rejected": len(self.errors),
             "errors": [error.as_dict() for error in self.errors],
         }
@@ -223,10 +235,54 @@ def _why(raw: bytes, first: str) -> str:
     return ""
 
 
+class _Referents:
+    """The référent column's users, looked up by login or e-mail address (case ignored), once each."""
+
+    def __init__(self):
+        from django.contrib.auth import get_user_model
+
+        self.users = get_user_model().objects.all()
+        self.found: dict[str, object] = {}
+
+    def get(self, text: str):
+        key = text.strip().lower()
+        if key not in self.found:
+            by_login = list(self.users.filter(username__iexact=key)[:2])
+            matches = by_login or list(self.users.filter(email__iexact=key)[:2])
+            if len(matches) > 1:
+                raise ValueError(
+                    "referent", f"« {excerpt(text)} » désigne plusieurs comptes : donnez l'identifiant"
+                )
+            self.found[key] = matches[0] if matches else None
+        user = self.found[key]
+        if user is None:
+            raise ValueError(
+                "referent", f"référent « {excerpt(text)} » inconnu (identifiant ou adresse électronique)"
+            )
+        return user
+
+
+def _referent_refusal(referent, commune_code: str) -> str | None:
+    """Why `referent` may not follow someone of `commune_code` (caseloads.assignments' rules)."""
+    from accounts.roles import Capability, has_capability
+    from beneficiaries.scoping import territory_communes
+
+    if not referent.is_active or not has_capability(referent, Capability.VIEW_FOLLOWUP):
+        return "ce compte ne peut pas être référent (inactif ou sans accès au suivi)"
+    communes = territory_communes(referent)
+    if communes is not None and commune_code not in communes:
+        return "la personne habite hors des territoires de ce référent"
+    return None
+
+
 def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSummary:
+    from caseloads.assignments import AssignmentRefused, assign
+    from caseloads.models import STRUCTURE_MAX_LENGTH, AssignmentSource
+
     raw = Path(path).read_bytes()
     _, rows = read_rows(raw)
     summary = ImportSummary()
+    referents = _Referents()
 
     by_nir: dict[str, Beneficiary] = {}
     by_identity: dict[tuple[str, str, date], Beneficiary] = {}
@@ -242,6 +298,7 @@ def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSu
             summary.rows += 1
             try:
                 values = _clean_row(row)
+                referent, structure = _referent_columns(row, referents, STRUCTURE_MAX_LENGTH)
             except ValueError as exc:
                 column, message = exc.args
                 summary.errors.append(RowError(line, column, message))
@@ -264,6 +321,12 @@ def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSu
                     RowError(line, "date_naissance", "ce NIR est déjà connu avec une autre date de naissance")
                 )
                 continue
+            if referent is not None:
+                commune = values["commune_code"] or (existing.commune_code if existing else "")
+                refusal = _referent_refusal(referent, commune)
+                if refusal:
+                    summary.errors.append(RowError(line, "referent", refusal))
+                    continue
             if existing is None:
                 beneficiary = Beneficiary(**values, source=Source.LOCAL)
                 beneficiary.save()
@@ -277,17 +340,49 @@ def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSu
                 if beneficiary.source != Source.LOCAL:
                     beneficiary.source = Source.LOCAL
                     changed.append("source")
-                if not changed:
+                if changed:
+                    for name in changed:
+                        if name != "source":
+                            setattr(beneficiary, name, values[name])
+                    beneficiary.save()
+                    summary.updated += 1
+                elif referent is None:
                     summary.unchanged += 1
-                    continue
-                for name in changed:
-                    if name != "source":
-                        setattr(beneficiary, name, values[name])
-                beneficiary.save()
-                summary.updated += 1
+            if referent is not None:
+                try:
+                    result = assign(
+                        beneficiary, referent, structure=structure, source=AssignmentSource.CSV, notify=False
+                    )
+                except AssignmentRefused as exc:  # checked above; a start date before the current one's
+                    summary.errors.append(RowError(line, "referent", str(exc)))
+                else:
+                    if result.assignment is not None:
+                        summary.referents += 1
+                    elif existing is not None and not changed:
+                        summary.unchanged += 1
             if beneficiary.nir_key:
                 by_nir[beneficiary.nir_key] = beneficiary
             by_identity[identity] = beneficiary
         if dry_run:
             transaction.set_rollback(True)
+    if summary.referents and not dry_run:
+        from beneficiaries.versioned_cache import work_changed
+
+        work_changed()
     return summary
+
+
+def _referent_columns(row: dict[str, str], referents: _Referents, max_length: int) -> tuple[object, str]:
+    """(référent user or None, structure) of a row; ValueError(column, message) when wrong."""
+    refused = control_character(row, ("referent", "structure"))
+    if refused:
+        raise ValueError(*refused)
+    text = (row.get("referent") or "").strip()
+    structure = " ".join((row.get("structure") or "").split())
+    if len(structure) > max_length:
+        raise ValueError("structure", f"trop long ({len(structure)} caractères, {max_length} au plus)")
+    if not text:
+        if structure:
+            raise ValueError("referent", "structure donnée sans référent")
+        return None, ""
+    return referents.get(text), structure
