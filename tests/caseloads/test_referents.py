@@ -1,4 +1,4 @@
-"""Référents and caseloads: assignment rules, the person's page, bulk assignment, « Mes bénéficiaires », CSV."""
+"""Référents and caseloads: rules, the person's page, bulk assignment, « Mes bénéficiaires », CSV."""
 
 from __future__ import annotations
 
