@@ -48,7 +48,7 @@ def referent(request: HttpRequest, pk: int) -> HttpResponse:
     beneficiary = get_visible_beneficiary_or_404(request, pk)
     current = assignments.current_assignment(beneficiary)
     initial = {"referent": current.referent_id, "structure": current.structure} if current else {}
-    form = AssignForm(request.POST or None, initial=initial)
+    form = AssignForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             result = assignments.assign(
@@ -259,7 +259,7 @@ def handle(request: HttpRequest, cohort: str, pk: int) -> HttpResponse:
     month = worklists.current_month()
     existing = worklists.find(beneficiary.pk, found.slug, month)
     initial = {"outcome": existing.outcome_id, "note": existing.note} if existing else {}
-    form = HandlingForm(request.POST or None, initial=initial)
+    form = HandlingForm(request.POST if request.method == "POST" else None, initial=initial)
     back = _back(request, reverse("cohort_detail", args=[found.slug]))
     if request.method == "POST" and form.is_valid():
         handling = worklists.mark_handled(
