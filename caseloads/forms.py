@@ -26,7 +26,7 @@ class AssignForm(BootstrapMixin, forms.Form):
         error_messages={**REQUIRED, "invalid_choice": _("Choisissez un référent de la liste.")},
     )
     structure = forms.CharField(
-        label=_("Structure"),
+        label=_("Structure du référent"),
         required=False,
         max_length=STRUCTURE_MAX_LENGTH,
         help_text=_("Le service ou l'organisme du référent (CCAS, service territorial…)."),

@@ -114,11 +114,10 @@ def news(user, since: datetime | None = None, limit: int = MAX_ITEMS) -> list[Ne
         else:
             detail = new_value if kind == EventKind.CATEGORY_CHANGE else ""
         items.append(NewsItem(when, day, kind, person, people[person], detail))
-    # A PPAE date no earlier record of the person carried: newly signed.
+    # A PPAE date no earlier record of the person carried, where there is an earlier record: newly
+    # signed (a person's first record says nothing of when its PPAE was signed).
     earlier = JobSeekerSnapshot.objects.filter(
-        beneficiary_id=OuterRef("beneficiary_id"),
-        ppae_signature_date=OuterRef("ppae_signature_date"),
-        reference_date__lt=OuterRef("reference_date"),
+        beneficiary_id=OuterRef("beneficiary_id"), reference_date__lt=OuterRef("reference_date")
     )
     signed = (
         JobSeekerSnapshot.objects.filter(
@@ -126,7 +125,8 @@ def news(user, since: datetime | None = None, limit: int = MAX_ITEMS) -> list[Ne
         )
         .annotate(arrived=arrived)
         .filter(arrived__gt=since)
-        .filter(~Exists(earlier))
+        .filter(Exists(earlier))
+        .filter(~Exists(earlier.filter(ppae_signature_date=OuterRef("ppae_signature_date"))))
         .order_by("-arrived")
         .values_list("arrived", "ppae_signature_date", "beneficiary_id")[:limit]
     )

@@ -16,7 +16,7 @@ from caseloads import news
 from caseloads.assignments import assign
 from caseloads.models import Handling, Note, Outcome, Preferences
 from caseloads.worklists import mark_handled
-from tests.beneficiaries.factories import ImportRunFactory, StatusEventFactory, followup, registered
+from tests.beneficiaries.factories import ImportRunFactory, StatusEventFactory, followup, registered, snapshot
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory, UserFactory
 from tests.orientations.factories import DecisionFactory
 
@@ -179,7 +179,12 @@ def test_news_of_my_caseload_newest_first_then_marked_seen(worker_client, social
         motive_label="DEFAUT",
     )
     StatusEventFactory(beneficiary=other, run=run, date=date(2025, 1, 15), kind="radiation")
+    snapshot(mine, run=old_run, **registered(ppae_signature_date=None))
     followup(mine, run=run, **registered(ppae_signature_date=date(2025, 1, 12)))
+    # A first record's PPAE is not news: nothing says when it was signed.
+    first_only = BeneficiaryFactory(birth_name="Collin")
+    assign(first_only, social_worker)
+    followup(first_only, run=run, **registered(ppae_signature_date=date(2025, 1, 12)))
     DecisionFactory(beneficiary=mine, decision_date=date(2025, 1, 5))
     items = news.news(social_worker)
     assert [item.kind for item in items] == ["orientation", "radiation", "ppae", "left_stock"]
