@@ -9,7 +9,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from caseloads.assignments import assign
-from caseloads.models import Assignment, Handling, Note
+from caseloads.models import Assignment, Handling, Note, Outcome
 from exchanges.models import ImportRun
 from tests.beneficiaries.factories import ImportRunFactory, StatusEventFactory, followup, registered
 from tests.browser.conftest import assert_accessible
@@ -21,6 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def struck_off(social_worker):
     """Someone of the social worker's caseload struck off in the month of the newest data."""
+    # The outcomes come from a data migration, which the flush after a transactional test undoes.
+    Outcome.objects.get_or_create(label="Rendez-vous fixé", defaults={"position": 2})
     run = ImportRunFactory(reference_date=date(2025, 1, 31))
     ImportRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(hours=2))
     person = BeneficiaryFactory(birth_name="Lefèvre", first_name="Éloïse", usage_name="")
