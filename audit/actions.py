@@ -27,3 +27,4 @@ class Action(models.TextChoices):
     EDITED_NOTE = "edited_note", _("A corrigé une note de suivi")
     HANDLED_LINE = "handled_line", _("A traité une ligne d'une liste")
     REOPENED_LINE = "reopened_line", _("A remis une ligne d'une liste à traiter")
+    IMPORTED_BENEFICIARIES = "imported_beneficiaries", _("A importé le fichier CSV des bénéficiaires")

@@ -276,10 +276,14 @@ def _referent_refusal(referent, commune_code: str) -> str | None:
 
 
 def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSummary:
+    return import_beneficiaries_data(Path(path).read_bytes(), dry_run=dry_run)
+
+
+def import_beneficiaries_data(raw: bytes, *, dry_run: bool = False) -> ImportSummary:
+    """The same as `import_beneficiaries`, from the file's bytes (the upload page)."""
     from caseloads.assignments import AssignmentRefused, assign
     from caseloads.models import STRUCTURE_MAX_LENGTH, AssignmentSource
 
-    raw = Path(path).read_bytes()
     _, rows = read_rows(raw)
     summary = ImportSummary()
     referents = _Referents()

@@ -133,3 +133,25 @@ class DigestForm(forms.Form):
     weekly_digest = forms.BooleanField(
         label=_("Recevoir chaque lundi un résumé par courriel"), required=False
     )
+
+
+# An export of the Département's tool for a whole département: a few megabytes.
+CSV_MAX_BYTES = 20 * 1024 * 1024
+
+
+class BeneficiaryCSVForm(forms.Form):
+    file = forms.FileField(
+        label=_("Fichier CSV"),
+        help_text=_(
+            "Export de l'outil du Département : « ; » ou « , », UTF-8, Windows-1252 ou Latin-1. "
+            "Colonnes facultatives referent (identifiant ou adresse électronique) et structure."
+        ),
+        error_messages=REQUIRED,
+    )
+    dry_run = forms.BooleanField(label=_("Simulation : tout vérifier, ne rien enregistrer"), required=False)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > CSV_MAX_BYTES:
+            raise ValidationError(_("Fichier trop volumineux (20 Mo au plus)."))
+        return upload

@@ -13,4 +13,5 @@ urlpatterns = [
     path("cohortes/<slug:cohort>/<int:pk>/remettre/", views.unhandle, name="caseload_unhandle"),
     path("nouveautes/vu/", views.news_seen, name="caseload_news_seen"),
     path("mes-beneficiaires/resume/", views.digest, name="caseload_digest"),
+    path("import-csv/", views.csv_upload, name="caseload_csv_upload"),
 ]

@@ -20,11 +20,12 @@ import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from beneficiaries.cohorts import get_cohort
+from beneficiaries.csv_import import CSVFileError, import_beneficiaries_data
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
 from beneficiaries.views import MINE, list_queryset, list_url
 from caseloads import assignments, news, notes, worklists
 from caseloads.assignments import AssignmentRefused
-from caseloads.forms import AssignForm, BulkAssignForm, DigestForm, HandlingForm, NoteForm
+from caseloads.forms import AssignForm, BeneficiaryCSVForm, BulkAssignForm, DigestForm, HandlingForm, NoteForm
 from caseloads.models import AssignmentSource, Note
 
 # The last bulk assignment's result in the session: [(beneficiary id, assigned, message)].
@@ -346,3 +347,36 @@ def digest(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("Vous ne recevrez plus le résumé hebdomadaire."))
     return redirect("caseload")
+
+
+# --- The Département's CSV, uploaded ----------------------------------------------------------
+
+
+@requires(Capability.MANAGE_REFERENCE_DATA)
+def csv_upload(request: HttpRequest) -> HttpResponse:
+    """`import_beneficiaries` from the browser: people, and their référents (columns referent, structure)."""
+    form = BeneficiaryCSVForm(request.POST or None, request.FILES or None)
+    summary = file_error = None
+    if request.method == "POST" and form.is_valid():
+        dry_run = form.cleaned_data["dry_run"]
+        try:
+            summary = import_beneficiaries_data(form.cleaned_data["file"].read(), dry_run=dry_run)
+        except CSVFileError as exc:
+            file_error = str(exc)
+        else:
+            audit.log(
+                request,
+                audit.Action.IMPORTED_BENEFICIARIES,
+                object_type="beneficiaries.csv",
+                dry_run=dry_run,
+                rows=summary.rows,
+                created=summary.created,
+                updated=summary.updated,
+                referents=summary.referents,
+                rejected=len(summary.errors),
+            )
+    return render(
+        request,
+        "caseloads/csv_upload.html",
+        {"form": form, "summary": summary, "file_error": file_error, "file_name": request.FILES.get("file")},
+    )

@@ -133,3 +133,30 @@ def test_an_officer_assigns_a_caseload_in_bulk(page, login, orientation_officer,
     login(referent)
     page.get_by_role("link", name="Mes bénéficiaires").first.click()
     expect(page.locator("#result-count")).to_have_text("2 bénéficiaires")
+
+
+def test_an_admin_imports_referents_by_csv(page, login, admin_user, social_worker, tmp_path):
+    referent = UserFactory(username="ts-csv", role="social_worker", email="ines.garnier@departement.example")
+    referent.territories.set(social_worker.territories.all())
+    path = tmp_path / "beneficiaires.csv"
+    path.write_text(
+        "nom_naissance;prenom;date_naissance;code_insee_commune;referent;structure\n"
+        "Aubert;Jeanne;1980-02-01;82121;ines.garnier@departement.example;CCAS de Montauban\n"
+        "Barbier;Paul;1975-05-12;82121;personne@example.org;\n",
+        encoding="cp1252",
+    )
+    login(admin_user)
+    page.get_by_role("button", name="Administration").click()
+    page.get_by_role("link", name="Importer les bénéficiaires (CSV)").click()
+    page.get_by_label("Fichier CSV").set_input_files(str(path))
+    assert_accessible(page)
+    page.get_by_role("button", name="Importer").click()
+    expect(page.locator("#csv-referents")).to_have_text("1 référent attribué")
+    expect(page.locator("#csv-errors")).to_contain_text("référent « personne@example.org » inconnu")
+    assert_accessible(page)
+    assignment = Assignment.objects.get()
+    assert (assignment.referent, assignment.structure, assignment.source) == (
+        referent,
+        "CCAS de Montauban",
+        "csv",
+    )

@@ -300,3 +300,38 @@ def test_assignment_date_defaults_to_today(montauban_worker):
     result = assign(BeneficiaryFactory(commune_code="82121"), montauban_worker)
     assert result.assignment.start_date == timezone.localdate()
     assert result.assignment.start_date - timedelta(days=0) == timezone.localdate()
+
+
+# --- The CSV uploaded from the browser -----------------------------------------------------------
+
+
+def test_an_admin_uploads_the_csv_with_referents(client, admin_user, montauban_worker):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+    content = (
+        b"nom_naissance;prenom;date_naissance;code_insee_commune;referent;structure\n"
+        b"Aubert;Jeanne;1980-02-01;82121;ts-montauban;CCAS de Montauban\n"
+        b"Barbier;Paul;1975-05-12;82033;ts-montauban;\n"
+    )
+    url = reverse("caseload_csv_upload")
+    simulated = client.post(
+        url, {"file": SimpleUploadedFile("b.csv", content, "text/csv"), "dry_run": "on"}
+    ).content.decode()
+    assert "Simulation : rien n'a été enregistré" in simulated
+    assert not Assignment.objects.exists()
+    response = client.post(url, {"file": SimpleUploadedFile("b.csv", content, "text/csv")})
+    page = response.content.decode()
+    assert "1 référent attribué" in page and "1 ligne rejetée" in page
+    assert "la personne habite hors des territoires de ce référent" in page
+    assert Assignment.objects.get().referent == montauban_worker
+    entry = AuditEntry.objects.filter(action="imported_beneficiaries").latest("timestamp")
+    assert (entry.extra["referents"], entry.extra["rejected"], entry.extra["dry_run"]) == (1, 1, False)
+    refused = client.post(url, {"file": SimpleUploadedFile("c.csv", b"nom;prenom\nx;y\n", "text/csv")})
+    assert "fichier refusé, rien n'a été enregistré" in refused.content.decode()
+    assert "colonnes obligatoires absentes" in refused.content.decode()
+
+
+def test_only_admins_upload_the_csv(client, orientation_officer):
+    client.login(username=orientation_officer.username, password=TEST_PASSWORD)
+    assert client.get(reverse("caseload_csv_upload")).status_code == 403
