@@ -41,8 +41,14 @@ class AssignForm(BootstrapMixin, forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Read at each form: accounts come and go.
-        self.fields["referent"].queryset = referent_choices()
+        # Read at each form: accounts come and go. The choices as a list, read in one query: a
+        # model field's own iterator opens a server-side cursor on PostgreSQL, a write (DECLARE)
+        # on every list page that shows the bulk form.
+        field = self.fields["referent"]
+        field.queryset = referent_choices()
+        field.choices = [("", field.empty_label)] + [
+            (user.pk, field.label_from_instance(user)) for user in field.queryset
+        ]
 
     def clean_start_date(self):
         value = self.cleaned_data.get("start_date") or timezone.localdate()
