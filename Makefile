@@ -97,3 +97,9 @@ test-latest:
 
 clean:
 	rm -rf $(VENV) $(LATEST) staticfiles .pytest_cache
+
+# Vulnerability audit of the locked dependencies (requirements-dev.txt), with pip-audit:
+# fails on a known vulnerability, says « AUDIT NOT RUN » when the data cannot be reached.
+.PHONY: audit
+audit: venv-dev
+	bash .ci/audit.sh

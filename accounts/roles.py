@@ -26,6 +26,7 @@ class Capability(models.TextChoices):
     MANAGE_REFERENCE_DATA = "manage_reference_data", _("Gérer les référentiels")
     MANAGE_USERS = "manage_users", _("Gérer les utilisateurs")
     VIEW_AUDIT = "view_audit", _("Consulter le journal d'audit")
+    HANDLE_RIGHTS = "handle_rights", _("Traiter les demandes des personnes (RGPD)")
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {

@@ -18,6 +18,7 @@ OBJECT_TYPES = {
     "cohort": _("liste à traiter"),
     "import_rejects": _("rejets d'un import PECGM"),
     "followup_csv": _("suivi France Travail (CSV)"),
+    "ft_anomalies": _("anomalies pour France Travail du mois"),
 }
 
 KEYS = {
@@ -58,6 +59,15 @@ FIELDS = {
     "decision_date": _("date de décision"),
     "referent_body": _("organisme référent"),
     "correspondent": _("correspondant"),
+    # A person's rectified identity (rights.rectification).
+    "birth_name": _("nom de naissance"),
+    "usage_name": _("nom d'usage"),
+    "first_name": _("prénom"),
+    "birth_date": _("date de naissance"),
+    "nir": _("NIR"),
+    "caf_number": _("n° CAF"),
+    "msa_number": _("n° MSA"),
+    "commune_code": _("commune"),
 }
 
 

@@ -21,6 +21,11 @@
   Travail records, review cases, notes of the journal de suivi and handled
   list lines go). Activity means: created or changed by
   an import, present in a PECGM file, or an orientation decision;
+- France Travail history of people still active: records (snapshots) whose reference
+  date is older than RETENTION_FT_HISTORY_MONTHS are deleted; what they meant stays in the
+  status events their imports produced (registrations, cessations, radiations, changes of
+  structure or category), in the follow-up's current values, and in the import runs' counts.
+  A record that is still someone's current situation (FollowUp.source_snapshot) stays;
 - audit entries and login records older than AUDIT_RETENTION_MONTHS: deleted.
 
 Each applied purge writes one audit entry (counts only).
@@ -150,6 +155,31 @@ def close_stale_reviews(cases: QuerySet, months: int, now: datetime) -> None:
         delete_unlinked_snapshots(snapshots)
 
 
+# --- France Travail history ---------------------------------------------------------
+
+HISTORY_BATCH = 5000
+
+
+def old_history(cutoff_day: date) -> QuerySet | None:
+    """Linked records older than `cutoff_day` that are nobody's current situation."""
+    model = _model("exchanges.JobSeekerSnapshot")
+    if model is None:
+        return None
+    current = _model("exchanges.FollowUp").objects.exclude(source_snapshot=None).values("source_snapshot_id")
+    return model.objects.filter(beneficiary__isnull=False, reference_date__lt=cutoff_day).exclude(
+        pk__in=current
+    )
+
+
+def delete_history(snapshots: QuerySet) -> None:
+    """Delete in batches; review cases pointing at a record keep their decision, without it."""
+    reviews = _model("exchanges.ReviewCase")
+    while ids := list(snapshots.values_list("pk", flat=True)[:HISTORY_BATCH]):
+        with transaction.atomic():
+            reviews.objects.filter(snapshot_id__in=ids).update(snapshot=None)
+            snapshots.model.objects.filter(pk__in=ids).delete()
+
+
 # --- Inactive beneficiaries -----------------------------------------------------------
 
 
@@ -254,6 +284,19 @@ def purge(*, apply: bool = False, now: datetime | None = None) -> list[PurgeItem
             for beneficiary in people:
                 anonymise(beneficiary)
     done("inactive_beneficiaries", "bénéficiaires sans activité RSA anonymisés", cutoff, len(people))
+
+    cutoff = months_ago(now, settings.RETENTION_FT_HISTORY_MONTHS)
+    history = old_history(cutoff.date())
+    if history is not None:
+        count = history.count()
+        if apply:
+            delete_history(history)
+        done(
+            "ft_history",
+            "historique France Travail ancien (situations reçues ; les évènements restent)",
+            cutoff,
+            count,
+        )
 
     cutoff = months_ago(now, settings.AUDIT_RETENTION_MONTHS)
     login_records = 0

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from django import forms
 from django.core.paginator import Paginator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -15,9 +16,28 @@ import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from audit.models import AuditEntry
+from audit.person_trail import label_entries
 from beneficiaries.scoping import get_visible_beneficiary_or_404
 
 PAGE_SIZE = 100
+
+
+# Dates before this are no audit entry's (and 0001-01-01, moved to UTC, overflowed: a 500).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(9998, 12, 31)
+
+
+def bounded_date_field(label) -> forms.DateField:
+    message = _("Saisissez une date entre le 01/01/1900 et le 31/12/9998.")
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "min": "1900-01-01"}),
+        validators=[
+            MinValueValidator(EARLIEST_DATE, message=message),
+            MaxValueValidator(LATEST_DATE, message=message),
+        ],
+    )
 
 
 class AuditSearchForm(forms.Form):
@@ -25,8 +45,8 @@ class AuditSearchForm(forms.Form):
     action = forms.ChoiceField(
         label=_("Action"), required=False, choices=[("", _("Toutes"))] + audit.Action.choices
     )
-    start = forms.DateField(label=_("Du"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("Au"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = bounded_date_field(_("Du"))
+    end = bounded_date_field(_("Au"))
     object_id = forms.CharField(label=_("Identifiant de l'objet"), required=False, max_length=64)
 
     def __init__(self, *args, **kwargs):
@@ -65,6 +85,9 @@ def audit_search(request: HttpRequest) -> HttpResponse:
         form.is_valid()
         entries = form.filter(entries)
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Names instead of ids, for the people the reader may see.
+    page.object_list = list(page.object_list)
+    label_entries(page.object_list, request.user)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "audit/search.html", {"form": form, "page": page, "query": query.urlencode()})

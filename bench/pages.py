@@ -174,13 +174,14 @@ def snapshot_columns(model) -> tuple[list[str], list[str]]:
         "cessation_motive": "CASE WHEN b.id % 100 < 13 AND r.m >= {last} - 1 "
         "THEN (ARRAY['11','41','90'])[b.id % 3 + 1] ELSE '' END",
         "cessation_motive_label": "CASE WHEN b.id % 100 < 13 AND r.m >= {last} - 1 THEN (ARRAY["
-        "'reprise d''emploi salarié','fin de stage ou de mesure','absence au contrôle'])[b.id % 3 + 1] "
+        "'reprise d''emploi par ses propres moyens sur emploi durable à temps plein',"
+        "'fin de stage ou de mesure','absence au contrôle (non réponse à DAM)'])[b.id % 3 + 1] "
         "ELSE '' END",
         "radiation_date": "CASE WHEN b.id % 100 BETWEEN 13 AND 21 AND r.m = {last} "
         "THEN r.reference_date - 5 END",
         "radiation_motive": "CASE WHEN b.id % 100 BETWEEN 13 AND 21 AND r.m = {last} THEN '21' ELSE '' END",
         "radiation_motive_label": "CASE WHEN b.id % 100 BETWEEN 13 AND 21 AND r.m = {last} "
-        "THEN 'insuffisance de recherche d''emploi' ELSE '' END",
+        "THEN 'insuffisance de recherche d''emploi suspension de ... (durée variable)' ELSE '' END",
         "main_structure_name": f"(ARRAY{AGENCIES!r})[(b.id + r.m / 12) % {len(AGENCIES)} + 1]",
         "main_structure_postcode": "'82000'",
         "main_structure_post_office": "'MONTAUBAN'",

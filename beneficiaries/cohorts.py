@@ -9,10 +9,11 @@ January arrives early in February, and its cessations and radiations are the
 ones to act on then. Without any import it is the current month.
 
 Positive exits: France Travail sends a cessation motive code and its label
-(annexe 4). A cessation is shown as a positive exit (return to work, business
-creation, training) when its code is one of POSITIVE_CESSATION_CODES, or when
-its label, folded, contains one of POSITIVE_CESSATION_WORDS: codes are
-reliable for the known list, the words catch codes France Travail adds later.
+(annexe 4). A cessation is a positive exit when its code is one the annexe's
+table makes one (exchanges.layouts.POSITIVE_EXIT_MOTIVES: return to work,
+business creation, subsidised contract, entry into a course or training).
+A code the table does not know (France Travail adds codes) is judged by its
+label: POSITIVE_CESSATION_WORDS. A known code is never judged by its label.
 """
 
 from __future__ import annotations
@@ -30,18 +31,28 @@ from beneficiaries.filters import in_review
 from beneficiaries.names import fold
 from beneficiaries.versioned_cache import WITHOUT_DECISIONS, per_data_version
 from exchanges.followup import newest_stock_date
+from exchanges.layouts import CESSATION_MOTIVES, POSITIVE_EXIT_MOTIVES
 from exchanges.models import SUCCESSFUL_STATUSES, FollowUpStatus, ImportRun
 from orientations.models import OrientationDecision
 
-# 11 reprise d'emploi salarié, 16 création d'entreprise, 43 entrée en formation.
-POSITIVE_CESSATION_CODES = frozenset({"11", "16", "43"})
-POSITIVE_CESSATION_WORDS = ("REPRISE D EMPLOI", "CREATION D ENTREPRISE", "ENTREE EN FORMATION")
+POSITIVE_CESSATION_CODES = POSITIVE_EXIT_MOTIVES
+# For codes outside the annexe's table only: the words of its positive motives' labels.
+POSITIVE_CESSATION_WORDS = (
+    "REPRISE D EMPLOI",
+    "CREATION D ENTREPRISE",
+    "ENTREE EN STAGE",
+    "ENTREE EN FORMATION",
+    "ENTREE EN CIE",
+    "CONTRAT D ACCOMPAGNEMENT DANS L EMPLOI",
+)
 FRANCE_TRAVAIL_NATURES = ("05", "06")
 
 
 def is_positive_exit(motive: str, label: str) -> bool:
+    if motive in CESSATION_MOTIVES:
+        return motive in POSITIVE_CESSATION_CODES
     folded = fold(label)
-    return motive in POSITIVE_CESSATION_CODES or any(word in folded for word in POSITIVE_CESSATION_WORDS)
+    return any(word in folded for word in POSITIVE_CESSATION_WORDS)
 
 
 def positive_exit_q() -> Q:
@@ -50,7 +61,8 @@ def positive_exit_q() -> Q:
         # Labels come upper or lower case, with or without accents: the common words are ASCII.
         words |= Q(followup__cessation_motive_label__icontains=word.replace(" D ", " d'"))
         words |= Q(followup__cessation_motive_label__icontains=word)
-    return Q(followup__cessation_motive__in=POSITIVE_CESSATION_CODES) | words
+    unknown = ~Q(followup__cessation_motive__in=list(CESSATION_MOTIVES))
+    return Q(followup__cessation_motive__in=POSITIVE_CESSATION_CODES) | (unknown & words)
 
 
 def data_month(today: date | None = None) -> tuple[date, date]:
@@ -172,7 +184,8 @@ def cohorts() -> list[Cohort]:
             _("Cessations du mois"),
             _(
                 "Cessations d'inscription dans le mois des dernières données, avec le motif ; "
-                "les sorties positives (reprise d'emploi, création d'entreprise, formation) sont signalées."
+                "les sorties positives (reprise d'emploi, création d'entreprise, contrat aidé, entrée en "
+                "stage ou en formation) sont signalées."
             ),
         ),
         Cohort(

@@ -19,8 +19,9 @@ from pathlib import Path
 from django.db import transaction
 
 from beneficiaries.models import Beneficiary, Source
-from beneficiaries.names import name_key
-from beneficiaries.nir import InvalidNIR, clean_nir, nir_key
+from beneficiaries.nir import InvalidNIR, clean_nir
+from exchanges.matching import Matcher
+from exchanges.models import MatchRule, ReviewReason
 
 REQUIRED_COLUMNS = ("nom_naissance", "prenom", "date_naissance")
 OPTIONAL_COLUMNS = (
@@ -235,6 +236,13 @@ def _why(raw: bytes, first: str) -> str:
     return ""
 
 
+# Rows matched at a time: the people they may be are read in a few queries per chunk
+# (`Matcher.prefetch`), not one index of every beneficiary in memory.
+CHUNK = 2000
+# The identity fields the matcher takes (exchanges.matching.record_keys).
+IDENTITY = ("nir", "birth_name", "usage_name", "first_name", "birth_date", "caf_number", "msa_number")
+
+
 class _Referents:
     """The référent column's users, looked up by login or e-mail address (case ignored), once each."""
 
@@ -275,107 +283,6 @@ def _referent_refusal(referent, commune_code: str) -> str | None:
     return None
 
 
-def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSummary:
-    return import_beneficiaries_data(Path(path).read_bytes(), dry_run=dry_run)
-
-
-def import_beneficiaries_data(raw: bytes, *, dry_run: bool = False) -> ImportSummary:
-    """The same as `import_beneficiaries`, from the file's bytes (the upload page)."""
-    from caseloads.assignments import AssignmentRefused, assign
-    from caseloads.models import STRUCTURE_MAX_LENGTH, AssignmentSource
-
-    _, rows = read_rows(raw)
-    summary = ImportSummary()
-    referents = _Referents()
-
-    by_nir: dict[str, Beneficiary] = {}
-    by_identity: dict[tuple[str, str, date], Beneficiary] = {}
-    for beneficiary in Beneficiary.objects.all():
-        if beneficiary.nir_key:
-            by_nir[beneficiary.nir_key] = beneficiary
-        by_identity[(beneficiary.birth_name_key, beneficiary.first_name_key, beneficiary.birth_date)] = (
-            beneficiary
-        )
-
-    with transaction.atomic():
-        for line, row in rows:
-            summary.rows += 1
-            try:
-                values = _clean_row(row)
-                referent, structure = _referent_columns(row, referents, STRUCTURE_MAX_LENGTH)
-            except ValueError as exc:
-                column, message = exc.args
-                summary.errors.append(RowError(line, column, message))
-                continue
-            key = nir_key(values["nir"])
-            identity = (name_key(values["birth_name"]), name_key(values["first_name"]), values["birth_date"])
-            existing = by_nir.get(key) if key else None
-            if existing is None:
-                candidate = by_identity.get(identity)
-                # Same name and birth date but another NIR: two different people.
-                if candidate is not None and not (key and candidate.nir_key and candidate.nir_key != key):
-                    existing = candidate
-            if (
-                existing is not None
-                and key
-                and existing.nir_key == key
-                and existing.birth_date != values["birth_date"]
-            ):
-                summary.errors.append(
-                    RowError(line, "date_naissance", "ce NIR est déjà connu avec une autre date de naissance")
-                )
-                continue
-            if referent is not None:
-                commune = values["commune_code"] or (existing.commune_code if existing else "")
-                refusal = _referent_refusal(referent, commune)
-                if refusal:
-                    summary.errors.append(RowError(line, "referent", refusal))
-                    continue
-            if existing is None:
-                beneficiary = Beneficiary(**values, source=Source.LOCAL)
-                beneficiary.save()
-                summary.created += 1
-            else:
-                beneficiary = existing
-                changed = [
-                    name for name, value in values.items() if value and getattr(beneficiary, name) != value
-                ]
-                # A person first known from France Travail now appears in the Département's tool.
-                if beneficiary.source != Source.LOCAL:
-                    beneficiary.source = Source.LOCAL
-                    changed.append("source")
-                if changed:
-                    for name in changed:
-                        if name != "source":
-                            setattr(beneficiary, name, values[name])
-                    beneficiary.save()
-                    summary.updated += 1
-                elif referent is None:
-                    summary.unchanged += 1
-            if referent is not None:
-                try:
-                    result = assign(
-                        beneficiary, referent, structure=structure, source=AssignmentSource.CSV, notify=False
-                    )
-                except AssignmentRefused as exc:  # checked above; a start date before the current one's
-                    summary.errors.append(RowError(line, "referent", str(exc)))
-                else:
-                    if result.assignment is not None:
-                        summary.referents += 1
-                    elif existing is not None and not changed:
-                        summary.unchanged += 1
-            if beneficiary.nir_key:
-                by_nir[beneficiary.nir_key] = beneficiary
-            by_identity[identity] = beneficiary
-        if dry_run:
-            transaction.set_rollback(True)
-    if summary.referents and not dry_run:
-        from beneficiaries.versioned_cache import work_changed
-
-        work_changed()
-    return summary
-
-
 def _referent_columns(row: dict[str, str], referents: _Referents, max_length: int) -> tuple[object, str]:
     """(référent user or None, structure) of a row; ValueError(column, message) when wrong."""
     refused = control_character(row, ("referent", "structure"))
@@ -390,3 +297,121 @@ def _referent_columns(row: dict[str, str], referents: _Referents, max_length: in
             raise ValueError("referent", "structure donnée sans référent")
         return None, ""
     return referents.get(text), structure
+
+
+def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSummary:
+    return import_beneficiaries_data(Path(path).read_bytes(), dry_run=dry_run)
+
+
+def import_beneficiaries_data(raw: bytes, *, dry_run: bool = False) -> ImportSummary:
+    """Create or update the file's people, found by the PECGM import's rules (`exchanges.matching`).
+
+    A NIR known with another birth date is an error on the row; a row that may be
+    several people is an error too (nothing chosen at random); a row whose match
+    another identifier contradicts (same names, another NIR) is another person.
+    With the columns referent and structure, the person's référent is assigned
+    (caseloads.assignments: a référent outside whose territories the person lives is refused).
+    """
+    from caseloads.assignments import AssignmentRefused, assign
+    from caseloads.models import STRUCTURE_MAX_LENGTH, AssignmentSource
+
+    _, rows = read_rows(raw)
+    summary = ImportSummary()
+    referents = _Referents()
+    matcher = Matcher.from_database()
+    # People this run created or changed, by id: the database has them, the matcher's batch may not.
+    touched: dict[int, Beneficiary] = {}
+
+    with transaction.atomic():
+        for start in range(0, len(rows), CHUNK):
+            cleaned = []
+            for line, row in rows[start : start + CHUNK]:
+                summary.rows += 1
+                try:
+                    cleaned.append(
+                        (line, _clean_row(row), *_referent_columns(row, referents, STRUCTURE_MAX_LENGTH))
+                    )
+                except ValueError as exc:
+                    column, message = exc.args
+                    summary.errors.append(RowError(line, column, message))
+            matcher.next_batch()
+            matcher.prefetch({name: values.get(name) for name in IDENTITY} for _line, values, *_ in cleaned)
+            known = Beneficiary.objects.in_bulk(list(matcher.known.people))
+            for line, values, referent, structure in cleaned:
+                result = matcher.match(**{name: values.get(name) for name in IDENTITY})
+                if result.review_reason == ReviewReason.NIR_CONFLICT:
+                    summary.errors.append(
+                        RowError(
+                            line, "date_naissance", "ce NIR est déjà connu avec une autre date de naissance"
+                        )
+                    )
+                    continue
+                if result.review_reason == ReviewReason.SEVERAL_CANDIDATES:
+                    column = "nir" if result.rule == MatchRule.NIR else "nom_naissance"
+                    summary.errors.append(
+                        RowError(line, column, "plusieurs bénéficiaires possibles : ligne ignorée")
+                    )
+                    continue
+                existing = None
+                if result.is_match:
+                    existing = touched.get(result.beneficiary_id) or known.get(result.beneficiary_id)
+                    if existing is None:
+                        existing = Beneficiary.objects.get(pk=result.beneficiary_id)
+                if referent is not None:
+                    commune = values["commune_code"] or (existing.commune_code if existing else "")
+                    refusal = _referent_refusal(referent, commune)
+                    if refusal:
+                        summary.errors.append(RowError(line, "referent", refusal))
+                        continue
+                # Otherwise nobody, or a match another identifier contradicts: another person.
+                beneficiary = _save(values, existing, summary)
+                if beneficiary is not None:
+                    touched[beneficiary.pk] = beneficiary
+                    matcher.add(beneficiary)  # later rows find them by their new keys
+                if referent is None:
+                    continue
+                try:
+                    result = assign(
+                        beneficiary or existing,
+                        referent,
+                        structure=structure,
+                        source=AssignmentSource.CSV,
+                        notify=False,
+                    )
+                except AssignmentRefused as exc:  # checked above; a start date before the current one's
+                    summary.errors.append(RowError(line, "referent", str(exc)))
+                    continue
+                if result.assignment is not None:
+                    summary.referents += 1
+                    if beneficiary is None:  # counted unchanged by _save: its référent changed
+                        summary.unchanged -= 1
+        if dry_run:
+            transaction.set_rollback(True)
+    if summary.referents and not dry_run:
+        from beneficiaries.versioned_cache import work_changed
+
+        work_changed()
+    return summary
+
+
+def _save(values: dict, existing: Beneficiary | None, summary: ImportSummary) -> Beneficiary | None:
+    """Create the row's person or update the one found; None when nothing changed."""
+    if existing is None:
+        beneficiary = Beneficiary(**values, source=Source.LOCAL)
+        beneficiary.save()
+        summary.created += 1
+        return beneficiary
+    changed = [name for name, value in values.items() if value and getattr(existing, name) != value]
+    # A person first known from France Travail now appears in the Département's tool.
+    if existing.source != Source.LOCAL:
+        existing.source = Source.LOCAL
+        changed.append("source")
+    if not changed:
+        summary.unchanged += 1
+        return None
+    for name in changed:
+        if name != "source":
+            setattr(existing, name, values[name])
+    existing.save()
+    summary.updated += 1
+    return existing

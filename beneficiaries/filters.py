@@ -148,6 +148,7 @@ class BeneficiaryFilterForm(forms.Form):
         label=_("Commune (code INSEE)"), required=False, regex=r"^(\d{5}|2[ABab]\d{3})$", max_length=5
     )
     absent = forms.BooleanField(label=_("Absent du dernier fichier"), required=False)
+    illisible = forms.BooleanField(label=_("Reçu, illisible"), required=False)
     a_verifier = forms.BooleanField(label=_("Rapprochement à vérifier"), required=False)
     tri = SharedChoiceField(label=_("Trier par"), required=False, choices=sort_choices())
 
@@ -245,6 +246,8 @@ def apply_filters(queryset: QuerySet, data: dict) -> QuerySet:
         queryset = queryset.filter(commune_code__in=territory.commune_codes if territory else [])
     if data.get("absent"):
         queryset = queryset.filter(followup__absent_from_last_stock=True)
+    if data.get("illisible"):
+        queryset = queryset.filter(followup__unreadable_on__isnull=False)
     if data.get("a_verifier"):
         queryset = queryset.filter(in_review())
     return queryset

@@ -21,7 +21,10 @@ Rules (issue 7):
   and territories, so a territory of theirs would be a limit they can lift
   (or step around with another account), and the raw files and rejects they
   handle belong to no commune. Accounts refuse to give them one
-  (accounts.admin, add_user); one given otherwise is ignored here.
+  (accounts.admin, add_user); one given otherwise is ignored here;
+- a person whose processing is restricted (« traitement limité »,
+  rights.models.Restriction) is in nobody's lists, exports or counts of
+  people; only an admin opens their page (issue 23).
 """
 
 from __future__ import annotations
@@ -68,15 +71,25 @@ def beneficiaries_in(communes: Collection[str] | None) -> QuerySet[Beneficiary]:
 
 
 def visible_beneficiaries(user) -> QuerySet[Beneficiary]:
+    """The people the user's lists, searches and exports hold (restricted people never)."""
+    from rights.models import unrestricted
+
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Beneficiary.objects.none()
-    return beneficiaries_in(territory_communes(user))
+    return unrestricted(beneficiaries_in(territory_communes(user)))
+
+
+def openable_beneficiaries(user) -> QuerySet[Beneficiary]:
+    """The people whose page the user may open: the visible ones, and for admins everyone."""
+    if getattr(user, "is_authenticated", False) and user.is_active and user.role == Role.ADMIN:
+        return Beneficiary.objects.all()
+    return visible_beneficiaries(user)
 
 
 def get_visible_beneficiary_or_404(request: HttpRequest, pk: int) -> Beneficiary:
     """The beneficiary if the user may see them; else 404, and the attempt goes to the audit trail."""
     try:
-        return visible_beneficiaries(request.user).get(pk=pk)
+        return openable_beneficiaries(request.user).get(pk=pk)
     except Beneficiary.DoesNotExist:
         if Beneficiary.objects.filter(pk=pk).exists():
             import audit

@@ -27,8 +27,8 @@ from django.utils.translation import gettext_lazy as _
 from beneficiaries.dashboard import month_starts
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import mask_nir
-from exchanges.layouts import PECGM, PECGM_TITLES
-from exchanges.models import EventKind, FollowUp, JobSeekerSnapshot, StatusEvent
+from exchanges.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
+from exchanges.models import EventKind, FollowUp, FollowUpStatus, JobSeekerSnapshot, StatusEvent
 from orientations.models import OrientationDecision
 
 # attr → (label, code list or None), in the layout's order; labels pair with their code.
@@ -64,8 +64,15 @@ def describe(value, codes=None) -> str:
 
 
 def coded(followup: FollowUp | None, attr: str) -> str:
-    """A follow-up's coded value in words ("05 — Élaboration du projet professionnel")."""
-    return describe(getattr(followup, attr, None) if followup else None, CODES[attr])
+    """A follow-up's coded value in words ("05 — Elaboration du projet professionnel").
+
+    A registered person without a category is exempt from job search (before 2012):
+    the annexe gives the empty category that meaning, shown in its words.
+    """
+    value = getattr(followup, attr, None) if followup else None
+    if attr == "category" and not value and followup and followup.status == FollowUpStatus.REGISTERED:
+        return f"— ({EMPTY_CATEGORY})"
+    return describe(value, CODES[attr])
 
 
 @dataclass

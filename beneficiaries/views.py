@@ -24,7 +24,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
 from accounts.decorators import requires
-from accounts.roles import Capability
+from accounts.roles import Capability, has_capability
 from beneficiaries import exports, search_tokens
 from beneficiaries.cohorts import Cohort, cohorts, data_month, get_cohort, newest_stock
 from beneficiaries.dashboard import bar_chart, cohort_counts, dashboard_data, line_chart
@@ -232,8 +232,13 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "beneficiary": beneficiary,
         "followup": followup,
+        # Absent from the newest stock, unless France Travail sent an unreadable record about them.
         "stale": bool(
-            followup and stock_date and followup.reference_date and followup.reference_date < stock_date
+            followup
+            and stock_date
+            and followup.reference_date
+            and followup.reference_date < stock_date
+            and not followup.unreadable_on
         ),
         "stock_date": stock_date,
         "work_axis": coded(followup, "work_axis"),
@@ -246,6 +251,14 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "notes": notes_of(beneficiary),
         "note_form": NoteForm(),
     }
+    if has_capability(request.user, Capability.VIEW_AUDIT):
+        from audit.person_trail import person_accesses
+
+        context["accesses"], context["access_count"] = person_accesses(beneficiary)
+    if has_capability(request.user, Capability.HANDLE_RIGHTS):
+        from rights.views import person_panel
+
+        context["rights"] = person_panel(beneficiary)
     return render(request, "beneficiaries/detail.html", context)
 
 

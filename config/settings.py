@@ -27,6 +27,7 @@ from config.env import (
     env_str,
     refuse_renamed,
 )
+from config.private_data import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,7 +38,9 @@ APP_MODE = env_choice("APP_MODE", "embedded", ["embedded", "production"])
 PRODUCTION = APP_MODE == "production"
 
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Every NIR lives under it (SQLite database, exchange files): 0700 (config/private_data.py).
+# In production the operator owns the volume's mode, and `check --deploy` looks at it.
+private_dir(DATA_DIR, tighten=not PRODUCTION)
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -57,9 +60,7 @@ def _secret_key() -> str:
     # Embedded mode: one random key per installation, kept so that sessions
     # survive a restart. Never shared, never committed (data/ is ignored).
     path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(64))
-        path.chmod(0o600)
+    private_file(path, secrets.token_urlsafe(64))  # created 0600, never readable by others
     return path.read_text().strip()
 
 
@@ -98,6 +99,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "csp",
     "audit",
+    # The data subject's rights (rectification, erasure, restriction) and the end of the convention.
+    "rights",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +154,11 @@ else:
 if PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL in production")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    database_file = Path(str(DATABASES["default"]["NAME"]))
+    if str(database_file) not in ("", ":memory:") and database_file.parent.is_dir():
+        # Created empty and 0600 before SQLite opens it (it would make it 0644); its -wal and
+        # -shm files take the database's mode.
+        private_file(database_file)
     # WAL lets pages read while an import writes; IMMEDIATE transactions and a
     # busy timeout make concurrent writers wait instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {
@@ -351,6 +359,9 @@ RETENTION_REJECTS_MONTHS = env_int("RETENTION_REJECTS_MONTHS", 6, minimum=1)
 RETENTION_OPEN_REVIEWS_MONTHS = env_int("RETENTION_OPEN_REVIEWS_MONTHS", 12, minimum=1)
 # Beneficiaries with no RSA activity (in no file, no decision) for this long are anonymised.
 RETENTION_INACTIVE_MONTHS = env_int("RETENTION_INACTIVE_MONTHS", 24, minimum=1)
+# France Travail history (received records) of people still active, in months (by the records'
+# reference date): older records are deleted, the status events they produced stay.
+RETENTION_FT_HISTORY_MONTHS = env_int("RETENTION_FT_HISTORY_MONTHS", 36, minimum=1)
 
 # --- Celery -------------------------------------------------------------------
 
@@ -362,6 +373,9 @@ CELERY_RESULT_BACKEND = None
 # Embedded mode has no broker: tasks run in the web process, in order.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = False
+# The queue tasks are sent to, and that the worker reads (celery worker -Q …): one
+# broker can then serve several instances, and a task a task sends stays with them.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
@@ -469,13 +483,13 @@ def _beat_schedule() -> dict:
 
     hour = EXCHANGE_SCHEDULE_HOUR
     entries = {
-        # Every day: the task itself knows whether the month's stock is due (PECGM_POLL_FROM_DAY)
-        # and still missing.
+        # Every day: with until_imported, the task fetches only from PECGM_POLL_FROM_DAY until
+        # the month's stock is imported (exchanges.tasks.monthly_stock_due).
         "pecgm-monthly-stock": (
             EXCHANGE_MONTHLY_FETCH,
-            "exchanges.tasks.poll_monthly_stock",
+            "exchanges.tasks.fetch_pecgm",
             crontab(minute=0, hour=hour),
-            {},
+            {"periodicities": ["M"], "started_by": "beat", "until_imported": True},
         ),
         "pecgm-daily-flux": (
             EXCHANGE_DAILY_FETCH,

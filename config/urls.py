@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("echanges/", include("exchanges.run_urls")),
     path("echanges/", include("exchanges.urls")),
+    path("droits/", include("rights.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -16,6 +16,7 @@ from django.db.models import CharField, DateField, OuterRef, QuerySet, Subquery,
 from beneficiaries.exports import spreadsheet_safe
 from beneficiaries.models import Beneficiary
 from exchanges.models import FollowUpStatus
+from rights.models import unrestricted
 
 # CSV column -> value path from Beneficiary.
 COLUMNS = {
@@ -68,7 +69,7 @@ def rows(beneficiaries: QuerySet[Beneficiary] | None = None) -> Iterator[list[st
     yield list(COLUMNS)
     paths = list(COLUMNS.values())
     queryset = (
-        (Beneficiary.objects.all() if beneficiaries is None else beneficiaries)
+        (unrestricted(Beneficiary.objects.all()) if beneficiaries is None else beneficiaries)
         .order_by("id")
         .annotate(**_orientation())
         .values_list(*paths)

@@ -13,65 +13,35 @@ no date), `address` = a group of sub-elements.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key
+
 AN, A, N, DATE, ADDRESS = "AN", "A", "N", "date", "address"
 
 
-def _codes(**labels: str) -> Mapping[str, str]:
-    return MappingProxyType(labels)
-
-
 # --- Code lists (annexe 4) ----------------------------------------------------
+# In the convention's own words, typos included: exchanges/schemas/annexe4-codes.json
+# is a copy of the annexe's tables (the format contract's), read here and nowhere else.
 
-CATEGORIES = MappingProxyType(
-    {
-        "1": "Personne sans emploi, disponible, cherchant un CDI à temps plein",
-        "2": "Personne sans emploi, disponible, cherchant un CDI à temps partiel",
-        "3": "Personne sans emploi, disponible, cherchant un CDD, temporaire ou saisonnier",
-        "4": "Personne sans emploi, non disponible immédiatement",
-        "5": "Personne pourvue d'un emploi, à la recherche d'un autre emploi",
-    }
-)
-TRAINING_LEVELS = MappingProxyType(
-    {
-        "AFS": "Aucune formation scolaire",
-        "CFG": "Certificat de formation générale",
-        "CP4": "Primaire à 4e",
-        "C12": "2nde ou 1re achevée",
-        "C3A": "BEPC, 3e achevée",
-        "NV1": "Niveau 8 / 7 (Bac+5 et plus)",
-        "NV2": "Niveau 6 (Bac+3, Bac+4)",
-        "NV3": "Niveau 5 (Bac+2)",
-        "NV4": "Niveau 4 (Bac)",
-        "NV5": "Niveau 3 (CAP, BEP)",
-    }
-)
-WORK_AXES = MappingProxyType(
-    {
-        "01": "Retour direct à l'emploi",
-        "02": "Techniques de recherche d'emploi",
-        "03": "Stratégie de recherche d'emploi",
-        "04": "Adaptation au marché du travail",
-        "05": "Élaboration du projet professionnel",
-        "06": "Lever les freins périphériques à l'emploi",
-        "07": "À explorer",
-    }
-)
-SUPPORT_MODES = MappingProxyType(
-    {
-        "APR": "À préciser",
-        "GUI": "Guidé",
-        "REN": "Renforcé",
-        "GLO": "Global",
-        "SUI": "Suivi",
-    }
-)
+ANNEXE4_PATH = Path(__file__).resolve().parent / "schemas" / "annexe4-codes.json"
+_ANNEXE4 = json.loads(ANNEXE4_PATH.read_text(encoding="utf-8"))
+
+# Category codes 1-5; an empty category has a meaning of its own (EMPTY_CATEGORY).
+CATEGORIES = MappingProxyType({k: v for k, v in _ANNEXE4["categorie_inscription"].items() if k})
+EMPTY_CATEGORY = _ANNEXE4["categorie_inscription"][""]
+TRAINING_LEVELS = MappingProxyType(_ANNEXE4["niveau_formation"])
+WORK_AXES = MappingProxyType(_ANNEXE4["axe_travail"])
+SUPPORT_MODES = MappingProxyType(_ANNEXE4["modalite_accompagnement"])
+# The CGPEM's natures, as the orientation pages name them (the annexe's own wording,
+# "Orienté vers un référent social", is in annexe4-codes.json).
 ORIENTATION_NATURES = MappingProxyType(
     {
         "01": "Référent social",
@@ -82,7 +52,96 @@ ORIENTATION_NATURES = MappingProxyType(
         "06": "France Travail (offre complémentaire RSA)",
     }
 )
+assert set(ORIENTATION_NATURES) == set(_ANNEXE4["nature_accompagnement (CGPEM)"])
+# The 36 motives of a cessation of registration (11 to 98).
+CESSATION_MOTIVES = MappingProxyType(_ANNEXE4["motif_cessation_ide"])
+CESSATION_MOTIVE_NOTES = MappingProxyType(_ANNEXE4["motif_cessation_notes"])
+# Motive 46, "changement site": France Travail gives the person a new identifier and agency code.
+SITE_CHANGE_MOTIVE = "46"
+# The radiation motives come as labels only: the convention gives them no codes.
+RADIATION_MOTIVE_LABELS = tuple(
+    _ANNEXE4["libelle_motif_radiation (labels only, the convention gives no codes)"]
+)
+
+# A "sortie positive", from the cessation table: return to work (11-15 by one's own means,
+# 21-25 through the agency), business creation (16), subsidised contracts (CIE 18, CAE 19),
+# entry into a course or training (31, 32, 34 AREF). 43 is the end of a temporary contract
+# or CDD (category 5 only), not a training entry.
+POSITIVE_EXIT_GROUPS = MappingProxyType(
+    {
+        "reprise d'emploi": ("11", "12", "13", "14", "15", "21", "22", "23", "24", "25"),
+        "création d'entreprise": ("16",),
+        "contrat aidé": ("18", "19"),
+        "entrée en stage ou en formation": ("31", "32", "34"),
+    }
+)
+POSITIVE_EXIT_MOTIVES = frozenset(code for codes in POSITIVE_EXIT_GROUPS.values() for code in codes)
+assert POSITIVE_EXIT_MOTIVES.issubset(CESSATION_MOTIVES)
+
 PERIODICITIES = MappingProxyType({"M": "Stock mensuel", "H": "Flux hebdomadaire", "Q": "Flux quotidien"})
+
+
+# --- Reading policy: each PECGM value's role (issue 21) ----------------------------
+# The convention's widths come from a fixed-width past and France Travail lengthens
+# labels and adds codes without notice: the reader takes what is sent, and is strict
+# only where a wrong value would attach data to the wrong person or a wrong status.
+
+IDENTIFYING, STATUS, DESCRIPTIVE, OPTIONAL = "identifying", "status", "descriptive", "optional"
+
+ROLE_POLICIES: Mapping[str, str] = MappingProxyType(
+    {
+        IDENTIFYING: "forme vérifiée, une valeur de forme fausse rejette l'enregistrement ; "
+        "plus longue que la table, elle est gardée avec un avertissement",
+        STATUS: "forme vérifiée, une valeur de forme fausse (date inexistante) rejette l'enregistrement",
+        DESCRIPTIVE: "gardé en entier quelle que soit sa longueur, avec un avertissement "
+        "au-delà de la table ou s'il n'a pas la forme prévue ; ne rejette jamais l'enregistrement",
+        OPTIONAL: "une valeur invalide (date inexistante) est écartée avec un avertissement ; "
+        "l'enregistrement est gardé",
+    }
+)
+ROLE_NAMES: Mapping[str, str] = MappingProxyType(
+    {IDENTIFYING: "identifiant", STATUS: "statut", DESCRIPTIVE: "descriptif", OPTIONAL: "facultatif"}
+)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What an identifying, status-bearing or optional value must look like.
+
+    `pattern` must match the whole value; `check`, when given, is asked too (a NIR's
+    key). `max_length` bounds the value, hence the column that stores it.
+    """
+
+    description: str
+    max_length: int
+    pattern: str | None = None
+    check: Callable[[str], bool] | None = None
+
+
+def _is_nir(value: str) -> bool:
+    if len(value) == 13:  # nearly every NIR of a file: one regular expression (a file has 150 000)
+        return is_nir_key(value)
+    try:  # as written: clean_nir would take out spaces and dots, which no NIR of a file holds
+        return len(value) == 15 and clean_nir(value) == value
+    except InvalidNIR:
+        return False
+
+
+NIR_SHAPE = Shape(
+    "13 caractères de la forme d'un NIR (sexe, année, mois, département, commune, ordre), "
+    "ou 15 avec une clé juste",
+    15,
+    check=_is_nir,
+)
+# A name longer than the table (25) is a name; beyond this it is not one (and the
+# beneficiary's own columns hold this much).
+NAME_SHAPE = Shape("texte de 100 caractères au plus", 100)
+INSTITUTION_SHAPE = Shape("1 à 3 chiffres ou lettres", 3, r"[0-9A-Za-z]{1,3}")
+FT_IDENTIFIER_SHAPE = Shape("8 chiffres ou lettres", 8, r"[0-9A-Za-z]{8}")
+CATEGORY_SHAPE = Shape("un chiffre ou une lettre", 1, r"[0-9A-Za-z]")
+COMMUNE_SHAPE = Shape("code INSEE de 5 caractères (2A ou 2B pour la Corse)", 5, r"\d{5}|2[AB]\d{3}")
+CAF_SHAPE = Shape("15 chiffres ou lettres au plus", 15, r"[0-9A-Za-z]{1,15}")
+MSA_SHAPE = Shape("13 chiffres ou lettres au plus", 13, r"[0-9A-Za-z]{1,13}")
 
 
 @dataclass(frozen=True)
@@ -106,6 +165,10 @@ class Field:
     # For header/footer elements with a single allowed value.
     constant: str | None = None
     children: tuple[Field, ...] = ()
+    # How the PECGM reader treats the value (ROLE_POLICIES); None: header, footer and
+    # constants, where anything wrong refuses the file or the record.
+    role: str | None = None
+    shape: Shape | None = None
 
     @property
     def is_date(self) -> bool:
@@ -162,12 +225,12 @@ def _address(tag: str, attr: str, label: str) -> Field:
         None,
         ADDRESS,
         children=(
-            Field("NOM", "name", "NOM", 27),
-            Field("LIBELLE_VOIE", "street", "LIBELLE VOIE", 32),
-            Field("COMPLEMENT_ADRESSE", "complement", "COMPLEMENT ADRESSE", 32),
-            Field("CODE_POSTAL", "postcode", "CODE POSTAL", 5, N),
-            Field("CEDEX", "cedex", "CEDEX", 2, N),
-            Field("BUREAU_DISTRIBUTEUR", "post_office", "BUREAU DISTRIBUTEUR", 25),
+            Field("NOM", "name", "NOM", 27, role=DESCRIPTIVE),
+            Field("LIBELLE_VOIE", "street", "LIBELLE VOIE", 32, role=DESCRIPTIVE),
+            Field("COMPLEMENT_ADRESSE", "complement", "COMPLEMENT ADRESSE", 32, role=DESCRIPTIVE),
+            Field("CODE_POSTAL", "postcode", "CODE POSTAL", 5, N, role=DESCRIPTIVE),
+            Field("CEDEX", "cedex", "CEDEX", 2, N, role=DESCRIPTIVE),
+            Field("BUREAU_DISTRIBUTEUR", "post_office", "BUREAU DISTRIBUTEUR", 25, role=DESCRIPTIVE),
         ),
     )
 
@@ -213,20 +276,53 @@ PECGM = FileLayout(
             Field(
                 "TYPE_ENREGISTREMENT", "record_type", "TYPE ENREGISTREMENT", 1, required=True, constant="D"
             ),
-            Field("NIR", "nir", "NIR", 13),
-            Field("NOM_NAISSANCE", "birth_name", "NOM DE NAISSANCE", 25, required=True),
-            Field("NOM_MARITAL", "usage_name", "NOM MARITAL", 25),
-            Field("PRENOM", "first_name", "PRENOM", 25, required=True),
-            Field("DATE_NAISSANCE", "birth_date", "DATE DE NAISSANCE", 8, DATE, required=True),
+            Field("NIR", "nir", "NIR", 13, role=IDENTIFYING, shape=NIR_SHAPE),
             Field(
-                "STATUT_CERTIFICATION_IDENTITE", "identity_certification", "STATUT CERTIFICATION IDENTITE", 1
+                "NOM_NAISSANCE",
+                "birth_name",
+                "NOM DE NAISSANCE",
+                25,
+                required=True,
+                role=IDENTIFYING,
+                shape=NAME_SHAPE,
             ),
-            Field("CODE_INSEE_COMMUNE", "commune_code", "CODE INSEE COMMUNE RESIDENCE", 5),
-            Field("NUM_ALLOCATAIRE_CAF", "caf_number", "NO ALLOCATAIRE CAF", 15),
-            Field("NUM_ALLOCATAIRE_MSA", "msa_number", "NO ALLOCATAIRE MSA", 13),
-            Field("DATE_DEBUT_IDE", "registration_date", "DATE DEBUT IDE", 8, DATE),
+            Field("NOM_MARITAL", "usage_name", "NOM MARITAL", 25, role=IDENTIFYING, shape=NAME_SHAPE),
+            Field("PRENOM", "first_name", "PRENOM", 25, required=True, role=IDENTIFYING, shape=NAME_SHAPE),
             Field(
-                "CODE_CATEGORIE_INSCRIPTION", "category", "CODE CATEGORIE D'INSCRIPTION", 1, codes=CATEGORIES
+                "DATE_NAISSANCE", "birth_date", "DATE DE NAISSANCE", 8, DATE, required=True, role=IDENTIFYING
+            ),
+            Field(
+                "STATUT_CERTIFICATION_IDENTITE",
+                "identity_certification",
+                "STATUT CERTIFICATION IDENTITE",
+                1,
+                role=DESCRIPTIVE,
+            ),
+            # Optional, not descriptive: they fill the beneficiary's own columns (commune:
+            # territories; CAF and MSA numbers: matching), so a malformed one is left out.
+            Field(
+                "CODE_INSEE_COMMUNE",
+                "commune_code",
+                "CODE INSEE COMMUNE RESIDENCE",
+                5,
+                role=OPTIONAL,
+                shape=COMMUNE_SHAPE,
+            ),
+            Field(
+                "NUM_ALLOCATAIRE_CAF", "caf_number", "NO ALLOCATAIRE CAF", 15, role=OPTIONAL, shape=CAF_SHAPE
+            ),
+            Field(
+                "NUM_ALLOCATAIRE_MSA", "msa_number", "NO ALLOCATAIRE MSA", 13, role=OPTIONAL, shape=MSA_SHAPE
+            ),
+            Field("DATE_DEBUT_IDE", "registration_date", "DATE DEBUT IDE", 8, DATE, role=STATUS),
+            Field(
+                "CODE_CATEGORIE_INSCRIPTION",
+                "category",
+                "CODE CATEGORIE D'INSCRIPTION",
+                1,
+                codes=CATEGORIES,
+                role=STATUS,
+                shape=CATEGORY_SHAPE,
             ),
             Field(
                 "LIBELLE_CATEGORIE_INSCRIPTION",
@@ -234,14 +330,30 @@ PECGM = FileLayout(
                 "LIBELLE CATEGORIE D'INSCRIPTION",
                 60,
                 is_label=True,
+                role=DESCRIPTIVE,
             ),
-            Field("CODE_INSTITUTION_PE", "ft_institution_code", "CODE INSTITUTION PE", 3),
-            Field("IDENTIFIANT_PE", "ft_identifier", "IDENTIFIANT INDIVIDU PE", 8),
+            Field(
+                "CODE_INSTITUTION_PE",
+                "ft_institution_code",
+                "CODE INSTITUTION PE",
+                3,
+                role=IDENTIFYING,
+                shape=INSTITUTION_SHAPE,
+            ),
+            Field(
+                "IDENTIFIANT_PE",
+                "ft_identifier",
+                "IDENTIFIANT INDIVIDU PE",
+                8,
+                role=IDENTIFYING,
+                shape=FT_IDENTIFIER_SHAPE,
+            ),
             Field(
                 "CODE_SITUATION_EMPLOI",
                 "employment_situation",
                 "CODE SITUATION AU REGARD DE L'EMPLOI",
                 3,
+                role=DESCRIPTIVE,
             ),
             Field(
                 "LIBELLE_SITUATION_EMPLOI",
@@ -249,66 +361,101 @@ PECGM = FileLayout(
                 "LIBELLE SITUATION AU REGARD DE L'EMPLOI",
                 45,
                 is_label=True,
+                role=DESCRIPTIVE,
             ),
-            Field("DATE_CESSATION_IDE", "cessation_date", "DATE CESSATION IDE", 8, DATE),
-            Field("MOTIF_CESSATION_IDE", "cessation_motive", "MOTIF CESSATION IDE", 2),
+            Field("DATE_CESSATION_IDE", "cessation_date", "DATE CESSATION IDE", 8, DATE, role=STATUS),
+            Field(
+                "MOTIF_CESSATION_IDE",
+                "cessation_motive",
+                "MOTIF CESSATION IDE",
+                2,
+                codes=CESSATION_MOTIVES,
+                role=DESCRIPTIVE,
+            ),
             Field(
                 "LIBELLE_MOTIF_CESSATION_IDE",
                 "cessation_motive_label",
                 "LIBELLE MOTIF CESSATION IDE",
                 75,
                 is_label=True,
+                role=DESCRIPTIVE,
             ),
-            Field("DATE_RADIATION", "radiation_date", "DATE RADIATION", 8, DATE),
-            Field("MOTIF_RADIATION", "radiation_motive", "MOTIF RADIATION", 2),
+            Field("DATE_RADIATION", "radiation_date", "DATE RADIATION", 8, DATE, role=STATUS),
+            Field("MOTIF_RADIATION", "radiation_motive", "MOTIF RADIATION", 2, role=DESCRIPTIVE),
             Field(
                 "LIBELLE_MOTIF_RADIATION",
                 "radiation_motive_label",
                 "LIBELLE MOTIF RADIATION",
                 20,
                 is_label=True,
+                role=DESCRIPTIVE,
             ),
             _address("STRUCTURE_PRINCIPALE_SUIVI", "main_structure", "STRUCTURE PRINCIPALE DE SUIVI"),
             _address("STRUCTURE_SUIVI_DELEGUEE", "delegated_structure", "STRUCTURE DE SUIVI DELEGUEE"),
-            Field("NIVEAU_FORMATION", "training_level", "NIVEAU DE FORMATION", 3, codes=TRAINING_LEVELS),
+            Field(
+                "NIVEAU_FORMATION",
+                "training_level",
+                "NIVEAU DE FORMATION",
+                3,
+                codes=TRAINING_LEVELS,
+                role=DESCRIPTIVE,
+            ),
             Field(
                 "LIBELLE_NIVEAU_FORMATION",
                 "training_level_label",
                 "LIBELLE NIVEAU DE FORMATION",
                 50,
                 is_label=True,
+                role=DESCRIPTIVE,
             ),
-            Field("SECTEUR_FORMATION", "training_sector", "SECTEUR DE FORMATION (FORMACODE)", 5),
+            Field(
+                "SECTEUR_FORMATION",
+                "training_sector",
+                "SECTEUR DE FORMATION (FORMACODE)",
+                5,
+                role=DESCRIPTIVE,
+            ),
             Field(
                 "LIBELLE_SECTEUR_FORMATION",
                 "training_sector_label",
                 "LIBELLE SECTEUR DE FORMATION",
                 30,
                 is_label=True,
+                role=DESCRIPTIVE,
             ),
-            Field("CODE_ROME", "rome_code", "CODE ROME V3", 5),
-            Field("LIBELLE_ROME", "rome_label", "LIBELLE ROME V3", 150, is_label=True),
-            Field("CONSEILLER_PE", "ft_counsellor", "NOM PRENOM DU CONSEILLER PE", 27),
-            Field("DATE_SIGNATURE_PPAE", "ppae_signature_date", "DATE SIGNATURE PPAE", 8, DATE),
+            Field("CODE_ROME", "rome_code", "CODE ROME V3", 5, role=DESCRIPTIVE),
+            Field("LIBELLE_ROME", "rome_label", "LIBELLE ROME V3", 150, is_label=True, role=DESCRIPTIVE),
+            Field("CONSEILLER_PE", "ft_counsellor", "NOM PRENOM DU CONSEILLER PE", 27, role=DESCRIPTIVE),
+            Field(
+                "DATE_SIGNATURE_PPAE", "ppae_signature_date", "DATE SIGNATURE PPAE", 8, DATE, role=OPTIONAL
+            ),
             Field(
                 "DATE_NOTIFICATION_PPAE",
                 "ppae_notification_date",
                 "DATE NOTIFICATION PPAE VALANT CONTRAT D'ENGAGEMENT RECIPROQUE",
                 8,
                 DATE,
+                role=OPTIONAL,
             ),
-            Field("AXE_TRAVAIL", "work_axis", "AXE DE TRAVAIL PRINCIPAL", 2, codes=WORK_AXES),
+            Field(
+                "AXE_TRAVAIL", "work_axis", "AXE DE TRAVAIL PRINCIPAL", 2, codes=WORK_AXES, role=DESCRIPTIVE
+            ),
             Field(
                 "MODALITE_ACCOMPAGNEMENT",
                 "support_mode",
                 "MODALITE D'ACCOMPAGNEMENT EN COURS",
                 3,
                 codes=SUPPORT_MODES,
+                role=DESCRIPTIVE,
             ),
-            Field("DATE_DERNIER_CONTACT", "last_contact_date", "DATE DU DERNIER CONTACT", 8, DATE),
+            Field(
+                "DATE_DERNIER_CONTACT", "last_contact_date", "DATE DU DERNIER CONTACT", 8, DATE, role=OPTIONAL
+            ),
         ),
     ),
 )
+# Every value of a PECGM record has its policy (the record type is a constant).
+assert all(item.role for _path, item, _attr in PECGM.detail.flat_fields() if item.constant is None)
 
 
 # What the pages call each PECGM value (the convention's labels above are the file's own,

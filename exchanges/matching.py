@@ -12,6 +12,12 @@ Before the rules, a record an admin already linked in the review queue (same
 NIR and birth date, or same France Travail identifier) goes to the person
 chosen (`confirmed`): a decision is taken once, not every month.
 
+After the rules, a record they leave unlinked or doubtful may carry the new
+identifier of someone whose registration ceased with motive 46 (changement
+de site: a new identifier and agency code, expected in the same file or the
+next): with the same NIR, or the same names and birth date, as the ceased
+record, it goes to that person (`site_change`, no review case).
+
 Nothing is linked when it is not certain: a NIR known with another birth
 date, two candidates, or a match contradicted by another identifier come
 back with a `review_reason` and the candidates, for an admin to decide.
@@ -56,7 +62,7 @@ from beneficiaries.models import Beneficiary
 from beneficiaries.names import name_key
 from beneficiaries.nir import nir_key
 from exchanges.followup import SITUATION_COLUMNS
-from exchanges.models import FollowUp, MatchRule, ReviewCase, ReviewReason, ReviewStatus
+from exchanges.models import FollowUp, FollowUpStatus, MatchRule, ReviewCase, ReviewReason, ReviewStatus
 
 
 class Person(NamedTuple):
@@ -553,6 +559,29 @@ def _add_found(found: _Index, rows) -> None:
             found.add_ft(row[0], followup[0], followup[1])
 
 
+# Cessation motive 46, "changement de site": the person gets a new identifier.
+SITE_CHANGE_MOTIVE = "46"
+
+
+def site_change_keys(
+    nir: str | None, birth_name: str | None, first_name: str | None, birth_date: date | None
+) -> list[tuple]:
+    """What a record carrying a new identifier is recognised by: NIR, or names, with the birth date."""
+    if birth_date is None:
+        return []
+    keys: list[tuple] = []
+    if nir_key(nir):
+        keys.append(("nir", nir_key(nir), birth_date))
+    names = (name_key(birth_name), name_key(first_name))
+    if all(names):
+        keys.append(("name", *names, birth_date))
+    return keys
+
+
+# Keys read at a time by `Matcher.named_by`.
+NAMED_CHUNK = 2000
+
+
 def _on_this_connection(job: Callable) -> Any:
     with connection.cursor() as cursor:
         return job(cursor)
@@ -577,6 +606,9 @@ class Matcher:
         self.kept = _Index()
         self.known = _Index()  # the database's answer for the current batch
         self.recent = [_Index()]  # added, maybe not written yet: [previous batch, current batch]
+        # Registrations ceased with motive 46: identity key -> (person, the old identifier's key,
+        # the ceased record's NIR key); person 0 when two people share the key.
+        self.site_changes: dict[tuple, tuple[int, tuple[str, str] | None, str]] = {}
 
     @classmethod
     def from_database(cls, run_queries: Callable[[Callable], Any] | None = None) -> Matcher:
@@ -592,6 +624,23 @@ class Matcher:
         )
         for row in odd_numbers.values_list(*PERSON_FIELDS).iterator(chunk_size=5000):
             matcher.kept.add_person(*row)
+        moved = FollowUp.objects.filter(
+            cessation_motive=SITE_CHANGE_MOTIVE, cessation_date__isnull=False, status=FollowUpStatus.CEASED
+        ).values_list(
+            "beneficiary_id",
+            "nir",
+            "birth_name",
+            "first_name",
+            "birth_date",
+            "ft_institution_code",
+            "ft_identifier",
+        )
+        for beneficiary_id, nir, birth_name, first_name, birth_date, institution, ident in moved.iterator(
+            chunk_size=5000
+        ):
+            matcher.site_changed(
+                beneficiary_id, nir, birth_name, first_name, birth_date, ft_key(institution, ident)
+            )
         odd_identifiers = FollowUp.objects.exclude(ft_identifier__regex=CLEAN_PATTERN)
         for beneficiary_id, institution, ident in odd_identifiers.values_list(
             "beneficiary_id", "ft_institution_code", "ft_identifier"
@@ -682,6 +731,58 @@ class Matcher:
         batch but the previous one was written.)
         """
         self.recent = [self.recent[-1], _Index()]
+
+    def site_changed(
+        self,
+        beneficiary_id: int,
+        nir: str | None,
+        birth_name: str | None,
+        first_name: str | None,
+        birth_date: date | None,
+        old_ft: tuple[str, str] | None,
+    ) -> None:
+        """This person's registration ceased with motive 46: their new identifier is expected."""
+        nir = nir_key(nir)
+        for key in site_change_keys(nir, birth_name, first_name, birth_date):
+            known = self.site_changes.get(key)
+            # Two people behind one identity: nobody is chosen (the rules' review stands).
+            same = known is None or known[0] == beneficiary_id
+            self.site_changes[key] = (beneficiary_id, old_ft, nir) if same else (0, None, "")
+
+    def site_change(self, k: Keys) -> MatchResult | None:
+        """The person a record with a new identifier moved from (motive 46), if exactly one.
+
+        Not when the record carries the old identifier itself, nor a NIR other than the
+        ceased record's.
+        """
+        if k.ft is None:
+            return None
+        for key in site_change_keys(k.nir, k.birth_name, k.first_name, k.birth_date):
+            known = self.site_changes.get(key)
+            if known is None:
+                continue
+            beneficiary_id, old_ft, nir = known
+            if beneficiary_id and old_ft != k.ft and not (nir and k.nir and nir != k.nir):
+                return MatchResult(beneficiary_id, MatchRule.SITE_CHANGE)
+            return None
+        return None
+
+    def named_by(self, keys: list[Keys]) -> set[int]:
+        """Everyone a NIR key or a France Travail identifier of these records names, doubtful or not.
+
+        For records refused by the reader: no rule decides who they are, but
+        whoever they name was received (exchanges.pecgm_stock.mark_unreadable).
+        """
+        named: set[int] = set()
+        for start in range(0, len(keys), NAMED_CHUNK):
+            part = keys[start : start + NAMED_CHUNK]
+            self.use(self.run_queries(self.prefetch_job(part)))
+            for k in part:
+                if k.nir:
+                    named.update(self._lookup("by_nir", k.nir))
+                if k.ft:
+                    named.update(self._lookup("by_ft", k.ft))
+        return named
 
     # --- what an import adds -----------------------------------------------------------
 

@@ -7,6 +7,7 @@ layout adds it here, through a migration, without spelling it twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
-from exchanges.layouts import PECGM, PECGM_TITLES, PERIODICITIES
+from exchanges.layouts import DESCRIPTIVE, PECGM, PECGM_TITLES, PERIODICITIES
 
 
 def pecgm_attrs() -> list[str]:
@@ -30,13 +31,17 @@ def _pecgm_model_fields() -> dict[str, models.Field]:
         label = PECGM_TITLES[attr]
         if item.is_date:
             fields[attr] = models.DateField(label, null=True, blank=True)
-        elif item.is_label:
-            # Labels run longer than the table says (FORMATS.md): kept whole.
+        elif item.role == DESCRIPTIVE:
+            # Descriptive values run longer than the table says (a 29-letter agency name,
+            # labels, CEDEX lines): the reader keeps them whole, so must the columns.
             fields[attr] = models.TextField(label, blank=True)
         else:
-            # The reader rejects a value longer than the layout allows (labels
-            # aside); the margin only guards against a layout tweak.
-            fields[attr] = models.CharField(label, max_length=max(2 * (item.length or 30), 10), blank=True)
+            # The reader refuses (identifying, status) or leaves out (optional) a value
+            # beyond its shape's bound; the margin only guards against a layout tweak.
+            bound = max(item.length or 30, item.shape.max_length if item.shape else 0)
+            fields[attr] = models.CharField(
+                label, max_length=max(2 * (item.length or 30), 10, bound), blank=True
+            )
     return fields
 
 
@@ -73,6 +78,9 @@ class MatchRule(models.TextChoices):
     NAME = "name", _("nom, prénom et date de naissance")
     # An admin linked this person's earlier record in the review queue: remembered.
     CONFIRMED = "confirmed", _("rapprochement confirmé par un administrateur")
+    # Cessation motive 46: France Travail gave the person a new identifier (and agency code);
+    # the record carrying it goes to the person of the ceased one, with the same NIR or identity.
+    SITE_CHANGE = "site_change", _("changement de site (motif 46)")
 
 
 class ImportRun(models.Model):
@@ -166,6 +174,33 @@ class ImportRun(models.Model):
             ]
         return errors
 
+    def warning_groups(self, rows_per_group: int, max_groups: int) -> list[WarningGroup]:
+        """The run's warnings by field and message, the most frequent first, each with its first rows.
+
+        The reader words every warning of one field and kind alike (the length found is in
+        the value), so that « 38 × LIBELLE_MOTIF_RADIATION plus long que 20 caractères »
+        stands for 38 rows. Two queries for the groups' counts and one per group shown.
+        """
+        warnings = self.rejects.filter(level=RejectLevel.WARNING)
+        counted = (
+            warnings.values("field", "message")
+            .annotate(count=models.Count("id"))
+            .order_by("-count", "field", "message")[:max_groups]
+        )
+        return [
+            WarningGroup(
+                field=group["field"],
+                message=group["message"],
+                count=group["count"],
+                rows=list(
+                    warnings.filter(field=group["field"], message=group["message"]).order_by("id")[
+                        :rows_per_group
+                    ]
+                ),
+            )
+            for group in counted
+        ]
+
     def summary(self) -> dict:
         """Exactly the JSON printed by `import_pecgm --json`."""
         return {
@@ -179,6 +214,20 @@ class ImportRun(models.Model):
             "review": self.review,
             "errors": self.error_list(),
         }
+
+
+@dataclass
+class WarningGroup:
+    """Warnings of one field and kind (ImportRun.warning_groups)."""
+
+    field: str
+    message: str
+    count: int
+    rows: list[ImportReject]
+
+    @property
+    def truncated(self) -> bool:
+        return self.count > len(self.rows)
 
 
 class RejectLevel(models.TextChoices):
@@ -294,6 +343,10 @@ class FollowUp(PecgmFields):
     )
     absent_from_last_stock = models.BooleanField(_("absent du dernier fichier"), default=False, db_index=True)
     has_unknown_codes = models.BooleanField(_("codes inconnus"), default=False)
+    # « Reçu, illisible » : the reference date of the newest file whose record naming this
+    # person (by NIR or France Travail identifier) was refused. They keep their last situation
+    # and do not count as absent from that stock (exchanges.pecgm_stock.mark_unreadable).
+    unreadable_on = models.DateField(_("reçu illisible (fichier du)"), null=True, blank=True)
     updated_at = models.DateTimeField(_("mis à jour le"), auto_now=True)
 
     class Meta:
@@ -331,7 +384,8 @@ class StatusEvent(models.Model):
     run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="events")
     date = models.DateField(_("date"))
     kind = models.CharField(_("évènement"), max_length=20, choices=EventKind.choices)
-    motive = models.CharField(_("motif"), max_length=10, blank=True)
+    # A motive code as France Travail sent it: any length (layouts: descriptive).
+    motive = models.TextField(_("motif"), blank=True)
     motive_label = models.TextField(_("libellé du motif"), blank=True)
     previous_value = models.TextField(_("avant"), blank=True)
     new_value = models.TextField(_("après"), blank=True)

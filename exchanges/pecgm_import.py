@@ -32,6 +32,7 @@ import fcntl
 import gc
 import hashlib
 import logging
+import operator
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -44,9 +45,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from beneficiaries.models import Beneficiary, Source
+from beneficiaries.nir import nir_key
 from exchanges import table_statistics
 from exchanges.followup import Situation
-from exchanges.matching import Keys, Matcher, ft_key, keys_of
+from exchanges.matching import SITE_CHANGE_MOTIVE, Keys, Matcher, ft_key, keys_of, record_keys
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     ImportReject,
@@ -60,7 +62,7 @@ from exchanges.pecgm_acceptance import allowed_rejects, check_reject_ratio, chec
 from exchanges.pecgm_reader import FileRejected, ParsedRecord, RecordIssue, read_pecgm
 from exchanges.pecgm_sinks import SideConnection, open_sink
 from exchanges.pecgm_step import StepContext, StepIds, field_name, step_record, warning_rows
-from exchanges.pecgm_stock import StockPosition, mark_absent
+from exchanges.pecgm_stock import StockPosition, mark_absent, mark_unreadable
 from exchanges.signals import pecgm_imported, pecgm_imports_finished
 
 logger = logging.getLogger(__name__)
@@ -406,6 +408,14 @@ class _Progress:
 # --- Match a batch → step → sink ----------------------------------------------------------
 
 
+_SITE_CHANGE_IDENTITY = operator.itemgetter("nir", "birth_name", "first_name", "birth_date")
+
+
+def _changes_site(values: dict) -> bool:
+    """A registration ceased with motive 46: the person's new identifier follows."""
+    return values["cessation_motive"] == SITE_CHANGE_MOTIVE and values["cessation_date"] is not None
+
+
 class _Batches:
     """The records of one file, matched by batches, each turned into rows and handed to the sink.
 
@@ -428,10 +438,10 @@ class _Batches:
             is_late=self.position.is_late,
             now=timezone.now(),
         )
-        self.sink = open_sink(side)
-        # While the file is read, the connection belongs to the sink:
+        # Read before the sink starts: then the connection belongs to it, and
         # any query goes through it (`call`), in turn with the writes.
         self.matcher = Matcher.from_database(run_queries=self._query_now)
+        self.sink = open_sink(side)
         self.ids = StepIds(
             snapshot=self.sink.ids(JobSeekerSnapshot),
             review=self.sink.ids(ReviewCase),
@@ -444,6 +454,8 @@ class _Batches:
         # Current situations this import set in the previous and the current batch (not
         # necessarily written yet); the others are read with the batch's people.
         self.recent_situations: list[dict[int, Situation | None]] = [{}]
+        # The keys of the refused records that may name someone known (NIR, identifier).
+        self.unreadable: list[Keys] = []
 
     def __enter__(self) -> _Batches:
         return self
@@ -496,8 +508,12 @@ class _Batches:
             self.sink.add_warnings(warning_rows(run.pk, record.warnings))
             run.warnings += len(record.warnings)
         if record.errors:
+            self._note_unreadable(record.values)
             return
         result = self.matcher.match_keys(keys)
+        if not result.is_match:
+            # The new identifier of someone who changed site (motive 46): no review, no new person.
+            result = self.matcher.site_change(keys) or result
         old = self._situation(result.beneficiary_id) if result.is_match else None
         rows = step_record(
             self.context, self.ids, record.number, record.values, keys.ft, result, old, bool(record.warnings)
@@ -516,9 +532,26 @@ class _Batches:
             if rows.kept_ft is not None:
                 matcher.keep_ft_identifier(rows.beneficiary_id, rows.kept_ft)
             self.recent_situations[-1][rows.beneficiary_id] = rows.situation
+        if rows.beneficiary_id is not None and _changes_site(record.values):
+            matcher.site_changed(rows.beneficiary_id, *_SITE_CHANGE_IDENTITY(record.values), keys.ft)
         self.sink.add(rows)
         for counter in rows.counters:
             setattr(run, counter, getattr(run, counter) + 1)
+
+    def _note_unreadable(self, values: dict) -> None:
+        """A refused record: keep what may name a known person (« reçu, illisible », see `finish`)."""
+        if len(self.unreadable) > allowed_rejects(self.run):
+            return  # the file will be refused
+        # The NIR's 13 first characters, key or not; the identifier as the matcher takes it.
+        nir = nir_key(values.get("nir") if isinstance(values.get("nir"), str) else "")
+        keys = record_keys(
+            None,
+            nir=nir if len(nir) == 13 else "",
+            ft_institution_code=values.get("ft_institution_code"),
+            ft_identifier=values.get("ft_identifier"),
+        )
+        if keys.nir or keys.ft:
+            self.unreadable.append(keys)
 
     def finish(self) -> None:
         """The file is read and accepted: match and write the last batches, then what needs the whole file."""
@@ -527,5 +560,8 @@ class _Batches:
         while self.read:
             self._match_batch(*self.read.popleft())
         self.sink.drain()
+        if self.unreadable and not self.position.is_late:
+            named = self.matcher.named_by(self.unreadable)
+            mark_unreadable(named, self.run.reference_date, stock=self.position.stock)
         if self.position.marks_absence:
             mark_absent(self.run.pk, self.run.reference_date, with_events=self.position.has_history)

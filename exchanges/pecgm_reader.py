@@ -43,7 +43,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-from exchanges.layouts import PECGM, Field, FileLayout, Record
+from exchanges.layouts import DESCRIPTIVE, OPTIONAL, PECGM, Field, FileLayout, Record
 
 # How much of the file's start is scanned for the prolog (declaration, comments, DOCTYPE, root).
 PROLOG_SCAN_BYTES = 64 * 1024
@@ -171,7 +171,7 @@ def parse_date(text: str) -> date | None:
         return None
 
 
-_PLAIN_KIND, _DATE_KIND, _OTHER_KIND = 1, 2, 3
+_PLAIN_KIND, _DATE_KIND, _OTHER_KIND, _DESCRIPTIVE_KIND = 1, 2, 3, 4
 # Only ASCII padding is trimmed: str.strip() would also eat U+0085 (a C1 control
 # that betrays a mis-encoded file) and no-break spaces.
 _PADDING = " \t\r\n"
@@ -179,11 +179,23 @@ _PADDING = " \t\r\n"
 _DATES: dict[str, date] = {}
 _DATES_MAX = 100_000
 
+# The warnings' messages are the same for every record of a field and kind of trouble
+# (the length found is in the value): the run's page groups them by field and message,
+# « 38 × LIBELLE_MOTIF_RADIATION plus long que 20 caractères ».
+TOO_LONG = "plus long que {length} caractères : gardé en entier"
+NOT_DIGITS = "pas en chiffres comme prévu : gardé tel quel"
+UNKNOWN_CODE = "code inconnu de la table, conservé"
+DATE_DROPPED = "date inexistante ou mal écrite : écartée, l'enregistrement est gardé"
+VALUE_DROPPED = "n'a pas la forme attendue ({shape}) : écarté, l'enregistrement est gardé"
+UNKNOWN_ELEMENT = "élément inconnu, ignoré"
+BAD_DATE = "date invalide (attendu AAAAMMJJ, une date qui existe)"
+BAD_SHAPE = "n'a pas la forme attendue ({shape})"
+
 
 class _Leaf:
-    """A layout field compiled for fast checking."""
+    """A layout field compiled for fast checking, its policy (`Field.role`) included."""
 
-    __slots__ = ("path", "attr", "field", "digits", "letters", "kind", "length")
+    __slots__ = ("path", "attr", "field", "digits", "letters", "kind", "length", "role", "shape", "pattern")
 
     def __init__(self, path: str, attr: str, item: Field):
         self.path = path
@@ -192,12 +204,18 @@ class _Leaf:
         self.digits = item.format == "N"
         self.letters = item.format == "A"
         self.length = item.length or 0
-        # Most fields are plain text with a maximum length, or dates: those two
-        # take a fast path (a file has millions of values); the rest go to _check().
+        self.role = item.role
+        self.shape = item.shape
+        self.pattern = re.compile(item.shape.pattern) if item.shape and item.shape.pattern else None
+        # Most fields are plain descriptive text, or dates: those two take a fast path
+        # (a file has millions of values); the rest go to _check().
         if item.is_date:
             self.kind = _DATE_KIND
+        elif item.role == DESCRIPTIVE and not (self.digits or item.codes):
+            self.kind = _DESCRIPTIVE_KIND
         elif (
-            item.format == "AN"
+            item.role is None
+            and item.format == "AN"
             and item.length
             and not (item.is_label or item.fixed_length or item.codes or item.constant)
         ):
@@ -507,13 +525,13 @@ class PecgmReader:
                 continue
             group = groups.get(tag)
             if group is None:
-                warnings.append(RecordIssue(number, str(tag), "", "élément inconnu, ignoré"))
+                warnings.append(RecordIssue(number, str(tag), "", UNKNOWN_ELEMENT))
                 continue
             for grandchild in child:
                 leaf = group.get(grandchild.tag)
                 if leaf is None:
                     path = f"{tag}/{grandchild.tag}"
-                    warnings.append(RecordIssue(number, path, "", "élément inconnu, ignoré"))
+                    warnings.append(RecordIssue(number, path, "", UNKNOWN_ELEMENT))
                 else:
                     pairs.append((leaf, grandchild.text))
         dates = _DATES
@@ -526,7 +544,26 @@ class PecgmReader:
             if not text.isascii():
                 self._check_encoding(leaf, text, number)
             kind = leaf.kind
-            if kind == _PLAIN_KIND:
+            if kind == _DESCRIPTIVE_KIND:
+                values[leaf.attr] = text
+                if len(text) > leaf.length:
+                    warnings.append(RecordIssue(number, leaf.path, text, TOO_LONG.format(length=leaf.length)))
+            elif kind == _DATE_KIND:
+                parsed = dates.get(text)
+                if parsed is None:
+                    if text == "00000000":
+                        continue
+                    parsed = parse_date(text)
+                    if parsed is None:
+                        if leaf.role == OPTIONAL:
+                            warnings.append(RecordIssue(number, leaf.path, text, DATE_DROPPED))
+                        else:
+                            errors.append(RecordIssue(number, leaf.path, text, BAD_DATE))
+                        continue
+                    if len(dates) < _DATES_MAX:
+                        dates[text] = parsed
+                values[leaf.attr] = parsed
+            elif kind == _PLAIN_KIND:
                 values[leaf.attr] = text
                 if len(text) > leaf.length:
                     errors.append(
@@ -537,20 +574,6 @@ class PecgmReader:
                             f"valeur trop longue ({len(text)} caractères, {leaf.length} au plus)",
                         )
                     )
-            elif kind == _DATE_KIND:
-                parsed = dates.get(text)
-                if parsed is None:
-                    if text == "00000000":
-                        continue
-                    parsed = parse_date(text)
-                    if parsed is None:
-                        errors.append(
-                            RecordIssue(number, leaf.path, text, "date invalide (attendu AAAAMMJJ)")
-                        )
-                        continue
-                    if len(dates) < _DATES_MAX:
-                        dates[text] = parsed
-                values[leaf.attr] = parsed
             else:
                 self._check(leaf, text, number, values, errors, warnings)
         for leaf in plan.required:
@@ -571,31 +594,24 @@ class PecgmReader:
             )
 
     def _check(self, leaf: _Leaf, text: str, number: int, values, errors, warnings) -> None:
-        """The slow path: labels, codes, constants, digits, letters, fixed lengths."""
+        """The slow path: shapes, codes, digits; header, footer and constants."""
+        if leaf.role is not None:
+            self._check_by_role(leaf, text, number, values, errors, warnings)
+            return
         item = leaf.field
         values[leaf.attr] = text
         length = item.length
         if length is not None and len(text) > length:
-            if item.is_label:
-                warnings.append(
-                    RecordIssue(
-                        number,
-                        leaf.path,
-                        text,
-                        f"libellé plus long que prévu ({len(text)} caractères pour {length}), conservé",
-                    )
+            errors.append(
+                RecordIssue(
+                    number,
+                    leaf.path,
+                    text,
+                    f"valeur trop longue ({len(text)} caractères, {length} au plus)",
                 )
-            else:
-                errors.append(
-                    RecordIssue(
-                        number,
-                        leaf.path,
-                        text,
-                        f"valeur trop longue ({len(text)} caractères, {length} au plus)",
-                    )
-                )
-                return
-        elif item.fixed_length and length is not None and len(text) != length:
+            )
+            return
+        if item.fixed_length and length is not None and len(text) != length:
             errors.append(
                 RecordIssue(number, leaf.path, text, f"longueur {len(text)} au lieu de {length} caractères")
             )
@@ -613,7 +629,43 @@ class PecgmReader:
                 RecordIssue(number, leaf.path, text, f"valeur inattendue ({item.constant} attendu)")
             )
         elif item.codes is not None and text not in item.codes:
-            warnings.append(RecordIssue(number, leaf.path, text, "code inconnu de la table, conservé"))
+            warnings.append(RecordIssue(number, leaf.path, text, UNKNOWN_CODE))
+
+    def _check_by_role(self, leaf: _Leaf, text: str, number: int, values, errors, warnings) -> None:
+        """A PECGM value, by its policy (layouts.ROLE_POLICIES)."""
+        shape = leaf.shape
+        if shape is not None and not (
+            len(text) <= shape.max_length
+            and (leaf.pattern is None or leaf.pattern.fullmatch(text))
+            and (shape.check is None or shape.check(text))
+        ):
+            if leaf.role == OPTIONAL:
+                warnings.append(
+                    RecordIssue(number, leaf.path, text, VALUE_DROPPED.format(shape=shape.description))
+                )
+            elif leaf.role == DESCRIPTIVE:
+                values[leaf.attr] = text
+                warnings.append(
+                    RecordIssue(number, leaf.path, text, BAD_SHAPE.format(shape=shape.description))
+                )
+            else:
+                # The record is refused; its values still say whom France Travail sent it about
+                # (the NIR's 13 first characters, a wrong key and all: « reçu, illisible »).
+                values[leaf.attr] = text
+                errors.append(RecordIssue(number, leaf.path, text, BAD_SHAPE.format(shape=shape.description)))
+            return
+        values[leaf.attr] = text
+        # One warning a value at most, the first of these that applies.
+        codes = leaf.field.codes
+        if len(text) > leaf.length and (
+            shape is None or (shape.check is None and shape.max_length > leaf.length)
+        ):
+            # Identifying values reach here only within their shape's bound (a long name).
+            warnings.append(RecordIssue(number, leaf.path, text, TOO_LONG.format(length=leaf.length)))
+        elif leaf.digits and not (text.isascii() and text.isdigit()):
+            warnings.append(RecordIssue(number, leaf.path, text, NOT_DIGITS))
+        elif codes is not None and text not in codes:
+            warnings.append(RecordIssue(number, leaf.path, text, UNKNOWN_CODE))
 
     def _parse_detail(self, element: etree._Element, number: int) -> ParsedRecord:
         values, errors, warnings = self._read(self._detail_plan, element, number)
@@ -638,13 +690,16 @@ class PecgmReader:
                 field="DEPARTEMENT",
             )
         reference, produced = values["reference_date"], values["production_date"]
-        # A situation dated after the file was made, or a file made in the future, is an error
-        # upstream; imported, its date would stand as everyone's latest situation, and the real
-        # next month would change nothing (an older month never overrides a newer one).
-        if reference > produced:
+        # A situation of a month after the file was made, or a file made in the future, is an
+        # error upstream; imported, its date would stand as everyone's latest situation, and
+        # the real next month would change nothing (an older month never overrides a newer
+        # one). A monthly stock's reference is a month: France Travail makes the stock of the
+        # 31st on the 28th, and a flux may be dated at the end of its month too; only a later
+        # *month* is refused.
+        if (reference.year, reference.month) > (produced.year, produced.month):
             raise self._reject(
-                f"ENTETE : la date de référence ({reference:%d/%m/%Y}) est postérieure à la date "
-                f"de fabrication ({produced:%d/%m/%Y})",
+                f"ENTETE : le mois de référence ({reference:%m/%Y}, date {reference:%d/%m/%Y}) est "
+                f"postérieur au mois de fabrication ({produced:%m/%Y}, date {produced:%d/%m/%Y})",
                 field="DATE_REFERENCE",
             )
         if produced > date.today() + FUTURE_TOLERANCE:

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from exchanges.followup import PECGM_ATTRS, Situation, derive_status, events_between, has_unknown_codes
-from exchanges.matching import MatchResult
+from exchanges.matching import SITE_CHANGE_MOTIVE, MatchResult
 from exchanges.models import ImportReject, MatchRule, RejectLevel, ReviewReason, ReviewStatus
 from exchanges.pecgm_reader import RecordIssue
 from exchanges.review import BENEFICIARY_FIELDS
@@ -41,6 +41,8 @@ REVIEW_VALUES = (
 MATCH_COUNTERS = {
     MatchRule.NIR: "matched_nir",
     MatchRule.FT_IDENTIFIER: "matched_ft_identifier",
+    # France Travail announced the new identifier (cessation motive 46): an identifier's link.
+    MatchRule.SITE_CHANGE: "matched_ft_identifier",
     MatchRule.CAF_MSA: "matched_caf_msa",
     MatchRule.NAME: "matched_name",
     MatchRule.CONFIRMED: "matched_confirmed",
@@ -208,7 +210,11 @@ def _follow(
     warned: bool,
 ) -> tuple[FollowUpRow | None, list[EventRow], Situation, tuple[str, str] | None]:
     """Make this record the person's current situation, unless a newer one is known."""
-    if old is not None and old.reference_date and old.reference_date > ctx.day:
+    if (
+        old is not None
+        and old.reference_date
+        and (old.reference_date > ctx.day or (old.reference_date == ctx.day and _left_for(values, ft, old)))
+    ):
         # No follow-up will hold this identifier: the matcher keeps it (as it kept every one).
         return None, [], old, ft if ft and ft != old.ft else None
     # The follow-up replaced held another identifier: still found until the end of the run.
@@ -249,6 +255,12 @@ def _follow(
                 )
             )
     return followup, events, new, kept_ft
+
+
+def _left_for(values: Mapping[str, Any], ft: tuple[str, str] | None, old: Situation) -> bool:
+    """A registration ceased for a change of site (motive 46), after the same file gave the
+    person's new identifier: the new registration stays their situation."""
+    return values.get("cessation_motive") == SITE_CHANGE_MOTIVE and bool(old.ft) and old.ft != ft
 
 
 def _review(

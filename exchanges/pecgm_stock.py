@@ -2,23 +2,28 @@
 
 A monthly stock is France Travail's whole picture of the Département's job
 seekers: whoever it leaves out has left it (`mark_absent`, with a "left"
-event). A flux (daily, weekly) only adds news: its silence means nothing.
+event), except whom a refused record names (`mark_unreadable`: « reçu,
+illisible »). A flux (daily, weekly) only adds news: its silence means nothing.
 An older stock imported late enters the history only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection
+from django.db.models import Q
 
 from exchanges.followup import newest_stock_date
-from exchanges.models import SUCCESSFUL_STATUSES, EventKind, FollowUp, ImportRun, StatusEvent
+from exchanges.models import SUCCESSFUL_STATUSES, EventKind, FollowUp, FollowUpStatus, ImportRun, StatusEvent
 from exchanges.pecgm_step import EventRow
 
 # The columns of a StatusEvent row, in the order the record step makes them.
 EVENT_COLUMNS = EventRow._fields
+# Ids per statement (SQLite's limit on parameters).
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,41 @@ class StockPosition:
         return self.stock and not self.is_late
 
 
+def mark_unreadable(beneficiary_ids: Iterable[int], day: date, *, stock: bool) -> None:
+    """« Reçu, illisible » : people named by a refused record of the file of `day`.
+
+    France Travail sent something about them that could not be read: they keep
+    their last situation, flagged, and a stock does not count them absent (they
+    are in it). Someone known who has no follow-up yet gets one, of unknown
+    status, to carry the flag. A person with a readable record in the same file
+    (a newer or same-day situation) is left as that record made them.
+    """
+    ids = sorted(set(beneficiary_ids))
+    changes: dict = {"unreadable_on": day}
+    if stock:
+        changes["absent_from_last_stock"] = False
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        followups = FollowUp.objects.filter(beneficiary_id__in=chunk)
+        followups.filter(Q(reference_date__lt=day) | Q(reference_date__isnull=True)).update(**changes)
+        have = set(followups.values_list("beneficiary_id", flat=True))
+        FollowUp.objects.bulk_create(
+            FollowUp(beneficiary_id=beneficiary_id, status=FollowUpStatus.UNKNOWN, unreadable_on=day)
+            for beneficiary_id in chunk
+            if beneficiary_id not in have
+        )
+
+
 def mark_absent(run_id: int, day: date, *, with_events: bool) -> None:
     """Those whose newest data predates this stock are absent from it (a flux's silence means nothing).
 
-    `with_events`: write a "left" event for each (not for the very first file).
+    Not those France Travail sent an unreadable record about (`mark_unreadable`,
+    called before): only people truly missing from a whole, accepted stock have
+    left it. `with_events`: write a "left" event for each (not for the very first file).
     """
-    leaving = FollowUp.objects.filter(reference_date__lt=day, absent_from_last_stock=False)
+    leaving = FollowUp.objects.filter(reference_date__lt=day, absent_from_last_stock=False).exclude(
+        unreadable_on=day
+    )
     if with_events:
         # One statement: the database makes the events from the follow-ups itself
         # (a tenth of a stock may leave: as many rows not built in Python).
@@ -76,4 +110,5 @@ def mark_absent(run_id: int, day: date, *, with_events: bool) -> None:
                 f"SELECT {', '.join(selected)} FROM ({sql}) AS leaving",
                 [*values, *params],
             )
-    leaving.update(absent_from_last_stock=True)
+    # An older « reçu, illisible » flag ends: this stock, readable, leaves them out.
+    leaving.update(absent_from_last_stock=True, unreadable_on=None)

@@ -52,10 +52,29 @@ def exchange_run_start(request: HttpRequest) -> HttpResponse:
     if direction == Direction.DEPOSIT:
         periodicity = request.POST.get("periodicity", "M")
         params["periodicity"] = periodicity if periodicity in ("M", "H", "Q") else "M"
+        if request.POST.get("confirmed") != "1":
+            # First what will be sent, then a second click deposits it.
+            return _confirm_deposit(request, params["periodicity"])
     run = enqueue(direction, user=request.user, **params)
     audit.log(request, audit.Action.STARTED_EXCHANGE, run, direction=direction)
     messages.info(request, _("Échange n° %(id)s lancé.") % {"id": run.pk})
     return redirect("exchange_run_detail", pk=run.pk)
+
+
+def _confirm_deposit(request: HttpRequest, periodicity: str) -> HttpResponse:
+    """The file the deposit would send: the one already generated for the period, or a preview."""
+    from exchanges.transfers import default_period_end
+    from orientations.models import CgpemExport
+    from orientations.views import preview_context
+
+    period_end = default_period_end(periodicity)
+    existing = (
+        CgpemExport.objects.filter(periodicity=periodicity, period_end=period_end).order_by("-id").first()
+    )
+    context = {"periodicity": periodicity, "existing": existing}
+    if existing is None:
+        context |= preview_context(request, periodicity, period_end)
+    return render(request, "exchanges/runs/deposit_confirm.html", context)
 
 
 @requires(Capability.MANAGE_EXCHANGES)
@@ -106,11 +125,13 @@ def _import_details(run: ExchangeRun) -> dict:
     ids = [entry["import_run"] for entry in run.files if entry.get("import_run")]
     if run.direction != Direction.FETCH or not ids:
         return {"imports": [], "rejects": []}
-    from exchanges.models import ImportReject, ImportRun
+    from exchanges.models import ImportReject, ImportRun, RejectLevel
 
     imports = list(ImportRun.objects.filter(pk__in=ids).order_by("id"))
+    # Rejects only: warnings come by the hundred in real files (labels longer than the
+    # table), and each import's page shows them grouped by field and kind.
     rejects = list(
-        ImportReject.objects.filter(run_id__in=ids)
+        ImportReject.objects.filter(run_id__in=ids, level=RejectLevel.ERROR)
         .select_related("run")
         .order_by("run_id", "id")[:MAX_REJECTS_SHOWN]
     )

@@ -26,7 +26,15 @@ from typing import IO, Any
 from faker import Faker
 
 from beneficiaries.demo import make_nir
-from exchanges.layouts import CATEGORIES, PECGM, SUPPORT_MODES, TRAINING_LEVELS, WORK_AXES
+from exchanges.layouts import (
+    CATEGORIES,
+    PECGM,
+    RADIATION_MOTIVE_LABELS,
+    SUPPORT_MODES,
+    TRAINING_LEVELS,
+    WORK_AXES,
+)
+from exchanges.layouts import CESSATION_MOTIVES as CESSATION_MOTIVE_TABLE
 from exchanges.xml_writer import write_file
 
 # Tarn-et-Garonne (82), the demo département: enough communes for NIRs to stay distinct.
@@ -42,22 +50,18 @@ CATEGORY_LABELS = {
 assert set(CATEGORY_LABELS) == set(CATEGORIES)
 CATEGORY_WEIGHTS = {"1": 38, "2": 9, "3": 8, "4": 30, "5": 15}
 
-CESSATION_MOTIVES = {
-    "11": "reprise d'emploi salarié",
-    "16": "création d'entreprise",
-    "41": "fin de stage ou de mesure",
-    "43": "entrée en formation",
-    "61": "maladie, maternité, accident du travail",
-    "90": "absence au contrôle (non réponse à DAM)",
-    "98": "changement d'agence ou déménagement",
-}
+# France Travail sends each motive with its label: the annexe's own, every code of its table.
+CESSATION_MOTIVES = dict(CESSATION_MOTIVE_TABLE)
+# The convention gives the radiation motives as labels only: these codes are made up, the
+# labels are the annexe's (they run past the 20 characters of the table, as real ones do).
 RADIATION_MOTIVES = {
     "11": "non réponse a convocation suspension de ... (durée variable)",
-    "12": "refus d'action d'insertion ou de formation",
-    "21": "insuffisance de recherche d'emploi",
-    "31": "fausse déclaration",
-    "41": "refus de deux offres raisonnables d'emploi",
+    "12": "refus action insertion suspension de ... (durée variable)",
+    "21": "insuffisance de recherche d'emploi suspension de ... (durée variable)",
+    "31": "déclaration inexacte suspension de ... (durée variable)",
+    "41": "refus de deux offres raisonnables d'emploi suspension de ... (durée variable)",
 }
+assert set(RADIATION_MOTIVES.values()) <= set(RADIATION_MOTIVE_LABELS)
 ROME = {
     "G1603": "Personnel polyvalent en restauration",
     "K1302": "Assistance auprès d'adultes",
@@ -73,7 +77,8 @@ ROME = {
 AGENCIES = [
     ("FRANCE TRAVAIL MONTAUBAN", "12 RUE DES PRAIRIES", "82000", "MONTAUBAN"),
     ("FRANCE TRAVAIL MONTAUBAN 2", "2 AVENUE DE TOULOUSE", "82000", "MONTAUBAN"),
-    ("FT CASTELSARRASIN", "5 RUE DE LA REPUBLIQUE", "82100", "CASTELSARRASIN"),
+    # 29 characters, where the table says 27: real agency names run longer.
+    ("FRANCE TRAVAIL CASTELSARRASIN", "5 RUE DE LA REPUBLIQUE", "82100", "CASTELSARRASIN"),
     ("FRANCE TRAVAIL MOISSAC", "9 BOULEVARD LAKANAL", "82200", "MOISSAC"),
     ("FRANCE TRAVAIL CAUSSADE", "1 PLACE DU MARCHE", "82300", "CAUSSADE"),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exchanges import views
+from exchanges import tracking_views, views
 
 urlpatterns = [
     path("imports/", views.import_run_list, name="import_run_list"),
@@ -11,4 +11,16 @@ urlpatterns = [
     path("rapprochements/", views.review_list, name="review_list"),
     path("rapprochements/<int:pk>/", views.review_detail, name="review_detail"),
     path("rapprochements/<int:pk>/decision/", views.review_resolve, name="review_resolve"),
+    path("suivi-mensuel/", tracking_views.tracking_overview, name="tracking_overview"),
+    path("suivi-mensuel/<int:year>/<int:month>/", tracking_views.tracking_month, name="tracking_month"),
+    path(
+        "suivi-mensuel/<int:year>/<int:month>/suivi.<str:fmt>",
+        tracking_views.tracking_download,
+        name="tracking_download",
+    ),
+    path(
+        "suivi-mensuel/<int:year>/<int:month>/anomalies.<str:fmt>",
+        tracking_views.anomalies_download,
+        name="anomalies_download",
+    ),
 ]

@@ -19,9 +19,9 @@ import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from beneficiaries.exports import spreadsheet_safe
-from beneficiaries.names import fold
 from beneficiaries.nir import mask_nir
 from beneficiaries.scoping import visible_beneficiaries
+from beneficiaries.search import apply_search
 from exchanges import review
 from exchanges.followup import DATE_ATTRS
 from exchanges.followup_export import Echo, stream_csv
@@ -29,6 +29,10 @@ from exchanges.models import ImportRun, JobSeekerSnapshot, RejectLevel, ReviewCa
 
 PAGE_SIZE = 50
 REJECTS_SHOWN = 200
+# Warnings come by the thousand (a label longer than the table in every record): shown
+# grouped by field and kind, each group with its first rows; the CSV has them all.
+WARNING_GROUPS_SHOWN = 100
+WARNINGS_SHOWN_PER_GROUP = 50
 SEARCH_RESULTS = 20
 
 
@@ -47,8 +51,9 @@ def import_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "run": run,
         "errors": errors[:REJECTS_SHOWN],
         "error_count": errors.count(),
-        "warnings": warnings[:REJECTS_SHOWN],
+        "warning_groups": run.warning_groups(WARNINGS_SHOWN_PER_GROUP, WARNING_GROUPS_SHOWN),
         "warning_count": warnings.count(),
+        "warning_groups_shown": WARNING_GROUPS_SHOWN,
         "open_reviews": run.reviews.filter(status=ReviewStatus.OPEN).count(),
         "rejects_shown": REJECTS_SHOWN,
     }
@@ -133,8 +138,9 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if case.reason == ReviewReason.CREATED_FROM_FT and case.beneficiary_id:
             # The person this case created: linking the case to them is refused (review.link).
             found = found.exclude(pk=case.beneficiary_id)
-        for term in fold(query).split():
-            found = found.filter(search_text__contains=term)
+        # The lists' search box, written once: folded names, a NIR typed with spaces, numbers,
+        # France Travail identifiers.
+        found = apply_search(found, query)
         found = [person for person in found[:SEARCH_RESULTS] if person not in candidates]
     # The page shows who France Travail sent and who may be them: a consultation of personal data.
     audit.log(request, audit.Action.VIEWED_REVIEW, case)

@@ -43,6 +43,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
@@ -147,6 +148,8 @@ def select_decisions(periodicity: str, period_start: date, period_end: date):
     decisions = OrientationDecision.objects.filter(
         Q(ended_on__isnull=True) | Q(ended_on__gt=period_end), decision_date__lte=period_end
     ).exclude(beneficiary__birth_name=ANONYMOUS_NAME, beneficiary__nir="")
+    # Restricted processing (RGPD art. 18): not sent until lifted (rights.restriction).
+    decisions = decisions.exclude(beneficiary__restriction__isnull=False)
     if periodicity != "M":
         tz = timezone.get_current_timezone()
         start = datetime.combine(period_start, time.min, tzinfo=tz)
@@ -383,11 +386,21 @@ def fit_fields(plan, values: dict, out: dict) -> _Findings:
     return findings
 
 
+def fit_decisions(decisions, report: Report, written: list[int] | None = None) -> Iterator[dict]:
+    """`fit_records` over a queryset of decisions, in its order: the file's rules, for previews too."""
+    return fit_records(_decision_rows(decisions), report, written)
+
+
 NOTHING_IDENTIFYING = "aucun élément d'identification transmissible (NIR, IDENTIFIANT_PE, NOM_NAISSANCE)"
 
 
-def fit_records(rows: Iterable[tuple[int, int, dict, tuple]], report: Report) -> Iterator[dict]:
-    """The records that fit, ready for the writer; the others land in report.excluded."""
+def fit_records(
+    rows: Iterable[tuple[int, int, dict, tuple]], report: Report, written: list[int] | None = None
+) -> Iterator[dict]:
+    """The records that fit, ready for the writer; the others land in report.excluded.
+
+    `written`, when given, receives the id of each decision yielded.
+    """
     referents = _Referents()
     for pk, beneficiary_id, values, referent_key in rows:
         record: dict = {}
@@ -412,6 +425,8 @@ def fit_records(rows: Iterable[tuple[int, int, dict, tuple]], report: Report) ->
             for message in person.warnings + referent.warnings:
                 report.warnings.append({"decision": pk, "beneficiary": beneficiary_id, "message": message})
         record.update(referent_values)
+        if written is not None:
+            written.append(pk)
         yield record
 
 
@@ -552,6 +567,16 @@ def _archive(temp: Path, directory: Path, file_name: str) -> Path:
         return path
 
 
+# Ids per UPDATE: within SQLite's limit on query parameters.
+_CHUNK = 500
+
+
+def _mark_carried(ids: list[int], export: CgpemExport) -> None:
+    """Each decision written remembers the file that carried it (the pages show it)."""
+    for start in range(0, len(ids), _CHUNK):
+        OrientationDecision.objects.filter(pk__in=ids[start : start + _CHUNK]).update(last_export=export)
+
+
 def generate_cgpem(
     periodicity: str,
     period_end: date,
@@ -581,26 +606,29 @@ def generate_cgpem(
     os.close(handle)
     temp = Path(temp_name)
     try:
-        rows = _decision_rows(select_decisions(periodicity, period_start, period_end))
-        written = write_file(CGPEM, header, fit_records(rows, report), temp, encoding=ENCODING)
+        carried: list[int] = []
+        records = fit_decisions(select_decisions(periodicity, period_start, period_end), report, carried)
+        written = write_file(CGPEM, header, records, temp, encoding=ENCODING)
         validate_file(temp)
         sha256 = _sha256(temp)
         final = _archive(temp, directory, file_name)
         try:
-            export = CgpemExport.objects.create(
-                file_name=file_name,
-                path=str(final),
-                sha256=sha256,
-                periodicity=periodicity,
-                period_start=period_start,
-                period_end=period_end,
-                records=written,
-                excluded=report.excluded,
-                transliterations=report.transliterations,
-                warnings=report.warnings,
-                created_by=created_by,
-                user=user,
-            )
+            with transaction.atomic():
+                export = CgpemExport.objects.create(
+                    file_name=file_name,
+                    path=str(final),
+                    sha256=sha256,
+                    periodicity=periodicity,
+                    period_start=period_start,
+                    period_end=period_end,
+                    records=written,
+                    excluded=report.excluded,
+                    transliterations=report.transliterations,
+                    warnings=report.warnings,
+                    created_by=created_by,
+                    user=user,
+                )
+                _mark_carried(carried, export)
         except BaseException:
             final.unlink(missing_ok=True)  # no archive without its record
             raise

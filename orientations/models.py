@@ -140,6 +140,17 @@ class OrientationDecision(models.Model):
     ended_on = models.DateField(_("fin de validité"), null=True, blank=True, editable=False)
     # "app" (recorded on a page), "import" (import_orientations)
     source = models.CharField(_("origine"), max_length=20, default="app", editable=False)
+    # The last CGPEM file that carried the decision (orientations.cgpem sets it): what the
+    # person's pages show as its transmission (orientations.transmission).
+    last_export = models.ForeignKey(
+        "CgpemExport",
+        verbose_name=_("dernier fichier CGPEM"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("décision d'orientation")

@@ -20,6 +20,8 @@ urlpatterns = [
     ),
     path("correspondants/<int:pk>/modifier/", views.correspondent_edit, name="correspondent_edit"),
     path("correspondants/<int:pk>/activation/", views.correspondent_toggle, name="correspondent_toggle"),
+    path("non-transmises/", views.untransmitted, name="orientation_untransmitted"),
+    path("prochain-cgpem/", views.cgpem_preview, name="cgpem_preview"),
     path("cgpem/", views.cgpem_exports, name="cgpem_exports"),
     path("cgpem/<int:pk>/", views.cgpem_export_detail, name="cgpem_export_detail"),
     path("cgpem/<int:pk>/telecharger/", views.cgpem_download, name="cgpem_download"),

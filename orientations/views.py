@@ -15,7 +15,7 @@ from accounts.decorators import requires
 from accounts.models import Territory
 from accounts.roles import Capability
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
-from orientations import queue
+from orientations import queue, transmission
 from orientations.cgpem import archived_path
 from orientations.decisions import (
     DecisionConflict,
@@ -54,6 +54,7 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             audit.log(request, audit.Action.RECORDED_ORIENTATION, decision)
             messages.success(request, _("La décision d'orientation est enregistrée."))
+            _flag_untransmittable(request, decision)
             return redirect("orientation_history", pk=beneficiary.pk)
     # The form shows the person and their current orientation.
     audit.log(request, audit.Action.VIEWED_BENEFICIARY, beneficiary, page="orientation_record")
@@ -64,17 +65,38 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _untransmittable_message(decision: OrientationDecision) -> str | None:
+    """Why no CGPEM file can carry this decision (French), or None when one can."""
+    reasons = transmission.problems(OrientationDecision.objects.filter(pk=decision.pk)).get(decision.pk)
+    if not reasons:
+        return None
+    return _(
+        "Cette décision ne pourra pas être transmise à France Travail : %(reasons)s. "
+        "Corrigez la fiche de la personne ou la décision ; elle figure dans la liste "
+        "« Non transmises »."
+    ) % {"reasons": " ; ".join(reasons)}
+
+
+def _flag_untransmittable(request: HttpRequest, decision: OrientationDecision) -> None:
+    """Say at once when no CGPEM file can carry the decision just recorded or corrected."""
+    message = _untransmittable_message(decision)
+    if message:
+        messages.warning(request, message)
+
+
 @requires(Capability.VIEW_FOLLOWUP)
 def history(request: HttpRequest, pk: int) -> HttpResponse:
     beneficiary = get_visible_beneficiary_or_404(request, pk)
-    decisions = (
+    decisions = list(
         OrientationDecision.objects.filter(beneficiary=beneficiary)
-        .select_related("referent_body", "correspondent", "recorded_by")
+        .select_related("referent_body", "correspondent", "recorded_by", "last_export", "beneficiary")
         .prefetch_related("changes__changed_by")
         .order_by("-decision_date", "-id")
     )
+    sent = transmission.transmissions(decisions)
+    rows = [(decision, sent[decision.pk]) for decision in decisions]
     audit.log(request, audit.Action.VIEWED_BENEFICIARY, beneficiary, page="orientation_history")
-    return render(request, "orientations/history.html", {"beneficiary": beneficiary, "decisions": decisions})
+    return render(request, "orientations/history.html", {"beneficiary": beneficiary, "rows": rows})
 
 
 @requires(Capability.RECORD_ORIENTATION)
@@ -105,6 +127,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
                     fields=",".join(change.field for change in changes),
                 )
                 messages.success(request, _("La correction est enregistrée."))
+                _flag_untransmittable(request, decision)
             else:
                 messages.info(request, _("Aucune modification : la décision est inchangée."))
             return redirect("orientation_history", pk=decision.beneficiary_id)
@@ -155,7 +178,7 @@ def bulk_record(request: HttpRequest) -> HttpResponse:
             results.append((beneficiary.pk, False, str(exc)))
         else:
             audit.log(request, audit.Action.RECORDED_ORIENTATION, decision, bulk=True)
-            results.append((beneficiary.pk, True, ""))
+            results.append((beneficiary.pk, True, _untransmittable_message(decision) or ""))
     # Post/Redirect/Get: reloading the result page must not post the decisions again. The
     # result (ids and messages, no names) waits in the session; the URL carries only the filters.
     request.session[BULK_RESULT_KEY] = results
@@ -168,12 +191,18 @@ def bulk_result(request: HttpRequest) -> HttpResponse:
     # Nothing recorded in this session yet (a bookmark, another browser): the page says so.
     stored = request.session.get(BULK_RESULT_KEY) or []
     people = visible_beneficiaries(request.user).in_bulk([pk for pk, _ok, _message in stored])
+    # Recorded: the message, if any, says that no CGPEM file can carry the decision.
     results = [
-        (people[pk], ok, message or _("Décision enregistrée."))
+        (
+            people[pk],
+            ok,
+            " ".join(filter(None, (_("Décision enregistrée.") if ok else "", message))),
+            bool(message),
+        )
         for pk, ok, message in stored
         if pk in people  # out of the user's territories since: left out
     ]
-    recorded = sum(1 for _b, ok, _m in results if ok)
+    recorded = sum(1 for _b, ok, _m, _w in results if ok)
     return render(
         request,
         "orientations/bulk_result.html",
@@ -263,6 +292,42 @@ def _filter_query(communes: list[str], territory) -> str:
     if territory is not None:
         params.append(("territoire", territory.pk))
     return urlencode(params)
+
+
+# --- Transmission to France Travail ----------------------------------------------
+
+
+@requires(Capability.RECORD_ORIENTATION)
+def untransmitted(request: HttpRequest) -> HttpResponse:
+    """« Non transmises »: current decisions that no CGPEM file can carry, with the reasons."""
+    visible = OrientationDecision.objects.filter(beneficiary__in=visible_beneficiaries(request.user))
+    reasons = transmission.untransmitted(visible)
+    page = Paginator(sorted(reasons), PAGE_SIZE).get_page(request.GET.get("page"))
+    decisions = OrientationDecision.objects.select_related("beneficiary").in_bulk(list(page))
+    rows = [(decisions[pk], reasons[pk]) for pk in page if pk in decisions]
+    return render(request, "orientations/untransmitted.html", {"page": page, "rows": rows})
+
+
+@requires(Capability.RECORD_ORIENTATION)
+def cgpem_preview(request: HttpRequest) -> HttpResponse:
+    """« Prochain CGPEM »: what the next file would carry as things stand (read-only)."""
+    periodicity, period_end = transmission.next_preview_period()
+    context = preview_context(request, periodicity, period_end)
+    context["deposit"] = transmission.next_deposit()
+    return render(request, "orientations/cgpem_preview.html", context)
+
+
+def preview_context(request: HttpRequest, periodicity: str, period_end) -> dict:
+    """The preview of a file, its counts, and a page of the decisions the user may see."""
+    result = transmission.preview(periodicity, period_end)
+    carried = result.decisions.filter(beneficiary__in=visible_beneficiaries(request.user))
+    page = Paginator(
+        carried.select_related("beneficiary", "referent_body").order_by(
+            "beneficiary__birth_name_key", "beneficiary__first_name_key", "id"
+        ),
+        PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    return {"preview": result, "page": page}
 
 
 # --- Reference data: referent bodies and their correspondents --------------------

@@ -250,3 +250,14 @@ def test_trail_closed_to_other_roles(client, social_worker, orientation_officer)
     for user in (social_worker, orientation_officer):
         client.force_login(user)
         assert client.get(reverse("audit_search")).status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["start", "end"])
+@pytest.mark.parametrize("value", ["0001-01-01", "1899-12-31", "9999-12-31"])
+def test_dates_out_of_range_are_refused_not_a_server_error(client, admin_user, field, value):
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+    response = client.get(reverse("audit_search"), {field: value})
+    assert response.status_code == 200
+    assert "Saisissez une date entre le 01/01/1900" in response.content.decode()
+    assert client.get(reverse("audit_search"), {field: "1900-01-01"}).status_code == 200

@@ -120,6 +120,7 @@ EXPECTED = {
     "unlinked_snapshots": 1,
     "stale_open_reviews": 1,
     "inactive_beneficiaries": 2,
+    "ft_history": 0,  # the only old linked record is someone's current situation
     "audit_entries": 1,
 }
 
@@ -316,3 +317,41 @@ def test_export_person_unknown_nir_does_not_repeat_it(tmp_path):
         call_command("export_person", "--nir", "185057800608436", "--output", str(tmp_path / "x.json"))
     assert "185057800608436" not in str(error.value)
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.django_db
+def test_france_travail_history_is_bounded_even_for_active_people(settings):
+    """Records older than RETENTION_FT_HISTORY_MONTHS go; their events and the current situation stay."""
+    settings.RETENTION_FT_HISTORY_MONTHS = 36
+    person = BeneficiaryFactory()
+    run = ImportRun.objects.create(file_name="a", sha256="h")
+    today = timezone.localdate()
+
+    def snapshot(day, number):
+        return JobSeekerSnapshot.objects.create(
+            beneficiary=person, run=run, record_number=number, reference_date=day, periodicity="M"
+        )
+
+    oldest, old = snapshot(date(2019, 1, 31), 1), snapshot(date(2019, 2, 28), 2)
+    current = snapshot(today, 3)
+    FollowUp.objects.create(beneficiary=person, source_snapshot=current, status="inscrit")
+    StatusEvent.objects.create(beneficiary=person, run=run, date=date(2019, 2, 28), kind="radiation")
+    case = ReviewCase.objects.create(reason="identifier_mismatch", status="linked", snapshot=old)
+
+    items = {item.category: item for item in purge()}
+    assert items["ft_history"].count == 2
+    assert JobSeekerSnapshot.objects.count() == 3  # a dry run
+
+    purge(apply=True)
+    assert list(JobSeekerSnapshot.objects.values_list("pk", flat=True)) == [current.pk]
+    assert StatusEvent.objects.filter(beneficiary=person).count() == 1
+    assert FollowUp.objects.get(beneficiary=person).source_snapshot_id == current.pk
+    case.refresh_from_db()
+    assert case.snapshot is None and case.status == "linked"
+    assert not JobSeekerSnapshot.objects.filter(pk__in=[oldest.pk, old.pk]).exists()
+    entry = AuditEntry.objects.get(action="purge", object_type="ft_history")
+    assert entry.extra["count"] == 2
+
+    # Someone whose newest record is itself old (out of the files for years): it stays.
+    JobSeekerSnapshot.objects.filter(pk=current.pk).update(reference_date=date(2019, 3, 31))
+    assert {item.category: item.count for item in purge()}["ft_history"] == 0

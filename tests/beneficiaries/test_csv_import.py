@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 from beneficiaries.csv_import import import_beneficiaries
 from beneficiaries.demo import fake_people
 from beneficiaries.models import Beneficiary, Source
+from tests.factories import BeneficiaryFactory, namesakes
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "beneficiaires.csv"
 HEADER = "nir,nom_naissance,nom_usage,prenom,date_naissance,num_caf,num_msa,code_insee_commune"
@@ -98,6 +99,19 @@ def test_update_changes_only_what_changed(tmp_path):
     summary = import_beneficiaries(write(tmp_path, rows_for(people), name="c.csv"))
     assert (summary.updated, summary.unchanged) == (1, 2)
     assert Beneficiary.objects.get(nir_key=people[0]["nir"][:13]).commune_code == "82001"
+
+
+@pytest.mark.django_db
+def test_an_identity_corrected_by_the_import_is_dated_for_the_cgpem_flux(tmp_path):
+    """The CGPEM flux sends a person's decisions again when their identity is corrected (issue 21)."""
+    people = fake_people(3, seed=5)
+    import_beneficiaries(write(tmp_path, rows_for(people)))
+    assert not Beneficiary.objects.filter(identity_changed_at__isnull=False).exists()
+    people[0]["first_name"] = "Marie-Noëlle"  # identity
+    people[1]["commune_code"] = "82001"  # not identity
+    import_beneficiaries(write(tmp_path, rows_for(people), name="c.csv"))
+    corrected = Beneficiary.objects.filter(identity_changed_at__isnull=False)
+    assert list(corrected.values_list("first_name", flat=True)) == ["Marie-Noëlle"]
 
 
 @pytest.mark.django_db
@@ -283,3 +297,37 @@ def test_value_over_the_csv_limit_rejects_the_whole_file(tmp_path, after_line_2,
         call_command("import_beneficiaries", str(path), stdout=io.StringIO())
     assert "XXX" not in str(raised.value) and people[1]["nir"] not in str(raised.value)
     assert Beneficiary.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_rows_are_matched_by_the_pecgm_rules(tmp_path):
+    """One matching for every import (exchanges.matching): namesakes are not picked at random,
+    a usage name finds its person, a CAF number with the birth date too."""
+    person, twin = namesakes()
+    married = BeneficiaryFactory(nir="", usage_name="Lemaire", caf_number="")
+    by_caf = BeneficiaryFactory(nir="", caf_number="7654321")
+
+    def row(name, first_name, birth_date, caf_number=""):
+        return {
+            "nir": "",
+            "birth_name": name,
+            "usage_name": "",
+            "first_name": first_name,
+            "birth_date": birth_date,
+            "caf_number": caf_number,
+            "commune_code": "82121",
+        }
+
+    people = [
+        row(person.birth_name, person.first_name, person.birth_date),
+        row("Lemaire", married.first_name, married.birth_date),
+        row("Autrement", "Nom", by_caf.birth_date, caf_number="7654321"),
+    ]
+    summary = import_beneficiaries(write(tmp_path, rows_for(people)))
+    assert [(e.line, e.field) for e in summary.errors] == [(2, "nom_naissance")]
+    assert "plusieurs bénéficiaires possibles" in summary.errors[0].message
+    assert (summary.created, summary.updated) == (0, 2)
+    assert Beneficiary.objects.count() == 4  # nobody created
+    assert {p.commune_code for p in Beneficiary.objects.filter(pk__in=[person.pk, twin.pk])} != {"82121"}
+    assert Beneficiary.objects.get(pk=married.pk).commune_code == "82121"
+    assert Beneficiary.objects.get(pk=by_caf.pk).commune_code == "82121"

@@ -337,14 +337,17 @@ def test_parcours_shows_status_codes_in_words_and_a_timeline(officer_client):
     response = officer_client.get(reverse("beneficiary_detail", args=[person.pk]))
     body = response.content.decode()
     assert "données France Travail au 31/01/2025" in body
-    assert "05 — Élaboration du projet professionnel" in body
-    assert "GUI — Guidé" in body
+    # The annexe's own words (« A approfondir », « Elaboration » without its accent).
+    assert "05 — Elaboration du projet professionnel" in body
+    assert "GUI — Accompagnement guidé" in body
     timeline = response.context["timeline"]
     kinds = [entry.kind for entry in timeline]
     assert kinds.count("snapshot") == 2 and "event" in kinds and "decision" in kinds
     change = timeline[0]
     assert change.day == date(2025, 1, 31)
-    assert [(c.before, c.after) for c in change.changes] == [("APR — À préciser", "GUI — Guidé")]
+    assert [(c.before, c.after) for c in change.changes] == [
+        ("APR — A approfondir", "GUI — Accompagnement guidé")
+    ]
     assert "PECGM_082_20250131_M.xml, enregistrement n° 9" in change.source
     assert person.nir not in body  # masked in the timeline too
     assert 'id="orientation"' in body  # the orientations panel
@@ -363,7 +366,7 @@ def test_parcours_lists_a_month_only_when_something_changed(officer_client):
         date=date(2025, 3, 10),
         kind="cessation",
         motive="43",
-        motive_label="REPRISE D'EMPLOI",
+        motive_label="fin de contrat de travail temporaire ou CDD (catégorie 5 uniquement)",
     )
     DecisionFactory(
         beneficiary=person, nature="02", decision_date=date(2024, 12, 2), ended_on=date(2025, 2, 1)
@@ -378,13 +381,14 @@ def test_parcours_lists_a_month_only_when_something_changed(officer_client):
     assert march == {
         "Commune de résidence (code INSEE)": ("—", "82033"),
         "Axe de travail principal": (
-            "05 — Élaboration du projet professionnel",
+            "05 — Elaboration du projet professionnel",  # the annexe's words, verbatim
             "03 — Stratégie de recherche d'emploi",
         ),
     }
     assert snapshots[0].source.endswith("enregistrement n° 3")
     [event] = [entry for entry in response.context["timeline"] if entry.kind == "event"]
-    assert event.detail == "motif : 43 REPRISE D'EMPLOI"
+    assert event.detail == "motif : 43 fin de contrat de travail temporaire ou CDD (catégorie 5 uniquement)"
+    assert not event.positive  # the end of a temporary contract, not a training entry
     assert event.source == f"fichier {months[2].file_name}"
     # The orientation panel (one query for both figures): the decision in force, out of two.
     from orientations.templatetags.orientations import orientation_summary
@@ -477,7 +481,7 @@ def test_cohorts(officer_client, settings):
         **registered(
             cessation_date=date(2025, 1, 5),
             cessation_motive="11",
-            cessation_motive_label="reprise d'emploi salarié",
+            cessation_motive_label="reprise d'emploi par ses propres moyens sur emploi durable à temps plein",
         ),
     )
     today = timezone.localdate()
@@ -798,3 +802,25 @@ def test_filter_forms_do_not_share_their_territories(orientation_officer, social
     assert worker_form.fields["territoire"].choices == ANY + [(str(south.pk), "Sud")]
     assert BeneficiaryFilterForm.base_fields["territoire"].choices == ANY
     assert "Nord" not in worker_form.as_p()
+
+
+# --- Page titles ------------------------------------------------------------
+
+
+def test_pages_about_a_person_have_a_neutral_title(officer_client):
+    """The <title> stays in the browser's history on a shared computer: a file number, no name."""
+    person = BeneficiaryFactory(birth_name="Vasseur", usage_name="Lemoine", first_name="Clothilde")
+    pages = [
+        officer_client.get(reverse("beneficiary_detail", args=[person.pk])),
+        officer_client.get(reverse("orientation_record", args=[person.pk])),
+        officer_client.get(reverse("orientation_history", args=[person.pk])),
+        officer_client.post(reverse("reveal_nir", args=[person.pk])),
+    ]
+    titles = []
+    for response in pages:
+        assert response.status_code == 200
+        titles.append(re.search(r"<title>(.*?)</title>", response.content.decode(), re.S).group(1))
+    for title in titles:
+        for identifying in ("Vasseur", "Lemoine", "Clothilde", "VASSEUR", person.nir[:5]):
+            assert identifying not in title, title
+    assert f"Dossier n° {person.pk}" in titles[0]

@@ -188,3 +188,29 @@ def test_a_runs_end_is_read_out_not_each_percentage(page, login, admin_user, liv
     ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.IMPORTED, progress_processed=100)
     expect(page.locator("#annonce")).to_have_text("Import : importé", timeout=6000)
     expect(page.locator("#run-progress progress")).to_have_count(0)
+
+
+def test_next_cgpem_untransmitted_and_the_deposit_confirmation_are_accessible(
+    page, login, orientation_officer, admin_user, people, settings
+):
+    from tests.orientations.factories import DecisionFactory
+
+    settings.EXCHANGE_URL = ""
+    DecisionFactory(beneficiary=people["target"], decision_date=date(2025, 1, 15))
+    DecisionFactory(beneficiary=BeneficiaryFactory(nir="", birth_name="12"))  # nothing identifying
+    login(orientation_officer)
+    page.get_by_role("link", name="À orienter", exact=True).first.click()
+    page.get_by_role("link", name="Prochain CGPEM").click()
+    expect(page.get_by_role("heading", name="Prochain CGPEM")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="voir les décisions non transmises").click()
+    expect(page.locator("#result-count")).to_have_text("1 décision non transmise")
+    assert_accessible(page)
+    page.context.clear_cookies()
+    login(admin_user)
+    page.get_by_role("link", name="Échanges", exact=True).first.click()
+    page.get_by_role("button", name="Générer et déposer").click()
+    expect(page.get_by_role("heading", name="Confirmer le dépôt du fichier CGPEM")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Confirmer : générer et déposer").click()
+    page.wait_for_url("**/echanges/*/")

@@ -267,10 +267,11 @@ def test_csv_assigns_referents_by_login_or_email(tmp_path, montauban_worker):
     )
     summary = import_beneficiaries(path)
     assert (summary.created, summary.referents) == (2, 2)
-    assert [(e.line, e.field) for e in summary.errors] == [(4, "referent"), (5, "referent"), (6, "referent")]
-    assert "hors des territoires" in summary.errors[0].message
-    assert "inconnu" in summary.errors[1].message
-    assert summary.errors[2].message == "structure donnée sans référent"
+    errors = sorted(summary.errors, key=lambda error: error.line)
+    assert [(e.line, e.field) for e in errors] == [(4, "referent"), (5, "referent"), (6, "referent")]
+    assert "hors des territoires" in errors[0].message
+    assert "inconnu" in errors[1].message
+    assert errors[2].message == "structure donnée sans référent"
     aubert = Assignment.objects.get(beneficiary__birth_name="Aubert")
     assert (aubert.referent, aubert.structure, aubert.source) == (
         montauban_worker,

@@ -1,6 +1,7 @@
 """Settings refuse bad values, naming the variable."""
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -220,3 +221,60 @@ def test_smtp_relay_settings_are_read(tmp_path):
     assert result.stdout.split() == ["smtp.departement.fr", "587", "liaison", "True", "10"]
     both = check_with(tmp_path, EMAIL_USE_TLS="true", EMAIL_USE_SSL="true")
     assert both.returncode != 0 and "EMAIL_USE_TLS and EMAIL_USE_SSL" in both.stderr
+
+
+def run_with_umask(tmp_path, args, **variables) -> subprocess.CompletedProcess:
+    """manage.py under the usual umask (022), which would leave new files readable by all."""
+    environment = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings", **variables}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.umask(0o022),
+    )
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_embedded_mode_keeps_its_data_folder_private(tmp_path):
+    data = tmp_path / "data"
+    result = run_with_umask(tmp_path, ["migrate", "--no-input"], DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert mode(data) == 0o700
+    assert mode(data / "secret_key") == 0o600
+    database = data / "liaison-rsa.sqlite3"
+    assert database.stat().st_size > 0 and mode(database) == 0o600
+
+
+def test_embedded_mode_tightens_what_an_earlier_version_left_open(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    (data / "secret_key").write_text("x" * 60)
+    (data / "liaison-rsa.sqlite3").write_bytes(b"")
+    for name in ("secret_key", "liaison-rsa.sqlite3"):
+        (data / name).chmod(0o644)
+    result = run_with_umask(tmp_path, ["check"], DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert (mode(data), mode(data / "secret_key"), mode(data / "liaison-rsa.sqlite3")) == (
+        0o700,
+        0o600,
+        0o600,
+    )
+    assert (data / "secret_key").read_text() == "x" * 60
+
+
+def test_check_deploy_warns_of_a_data_folder_open_to_others(tmp_path):
+    data = tmp_path / "volume"
+    data.mkdir()
+    data.chmod(0o755)  # production leaves the volume's mode to the operator
+    result = run_with_umask(
+        tmp_path, ["check", "--deploy", "--fail-level", "WARNING"], **{**PRODUCTION, "DATA_DIR": str(data)}
+    )
+    assert result.returncode != 0
+    assert "liaison.W001" in result.stderr + result.stdout and "chmod 700" in result.stderr + result.stdout
+    assert mode(data) == 0o755

@@ -49,3 +49,23 @@ def test_every_pecgm_value_has_a_title_for_the_pages():
     assert sorted(PECGM_TITLES) == sorted(kept)
     # Written for people, not the file's capitals.
     assert not [attr for attr in kept if str(PECGM_TITLES[attr]).isupper() and attr != "nir"]
+
+
+def test_the_project_s_pecgm_schema_follows_the_reading_policy():
+    """Descriptive values have no length in the schema; identifying ones the bound of their shape."""
+    from lxml import etree
+
+    from exchanges.layouts import DESCRIPTIVE, PECGM
+    from exchanges.xml_writer import SCHEMAS_DIR
+
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    detail = etree.parse(str(SCHEMAS_DIR / "pecgm.xsd")).find(f".//{xs}element[@name='DETAIL']")
+    for path, item, _attr in PECGM.detail.flat_fields():
+        element = detail
+        for tag in path:
+            element = element.find(f".//{xs}element[@name='{tag}']")
+        bound = element.find(f".//{xs}maxLength")
+        if item.role == DESCRIPTIVE:
+            assert bound is None and element.find(f".//{xs}pattern") is None, path
+        elif item.shape is not None:
+            assert int(bound.get("value")) == item.shape.max_length, path

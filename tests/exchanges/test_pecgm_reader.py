@@ -36,8 +36,19 @@ def rejected(path, **kwargs) -> FileRejected:
 
 def detail_with(**changes) -> list[dict]:
     """Three records, the second one changed."""
-    rows = records(3)
+    rows = plain(records(3))
     rows[1].update(changes)
+    return rows
+
+
+def plain(rows: list[dict]) -> list[dict]:
+    """The records without the values that warn in real life (long agency names, long
+    labels), for tests about one value's warning."""
+    for row in rows:
+        if row["main_structure_name"]:
+            row["main_structure_name"] = "FRANCE TRAVAIL MONTAUBAN"
+        for attr in ("cessation_motive_label", "radiation_motive_label"):
+            row[attr] = row[attr] and row[attr][:20]
     return rows
 
 
@@ -167,21 +178,21 @@ def test_memory_stays_flat(tmp_path):
         ({"birth_date": "20250231"}, "DATE_NAISSANCE", "date invalide"),
         ({"registration_date": "2025013"}, "DATE_DEBUT_IDE", "date invalide"),
         ({"cessation_date": "31/01/2025"}, "DATE_CESSATION_IDE", "date invalide"),
-        ({"ft_identifier": "123456789"}, "IDENTIFIANT_PE", "trop longue"),
-        ({"nir": "18507821868220"}, "NIR", "trop longue"),
+        ({"ft_identifier": "123456789"}, "IDENTIFIANT_PE", "forme attendue (8 chiffres ou lettres)"),
+        ({"ft_identifier": "1234567"}, "IDENTIFIANT_PE", "forme attendue"),
+        ({"ft_identifier": "1234-67A"}, "IDENTIFIANT_PE", "forme attendue"),
+        ({"ft_institution_code": "0761"}, "CODE_INSTITUTION_PE", "forme attendue"),
+        ({"ft_institution_code": "7 6"}, "CODE_INSTITUTION_PE", "forme attendue"),
+        ({"nir": "18507821868220"}, "NIR", "forme d'un NIR"),
+        ({"nir": "185078218682"}, "NIR", "forme d'un NIR"),
+        ({"nir": "9850782186822"}, "NIR", "forme d'un NIR"),
+        ({"nir": "185078218682253"}, "NIR", "clé juste"),
+        ({"birth_name": "X" * 101}, "NOM_NAISSANCE", "100 caractères au plus"),
+        ({"category": "12"}, "CODE_CATEGORIE_INSCRIPTION", "forme attendue"),
+        ({"radiation_date": "20250230"}, "DATE_RADIATION", "date invalide"),
         ({"birth_name": None}, "NOM_NAISSANCE", "obligatoire"),
         ({"first_name": "   "}, "PRENOM", "obligatoire"),
         ({"birth_date": "00000000"}, "DATE_NAISSANCE", "obligatoire"),
-        (
-            {"main_structure_name": "FT", "main_structure_postcode": "82 00"},
-            "STRUCTURE_PRINCIPALE_SUIVI/CODE_POSTAL",
-            "non numérique",
-        ),
-        (
-            {"delegated_structure_name": "X", "delegated_structure_cedex": "123"},
-            "STRUCTURE_SUIVI_DELEGUEE/CEDEX",
-            "trop longue",
-        ),
         ({"record_type": "X"}, "TYPE_ENREGISTREMENT", "D attendu"),
     ],
 )
@@ -211,12 +222,24 @@ def test_error_messages_never_hold_the_value(tmp_path):
         ({"support_mode": "NEW"}, "MODALITE_ACCOMPAGNEMENT", "code inconnu"),
         ({"category": "9"}, "CODE_CATEGORIE_INSCRIPTION", "code inconnu"),
         ({"training_level": "XYZ"}, "NIVEAU_FORMATION", "code inconnu"),
-        ({"rome_label": "L" * 151}, "LIBELLE_ROME", "plus long que prévu"),
+        ({"rome_label": "L" * 151}, "LIBELLE_ROME", "plus long que 150 caractères"),
         (
             {"radiation_motive_label": "un libellé de plus de vingt caractères"},
             "LIBELLE_MOTIF_RADIATION",
-            "long",
+            "plus long que 20 caractères : gardé en entier",
         ),
+        # Descriptive values: any length, any shape, kept whole with a warning.
+        ({"main_structure_name": "FRANCE TRAVAIL CASTELSARRASIN"}, "STRUCTURE_PRINCIPALE_SUIVI/NOM", "27"),
+        ({"main_structure_postcode": "82 00"}, "STRUCTURE_PRINCIPALE_SUIVI/CODE_POSTAL", "pas en chiffres"),
+        ({"main_structure_postcode": "8200O"}, "STRUCTURE_PRINCIPALE_SUIVI/CODE_POSTAL", "pas en chiffres"),
+        ({"delegated_structure_cedex": "123"}, "STRUCTURE_SUIVI_DELEGUEE/CEDEX", "plus long que 2"),
+        ({"ft_counsellor": "DE LA ROCHEFOUCAULD MARIE-CHRISTINE"}, "CONSEILLER_PE", "plus long que 27"),
+        ({"cessation_motive": "99"}, "MOTIF_CESSATION_IDE", "code inconnu"),
+        ({"cessation_motive": "461"}, "MOTIF_CESSATION_IDE", "plus long que 2"),
+        ({"rome_code": "M1607X"}, "CODE_ROME", "plus long que 5"),
+        # Identifying values longer than the table: a 26-letter name is a name.
+        ({"birth_name": "WOLFESCHLEGELSTEINHAUSENBE"}, "NOM_NAISSANCE", "plus long que 25 caractères"),
+        ({"first_name": "MARIE-CHRISTINE-ALEXANDRINE"}, "PRENOM", "plus long que 25"),
     ],
 )
 def test_warnings_keep_the_value(tmp_path, changes, field, message):
@@ -226,10 +249,54 @@ def test_warnings_keep_the_value(tmp_path, changes, field, message):
     assert [(issue.field, message in issue.message) for issue in record.warnings] == [(field, True)]
     ((attr, value),) = changes.items()
     assert record.values[attr] == value
+    assert record.warnings[0].value == value
+
+
+@pytest.mark.parametrize(
+    ("attr", "text", "field"),
+    [
+        ("ppae_signature_date", "20250230", "DATE_SIGNATURE_PPAE"),
+        ("ppae_notification_date", "20241331", "DATE_NOTIFICATION_PPAE"),
+        ("last_contact_date", "2025-01-02", "DATE_DERNIER_CONTACT"),
+        ("caf_number", "12 345", "NUM_ALLOCATAIRE_CAF"),
+        ("msa_number", "M" * 14, "NUM_ALLOCATAIRE_MSA"),
+        ("commune_code", "8212", "CODE_INSEE_COMMUNE"),
+    ],
+)
+def test_an_invalid_optional_value_is_dropped_and_the_record_kept(tmp_path, attr, text, field):
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(detail_with(**{attr: text}))))
+    record = parsed[1]
+    assert not record.errors
+    assert record.values[attr] is None
+    (warning,) = record.warnings
+    assert (warning.record, warning.field, warning.value) == (2, field, text)
+    assert "écarté" in warning.message and "l'enregistrement est gardé" in warning.message
+    assert text not in warning.message
+
+
+def test_a_nir_with_its_key_is_a_nir(tmp_path):
+    rows = plain(records(3))
+    with_key = rows[1]["nir"] + f"{97 - int(rows[1]['nir']) % 97:02d}"
+    rows[1]["nir"] = with_key
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(rows)))
+    assert not parsed[1].errors and not parsed[1].warnings
+    assert parsed[1].values["nir"] == with_key
+
+
+def test_every_warning_of_a_field_and_kind_has_the_same_message(tmp_path):
+    """What lets the run's page group them: the length found is in the value, not the message."""
+    rows = plain(records(3))
+    for row, label in zip(rows, ("A" * 21, "B" * 40, "C" * 75), strict=True):
+        row["radiation_motive_label"] = label
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(rows)))
+    messages = {w.message for record in parsed for w in record.warnings}
+    assert messages == {"plus long que 20 caractères : gardé en entier"}
 
 
 def test_unknown_element_is_a_warning(tmp_path):
-    content = replace_once(pecgm_bytes(count=2), b"</PRENOM>", b"</PRENOM><NOUVEAU_CHAMP>x</NOUVEAU_CHAMP>")
+    content = replace_once(
+        pecgm_bytes(plain(records(2))), b"</PRENOM>", b"</PRENOM><NOUVEAU_CHAMP>x</NOUVEAU_CHAMP>"
+    )
     _, parsed = read_all(write(tmp_path, content))
     assert [issue.field for issue in parsed[0].warnings] == ["NOUVEAU_CHAMP"]
     assert not parsed[0].errors
@@ -267,16 +334,31 @@ def test_wrong_header(tmp_path, old, new, field):
     assert "refusé" in error.message
 
 
-def test_a_reference_date_after_the_production_date_is_refused(tmp_path):
+def test_a_reference_month_after_the_production_month_is_refused(tmp_path):
     content = replace_once(
         pecgm_bytes(count=2),
         b"<DATE_REFERENCE>20250131</DATE_REFERENCE>",
-        b"<DATE_REFERENCE>20990131</DATE_REFERENCE>",
+        b"<DATE_REFERENCE>20250301</DATE_REFERENCE>",
     )
-    content = _footer_replaced(content, b"20250131", b"20990131")
+    content = _footer_replaced(content, b"20250131", b"20250301")
     error = rejected(write(tmp_path, content))
     assert error.field == "DATE_REFERENCE"
-    assert "31/01/2099" in error.message and "03/02/2025" in error.message
+    assert "03/2025" in error.message and "02/2025" in error.message
+
+
+def test_a_stock_made_the_28th_for_the_31st_is_accepted(tmp_path):
+    """France Travail makes the monthly stock a few days before the month's end."""
+    content = replace_once(
+        pecgm_bytes(count=2, reference_date=date(2025, 5, 31)),
+        b"<DATE_FABRICATION>20250603</DATE_FABRICATION>",
+        b"<DATE_FABRICATION>20250528</DATE_FABRICATION>",
+    )
+    reader, parsed = read_all(write(tmp_path, content, "PECGM_082_20250531_M.xml"))
+    assert (reader.header.reference_date, reader.header.production_date) == (
+        date(2025, 5, 31),
+        date(2025, 5, 28),
+    )
+    assert len(parsed) == 2
 
 
 def test_a_file_made_in_the_future_is_refused(tmp_path):
@@ -660,3 +742,19 @@ def test_a_cut_file_is_refused_even_if_the_parser_ends_it_quietly(tmp_path, monk
         # A header cut is an absent header (it is read whole at opening, before any record).
         assert "tronqué" in caught.value.message or "ENTETE absent" in caught.value.message, where
     read_all(write(tmp_path, data))
+
+
+@pytest.mark.parametrize("nir", ["185072A123456", "285072B123456", "7850782186822", "1850782186822"])
+def test_nirs_of_every_form_are_read(tmp_path, nir):
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(detail_with(nir=nir))))
+    assert not parsed[1].errors and parsed[1].values["nir"] == nir
+
+
+def test_a_refused_identifying_value_stays_in_the_refused_record_s_values(tmp_path):
+    """Whom a refused record names (« reçu, illisible ») is read from its values."""
+    rows = plain(records(3))
+    bad_key = rows[1]["nir"] + f"{(98 - int(rows[1]['nir']) % 97) % 100:02d}"
+    rows[1]["nir"] = bad_key
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(rows)))
+    assert [issue.field for issue in parsed[1].errors] == ["NIR"]
+    assert parsed[1].values["nir"] == bad_key

@@ -168,3 +168,17 @@ def test_review_identity_and_warning_rows_are_plain_values():
         100,
         "",
     )
+
+
+def test_a_change_of_site_does_not_replace_the_new_registration_of_the_same_file():
+    """Motive 46: the ceased registration after the new one (same file) leaves the new one current."""
+    new = registered(FEB, ft=("82", "2222222B"))
+    old_registration = ceased(record_for(None, ft_identifier="1111111A"), date(2025, 2, 20), motive="46")
+    rows = step(old_registration, MatchResult(42, MatchRule.FT_IDENTIFIER), new)
+    assert rows.followup is None and rows.situation is new and rows.events == []
+    assert rows.kept_ft == ("76", "1111111A") and rows.snapshot.beneficiary_id == 42
+    # Another motive, or a situation of an earlier file: the cessation is the situation.
+    other = ceased(record_for(None, ft_identifier="1111111A"), date(2025, 2, 20), motive="11")
+    assert step(other, MatchResult(42, MatchRule.FT_IDENTIFIER), new).followup.status == FollowUpStatus.CEASED
+    earlier = registered(JAN, ft=("82", "2222222B"))
+    assert step(old_registration, MatchResult(42, MatchRule.NIR), earlier).followup is not None

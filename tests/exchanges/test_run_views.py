@@ -192,3 +192,27 @@ def test_an_alert_links_elsewhere_but_not_to_the_page_it_is_on(admin_client, set
     assert "Aucun fichier PECGM mensuel importé" in home and f'href="{runs_page}">Voir' in home
     page = admin_client.get(runs_page).content.decode()
     assert "Aucun fichier PECGM mensuel importé" in page and f'href="{runs_page}">Voir' not in page
+
+
+def test_a_fetch_lists_its_rejects_and_links_each_import_to_its_grouped_warnings(admin_client):
+    from exchanges.models import ImportReject, RejectLevel
+
+    imported = ImportRun.objects.create(
+        file_name="PECGM_082_20250531_M.xml", status=ImportStatus.IMPORTED_WITH_REJECTS, warnings=2
+    )
+    ImportReject.objects.create(run=imported, record_number=4, field="NIR", message="NIR refusé")
+    for number in (1, 2):
+        ImportReject.objects.create(
+            run=imported,
+            level=RejectLevel.WARNING,
+            record_number=number,
+            field="CONSEILLER_PE",
+            message="plus long que 27 caractères : gardé en entier",
+        )
+    run = finished_run(files=[{"name": imported.file_name, "status": "imported", "import_run": imported.pk}])
+    page = admin_client.get(reverse("exchange_run_detail", args=[run.pk])).content.decode()
+    assert "NIR refusé" in page
+    assert "plus long que 27" not in page  # on the import's page, grouped
+    assert reverse("import_run_detail", args=[imported.pk]) in page
+    grouped = admin_client.get(reverse("import_run_detail", args=[imported.pk])).content.decode()
+    assert "<strong>2 ×</strong>" in grouped and "CONSEILLER_PE" in grouped

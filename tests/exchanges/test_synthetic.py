@@ -78,8 +78,29 @@ def test_written_file_is_valid_and_reads_without_error(tmp_path):
     validation = read_pecgm(path, departement="82").validate()
     assert validation.record_count == 300
     assert validation.rejected_records == 0
-    # Only the real-life over-long radiation labels warn.
-    assert set(validation.warnings_by_field) <= {"LIBELLE_MOTIF_RADIATION"}
+    # Only what runs past the table in real life warns: the annexe's radiation and cessation
+    # labels, an agency name of 29 characters (FRANCE TRAVAIL CASTELSARRASIN).
+    assert set(validation.warnings_by_field) <= {
+        "LIBELLE_MOTIF_RADIATION",
+        "LIBELLE_MOTIF_CESSATION_IDE",
+        "STRUCTURE_PRINCIPALE_SUIVI/NOM",
+    }
+
+
+def test_motives_and_labels_are_the_annexe_s():
+    from exchanges.layouts import CESSATION_MOTIVES as TABLE
+    from exchanges.layouts import RADIATION_MOTIVE_LABELS
+    from exchanges.synthetic import CESSATION_MOTIVES, RADIATION_MOTIVES
+
+    assert dict(TABLE) == CESSATION_MOTIVES
+    assert len(CESSATION_MOTIVES) == 36
+    assert CESSATION_MOTIVES["43"] == "fin de contrat de travail temporaire ou CDD (catégorie 5 uniquement)"
+    assert set(RADIATION_MOTIVES.values()) <= set(RADIATION_MOTIVE_LABELS)
+    rows = list(fake_pecgm_records(None, 2000, seed=5, reference_date=REF))
+    sent = {
+        (row["cessation_motive"], row["cessation_motive_label"]) for row in rows if row["cessation_motive"]
+    }
+    assert sent <= set(TABLE.items()) and len(sent) > 20
 
 
 def test_next_month_changes_about_ten_percent():

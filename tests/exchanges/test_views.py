@@ -21,6 +21,7 @@ from exchanges.models import (
 )
 from exchanges.pecgm_import import import_pecgm
 from orientations.models import OrientationChange
+from tests.beneficiaries.factories import followup, registered
 from tests.exchanges.import_files import pecgm_file, record_for
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory
 from tests.orientations.factories import DecisionFactory
@@ -230,6 +231,18 @@ def test_merge_a_person_created_from_france_travail(admin_client, tmp_path):
     assert FollowUp.objects.get().beneficiary == local
     case.refresh_from_db()
     assert (case.status, case.beneficiary) == (ReviewStatus.LINKED, local)
+
+
+def test_review_search_is_the_lists_search(admin_client, tmp_path):
+    """A NIR typed with spaces and a France Travail identifier find the person, as in the lists."""
+    local = BeneficiaryFactory(nir="185058212145627", caf_number="")
+    known = BeneficiaryFactory()
+    followup(known, **registered(ft_identifier="7654321K"))
+    import_pecgm(pecgm_file(tmp_path, [record_for(local, nir="", birth_name="NOM-DIFFERENT")], JAN))
+    case = ReviewCase.objects.get(reason=ReviewReason.CREATED_FROM_FT)
+    url = reverse("review_detail", args=[case.pk])
+    assert local.display_name in admin_client.post(url, {"nom": "1 85 05 82 121 456"}).content.decode()
+    assert known.display_name in admin_client.post(url, {"nom": "7654321k"}).content.decode()
 
 
 def test_confirm_a_person_created_from_france_travail(admin_client, tmp_path):
