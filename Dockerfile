@@ -18,6 +18,8 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl && rm -rf /wheels
 # Owned by root: the code is read, never written, by the user that runs it.
 COPY . .
+# The French catalogue's plural forms (« 0 bénéficiaire »), compiled with Babel.
+RUN python -m babel.messages.frontend compile -d locale -D django
 # collectstatic needs settings to load: give it throw-away values at build time only.
 RUN SECRET_KEY=build-only-not-secret-build-only-not-secret-build-only \
     ALLOWED_HOSTS=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \

@@ -31,9 +31,15 @@ $(VENV)/.installed-dev: requirements-dev.txt | $(VENV)/bin/python
 	$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@ $(VENV)/.installed-run
 
-venv: $(VENV)/.installed-run
+# The French catalogue holds the plural forms (« 0 bénéficiaire »): compiled at install, with
+# Babel (a locked dependency) rather than gettext's msgfmt (locale/plural_catalogue.py).
+MO := locale/fr/LC_MESSAGES/django.mo
+$(MO): locale/fr/LC_MESSAGES/django.po | $(VENV)/.installed-run
+	$(PY) -m babel.messages.frontend compile --statistics -d locale -D django
 
-venv-dev: $(VENV)/.installed-dev
+venv: $(VENV)/.installed-run $(MO)
+
+venv-dev: $(VENV)/.installed-dev $(MO)
 
 migrate: venv
 	$(PY) manage.py migrate --no-input

@@ -20,6 +20,7 @@ class Capability(models.TextChoices):
     VIEW_FOLLOWUP = "view_followup", _("Consulter le suivi des bénéficiaires")
     EXPORT_LISTS = "export_lists", _("Exporter des listes")
     RECORD_ORIENTATION = "record_orientation", _("Enregistrer des décisions d'orientation")
+    ASSIGN_REFERENT = "assign_referent", _("Attribuer les référents des bénéficiaires")
     MANAGE_EXCHANGES = "manage_exchanges", _("Lancer et suivre les échanges")
     RESOLVE_REVIEW = "resolve_review", _("Traiter les rapprochements à vérifier")
     MANAGE_REFERENCE_DATA = "manage_reference_data", _("Gérer les référentiels")
@@ -31,7 +32,12 @@ class Capability(models.TextChoices):
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.SOCIAL_WORKER: frozenset({Capability.VIEW_FOLLOWUP, Capability.EXPORT_LISTS}),
     Role.ORIENTATION_OFFICER: frozenset(
-        {Capability.VIEW_FOLLOWUP, Capability.EXPORT_LISTS, Capability.RECORD_ORIENTATION}
+        {
+            Capability.VIEW_FOLLOWUP,
+            Capability.EXPORT_LISTS,
+            Capability.RECORD_ORIENTATION,
+            Capability.ASSIGN_REFERENT,
+        }
     ),
     Role.ADMIN: frozenset(Capability.values),
 }

@@ -18,7 +18,8 @@
   identity is ANONYMISED, not deleted, so that statistics keep their count
   (orientation decisions, status events, commune, RSA start date, birth year
   stay; NIR, names, exact birth date, CAF/MSA numbers, received France
-  Travail records and review cases go). Activity means: created or changed by
+  Travail records, review cases, notes of the journal de suivi and handled
+  list lines go). Activity means: created or changed by
   an import, present in a PECGM file, or an orientation decision;
 - France Travail history of people still active: records (snapshots) whose reference
   date is older than RETENTION_FT_HISTORY_MONTHS are deleted; what they meant stays in the
@@ -200,7 +201,14 @@ def inactive_beneficiaries(cutoff: datetime) -> QuerySet[Beneficiary]:
 
 def anonymise(beneficiary: Beneficiary) -> None:
     """Keep what statistics need, drop what identifies the person."""
-    for label in ("exchanges.JobSeekerSnapshot", "exchanges.FollowUp"):
+    # The notes of the « journal de suivi » and of handled list lines are free text about the
+    # person: they go with the identity.
+    for label in (
+        "exchanges.JobSeekerSnapshot",
+        "exchanges.FollowUp",
+        "caseloads.Note",
+        "caseloads.Handling",
+    ):
         model = _model(label)
         if model is not None:
             model.objects.filter(beneficiary=beneficiary).delete()

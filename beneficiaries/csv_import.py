@@ -24,7 +24,17 @@ from exchanges.matching import Matcher
 from exchanges.models import MatchRule, ReviewReason
 
 REQUIRED_COLUMNS = ("nom_naissance", "prenom", "date_naissance")
-OPTIONAL_COLUMNS = ("nir", "nom_usage", "num_caf", "num_msa", "code_insee_commune", "date_entree_rsa")
+OPTIONAL_COLUMNS = (
+    "nir",
+    "nom_usage",
+    "num_caf",
+    "num_msa",
+    "code_insee_commune",
+    "date_entree_rsa",
+    # The person's référent: a user's login or e-mail address, and the référent's structure.
+    "referent",
+    "structure",
+)
 # CSV column -> model field
 FIELDS = {
     "nir": "nir",
@@ -79,6 +89,7 @@ class ImportSummary:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    referents: int = 0  # référents assigned or changed (the columns referent and structure)
     errors: list[RowError] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -87,6 +98,7 @@ class ImportSummary:
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "referents": self.referents,
             "rejected": len(self.errors),
             "errors": [error.as_dict() for error in self.errors],
         }
@@ -231,16 +243,81 @@ CHUNK = 2000
 IDENTITY = ("nir", "birth_name", "usage_name", "first_name", "birth_date", "caf_number", "msa_number")
 
 
+class _Referents:
+    """The référent column's users, looked up by login or e-mail address (case ignored), once each."""
+
+    def __init__(self):
+        from django.contrib.auth import get_user_model
+
+        self.users = get_user_model().objects.all()
+        self.found: dict[str, object] = {}
+
+    def get(self, text: str):
+        key = text.strip().lower()
+        if key not in self.found:
+            by_login = list(self.users.filter(username__iexact=key)[:2])
+            matches = by_login or list(self.users.filter(email__iexact=key)[:2])
+            if len(matches) > 1:
+                raise ValueError(
+                    "referent", f"« {excerpt(text)} » désigne plusieurs comptes : donnez l'identifiant"
+                )
+            self.found[key] = matches[0] if matches else None
+        user = self.found[key]
+        if user is None:
+            raise ValueError(
+                "referent", f"référent « {excerpt(text)} » inconnu (identifiant ou adresse électronique)"
+            )
+        return user
+
+
+def _referent_refusal(referent, commune_code: str) -> str | None:
+    """Why `referent` may not follow someone of `commune_code` (caseloads.assignments' rules)."""
+    from accounts.roles import Capability, has_capability
+    from beneficiaries.scoping import territory_communes
+
+    if not referent.is_active or not has_capability(referent, Capability.VIEW_FOLLOWUP):
+        return "ce compte ne peut pas être référent (inactif ou sans accès au suivi)"
+    communes = territory_communes(referent)
+    if communes is not None and commune_code not in communes:
+        return "la personne habite hors des territoires de ce référent"
+    return None
+
+
+def _referent_columns(row: dict[str, str], referents: _Referents, max_length: int) -> tuple[object, str]:
+    """(référent user or None, structure) of a row; ValueError(column, message) when wrong."""
+    refused = control_character(row, ("referent", "structure"))
+    if refused:
+        raise ValueError(*refused)
+    text = (row.get("referent") or "").strip()
+    structure = " ".join((row.get("structure") or "").split())
+    if len(structure) > max_length:
+        raise ValueError("structure", f"trop long ({len(structure)} caractères, {max_length} au plus)")
+    if not text:
+        if structure:
+            raise ValueError("referent", "structure donnée sans référent")
+        return None, ""
+    return referents.get(text), structure
+
+
 def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSummary:
+    return import_beneficiaries_data(Path(path).read_bytes(), dry_run=dry_run)
+
+
+def import_beneficiaries_data(raw: bytes, *, dry_run: bool = False) -> ImportSummary:
     """Create or update the file's people, found by the PECGM import's rules (`exchanges.matching`).
 
     A NIR known with another birth date is an error on the row; a row that may be
     several people is an error too (nothing chosen at random); a row whose match
     another identifier contradicts (same names, another NIR) is another person.
+    With the columns referent and structure, the person's référent is assigned
+    (caseloads.assignments: a référent outside whose territories the person lives is refused).
     """
-    raw = Path(path).read_bytes()
+    from caseloads.assignments import AssignmentRefused, assign
+    from caseloads.models import STRUCTURE_MAX_LENGTH, AssignmentSource
+
     _, rows = read_rows(raw)
     summary = ImportSummary()
+    referents = _Referents()
     matcher = Matcher.from_database()
     # People this run created or changed, by id: the database has them, the matcher's batch may not.
     touched: dict[int, Beneficiary] = {}
@@ -251,14 +328,16 @@ def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSu
             for line, row in rows[start : start + CHUNK]:
                 summary.rows += 1
                 try:
-                    cleaned.append((line, _clean_row(row)))
+                    cleaned.append(
+                        (line, _clean_row(row), *_referent_columns(row, referents, STRUCTURE_MAX_LENGTH))
+                    )
                 except ValueError as exc:
                     column, message = exc.args
                     summary.errors.append(RowError(line, column, message))
             matcher.next_batch()
-            matcher.prefetch({name: values.get(name) for name in IDENTITY} for _line, values in cleaned)
+            matcher.prefetch({name: values.get(name) for name in IDENTITY} for _line, values, *_ in cleaned)
             known = Beneficiary.objects.in_bulk(list(matcher.known.people))
-            for line, values in cleaned:
+            for line, values, referent, structure in cleaned:
                 result = matcher.match(**{name: values.get(name) for name in IDENTITY})
                 if result.review_reason == ReviewReason.NIR_CONFLICT:
                     summary.errors.append(
@@ -278,13 +357,40 @@ def import_beneficiaries(path: Path | str, *, dry_run: bool = False) -> ImportSu
                     existing = touched.get(result.beneficiary_id) or known.get(result.beneficiary_id)
                     if existing is None:
                         existing = Beneficiary.objects.get(pk=result.beneficiary_id)
+                if referent is not None:
+                    commune = values["commune_code"] or (existing.commune_code if existing else "")
+                    refusal = _referent_refusal(referent, commune)
+                    if refusal:
+                        summary.errors.append(RowError(line, "referent", refusal))
+                        continue
                 # Otherwise nobody, or a match another identifier contradicts: another person.
                 beneficiary = _save(values, existing, summary)
                 if beneficiary is not None:
                     touched[beneficiary.pk] = beneficiary
                     matcher.add(beneficiary)  # later rows find them by their new keys
+                if referent is None:
+                    continue
+                try:
+                    result = assign(
+                        beneficiary or existing,
+                        referent,
+                        structure=structure,
+                        source=AssignmentSource.CSV,
+                        notify=False,
+                    )
+                except AssignmentRefused as exc:  # checked above; a start date before the current one's
+                    summary.errors.append(RowError(line, "referent", str(exc)))
+                    continue
+                if result.assignment is not None:
+                    summary.referents += 1
+                    if beneficiary is None:  # counted unchanged by _save: its référent changed
+                        summary.unchanged -= 1
         if dry_run:
             transaction.set_rollback(True)
+    if summary.referents and not dry_run:
+        from beneficiaries.versioned_cache import work_changed
+
+        work_changed()
     return summary
 
 

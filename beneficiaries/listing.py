@@ -46,7 +46,7 @@ from beneficiaries.filters import SORTS, apply_sort, with_orientation
 from beneficiaries.models import Beneficiary, is_anonymised
 from beneficiaries.names import display_name
 from beneficiaries.nir import mask_nir
-from beneficiaries.versioned_cache import EVERYTHING, FROM_ITS_SQL, cached
+from beneficiaries.versioned_cache import FROM_ITS_SQL, FROM_ITS_SQL_AND_DECISIONS, cached
 from exchanges.models import FollowUpStatus
 
 PAGE_SIZE = 50
@@ -273,7 +273,7 @@ def list_page(filtered: QuerySet, sort: str, number: int, *, searching: bool = F
             filtered,
             lambda: sorted_ids(found, sort),
             # The sort by orientation reads the decisions, which `filtered` may not.
-            EVERYTHING if sort.lstrip("-") == "orientation" else FROM_ITS_SQL,
+            FROM_ITS_SQL_AND_DECISIONS if sort.lstrip("-") == "orientation" else FROM_ITS_SQL,
         )[start : start + PAGE_SIZE + 1]
     has_next = len(ids) > PAGE_SIZE and number < cap // PAGE_SIZE
     # The rows themselves are always read afresh.

@@ -7,12 +7,15 @@ version also carries a fingerprint of the database (indexed maxima), so
 that a change made without it (a decision, a CSV import, another process
 with a per-process cache) is seen within a few seconds. The fingerprint is
 read by the first process that needs it and shared through the cache. It
-has three parts, and a cached value names those it depends on:
+has four parts, and a cached value names those it depends on:
 
 - `FT`: France Travail's data — imports and review decisions (follow-ups,
   snapshots, status events, review cases);
 - `DECISIONS`: orientation decisions, recorded all day long;
-- `PEOPLE`: beneficiaries added or changed (CSV import, review, retention).
+- `PEOPLE`: beneficiaries added or changed (CSV import, review, retention);
+- `WORK`: référents assigned and list lines handled (caseloads): only the lists
+  whose SQL reads those tables (« Mes bénéficiaires », a cohort without its
+  handled lines) depend on it, so an assignment never recomputes a dashboard.
 
 So a decision recomputes the orientation figures, not the counts by status
 that only an import changes: at 200 000 people the dashboard took 1.6-3 s
@@ -41,10 +44,12 @@ from django.core.exceptions import EmptyResultSet
 from django.db.models import Max, QuerySet
 
 from beneficiaries.models import Beneficiary
+from caseloads.models import Assignment, Handling
 from exchanges.models import SUCCESSFUL_STATUSES, ImportRun, ReviewCase
 from orientations.models import OrientationDecision
 
 _COUNTER_KEY = "beneficiaries:data-version"  # bumped by invalidate_dashboard()
+_WORK_KEY = "beneficiaries:work-version"  # bumped by work_changed()
 _SHARED_KEY = "beneficiaries:data-version-shared"  # the counter and fingerprint every process uses
 _FINGERPRINT_TTL = 5.0  # seconds the processes share one reading of the database fingerprint
 _LOCAL_TTL = 1.0  # seconds a process keeps the shared version it read
@@ -54,9 +59,11 @@ _COMPUTING_SECONDS = 60  # a process that died computing a value holds the other
 _AFTER_IMPORT_KEY = "beneficiaries:computed-after-import"
 _computing_after_import = threading.local()  # .active: this thread is the one computing them
 
-FT, DECISIONS, PEOPLE = "ft", "decisions", "people"
+FT, DECISIONS, PEOPLE, WORK = "ft", "decisions", "people", "work"
 EVERYTHING = (FT, DECISIONS, PEOPLE)
 WITHOUT_DECISIONS = (FT, PEOPLE)
+# The tables whose rows WORK follows (caseloads.models).
+WORK_TABLES = ("caseloads_assignment", "caseloads_handling")
 
 
 def invalidate_dashboard(*, computed_next: bool = False) -> None:
@@ -81,6 +88,21 @@ def invalidate_dashboard(*, computed_next: bool = False) -> None:
     _recent.clear()
 
 
+def work_changed() -> None:
+    """A référent was assigned or a list line handled: the lists that read them are recomputed.
+
+    The shared reading is dropped too, so that the page the user is sent to next (the list
+    without the line just handled) sees the change at once, not up to _FINGERPRINT_TTL later.
+    """
+    global _version
+    try:
+        cache.incr(_WORK_KEY)
+    except ValueError:
+        cache.set(_WORK_KEY, 1, None)
+    cache.delete(_SHARED_KEY)
+    _version = (0.0, {})
+
+
 def _timestamp(value) -> float:
     return value.timestamp() if value else 0
 
@@ -91,10 +113,15 @@ def _database_fingerprint() -> dict[str, str]:
     reviews = ReviewCase.objects.aggregate(last=Max("id"), resolved=Max("resolved_at"))
     last_change = OrientationDecision.objects.aggregate(last=Max("changed_at"))["last"]
     last_person = Beneficiary.objects.aggregate(last=Max("updated_at"))["last"]
+    # The counter catches a handled line taken back (a deletion no maximum shows); the maxima a
+    # change made by a process with a cache of its own.
+    last_assignment = Assignment.objects.aggregate(last=Max("changed_at"))["last"]
+    last_handling = Handling.objects.aggregate(last=Max("id"))["last"]
     return {
         FT: f"{last_run or 0}-{reviews['last'] or 0}-{_timestamp(reviews['resolved'])}",
         DECISIONS: str(_timestamp(last_change)),
         PEOPLE: str(_timestamp(last_person)),
+        WORK: f"{cache.get(_WORK_KEY, 0)}-{_timestamp(last_assignment)}-{last_handling or 0}",
     }
 
 
@@ -122,7 +149,7 @@ def _shared_version() -> dict[str, str]:
 
 
 def data_version(depends: tuple[str, ...] = EVERYTHING) -> str:
-    """The version of the data that `depends` names (FT, DECISIONS, PEOPLE)."""
+    """The version of the data that `depends` names (FT, DECISIONS, PEOPLE, WORK)."""
     parts = _shared_version()
     return f"{parts['counter']}." + "-".join(parts[part] for part in depends)
 
@@ -246,8 +273,10 @@ def scope_key(queryset: QuerySet) -> str:
     return _scope_key(_sql(queryset))
 
 
-# `cached(..., depends=FROM_ITS_SQL)`: the decisions too when the queryset's SQL reads them.
+# `cached(..., depends=FROM_ITS_SQL)`: the decisions (WORK) too when the queryset's SQL reads
+# them (the caseloads' tables); FROM_ITS_SQL_AND_DECISIONS: the decisions always, WORK when read.
 FROM_ITS_SQL = None
+FROM_ITS_SQL_AND_DECISIONS = "sql+decisions"
 
 
 def cached(
@@ -270,9 +299,12 @@ def cached(
     a list's ids may not, as its rows would not match its filters.
     """
     compiled = _sql(queryset)
-    if depends is FROM_ITS_SQL:
-        reads_decisions = compiled is not None and OrientationDecision._meta.db_table in compiled[0]
+    if depends is FROM_ITS_SQL or depends == FROM_ITS_SQL_AND_DECISIONS:
+        sql = compiled[0] if compiled is not None else ""
+        reads_decisions = depends == FROM_ITS_SQL_AND_DECISIONS or OrientationDecision._meta.db_table in sql
         depends = EVERYTHING if reads_decisions else WITHOUT_DECISIONS
+        if any(table in sql for table in WORK_TABLES):
+            depends = (*depends, WORK)
     return _get_or_compute(
         f"beneficiaries:{name}:{_scope_key(compiled)}",
         f"{data_version(depends)}:{variant}",

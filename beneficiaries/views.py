@@ -19,6 +19,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
@@ -42,6 +43,10 @@ from beneficiaries.scoping import (
 )
 from beneficiaries.timeline import build_timeline, coded, window_start
 from beneficiaries.versioned_cache import data_version, scope_key
+from caseloads.assignments import caseload_q, current_assignment
+from caseloads.forms import BulkAssignForm, NoteForm
+from caseloads.notes import notes_of
+from caseloads.worklists import current_month, handled_count, handlings_for, without_handled
 from exchanges.models import FollowUp
 
 
@@ -59,18 +64,55 @@ def _filter_data(request: HttpRequest) -> QueryDict:
     return data
 
 
-def _filtered(request: HttpRequest, cohort: Cohort | None = None) -> tuple[BeneficiaryFilterForm, QuerySet]:
-    """The visible beneficiaries, narrowed by the cohort then by the filters of the query string."""
+# The list « Mes bénéficiaires » in the bulk actions' `liste` parameter (else a cohort's slug).
+MINE = "mes-beneficiaires"
+# The query parameter that shows a cohort's lines handled this month (hidden by default).
+SHOW_HANDLED = "traites"
+
+
+def _shows_handled(request: HttpRequest) -> bool:
+    return request.GET.get(SHOW_HANDLED) == "1"
+
+
+def _filtered(
+    request: HttpRequest, cohort: Cohort | None = None, mine: bool = False
+) -> tuple[BeneficiaryFilterForm, QuerySet]:
+    """The visible beneficiaries, narrowed by the caseload or the cohort, then by the filters."""
     form = BeneficiaryFilterForm(_filter_data(request) or None, user=request.user)
     beneficiaries = visible_beneficiaries(request.user)
+    if mine:
+        beneficiaries = beneficiaries.filter(caseload_q(request.user))
     if cohort is not None:
         beneficiaries = cohort.queryset(beneficiaries)
+        if not _shows_handled(request):
+            # A worklist: the lines handled this month leave its default view.
+            beneficiaries = without_handled(beneficiaries, cohort.slug, current_month())
     data = {}
     if form.is_bound:
         # Invalid fields are reported on the form and ignored; the valid ones still apply.
         form.is_valid()
         data = form.cleaned_data
     return form, apply_filters(beneficiaries, data)
+
+
+def list_queryset(request: HttpRequest, liste: str) -> tuple[BeneficiaryFilterForm, QuerySet]:
+    """The list a bulk action names (`MINE`, a cohort's slug, or "" for every beneficiary), filtered."""
+    if liste == MINE:
+        return _filtered(request, mine=True)
+    return _filtered(request, get_cohort(liste) if liste else None)
+
+
+def list_url(liste: str, query: QueryDict) -> str:
+    """The URL of that list with its filters (the query string, without the bulk action's own)."""
+    if liste == MINE:
+        url = reverse("caseload")
+    elif liste:
+        url = reverse("cohort_detail", args=[liste])
+    else:
+        url = reverse("beneficiary_list")
+    params = query.copy()
+    params.pop("liste", None)
+    return f"{url}?{params.urlencode()}" if params else url
 
 
 def _see_other(url: str) -> HttpResponse:
@@ -86,14 +128,14 @@ def _search_url(request: HttpRequest) -> str:
     text = request.POST.get("q", "").strip()[:100]
     if text:
         params["s"] = search_tokens.remember(request.session, text)
-    for name in sorted(BeneficiaryFilterForm.base_fields):
+    for name in [*sorted(BeneficiaryFilterForm.base_fields), SHOW_HANDLED]:
         values = [value for value in request.POST.getlist(name) if value]
         if values and name != "q":
             params.setlist(name, values)
     return f"{request.path}?{params.urlencode()}" if params else request.path
 
 
-def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpResponse:
+def _list_page(request: HttpRequest, cohort: Cohort | None = None, mine: bool = False) -> HttpResponse:
     if request.method == "POST":
         url = _search_url(request)
         if not request.headers.get("HX-Request"):
@@ -101,19 +143,21 @@ def _list_page(request: HttpRequest, cohort: Cohort | None = None) -> HttpRespon
         # With JavaScript (htmx), the list itself answers the form and the browser shows its URL:
         # one round trip where the redirect took two. Reloading that URL reads the list again.
         request.GET = QueryDict(url.partition("?")[2])
-        response = _list(request, cohort, fragment=True)
+        response = _list(request, cohort, fragment=True, mine=mine)
         response["HX-Push-Url"] = url
         patch_vary_headers(response, ["HX-Request"])
         return response
     if "q" in request.GET:
         # An old link with the text in the URL: keep it in the session and drop it from the URL.
         return _see_other(_without_text(request))
-    return _list(request, cohort)
+    return _list(request, cohort, mine=mine)
 
 
-def _list(request: HttpRequest, cohort: Cohort | None, fragment: bool = False) -> HttpResponse:
+def _list(
+    request: HttpRequest, cohort: Cohort | None, fragment: bool = False, mine: bool = False
+) -> HttpResponse:
     """The list page; with `fragment`, only its results (what htmx swaps after a search)."""
-    form, beneficiaries = _filtered(request, cohort)
+    form, beneficiaries = _filtered(request, cohort, mine)
     sort = request.GET.get("tri") or "nom"
     page = list_page(
         beneficiaries,
@@ -126,10 +170,26 @@ def _list(request: HttpRequest, cohort: Cohort | None, fragment: bool = False) -
         "page": page,
         "sort": sort,
         "cohort": cohort,
-        "has_filters": any(value for key, value in request.GET.items() if key not in ("page", "tri")),
+        "mine": mine,
+        "liste": MINE if mine else cohort.slug if cohort else "",
+        "can_assign": request.user.can(Capability.ASSIGN_REFERENT),
+        "has_filters": any(
+            value for key, value in request.GET.items() if key not in ("page", "tri", SHOW_HANDLED)
+        ),
     }
     if cohort is not None and cohort.slug in ("radies-du-mois", "cessations-du-mois"):
         context["month"] = data_month()[0]
+    if cohort is not None:
+        month = current_month()
+        handlings = handlings_for([row.pk for row in page.rows], cohort.slug, month)
+        for row in page.rows:
+            row.handling = handlings.get(row.pk)
+        context["show_handled"] = _shows_handled(request)
+        context["handled_count"] = handled_count(
+            cohort.queryset(visible_beneficiaries(request.user)), cohort.slug, month
+        )
+    if context["can_assign"]:
+        context["assign_form"] = BulkAssignForm(auto_id="assign_%s")
     if fragment and not form.errors:
         # The form stays as the user left it: rendering its 22 filters and the page around them
         # again for nothing was ~15 % of a search's time (docs/performance.md, "Pages").
@@ -187,6 +247,9 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": timeline,
         "timeline_since": since,
         "timeline_older": older,
+        "referent": current_assignment(beneficiary),
+        "notes": notes_of(beneficiary),
+        "note_form": NoteForm(),
     }
     if has_capability(request.user, Capability.VIEW_AUDIT):
         from audit.person_trail import person_accesses
@@ -241,10 +304,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "beneficiaries/dashboard.html", context)
 
 
-def _export(request: HttpRequest, cohort: Cohort | None = None) -> StreamingHttpResponse:
-    form, beneficiaries = _filtered(request, cohort)
+def _export(request: HttpRequest, cohort: Cohort | None = None, mine: bool = False) -> StreamingHttpResponse:
+    form, beneficiaries = _filtered(request, cohort, mine)
     rows = with_orientation(apply_sort(beneficiaries, request.GET.get("tri"))).select_related("followup")
-    return exports.csv_response(request, rows, form.filters(), cohort.slug if cohort else "")
+    return exports.csv_response(
+        request, rows, form.filters(), MINE if mine else cohort.slug if cohort else ""
+    )
 
 
 @requires(Capability.EXPORT_LISTS)
@@ -255,3 +320,14 @@ def beneficiary_export(request: HttpRequest) -> StreamingHttpResponse:
 @requires(Capability.EXPORT_LISTS)
 def cohort_export(request: HttpRequest, cohort: str) -> StreamingHttpResponse:
     return _export(request, _cohort_or_404(cohort))
+
+
+@requires(Capability.VIEW_FOLLOWUP)
+def caseload(request: HttpRequest) -> HttpResponse:
+    """« Mes bénéficiaires »: the people whose current référent is the user, with every filter."""
+    return _list_page(request, mine=True)
+
+
+@requires(Capability.EXPORT_LISTS)
+def caseload_export(request: HttpRequest) -> StreamingHttpResponse:
+    return _export(request, mine=True)

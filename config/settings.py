@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "beneficiaries",
     "exchanges",
     "orientations",
+    "caseloads",
     # Security (issue 7): brute-force lockout, second factor, CSP, audit trail.
     "axes",
     "django_otp",
@@ -550,6 +551,25 @@ def _retention_beat_entry() -> dict:
 
 
 CELERY_BEAT_SCHEDULE["retention-purge"] = _retention_beat_entry()
+
+# The weekly « Nouveautés » e-mail (caseloads.digest), for the users who asked for it: Monday,
+# at this hour. SITE_URL: the address users open the application at, for the link in it.
+DIGEST_HOUR = env_int("DIGEST_HOUR", 7, minimum=0, maximum=23)
+SITE_URL = env_str("SITE_URL").rstrip("/")
+if SITE_URL and not SITE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("SITE_URL must start with https:// (or http:// on a test machine)")
+
+
+def _digest_beat_entry() -> dict:
+    from celery.schedules import crontab
+
+    return {
+        "task": "caseloads.tasks.weekly_digest",
+        "schedule": crontab(minute=0, hour=DIGEST_HOUR, day_of_week="mon"),
+    }
+
+
+CELERY_BEAT_SCHEDULE["weekly-digest"] = _digest_beat_entry()
 
 # --- Logging --------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ admin.site.login = admin_login
 urlpatterns = [
     path("", include("accounts.urls")),
     path("beneficiaires/", include("beneficiaries.urls")),
+    path("beneficiaires/", include("caseloads.urls")),
     path("orientations/", include("orientations.urls")),
     path("", include("audit.urls")),
     path("echanges/", include("exchanges.run_urls")),

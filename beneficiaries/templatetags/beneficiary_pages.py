@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html import escape as html_escape
+from urllib.parse import quote
 
 from django import forms, template
 from django.urls import reverse
@@ -123,15 +124,27 @@ def _cell(text: str) -> str:
     return _esc(text) if text else "—"
 
 
-@register.simple_tag
-def list_rows(page) -> str:
+@register.simple_tag(takes_context=True)
+def list_rows(context, page, select: bool = False, cohort=None) -> str:
     """The <tr> of a list page's rows (beneficiaries.listing.Row).
 
     Written here rather than in a template loop: 50 rows of a dozen cells through the
     template engine cost ~5 ms of every list page, this ~1 ms (docs/performance.md).
     """
     if not page.rows:
-        return format_html('<tr><td colspan="10">{}</td></tr>', _("Aucun bénéficiaire ne correspond."))
+        columns = 10 + bool(select) + bool(cohort)
+        return format_html(
+            '<tr><td colspan="{}">{}</td></tr>', columns, _("Aucun bénéficiaire ne correspond.")
+        )
+    choose = _esc(_("Choisir"))
+    if cohort is not None:
+        # The worklist's column: mark a line handled, or what was done (cohort, month: handlings).
+        # request.GET, not the query string: after an htmx search the view sets it to the new list's.
+        request = context["request"]
+        back = quote(f"{request.path}?{request.GET.urlencode()}" if request.GET else request.path, safe="")
+        handle_prefix, handle_suffix = reverse("caseload_handle", args=[cohort.slug, 0]).rsplit("0", 1)
+        handle_label = _esc(_("Marquer traité"))
+        handled_word = _esc(_("Traité"))
     # One reverse() for the page: the pk is the path's last number.
     prefix, suffix = reverse("beneficiary_detail", args=[0]).rsplit("0", 1)
     positive = format_html(' <span class="badge text-bg-success">{}</span>', _("sortie positive"))
@@ -159,14 +172,37 @@ def list_rows(page) -> str:
             if row.orientation_nature
             else "—"
         )
+        first = ""
+        if select:
+            # The bulk form is below the table: the box belongs to it by its `form` attribute.
+            first = (
+                f'<td><input class="form-check-input row-choice" type="checkbox" name="beneficiaries" '
+                f'value="{row.pk}" id="choix-{row.pk}" form="bulk-assign">'
+                f'<label class="visually-hidden" for="choix-{row.pk}">{choose} {_esc(row.name)}</label></td>'
+            )
+        last = ""
+        if cohort is not None:
+            handling = getattr(row, "handling", None)
+            link = _esc(f"{handle_prefix}{row.pk}{handle_suffix}?next={back}")
+            if handling is not None:
+                last = (
+                    f'<td><span class="badge text-bg-success">{handled_word}</span> '
+                    f"{_esc(handling.outcome.label)} <small>({handling.handled_at:%d/%m})</small> "
+                    f'<a href="{link}" class="small">{_esc(_("modifier"))}</a></td>'
+                )
+            else:
+                last = (
+                    f'<td><a class="btn btn-outline-primary btn-sm" href="{link}">{handle_label}'
+                    f'<span class="visually-hidden"> : {_esc(row.name)}</span></a></td>'
+                )
         lines.append(
-            f'<tr><td><a href="{prefix}{row.pk}{suffix}">{_esc(row.name)}</a>'
+            f'<tr>{first}<td><a href="{prefix}{row.pk}{suffix}">{_esc(row.name)}</a>'
             f"{anonymised if row.anonymised else ''}</td>"
             f"<td>{_esc(row.birth_date)}</td>"
             f'<td><span class="font-monospace">{_cell(row.masked_nir)}</span></td>'
             f"<td>{_cell(row.commune_code)}</td><td>{status}</td><td>{_cell(row.reference_date)}</td>"
             f"<td>{_cell(row.category)}</td><td>{_cell(row.structure)}</td><td>{_cell(row.last_contact)}</td>"
-            f"<td>{orientation}</td></tr>"
+            f"<td>{orientation}</td>{last}</tr>"
         )
     return mark_safe("\n".join(lines))  # noqa: S308 (every value above is escaped)
 

@@ -253,7 +253,7 @@ def test_bulk_action_records_for_each_selected_person_and_reports(officer_client
     )
     assert response.redirect_chain == [(reverse("orientation_bulk_result"), 302)]
     content = response.content.decode()
-    assert "2 enregistrée(s), 1 refusée(s)." in content
+    assert "2 décisions enregistrées, 1 refusée." in content
     assert "une nouvelle décision doit être postérieure" in content
     assert OrientationDecision.objects.filter(beneficiary__in=[first, second], nature="05").count() == 2
     assert OrientationDecision.objects.filter(beneficiary=already).count() == 1
@@ -496,7 +496,7 @@ def test_once_confirmed_each_person_of_the_filtered_queue_gets_the_decision(offi
         url, {**decision_post(body), "scope": "all", "confirmed_count": "3"}, follow=True
     )
     assert response.redirect_chain == [(reverse("orientation_bulk_result") + "?commune=82121", 302)]
-    assert "3 enregistrée(s), 0 refusée(s)." in response.content.decode()
+    assert "3 décisions enregistrées, 0 refusée." in response.content.decode()
     assert set(OrientationDecision.objects.values_list("beneficiary", flat=True)) == {p.pk for p in people}
     assert not OrientationDecision.objects.filter(beneficiary=elsewhere).exists()
     assert AuditEntry.objects.filter(action="recorded_orientation").count() == 3
@@ -525,7 +525,7 @@ def test_each_decision_of_the_whole_queue_is_still_checked(officer_client):
         follow=True,
     )
     content = response.content.decode()
-    assert "1 enregistrée(s), 1 refusée(s)." in content
+    assert "1 décision enregistrée, 1 refusée." in content
     assert "Une décision existe déjà à la date du 01/02/2025" in content
     assert OrientationDecision.objects.filter(beneficiary=fine, nature="05").exists()
     assert OrientationDecision.objects.filter(beneficiary=clash).count() == 1
@@ -646,7 +646,7 @@ def test_bulk_refuses_a_date_before_the_rsa_and_each_person_born_after_the_date(
         follow=True,
     )
     content = response.content.decode()
-    assert "1 enregistrée(s), 1 refusée(s)." in content
+    assert "1 décision enregistrée, 1 refusée." in content
     assert "antérieure à la naissance" in content
     assert list(OrientationDecision.objects.values_list("beneficiary", flat=True)) == [adult.pk]
 
@@ -673,7 +673,7 @@ def test_the_bulk_result_is_a_page_of_its_own_that_can_be_reloaded(officer_clien
         response = officer_client.get(url)
         assert response.status_code == 200
         content = response.content.decode()
-        assert "3 enregistrée(s), 1 refusée(s)." in content
+        assert "3 décisions enregistrées, 1 refusée." in content
         assert "une nouvelle décision doit être postérieure" in content
         assert all(person.display_name in content for person in [*people, already])
         assert f'href="{reverse("orientation_queue")}?commune=82121"' in content

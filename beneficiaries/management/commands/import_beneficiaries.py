@@ -11,5 +11,6 @@ class Command(CSVImportCommand):
     def summary_line(self, summary) -> str:
         return (
             f"{summary.rows} lignes : {summary.created} créées, {summary.updated} mises à jour, "
-            f"{summary.unchanged} inchangées, {len(summary.errors)} rejetées."
+            f"{summary.unchanged} inchangées, {len(summary.errors)} rejetées ; "
+            f"{summary.referents} référents attribués."
         )
