@@ -175,7 +175,8 @@ def test_history_and_correction_pages(officer_client, orientation_officer):
     assert (change.field, change.changed_by) == ("nature", orientation_officer)
     assert AuditEntry.objects.get(action="changed_orientation").extra == {"fields": "nature"}
     content = officer_client.get(reverse("orientation_history", args=[person.pk])).content.decode()
-    assert "nature de l&#x27;accompagnement « 05 — Orienté vers PE (offre de service de droit commun) »" in content
+    nature = "05 — Orienté vers PE (offre de service de droit commun)"
+    assert f"nature de l&#x27;accompagnement « {nature} »" in content
     assert "erreur de nature" in content
     first.refresh_from_db()
     assert first.ended_on == date(2024, 6, 1)
