@@ -95,5 +95,5 @@ clean:
 # Vulnerability audit of the locked dependencies (requirements-dev.txt), with pip-audit:
 # fails on a known vulnerability, says « AUDIT NOT RUN » when the data cannot be reached.
 .PHONY: audit
-audit:
+audit: venv-dev
 	bash .ci/audit.sh

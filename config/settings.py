@@ -372,6 +372,9 @@ CELERY_RESULT_BACKEND = None
 # Embedded mode has no broker: tasks run in the web process, in order.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = False
+# The queue tasks are sent to, and that the worker reads (celery worker -Q …): one
+# broker can then serve several instances, and a task a task sends stays with them.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
@@ -479,13 +482,13 @@ def _beat_schedule() -> dict:
 
     hour = EXCHANGE_SCHEDULE_HOUR
     entries = {
-        # Every day: the task itself knows whether the month's stock is due (PECGM_POLL_FROM_DAY)
-        # and still missing.
+        # Every day: with until_imported, the task fetches only from PECGM_POLL_FROM_DAY until
+        # the month's stock is imported (exchanges.tasks.monthly_stock_due).
         "pecgm-monthly-stock": (
             EXCHANGE_MONTHLY_FETCH,
-            "exchanges.tasks.poll_monthly_stock",
+            "exchanges.tasks.fetch_pecgm",
             crontab(minute=0, hour=hour),
-            {},
+            {"periodicities": ["M"], "started_by": "beat", "until_imported": True},
         ),
         "pecgm-daily-flux": (
             EXCHANGE_DAILY_FETCH,

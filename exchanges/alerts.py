@@ -2,7 +2,7 @@
 
 A missed PECGM file is lost (the server deletes it after a month), so the
 alerts point at what needs a human: the last fetch failed, no monthly stock
-imported this month after PECGM_ALERT_AFTER_DAY (exchanges.tasks.poll_monthly_stock
+imported this month after PECGM_ALERT_AFTER_DAY (exchanges.tasks.monthly_stock_due
 also e-mails it), the CGPEM of last month not deposited, the last deposit failed.
 """
 

@@ -649,6 +649,9 @@ class PecgmReader:
                     RecordIssue(number, leaf.path, text, BAD_SHAPE.format(shape=shape.description))
                 )
             else:
+                # The record is refused; its values still say whom France Travail sent it about
+                # (the NIR's 13 first characters, a wrong key and all: « reçu, illisible »).
+                values[leaf.attr] = text
                 errors.append(RecordIssue(number, leaf.path, text, BAD_SHAPE.format(shape=shape.description)))
             return
         values[leaf.attr] = text

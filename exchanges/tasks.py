@@ -42,8 +42,16 @@ _OPTIONS = {
 
 @shared_task(name="exchanges.tasks.fetch_pecgm", **_OPTIONS)
 def fetch_pecgm(
-    self, run_id: int | None = None, periodicities: list[str] | None = None, started_by: str = "beat"
+    self,
+    run_id: int | None = None,
+    periodicities: list[str] | None = None,
+    started_by: str = "beat",
+    until_imported: bool = False,
 ):
+    # The daily poll of the monthly stock: nothing to do (and no run recorded) on the days
+    # before it is due or once it is imported. A retry (run_id set) is not asked again.
+    if until_imported and run_id is None and not monthly_stock_due():
+        return None
     run = _run_for(
         self,
         run_id,
@@ -73,28 +81,24 @@ def deposit_cgpem(
     return _execute(self, run) if run else None
 
 
-@shared_task(name="exchanges.tasks.poll_monthly_stock")
-def poll_monthly_stock(today: str | None = None) -> str:
-    """Beat, every day: fetch the monthly stock from PECGM_POLL_FROM_DAY until it is imported.
+def monthly_stock_due(today: date | None = None) -> bool:
+    """Whether the daily poll fetches the monthly stock today (beat's `until_imported`).
 
-    France Travail's server keeps a file one month: a stock that appears late in the month is
-    still taken by a later day's poll. Past PECGM_ALERT_AFTER_DAY, each day without it also
-    e-mails the admins (EXCHANGE_ALERT_EMAIL; the home page shows the alert by itself).
-    Returns what it did, for the beat's log.
+    France Travail's server keeps a file one month: from PECGM_POLL_FROM_DAY, every day until
+    the month's stock is imported, so that a stock that appears late in the month is still
+    taken. Past PECGM_ALERT_AFTER_DAY, each such day also e-mails the admins
+    (EXCHANGE_ALERT_EMAIL; the home page shows the alert by itself).
     """
     from django.utils import timezone
 
     from exchanges.alerts import monthly_stock_imported, notify_missing_stock, stock_overdue
 
-    day = date.fromisoformat(today) if today else timezone.localdate()
-    if day.day < settings.PECGM_POLL_FROM_DAY:
-        return "not due"
-    if monthly_stock_imported(day):
-        return "imported"
-    if stock_overdue(day):
-        notify_missing_stock(day)
-    enqueue(Direction.FETCH, started_by="beat", periodicities=["M"])
-    return "fetching"
+    today = today or timezone.localdate()
+    if today.day < settings.PECGM_POLL_FROM_DAY or monthly_stock_imported(today):
+        return False
+    if stock_overdue(today):
+        notify_missing_stock(today)
+    return True
 
 
 def _run_for(task, run_id: int | None, **fields) -> ExchangeRun | None:

@@ -60,6 +60,8 @@ class Worker:
             "DB_CONN_MAX_AGE": "0",
             "REDIS_URL": self.broker,
             "CELERY_TASK_ALWAYS_EAGER": "false",
+            # Tasks sent by a task (the daily poll starts a fetch) stay on this worker's queue.
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
             "DATA_DIR": str(tmp_path / "data"),
             "EXCHANGE_FILES_DIR": str(settings.EXCHANGE_FILES_DIR),
             "DEPARTEMENT": "82",
@@ -107,6 +109,14 @@ class Worker:
         """Send a task as beat does, with the schedule's kwargs (and any override)."""
         entry = BEAT[beat_entry]
         self.sender.send_task(entry["task"], kwargs={**entry["kwargs"], **kwargs}, queue=self.queue)
+
+    def send_fetch(self, periodicities: list[str]) -> None:
+        """Send the fetch task itself, as the daily beat entries do, for these periodicities."""
+        self.sender.send_task(
+            "exchanges.tasks.fetch_pecgm",
+            kwargs={"periodicities": periodicities, "started_by": "beat"},
+            queue=self.queue,
+        )
 
     def children(self) -> list[int]:
         """The pool processes (read from /proc: `ps` may be missing from slim images)."""
@@ -225,9 +235,9 @@ def test_the_same_file_offered_twice_is_imported_once(start_worker, exchange_ser
     content = publish(exchange_server, tmp_path, JAN, [record_for(BeneficiaryFactory()) for _ in range(3)])
     exchange_server.publish("082", "PECGM_082_20250131_Q.xml", content)
     worker = start_worker(exchange_server)
-    worker.send("pecgm-monthly-stock", periodicities=["M", "Q"])
+    worker.send_fetch(["M", "Q"])
     (first,) = wait_for_run(Direction.FETCH)
-    worker.send("pecgm-monthly-stock", periodicities=["M", "Q"])
+    worker.send_fetch(["M", "Q"])
     first_again, second = wait_for_run(Direction.FETCH, count=2)
     assert first.status == second.status == RunStatus.SUCCEEDED
     assert first.counts["imported"] == 1 and first.counts["duplicates"] == 1

@@ -1,20 +1,23 @@
 """The monthly stock is polled every day until imported (issue 21), with the alert after a day.
 
 France Travail's server keeps a monthly file one month: a fetch once on a fixed day misses a
-file that appears later. The simulator is real (HTTPS, in-process), the tasks eager.
+file that appears later. The simulator is real (HTTPS, in-process), the tasks eager, sent with
+the beat schedule's own kwargs.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
+from django.utils import timezone
 
-from exchanges.models import ImportRun
+from exchanges.models import ImportRun, ImportStatus
 from exchanges.runs import Direction, ExchangeRun, RunStatus
-from exchanges.tasks import poll_monthly_stock
+from exchanges.tasks import fetch_pecgm, monthly_stock_due
 from tests.exchanges.import_files import pecgm_file, record_for
 from tests.exchanges.test_tasks import _beat_schedule_with
 from tests.factories import BeneficiaryFactory, UserFactory
@@ -22,6 +25,7 @@ from tests.factories import BeneficiaryFactory, UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FEB = date(2025, 2, 28)
+BEAT_KWARGS = settings.CELERY_BEAT_SCHEDULE["pecgm-monthly-stock"]["kwargs"]
 
 
 @pytest.fixture
@@ -38,12 +42,18 @@ def fetches() -> int:
     return ExchangeRun.objects.filter(direction=Direction.FETCH).count()
 
 
+def poll(day: str) -> bool:
+    """One day of beat: the check, then the fetch when due (what `until_imported` does today)."""
+    due = monthly_stock_due(date.fromisoformat(day))
+    if due:
+        fetch_pecgm.delay(periodicities=["M"], started_by="beat").get()
+    return due
+
+
 def test_a_stock_that_appears_late_in_the_month_is_still_taken(polling, exchange_server, tmp_path):
-    assert poll_monthly_stock("2025-03-02") == "not due"
-    assert fetches() == 0
+    assert not poll("2025-03-02")  # before PECGM_POLL_FROM_DAY
     # From the poll day on, every day until the stock is there.
-    for day in ("2025-03-03", "2025-03-04", "2025-03-10"):
-        assert poll_monthly_stock(day) == "fetching"
+    assert all(poll(day) for day in ("2025-03-03", "2025-03-04", "2025-03-10"))
     assert fetches() == 3
     assert set(ExchangeRun.objects.values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
     assert not ImportRun.objects.exists()
@@ -53,18 +63,19 @@ def test_a_stock_that_appears_late_in_the_month_is_still_taken(polling, exchange
     (tmp_path / "made").mkdir()
     path = pecgm_file(tmp_path / "made", [record_for(BeneficiaryFactory())], FEB, "M")
     exchange_server.publish("082", path.name, path.read_bytes())
-    assert poll_monthly_stock("2025-03-20") == "fetching"
+    assert poll("2025-03-20")
     assert ImportRun.objects.get().reference_date == FEB
-    # Then no more fetching this month.
-    assert poll_monthly_stock("2025-03-21") == "imported"
+    # Then no more fetching this month; April's stock is due again from the 3rd.
+    assert not poll("2025-03-21")
     assert fetches() == 4
+    assert monthly_stock_due(date(2025, 4, 3))
 
 
 def test_after_the_alert_day_each_poll_without_the_stock_emails_the_admins(polling):
     UserFactory(username="worker1", role="social_worker", email="worker1@example.fr")
-    assert poll_monthly_stock("2025-03-10") == "fetching"
+    assert monthly_stock_due(date(2025, 3, 10))
     assert mail.outbox == []
-    assert poll_monthly_stock("2025-03-11") == "fetching"
+    assert monthly_stock_due(date(2025, 3, 11))
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["admin1@example.fr"]
@@ -74,8 +85,29 @@ def test_after_the_alert_day_each_poll_without_the_stock_emails_the_admins(polli
 
 def test_no_email_unless_switched_on(polling):
     polling.EXCHANGE_ALERT_EMAIL = False
-    assert poll_monthly_stock("2025-03-15") == "fetching"
+    assert monthly_stock_due(date(2025, 3, 15))
     assert mail.outbox == []
+
+
+def test_the_beat_entry_fetches_only_while_the_months_stock_is_missing(polling):
+    polling.PECGM_POLL_FROM_DAY = 1
+    polling.PECGM_ALERT_AFTER_DAY = 28
+    assert BEAT_KWARGS["until_imported"] is True
+    fetch_pecgm.delay(**BEAT_KWARGS).get()
+    assert fetches() == 1  # today, nothing imported: fetched (the server has nothing)
+    last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
+    ImportRun.objects.create(
+        file_name=f"PECGM_082_{last_month:%Y%m%d}_M.xml",
+        sha256="c" * 64,
+        periodicity="M",
+        reference_date=last_month,
+        status=ImportStatus.IMPORTED,
+    )
+    assert fetch_pecgm.delay(**BEAT_KWARGS).get() is None
+    assert fetches() == 1  # imported: no fetch, no run recorded
+    # Started by hand, a fetch always runs.
+    fetch_pecgm.delay(periodicities=["M"], started_by="admin").get()
+    assert fetches() == 2
 
 
 def test_the_poll_days_come_from_the_environment_and_old_names_are_refused(tmp_path):
@@ -91,4 +123,4 @@ def test_the_poll_days_come_from_the_environment_and_old_names_are_refused(tmp_p
     wrong = _beat_schedule_with(tmp_path, PECGM_POLL_FROM_DAY="31")
     assert wrong.returncode != 0 and "PECGM_POLL_FROM_DAY" in wrong.stderr
     default = json.loads(_beat_schedule_with(tmp_path).stdout)
-    assert default["pecgm-monthly-stock"][0] == "exchanges.tasks.poll_monthly_stock"
+    assert default["pecgm-monthly-stock"][:2] == ["exchanges.tasks.fetch_pecgm", BEAT_KWARGS]

@@ -748,3 +748,13 @@ def test_a_cut_file_is_refused_even_if_the_parser_ends_it_quietly(tmp_path, monk
 def test_nirs_of_every_form_are_read(tmp_path, nir):
     _, parsed = read_all(write(tmp_path, pecgm_bytes(detail_with(nir=nir))))
     assert not parsed[1].errors and parsed[1].values["nir"] == nir
+
+
+def test_a_refused_identifying_value_stays_in_the_refused_record_s_values(tmp_path):
+    """Whom a refused record names (« reçu, illisible ») is read from its values."""
+    rows = plain(records(3))
+    bad_key = rows[1]["nir"] + f"{(98 - int(rows[1]['nir']) % 97) % 100:02d}"
+    rows[1]["nir"] = bad_key
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(rows)))
+    assert [issue.field for issue in parsed[1].errors] == ["NIR"]
+    assert parsed[1].values["nir"] == bad_key

@@ -170,3 +170,19 @@ def test_the_may_stock_imports_through_copy_on_postgresql(tmp_path):
     assert FollowUp.objects.get(beneficiary=snapshot.beneficiary).ft_counsellor == LONG_COUNSELLORS[0]
     # A motive code longer than the old 10-character column of the events.
     assert StatusEvent.objects.get(run=run, motive=NEW_MOTIVE).motive_label.startswith("entrée en formation")
+
+
+@pytest.mark.django_db
+def test_a_nir_with_a_wrong_key_still_names_its_person(tmp_path, settings):
+    """The record is refused (not a NIR), the person it names is « reçu, illisible », not gone."""
+    settings.PECGM_MAX_REJECT_RATIO = 0.5
+    assert import_pecgm(_april(tmp_path)).status == ImportStatus.IMPORTED
+    may = realistic_records()
+    nir = may[40]["nir"]
+    may[40]["nir"] = nir + f"{(98 - int(nir) % 97) % 100:02d}"  # one more than the right key
+    may[40]["ft_identifier"] = None  # the NIR alone names them
+    run = import_pecgm(write_realistic(tmp_path / "PECGM_082_20250531_M.xml", may))
+    assert run.status == ImportStatus.IMPORTED_WITH_REJECTS and run.rejected_records == 1
+    person = JobSeekerSnapshot.objects.get(nir=nir, reference_date=date(2025, 4, 30)).beneficiary
+    followup = FollowUp.objects.get(beneficiary=person)
+    assert followup.unreadable_on == MAY and not followup.absent_from_last_stock

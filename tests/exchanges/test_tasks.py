@@ -244,7 +244,10 @@ def test_beat_schedule_from_the_environment(tmp_path):
     default = json.loads(_beat_schedule_with(tmp_path).stdout)
     assert sorted(default) == ["cgpem-monthly-stock", "pecgm-monthly-stock"]
     # Every day: the task polls from PECGM_POLL_FROM_DAY until the month's stock is imported.
-    assert default["pecgm-monthly-stock"][:2] == ["exchanges.tasks.poll_monthly_stock", {}]
+    assert default["pecgm-monthly-stock"][:2] == [
+        "exchanges.tasks.fetch_pecgm",
+        {"periodicities": ["M"], "started_by": "beat", "until_imported": True},
+    ]
     assert "0 6 * * *" in default["pecgm-monthly-stock"][2]
     changed = json.loads(
         _beat_schedule_with(
