@@ -342,13 +342,34 @@ def _exchanges(start: datetime, end: datetime) -> tuple[dict, list[dict]]:
     return summary, failures
 
 
-def month_report(month: date, today: date | None = None) -> MonthReport:
+def operations_start() -> date | None:
+    """The first month the project exchanged anything: before it, no file was expected."""
+    from orientations.models import CgpemExport
+
+    firsts = [
+        model.objects.order_by(column).values_list(column, flat=True).first()
+        for model, column in (
+            (ImportRun, "started_at"),
+            (ExchangeRun, "created_at"),
+            (CgpemExport, "created_at"),
+        )
+    ]
+    found = [timezone.localtime(first).date().replace(day=1) for first in firsts if first]
+    return min(found) if found else None
+
+
+def month_report(month: date, today: date | None = None, started: date | None = None) -> MonthReport:
+    """The month's figures. `started`: operations_start(), when the caller already has it."""
     today = today or timezone.localdate()
+    started = started or operations_start()
     start, end = month_bounds(month)
     files, total = _pecgm(start, end)
     stock = _stock(month, today)
     cgpem_files, cgpem_total, left_out = _cgpem(start, end)
     monthly_cgpem = _monthly_cgpem(month, today)
+    if started is None or month < started:
+        # Before the first exchange, nothing was expected: no alert for it.
+        stock["expected"], stock["late"], monthly_cgpem["late"] = 0, False, False
     exchanges, alerts = _exchanges(start, end)
     if stock["late"]:
         alerts.append(
@@ -395,7 +416,8 @@ def month_report(month: date, today: date | None = None) -> MonthReport:
 
 def overview(months: list[date], today: date | None = None) -> list[MonthReport]:
     """The reports of several months (the admin page's last 24), newest first."""
-    return [month_report(month, today) for month in months]
+    started = operations_start()
+    return [month_report(month, today, started) for month in months]
 
 
 # --- As tables ------------------------------------------------------------------------------

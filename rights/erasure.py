@@ -53,7 +53,7 @@ KEPT = {
 }
 AUDIT_REASON = (
     "le journal d'audit ne désigne la fiche que par son numéro, sans donnée personnelle : "
-    "ce numéro ne désigne plus personne (conservé AUDIT_RETENTION_MONTHS mois)"
+    "ce numéro ne désigne plus personne (conservé {months} mois)"
 )
 FILES_REASON = (
     "archive légale des échanges du Département, inchangée (son empreinte SHA-256 fait foi) : "
@@ -171,7 +171,8 @@ def plan(people: list[Beneficiary], unlinked: dict[str, list[models.Model]] | No
         object_type=Beneficiary._meta.label_lower, object_id__in=[str(pk) for pk in result.people]
     ).count()
     if entries:
-        result.kept.append(Line("entrées du journal d'audit", entries, AUDIT_REASON))
+        reason = AUDIT_REASON.format(months=settings.AUDIT_RETENTION_MONTHS)
+        result.kept.append(Line("entrées du journal d'audit", entries, reason))
     files = _files_holding(people)
     if files:
         root = Path(settings.EXCHANGE_FILES_DIR)

@@ -219,3 +219,14 @@ def test_admin_pages_and_downloads(month, client, admin_user):
     assert anomalies.status_code == 200 and "code inconnu" in anomalies.content.decode("utf-8-sig")
     entry = AuditEntry.objects.get(object_type="ft_anomalies")
     assert entry.username == admin_user.username and entry.object_id == "2025-02"
+
+
+def test_no_file_is_expected_before_the_first_exchange(month):
+    # December 2024: before the first import (January 2025), nothing was due, nothing is late.
+    december = tracking.month_report(date(2024, 12, 1), today=date(2025, 3, 15))
+    assert december.stock["expected"] == 0 and december.alerts == []
+    assert tracking.operations_start() == date(2025, 1, 1)
+    ImportRun.objects.all().delete()
+    ExchangeRun.objects.all().delete()
+    CgpemExport.objects.all().delete()
+    assert tracking.month_report(FEBRUARY, today=date(2025, 3, 15)).alerts == []
