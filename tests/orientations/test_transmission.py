@@ -131,7 +131,7 @@ def test_a_bulk_decision_that_cannot_be_carried_is_flagged_in_the_result(officer
         follow=True,
     )
     content = response.content.decode()
-    assert "2 enregistrée(s), 0 refusée(s)." in content
+    assert "2 décisions enregistrées, 0 refusée." in content
     assert content.count('class="table-warning"') == 1
     assert content.count("ne pourra pas être transmise à France Travail") == 1
 
