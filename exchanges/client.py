@@ -14,6 +14,7 @@ credentials (requests' own messages are not copied: they may quote URLs).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import os
@@ -178,6 +179,9 @@ class ExchangeClient:
         self.session.verify = config.ca_bundle or True
         self.session.trust_env = False  # no proxy or .netrc credentials picked up silently
         self.session.headers["User-Agent"] = "liaison-rsa"
+        # The bytes as stored: their SHA-256 and size are the file's, and a compressed body
+        # is never inflated in memory or on disk beyond PECGM_MAX_FILE_SIZE.
+        self.session.headers["Accept-Encoding"] = "identity"
 
     # --- public API -------------------------------------------------------
 
@@ -186,11 +190,12 @@ class ExchangeClient:
 
     def list_pecgm(self) -> list[RemoteFile]:
         response = self._request("GET", self.pecgm_folder_url(), stream=True, what=_("la liste des fichiers"))
+        _refuse_content_encoding(response, _("la liste des fichiers"))
         try:
             body = self._read_limited(response, MAX_INDEX_SIZE, _("la liste des fichiers"))
         finally:
             response.close()
-        encoding = response.encoding or "utf-8"
+        encoding = _index_charset(response)
         return parse_index(body.decode(encoding, errors="replace"), self.config.departement)
 
     def download(self, name: str, directory: Path) -> Download:
@@ -199,6 +204,7 @@ class ExchangeClient:
             raise FinalExchangeError(_("Nom de fichier refusé : %(name)s") % {"name": name})
         what = _("le fichier %(name)s") % {"name": name}
         response = self._request("GET", self.pecgm_folder_url() + name, stream=True, what=what)
+        _refuse_content_encoding(response, what)
         limit = self.config.max_file_size
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -317,6 +323,45 @@ class ExchangeClient:
         return FinalExchangeError(
             _("Le fichier %(name)s dépasse la taille maximale acceptée (%(mb)d Mo, PECGM_MAX_FILE_SIZE_MB).")
             % {"name": name, "mb": limit // (1024 * 1024)}
+        )
+
+
+# The charsets an index page may declare: the contract's files are ISO-8859-1, the
+# server's pages UTF-8; anything else (`rot13`, a codec that is no text encoding) is refused.
+INDEX_CHARSETS = {"utf-8": "utf-8", "iso8859-1": "latin-1", "latin-1": "latin-1", "ascii": "ascii"}
+
+
+def _index_charset(response: requests.Response) -> str:
+    declared = (response.encoding or "utf-8").strip()
+    try:
+        name = codecs.lookup(declared).name
+    except LookupError:
+        name = ""
+    if name not in INDEX_CHARSETS:
+        response.close()
+        raise FinalExchangeError(
+            _(
+                "Le serveur d'échanges annonce pour la liste des fichiers un jeu de caractères "
+                "non prévu par le contrat (« %(charset)s ») : seuls UTF-8, ISO-8859-1 et ASCII "
+                "sont acceptés. Signalez-le à France Travail."
+            )
+            % {"charset": declared[:40]}
+        )
+    return INDEX_CHARSETS[name]
+
+
+def _refuse_content_encoding(response: requests.Response, what: str) -> None:
+    """A compressed body although we asked for `identity`: refused, not retried as « incomplet »."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding and encoding != "identity":
+        response.close()
+        raise FinalExchangeError(
+            _(
+                "Le serveur d'échanges a envoyé %(what)s compressé (Content-Encoding : %(encoding)s) "
+                "alors que le client demande les octets tels quels (identity) : refusé. "
+                "Signalez-le à France Travail."
+            )
+            % {"what": what, "encoding": encoding[:40]}
         )
 
 

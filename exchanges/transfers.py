@@ -48,6 +48,7 @@ from exchanges.faults import (
     infrastructure_cause,
     is_disk_full,
 )
+from exchanges.file_names import name_mismatch
 from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
 from exchanges.private_files import copy_private
 from exchanges.runs import (
@@ -248,7 +249,10 @@ def _fetch(run: ExchangeRun) -> None:
         try:
             counts["downloaded"] += 1
             entry = {"name": download.name, "sha256": download.sha256, "size": download.size}
-            entry["archive"] = _archive(download.path, download.name, download.sha256)
+            # A file whose header is wrong, or says other than its name, is not kept: the
+            # import below records why, and its SHA-256 keeps it from being fetched again.
+            if _header_refusal(download.path, download.name) is None:
+                entry["archive"] = _archive(download.path, download.name, download.sha256)
             # The last verdict on these bytes; an interrupted attempt is none (not the file's fault).
             earlier = (
                 ImportRun.objects.filter(
@@ -323,6 +327,18 @@ def _file_progress(run: ExchangeRun, position: int, count: int):
         )
 
     return report
+
+
+def _header_refusal(path: Path, name: str) -> str | None:
+    """Why the file's header is refused (broken, or other than its name promises); None if fine."""
+    from exchanges.pecgm_reader import FileRejected, read_pecgm
+
+    try:
+        with read_pecgm(path, file_name=name) as reader:
+            header = reader.header
+    except FileRejected as exc:
+        return exc.message
+    return name_mismatch(name, header.departement, header.reference_date, header.periodicity)
 
 
 def _archive(temp: Path, name: str, sha256: str) -> str:

@@ -1,0 +1,119 @@
+"""A hostile or broken exchange server (issue 26): the real simulator over HTTPS, bent.
+
+Each test makes the server do one thing a careless or malicious server could
+do, and checks the fetch refuses it with a French cause naming the file,
+without importing, archiving or fetching again what it refused.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from exchanges.models import ImportRun, ImportStatus
+from exchanges.runs import ExchangeRun
+from exchanges.tasks import fetch_pecgm
+from tests.exchanges.import_files import pecgm_file, record_for
+from tests.factories import BeneficiaryFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+JAN = date(2025, 1, 31)
+
+
+def archived() -> list[str]:
+    folder = Path(settings.EXCHANGE_FILES_DIR) / "pecgm"
+    return sorted(p.name for p in folder.glob("*.xml")) if folder.exists() else []
+
+
+def test_a_monthly_stock_under_a_daily_flux_name_is_refused(exchange_settings, exchange_server, tmp_path):
+    stock = pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN, "M")
+    name = "PECGM_082_20250131_Q.xml"
+    exchange_server.publish("082", name, stock.read_bytes())
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    assert summary["status"] == "failed"
+    entry = summary["files"][0]
+    assert entry["status"] == "rejected" and "archive" not in entry
+    assert name in entry["message"] and "ne correspond pas à son nom" in entry["message"]
+    assert "périodicité mensuel (stock) dans l'en-tête, quotidien (flux) dans le nom" in entry["message"]
+    run = ImportRun.objects.get()
+    assert run.status == ImportStatus.REJECTED and run.imported == 0
+    assert archived() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("PECGM_082_20250228_M.xml", "date de référence 31/01/2025 dans l'en-tête, 20250228 dans le nom"),
+        ("PECGM_081_20250131_M.xml", None),  # another département's folder: not even listed
+    ],
+)
+def test_a_header_date_other_than_the_name_is_refused(
+    exchange_settings, exchange_server, tmp_path, name, expected
+):
+    stock = pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN, "M")
+    exchange_server.publish("082", name, stock.read_bytes())
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    if expected is None:
+        assert summary["files"] == []
+        return
+    assert summary["files"][0]["status"] == "rejected"
+    assert expected in summary["files"][0]["message"]
+    assert not ImportRun.objects.filter(status__in=["imported", "imported_with_rejects"]).exists()
+
+
+def test_a_departement_other_than_the_name_is_refused(tmp_path, settings):
+    from exchanges.pecgm_import import import_pecgm
+
+    settings.DEPARTEMENT = "82"
+    path = pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN, "M")
+    run = import_pecgm(path, file_name="PECGM_02A_20250131_M.xml")
+    assert run.status == ImportStatus.REJECTED
+    assert "département 82 dans l'en-tête, 02A dans le nom" in run.error_message
+
+
+# --- Encodings ------------------------------------------------------------------------
+
+
+def test_the_client_asks_for_the_bytes_as_stored(exchange_settings):
+    from exchanges.client import ExchangeClient, ExchangeConfig
+
+    client = ExchangeClient(ExchangeConfig.from_settings())
+    assert client.session.headers["Accept-Encoding"] == "identity"
+
+
+def test_a_gzip_encoded_file_is_refused_with_its_cause_not_retried(
+    exchange_settings, exchange_server, tmp_path
+):
+    stock = pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN, "M")
+    exchange_server.publish("082", stock.name, stock.read_bytes())
+    exchange_server.hostile.gzip = True
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    run = ExchangeRun.objects.get()
+    assert summary["status"] == "failed" == run.status
+    assert run.attempts == 1  # final at once: the same answer would come every time
+    assert "compressé (Content-Encoding : gzip)" in run.error_message
+    assert stock.name in run.error_message and "incomplet" not in run.error_message
+    assert not ImportRun.objects.exists() and archived() == []
+
+
+def test_a_charset_outside_the_contract_is_named_not_an_unexpected_error(exchange_settings, exchange_server):
+    exchange_server.publish("082", "PECGM_082_20250131_M.xml", b"<PECGM/>")
+    exchange_server.hostile.charset = "rot13"
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    assert summary["status"] == "failed"
+    assert "jeu de caractères" in summary["error"] and "rot13" in summary["error"]
+    assert "inattendue" not in summary["error"]
+
+
+@pytest.mark.parametrize("charset", ["ISO-8859-1", "utf-8", "us-ascii"])
+def test_the_charsets_of_the_contract_are_read(exchange_settings, exchange_server, charset):
+    from exchanges.client import ExchangeClient, ExchangeConfig
+
+    exchange_server.publish("082", "PECGM_082_20250131_M.xml", b"<PECGM/>")
+    exchange_server.hostile.charset = charset
+    names = [f.name for f in ExchangeClient(ExchangeConfig.from_settings()).list_pecgm()]
+    assert names == ["PECGM_082_20250131_M.xml"]
