@@ -20,12 +20,14 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -67,6 +69,9 @@ class ExchangeConfig:
     attempts: int = 3
     backoff: float = 2.0
     max_file_size: int = 500 * 1024 * 1024
+    file_deadline: float = 900.0
+    run_deadline: float = 2400.0
+    min_bytes_per_second: int = 10240
 
     @classmethod
     def from_settings(cls) -> ExchangeConfig:
@@ -90,6 +95,9 @@ class ExchangeConfig:
             attempts=settings.EXCHANGE_ATTEMPTS,
             backoff=settings.EXCHANGE_RETRY_BACKOFF_SECONDS,
             max_file_size=settings.PECGM_MAX_FILE_SIZE,
+            file_deadline=settings.EXCHANGE_FILE_DEADLINE_SECONDS,
+            run_deadline=settings.EXCHANGE_RUN_DEADLINE_SECONDS,
+            min_bytes_per_second=settings.EXCHANGE_MIN_BYTES_PER_SECOND,
         )
 
 
@@ -170,6 +178,8 @@ class ExchangeClient:
                 % {"path": config.ca_bundle}
             )
         self.config = config
+        # One client per run (transfers._fetch): the run's wall-clock deadline starts here.
+        self.run_deadline_at = time.monotonic() + config.run_deadline
         self.base = config.url.rstrip("/")
         self.dep = departement_folder(config.departement)
         self.session = session or requests.Session()
@@ -203,6 +213,14 @@ class ExchangeClient:
         if not FILE_NAME.match(name):
             raise FinalExchangeError(_("Nom de fichier refusé : %(name)s") % {"name": name})
         what = _("le fichier %(name)s") % {"name": name}
+        if time.monotonic() > self.run_deadline_at:
+            raise TransientExchangeError(
+                _(
+                    "Échange arrêté avant %(what)s : durée maximale d'une réception dépassée "
+                    "(%(seconds)d s, EXCHANGE_RUN_DEADLINE_SECONDS). Le reste viendra au prochain essai."
+                )
+                % {"what": what, "seconds": self.config.run_deadline}
+            )
         response = self._request("GET", self.pecgm_folder_url() + name, stream=True, what=what)
         _refuse_content_encoding(response, what)
         limit = self.config.max_file_size
@@ -217,13 +235,13 @@ class ExchangeClient:
         path = Path(temp)
         try:
             with os.fdopen(fd, "wb") as handle, response:
-                for chunk in response.iter_content(_CHUNK):
+                for chunk in self._chunks(response, name):
                     size += len(chunk)
                     if size > limit:
                         raise self._too_large(name, limit)
                     digest.update(chunk)
                     handle.write(chunk)
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             path.unlink(missing_ok=True)
             raise TransientExchangeError(
                 _("Téléchargement de %(name)s interrompu (%(reason)s) : nouvel essai possible.")
@@ -303,20 +321,63 @@ class ExchangeClient:
                 time.sleep(self.config.backoff * 2 ** (attempt - 1))
         raise error
 
-    @staticmethod
-    def _read_limited(response: requests.Response, limit: int, what: str) -> bytes:
+    def _read_limited(self, response: requests.Response, limit: int, what: str) -> bytes:
         body = bytearray()
         try:
-            for chunk in response.iter_content(_CHUNK):
+            for chunk in self._chunks(response, what):
                 body += chunk
                 if len(body) > limit:
                     raise FinalExchangeError(_("Réponse trop volumineuse pour %(what)s.") % {"what": what})
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise TransientExchangeError(
                 _("Réponse interrompue pour %(what)s (%(reason)s).")
                 % {"what": what, "reason": type(exc).__name__}
             ) from None
         return bytes(body)
+
+    def _chunks(self, response: requests.Response, what: str) -> Iterator[bytes]:
+        """The body as it arrives, cut at the file's or the run's deadline, or when too slow.
+
+        `read1` returns what one read of the socket brings (the timeout bounds each read),
+        so the clock is looked at even when a server trickles a byte at a time; the body
+        is the server's bytes as sent (a Content-Encoding was refused before).
+        """
+        started = time.monotonic()
+        deadline = min(started + self.config.file_deadline, self.run_deadline_at)
+        received = 0
+        while chunk := response.raw.read1(_CHUNK, decode_content=False):
+            received += len(chunk)
+            yield chunk
+            now = time.monotonic()
+            if now > deadline:
+                response.close()
+                if deadline == self.run_deadline_at:
+                    raise TransientExchangeError(
+                        _(
+                            "Échange arrêté pendant %(what)s : durée maximale d'une réception "
+                            "dépassée (%(seconds)d s, EXCHANGE_RUN_DEADLINE_SECONDS). "
+                            "Le reste viendra au prochain essai."
+                        )
+                        % {"what": what, "seconds": self.config.run_deadline}
+                    )
+                raise TransientExchangeError(
+                    _(
+                        "Téléchargement de %(what)s arrêté : plus de %(seconds)d s "
+                        "(EXCHANGE_FILE_DEADLINE_SECONDS), le serveur envoie trop lentement."
+                    )
+                    % {"what": what, "seconds": self.config.file_deadline}
+                )
+            elapsed = now - started
+            minimum = self.config.min_bytes_per_second
+            if minimum and elapsed > self.config.timeout and received / elapsed < minimum:
+                response.close()
+                raise TransientExchangeError(
+                    _(
+                        "Téléchargement de %(what)s arrêté : %(rate)d octets/s, sous le débit minimal "
+                        "(%(minimum)d octets/s, EXCHANGE_MIN_BYTES_PER_SECOND)."
+                    )
+                    % {"what": what, "rate": received / elapsed, "minimum": minimum}
+                )
 
     @staticmethod
     def _too_large(name: str, limit: int) -> FinalExchangeError:

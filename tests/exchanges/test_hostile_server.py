@@ -7,6 +7,8 @@ without importing, archiving or fetching again what it refused.
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -117,3 +119,52 @@ def test_the_charsets_of_the_contract_are_read(exchange_settings, exchange_serve
     exchange_server.hostile.charset = charset
     names = [f.name for f in ExchangeClient(ExchangeConfig.from_settings()).list_pecgm()]
     assert names == ["PECGM_082_20250131_M.xml"]
+
+
+# --- Time -----------------------------------------------------------------------------
+
+
+def trickling(exchange_server, config, size: int = 4000, **limits):
+    """A server sending one byte every 20 ms: each read is well inside the 5 s timeout."""
+    from exchanges.client import ExchangeClient
+
+    exchange_server.publish("082", "PECGM_082_20250131_M.xml", b"x" * size)
+    exchange_server.hostile.trickle_seconds = 0.02
+    return ExchangeClient(replace(config, min_bytes_per_second=0, **limits))
+
+
+def test_a_trickling_server_is_cut_at_the_file_deadline(exchange_settings, exchange_server, tmp_path):
+    from exchanges.client import ExchangeConfig, TransientExchangeError
+
+    client = trickling(exchange_server, ExchangeConfig.from_settings(), file_deadline=1)
+    started = time.monotonic()
+    with pytest.raises(TransientExchangeError, match="EXCHANGE_FILE_DEADLINE_SECONDS") as info:
+        client.download("PECGM_082_20250131_M.xml", tmp_path / "in")
+    assert time.monotonic() - started < 4
+    assert "PECGM_082_20250131_M.xml" in str(info.value)
+    assert list((tmp_path / "in").iterdir()) == []
+
+
+def test_a_trickling_server_is_cut_at_the_run_deadline(exchange_settings, exchange_server, tmp_path):
+    from exchanges.client import ExchangeConfig, TransientExchangeError
+
+    client = trickling(exchange_server, ExchangeConfig.from_settings(), run_deadline=1)
+    started = time.monotonic()
+    with pytest.raises(TransientExchangeError, match="EXCHANGE_RUN_DEADLINE_SECONDS"):
+        client.download("PECGM_082_20250131_M.xml", tmp_path / "in")
+    assert time.monotonic() - started < 4
+    # and no further file is even asked for in this run
+    with pytest.raises(TransientExchangeError, match="avant le fichier"):
+        client.download("PECGM_082_20250131_M.xml", tmp_path / "in")
+
+
+def test_a_server_below_the_minimum_throughput_is_cut(exchange_settings, exchange_server, tmp_path):
+    from exchanges.client import ExchangeConfig, TransientExchangeError
+
+    config = replace(ExchangeConfig.from_settings(), timeout=0.5)
+    client = trickling(exchange_server, config)
+    client = type(client)(replace(client.config, min_bytes_per_second=1000))
+    started = time.monotonic()
+    with pytest.raises(TransientExchangeError, match="EXCHANGE_MIN_BYTES_PER_SECOND"):
+        client.download("PECGM_082_20250131_M.xml", tmp_path / "in")
+    assert time.monotonic() - started < 4
