@@ -455,6 +455,8 @@ EXCHANGE_MIN_BYTES_PER_SECOND = env_int("EXCHANGE_MIN_BYTES_PER_SECOND", 10240, 
 EXCHANGE_MAX_FILES_PER_RUN = env_int("EXCHANGE_MAX_FILES_PER_RUN", 40, minimum=1)
 EXCHANGE_MAX_BYTES_PER_RUN = env_int("EXCHANGE_MAX_MB_PER_RUN", 4096, minimum=1) * 1024 * 1024
 EXCHANGE_MIN_FREE_DISK = env_int("EXCHANGE_MIN_FREE_DISK_MB", 1024, minimum=0) * 1024 * 1024
+# Names dated more than this many days ago are not fetched (the server keeps files a month); 0 = no limit.
+EXCHANGE_MAX_FILE_AGE_DAYS = env_int("EXCHANGE_MAX_FILE_AGE_DAYS", 62, minimum=0)
 # Then the Celery task itself comes back later, this many times.
 EXCHANGE_TASK_MAX_RETRIES = env_int("EXCHANGE_TASK_MAX_RETRIES", 5, minimum=0)
 EXCHANGE_TASK_RETRY_DELAY_SECONDS = env_int("EXCHANGE_TASK_RETRY_DELAY_SECONDS", 600, minimum=1)

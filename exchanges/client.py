@@ -18,6 +18,7 @@ import codecs
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -114,6 +115,8 @@ class Download:
     path: Path
     sha256: str
     size: int
+    # Set instead of a download: the file of this name and size was rejected before.
+    known: object | None = None
 
 
 class _LinkCollector(HTMLParser):
@@ -208,8 +211,16 @@ class ExchangeClient:
         encoding = _index_charset(response)
         return parse_index(body.decode(encoding, errors="replace"), self.config.departement)
 
-    def download(self, name: str, directory: Path) -> Download:
-        """Stream one PECGM file to a temporary file in `directory`; the caller deletes it."""
+    def download(
+        self, name: str, directory: Path, *, known_sizes: dict | None = None, keep_free: int = 0
+    ) -> Download:
+        """Stream one PECGM file to a temporary file in `directory`; the caller deletes it.
+
+        `known_sizes` ({size: what}): files of this name already judged; when the server
+        announces one of these sizes the body is not read, and `Download.known` is `what`.
+        `keep_free`: bytes that must stay free on the disk once the file (its announced
+        size, else the maximum) is written: otherwise `DiskFull` before reading the body.
+        """
         if not FILE_NAME.match(name):
             raise FinalExchangeError(_("Nom de fichier refusé : %(name)s") % {"name": name})
         what = _("le fichier %(name)s") % {"name": name}
@@ -228,7 +239,15 @@ class ExchangeClient:
         if declared.isdigit() and int(declared) > limit:
             response.close()
             raise self._too_large(name, limit)
+        if declared.isdigit() and int(declared) in (known_sizes or {}):
+            response.close()
+            logger.info("exchange: %s already judged (same name and size), not fetched", name)
+            return Download(name, Path(), "", int(declared), known=known_sizes[int(declared)])
         directory.mkdir(parents=True, exist_ok=True)
+        needed = keep_free + (int(declared) if declared.isdigit() else limit)
+        if shutil.disk_usage(directory).free < needed:
+            response.close()
+            raise DiskFull(directory)
         digest = hashlib.sha256()
         size = 0
         fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")

@@ -16,9 +16,6 @@ from django.utils.translation import gettext as _
 
 from exchanges.simulator import FILE_NAME
 
-# The server keeps a monthly file one month and a flux ten days (docs/formats): a name
-# dated well before that cannot be a file it still holds. A month of margin beyond it.
-MAX_NAME_AGE = timedelta(days=62)
 # A flux may be named after the end of its month (docs/formats): a few days ahead at most.
 MAX_NAME_AHEAD = timedelta(days=3)
 
@@ -73,16 +70,21 @@ def name_mismatch(name: str, departement: str, reference_date: date, periodicity
     }
 
 
-def name_out_of_range(name: str, today: date) -> str | None:
-    """A French message when a name is dated before the server's retention or in the future."""
+def name_out_of_range(name: str, today: date, max_age_days: int) -> str | None:
+    """A French message when a name is dated before the server's retention or in the future.
+
+    The server keeps a monthly file one month and a flux ten days (docs/formats), and
+    a stock is named after the month it describes: a name older than about two months
+    (EXCHANGE_MAX_FILE_AGE_DAYS) cannot be a file it still holds.
+    """
     day = name_date(name)
     if day is None:
         return _("Fichier %(name)s ignoré : nom sans date valide.") % {"name": name}
-    if day < today - MAX_NAME_AGE:
+    if day < today - timedelta(days=max_age_days):
         return _(
             "Fichier %(name)s ignoré : daté du %(day)s, avant la durée de conservation du serveur "
-            "(%(days)d jours) ; un tel fichier ne peut pas être un envoi récent."
-        ) % {"name": name, "day": day.strftime("%d/%m/%Y"), "days": MAX_NAME_AGE.days}
+            "(%(days)d jours, EXCHANGE_MAX_FILE_AGE_DAYS) : ce ne peut pas être un envoi récent."
+        ) % {"name": name, "day": day.strftime("%d/%m/%Y"), "days": max_age_days}
     if day > today + MAX_NAME_AHEAD:
         return _("Fichier %(name)s ignoré : daté du %(day)s, dans le futur.") % {
             "name": name,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from exchanges.models import ImportRun, ImportStatus
 from exchanges.runs import ExchangeRun
@@ -168,3 +169,69 @@ def test_a_server_below_the_minimum_throughput_is_cut(exchange_settings, exchang
     with pytest.raises(TransientExchangeError, match="EXCHANGE_MIN_BYTES_PER_SECOND"):
         client.download("PECGM_082_20250131_M.xml", tmp_path / "in")
     assert time.monotonic() - started < 4
+
+
+# --- Disk -----------------------------------------------------------------------------
+
+
+def publish_flux(exchange_server, tmp_path, day: date, name: str | None = None) -> str:
+    path = pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], day, "Q")
+    exchange_server.publish("082", name or path.name, path.read_bytes())
+    return name or path.name
+
+
+def test_names_dated_before_the_retention_or_in_the_future_are_not_fetched(
+    exchange_settings, exchange_server, tmp_path
+):
+    exchange_settings.EXCHANGE_MAX_FILE_AGE_DAYS = 62
+    today = timezone.localdate()
+    recent = publish_flux(exchange_server, tmp_path, today - timedelta(days=1))
+    old = publish_flux(exchange_server, tmp_path, date(2000, 1, 3))
+    ahead = f"PECGM_082_{today + timedelta(days=40):%Y%m%d}_Q.xml"
+    exchange_server.publish("082", ahead, (tmp_path / recent).read_bytes())
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    by_name = {entry["name"]: entry for entry in summary["files"]}
+    assert by_name[old]["status"] == "ignored" and "conservation du serveur" in by_name[old]["message"]
+    assert old in by_name[old]["message"]
+    assert by_name[ahead]["status"] == "ignored" and "dans le futur" in by_name[ahead]["message"]
+    assert by_name[recent]["status"] == "imported"
+    assert summary["counts"]["downloaded"] == 1 and summary["counts"]["ignored"] == 2
+    assert list(ImportRun.objects.values_list("file_name", flat=True)) == [recent]
+
+
+def test_files_beyond_the_run_caps_wait_for_the_next_run(exchange_settings, exchange_server, tmp_path):
+    exchange_settings.EXCHANGE_MAX_FILES_PER_RUN = 2
+    exchange_settings.EXCHANGE_MAX_BYTES_PER_RUN = 1  # the first file already reaches it
+    for day in (1, 2, 3):
+        publish_flux(exchange_server, tmp_path, date(2025, 2, day))
+    first = fetch_pecgm.delay(started_by="beat").get()
+    assert [entry["status"] for entry in first["files"]] == ["imported", "deferred", "deferred"]
+    assert first["counts"]["downloaded"] == 1 and first["counts"]["deferred"] == 2
+    exchange_settings.EXCHANGE_MAX_BYTES_PER_RUN = 10**9
+    second = fetch_pecgm.delay(started_by="beat").get()
+    assert second["counts"]["downloaded"] == 2 and second["counts"]["imported"] == 2
+
+
+def test_a_rejected_file_is_not_fetched_nor_archived_again(exchange_settings, exchange_server, tmp_path):
+    exchange_server.publish("082", "PECGM_082_20250131_M.xml", b"<PECGM><ENTETE>")
+    fetch_pecgm.delay(started_by="beat").get()
+    again = fetch_pecgm.delay(started_by="beat").get()
+    entry = again["files"][0]
+    assert entry["status"] == "rejected" and "PECGM_082_20250131_M.xml" in entry["message"]
+    assert again["counts"]["downloaded"] == 0
+    assert ImportRun.objects.count() == 1 and archived() == []
+    # Another content under the same name is a new file: fetched and judged.
+    stock = pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN, "M")
+    exchange_server.publish("082", stock.name, stock.read_bytes())
+    third = fetch_pecgm.delay(started_by="beat").get()
+    assert third["files"][0]["status"] == "imported" and archived() == [stock.name]
+
+
+def test_free_disk_space_is_checked_before_downloading(exchange_settings, exchange_server, tmp_path):
+    publish_flux(exchange_server, tmp_path, date(2025, 2, 1))
+    exchange_settings.EXCHANGE_MIN_FREE_DISK = 10**18
+    summary = fetch_pecgm.delay(started_by="beat").get()
+    run = ExchangeRun.objects.get()
+    assert run.status != "succeeded" and "Disque plein" in run.error_message
+    assert summary["counts"]["downloaded"] == 0
+    assert not ImportRun.objects.exists()
