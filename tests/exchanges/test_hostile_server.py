@@ -197,6 +197,8 @@ def test_names_dated_before_the_retention_or_in_the_future_are_not_fetched(
     assert by_name[recent]["status"] == "imported"
     assert summary["counts"]["downloaded"] == 1 and summary["counts"]["ignored"] == 2
     assert list(ImportRun.objects.values_list("file_name", flat=True)) == [recent]
+    labels = {entry["name"]: entry["status_label"] for entry in ExchangeRun.objects.get().files_display}
+    assert labels[old].startswith("ignoré : nom daté hors de la conservation")
 
 
 def test_files_beyond_the_run_caps_wait_for_the_next_run(exchange_settings, exchange_server, tmp_path):
@@ -207,6 +209,8 @@ def test_files_beyond_the_run_caps_wait_for_the_next_run(exchange_settings, exch
     first = fetch_pecgm.delay(started_by="beat").get()
     assert [entry["status"] for entry in first["files"]] == ["imported", "deferred", "deferred"]
     assert first["counts"]["downloaded"] == 1 and first["counts"]["deferred"] == 2
+    labels = [entry["status_label"] for entry in ExchangeRun.objects.get().files_display]
+    assert labels[1].startswith("reporté au prochain relevé")
     exchange_settings.EXCHANGE_MAX_BYTES_PER_RUN = 10**9
     second = fetch_pecgm.delay(started_by="beat").get()
     assert second["counts"]["downloaded"] == 2 and second["counts"]["imported"] == 2
