@@ -446,6 +446,17 @@ EXCHANGE_TIMEOUT_SECONDS = env_int("EXCHANGE_TIMEOUT_SECONDS", 60, minimum=1)
 # Tries of one request on network errors and 5xx, spaced by BACKOFF, 2×BACKOFF…
 EXCHANGE_ATTEMPTS = env_int("EXCHANGE_ATTEMPTS", 3, minimum=1, maximum=10)
 EXCHANGE_RETRY_BACKOFF_SECONDS = env_float("EXCHANGE_RETRY_BACKOFF_SECONDS", 5.0, minimum=0.0)
+# Wall-clock limits of a fetch, whatever the server does (a byte just inside the timeout
+# resets it for ever): per file, per run, and a minimum throughput once a timeout has passed.
+EXCHANGE_FILE_DEADLINE_SECONDS = env_int("EXCHANGE_FILE_DEADLINE_SECONDS", 900, minimum=1)
+EXCHANGE_RUN_DEADLINE_SECONDS = env_int("EXCHANGE_RUN_DEADLINE_SECONDS", 2400, minimum=1)
+EXCHANGE_MIN_BYTES_PER_SECOND = env_int("EXCHANGE_MIN_BYTES_PER_SECOND", 10240, minimum=0)
+# What one fetch may take from the server: files, megabytes, and the free space it leaves.
+EXCHANGE_MAX_FILES_PER_RUN = env_int("EXCHANGE_MAX_FILES_PER_RUN", 40, minimum=1)
+EXCHANGE_MAX_BYTES_PER_RUN = env_int("EXCHANGE_MAX_MB_PER_RUN", 4096, minimum=1) * 1024 * 1024
+EXCHANGE_MIN_FREE_DISK = env_int("EXCHANGE_MIN_FREE_DISK_MB", 1024, minimum=0) * 1024 * 1024
+# Names dated more than this many days ago are not fetched (the server keeps files a month); 0 = no limit.
+EXCHANGE_MAX_FILE_AGE_DAYS = env_int("EXCHANGE_MAX_FILE_AGE_DAYS", 62, minimum=0)
 # Then the Celery task itself comes back later, this many times.
 EXCHANGE_TASK_MAX_RETRIES = env_int("EXCHANGE_TASK_MAX_RETRIES", 5, minimum=0)
 EXCHANGE_TASK_RETRY_DELAY_SECONDS = env_int("EXCHANGE_TASK_RETRY_DELAY_SECONDS", 600, minimum=1)

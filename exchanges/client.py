@@ -14,17 +14,21 @@ credentials (requests' own messages are not copied: they may quote URLs).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -66,6 +70,9 @@ class ExchangeConfig:
     attempts: int = 3
     backoff: float = 2.0
     max_file_size: int = 500 * 1024 * 1024
+    file_deadline: float = 900.0
+    run_deadline: float = 2400.0
+    min_bytes_per_second: int = 10240
 
     @classmethod
     def from_settings(cls) -> ExchangeConfig:
@@ -89,6 +96,9 @@ class ExchangeConfig:
             attempts=settings.EXCHANGE_ATTEMPTS,
             backoff=settings.EXCHANGE_RETRY_BACKOFF_SECONDS,
             max_file_size=settings.PECGM_MAX_FILE_SIZE,
+            file_deadline=settings.EXCHANGE_FILE_DEADLINE_SECONDS,
+            run_deadline=settings.EXCHANGE_RUN_DEADLINE_SECONDS,
+            min_bytes_per_second=settings.EXCHANGE_MIN_BYTES_PER_SECOND,
         )
 
 
@@ -105,6 +115,8 @@ class Download:
     path: Path
     sha256: str
     size: int
+    # Set instead of a download: the file of this name and size was rejected before.
+    known: object | None = None
 
 
 class _LinkCollector(HTMLParser):
@@ -169,6 +181,8 @@ class ExchangeClient:
                 % {"path": config.ca_bundle}
             )
         self.config = config
+        # One client per run (transfers._fetch): the run's wall-clock deadline starts here.
+        self.run_deadline_at = time.monotonic() + config.run_deadline
         self.base = config.url.rstrip("/")
         self.dep = departement_folder(config.departement)
         self.session = session or requests.Session()
@@ -178,6 +192,9 @@ class ExchangeClient:
         self.session.verify = config.ca_bundle or True
         self.session.trust_env = False  # no proxy or .netrc credentials picked up silently
         self.session.headers["User-Agent"] = "liaison-rsa"
+        # The bytes as stored: their SHA-256 and size are the file's, and a compressed body
+        # is never inflated in memory or on disk beyond PECGM_MAX_FILE_SIZE.
+        self.session.headers["Accept-Encoding"] = "identity"
 
     # --- public API -------------------------------------------------------
 
@@ -186,38 +203,64 @@ class ExchangeClient:
 
     def list_pecgm(self) -> list[RemoteFile]:
         response = self._request("GET", self.pecgm_folder_url(), stream=True, what=_("la liste des fichiers"))
+        _refuse_content_encoding(response, _("la liste des fichiers"))
         try:
             body = self._read_limited(response, MAX_INDEX_SIZE, _("la liste des fichiers"))
         finally:
             response.close()
-        encoding = response.encoding or "utf-8"
+        encoding = _index_charset(response)
         return parse_index(body.decode(encoding, errors="replace"), self.config.departement)
 
-    def download(self, name: str, directory: Path) -> Download:
-        """Stream one PECGM file to a temporary file in `directory`; the caller deletes it."""
+    def download(
+        self, name: str, directory: Path, *, known_sizes: dict | None = None, keep_free: int = 0
+    ) -> Download:
+        """Stream one PECGM file to a temporary file in `directory`; the caller deletes it.
+
+        `known_sizes` ({size: what}): files of this name already judged; when the server
+        announces one of these sizes the body is not read, and `Download.known` is `what`.
+        `keep_free`: bytes that must stay free on the disk once the file (its announced
+        size, else the maximum) is written: otherwise `DiskFull` before reading the body.
+        """
         if not FILE_NAME.match(name):
             raise FinalExchangeError(_("Nom de fichier refusé : %(name)s") % {"name": name})
         what = _("le fichier %(name)s") % {"name": name}
+        if time.monotonic() > self.run_deadline_at:
+            raise TransientExchangeError(
+                _(
+                    "Échange arrêté avant %(what)s : durée maximale d'une réception dépassée "
+                    "(%(seconds)d s, EXCHANGE_RUN_DEADLINE_SECONDS). Le reste viendra au prochain essai."
+                )
+                % {"what": what, "seconds": self.config.run_deadline}
+            )
         response = self._request("GET", self.pecgm_folder_url() + name, stream=True, what=what)
+        _refuse_content_encoding(response, what)
         limit = self.config.max_file_size
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             response.close()
             raise self._too_large(name, limit)
+        if declared.isdigit() and int(declared) in (known_sizes or {}):
+            response.close()
+            logger.info("exchange: %s already judged (same name and size), not fetched", name)
+            return Download(name, Path(), "", int(declared), known=known_sizes[int(declared)])
         directory.mkdir(parents=True, exist_ok=True)
+        needed = keep_free + (int(declared) if declared.isdigit() else limit)
+        if shutil.disk_usage(directory).free < needed:
+            response.close()
+            raise DiskFull(directory)
         digest = hashlib.sha256()
         size = 0
         fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
         path = Path(temp)
         try:
             with os.fdopen(fd, "wb") as handle, response:
-                for chunk in response.iter_content(_CHUNK):
+                for chunk in self._chunks(response, name):
                     size += len(chunk)
                     if size > limit:
                         raise self._too_large(name, limit)
                     digest.update(chunk)
                     handle.write(chunk)
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             path.unlink(missing_ok=True)
             raise TransientExchangeError(
                 _("Téléchargement de %(name)s interrompu (%(reason)s) : nouvel essai possible.")
@@ -297,26 +340,108 @@ class ExchangeClient:
                 time.sleep(self.config.backoff * 2 ** (attempt - 1))
         raise error
 
-    @staticmethod
-    def _read_limited(response: requests.Response, limit: int, what: str) -> bytes:
+    def _read_limited(self, response: requests.Response, limit: int, what: str) -> bytes:
         body = bytearray()
         try:
-            for chunk in response.iter_content(_CHUNK):
+            for chunk in self._chunks(response, what):
                 body += chunk
                 if len(body) > limit:
                     raise FinalExchangeError(_("Réponse trop volumineuse pour %(what)s.") % {"what": what})
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise TransientExchangeError(
                 _("Réponse interrompue pour %(what)s (%(reason)s).")
                 % {"what": what, "reason": type(exc).__name__}
             ) from None
         return bytes(body)
 
+    def _chunks(self, response: requests.Response, what: str) -> Iterator[bytes]:
+        """The body as it arrives, cut at the file's or the run's deadline, or when too slow.
+
+        `read1` returns what one read of the socket brings (the timeout bounds each read),
+        so the clock is looked at even when a server trickles a byte at a time; the body
+        is the server's bytes as sent (a Content-Encoding was refused before).
+        """
+        started = time.monotonic()
+        deadline = min(started + self.config.file_deadline, self.run_deadline_at)
+        received = 0
+        while chunk := response.raw.read1(_CHUNK, decode_content=False):
+            received += len(chunk)
+            yield chunk
+            now = time.monotonic()
+            if now > deadline:
+                response.close()
+                if deadline == self.run_deadline_at:
+                    raise TransientExchangeError(
+                        _(
+                            "Échange arrêté pendant %(what)s : durée maximale d'une réception "
+                            "dépassée (%(seconds)d s, EXCHANGE_RUN_DEADLINE_SECONDS). "
+                            "Le reste viendra au prochain essai."
+                        )
+                        % {"what": what, "seconds": self.config.run_deadline}
+                    )
+                raise TransientExchangeError(
+                    _(
+                        "Téléchargement de %(what)s arrêté : plus de %(seconds)d s "
+                        "(EXCHANGE_FILE_DEADLINE_SECONDS), le serveur envoie trop lentement."
+                    )
+                    % {"what": what, "seconds": self.config.file_deadline}
+                )
+            elapsed = now - started
+            minimum = self.config.min_bytes_per_second
+            if minimum and elapsed > self.config.timeout and received / elapsed < minimum:
+                response.close()
+                raise TransientExchangeError(
+                    _(
+                        "Téléchargement de %(what)s arrêté : %(rate)d octets/s, sous le débit minimal "
+                        "(%(minimum)d octets/s, EXCHANGE_MIN_BYTES_PER_SECOND)."
+                    )
+                    % {"what": what, "rate": received / elapsed, "minimum": minimum}
+                )
+
     @staticmethod
     def _too_large(name: str, limit: int) -> FinalExchangeError:
         return FinalExchangeError(
             _("Le fichier %(name)s dépasse la taille maximale acceptée (%(mb)d Mo, PECGM_MAX_FILE_SIZE_MB).")
             % {"name": name, "mb": limit // (1024 * 1024)}
+        )
+
+
+# The charsets an index page may declare: the contract's files are ISO-8859-1, the
+# server's pages UTF-8; anything else (`rot13`, a codec that is no text encoding) is refused.
+INDEX_CHARSETS = {"utf-8": "utf-8", "iso8859-1": "latin-1", "latin-1": "latin-1", "ascii": "ascii"}
+
+
+def _index_charset(response: requests.Response) -> str:
+    declared = (response.encoding or "utf-8").strip()
+    try:
+        name = codecs.lookup(declared).name
+    except LookupError:
+        name = ""
+    if name not in INDEX_CHARSETS:
+        response.close()
+        raise FinalExchangeError(
+            _(
+                "Le serveur d'échanges annonce pour la liste des fichiers un jeu de caractères "
+                "non prévu par le contrat (« %(charset)s ») : seuls UTF-8, ISO-8859-1 et ASCII "
+                "sont acceptés. Signalez-le à France Travail."
+            )
+            % {"charset": declared[:40]}
+        )
+    return INDEX_CHARSETS[name]
+
+
+def _refuse_content_encoding(response: requests.Response, what: str) -> None:
+    """A compressed body although we asked for `identity`: refused, not retried as « incomplet »."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding and encoding != "identity":
+        response.close()
+        raise FinalExchangeError(
+            _(
+                "Le serveur d'échanges a envoyé %(what)s compressé (Content-Encoding : %(encoding)s) "
+                "alors que le client demande les octets tels quels (identity) : refusé. "
+                "Signalez-le à France Travail."
+            )
+            % {"what": what, "encoding": encoding[:40]}
         )
 
 

@@ -49,6 +49,7 @@ from beneficiaries.models import Beneficiary, Source
 from beneficiaries.nir import nir_key
 from exchanges import table_statistics
 from exchanges.faults import durably, infrastructure_cause
+from exchanges.file_names import name_mismatch
 from exchanges.followup import Situation
 from exchanges.matching import SITE_CHANGE_MOTIVE, Keys, Matcher, ft_key, keys_of, record_keys
 from exchanges.models import (
@@ -167,6 +168,11 @@ def _import(
         reader = read_pecgm(path, file_name=run.file_name)
         run.reference_date = reader.header.reference_date
         run.periodicity = reader.header.periodicity
+        header = reader.header
+        mismatch = name_mismatch(run.file_name, header.departement, header.reference_date, header.periodicity)
+        if mismatch:
+            reader.close()
+            raise FileRejected(mismatch, field="ENTETE")
         # Read now: once the sink starts, the connection belongs to it (PostgreSQL).
         previous = previous_stock(run.reference_date) if run.periodicity == "M" else None
         # One pass, in one transaction: records are written as they are read, and

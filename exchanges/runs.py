@@ -53,6 +53,8 @@ FILE_STATUSES = {
     "duplicate": _("contenu déjà importé, ignoré"),
     "rejected": _("rejeté"),
     "interrupted": _("import interrompu, repris au prochain essai"),
+    "ignored": _("ignoré : nom daté hors de la conservation du serveur, non téléchargé"),
+    "deferred": _("reporté au prochain relevé (plafond de la réception atteint)"),
     "sending": _("envoi en cours"),
     "deposited": _("déposé"),
     "already_deposited": _("déjà déposé"),

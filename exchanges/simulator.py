@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import calendar
 import contextlib
+import gzip
 import hmac
 import html
 import logging
@@ -37,6 +38,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -80,6 +82,20 @@ def is_expired(name: str, arrived: datetime, now: datetime) -> bool:
     if match["period"] == "M":
         return now >= add_one_month(arrived)
     return now - arrived >= DAILY_RETENTION
+
+
+@dataclass
+class Hostile:
+    """Misbehaviours a test switches on (all off: the contract's server).
+
+    `charset`: the index page's declared charset (`rot13`); `gzip`: files sent
+    gzip-encoded whatever the client accepts; `trickle_seconds`: files sent one
+    byte at a time, this long apart (just inside the client's timeout).
+    """
+
+    charset: str = ""
+    gzip: bool = False
+    trickle_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -212,12 +228,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": "PUT"})
             return
         directory = self.server.exchange.folder(dep, folder)
+        hostile = self.server.exchange.hostile
         if not name:
-            self._send(HTTPStatus.OK, _index_page(dep, directory), "text/html; charset=utf-8")
+            charset = hostile.charset or "utf-8"
+            self._send(HTTPStatus.OK, _index_page(dep, directory), f"text/html; charset={charset}")
             return
         path = directory / name
         if not path.is_file():
             self._error(HTTPStatus.NOT_FOUND)
+            return
+        if hostile.gzip or hostile.trickle_seconds:
+            self._send_hostile(path, hostile)
             return
         size = path.stat().st_size
         self.send_response(HTTPStatus.OK)
@@ -227,6 +248,24 @@ class _Handler(BaseHTTPRequestHandler):
         with path.open("rb") as source:
             while chunk := source.read(64 * 1024):
                 self.wfile.write(chunk)
+
+    def _send_hostile(self, path: Path, hostile: Hostile) -> None:
+        """What a broken or malicious server does: gzip whatever the client asked, or trickle."""
+        body = path.read_bytes()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "application/xml")
+        if hostile.gzip:
+            body = gzip.compress(body)
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not hostile.trickle_seconds:
+            self.wfile.write(body)
+            return
+        for position in range(len(body)):
+            self.wfile.write(body[position : position + 1])
+            self.wfile.flush()
+            time.sleep(hostile.trickle_seconds)
 
     def do_PUT(self) -> None:  # noqa: N802 (stdlib naming)
         route = self._route()
@@ -344,6 +383,7 @@ class ExchangeServer:
         self.base_path = base_path.rstrip("/")
         self.quiet = quiet
         self._faults: list[int] = []
+        self.hostile = Hostile()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._httpd: _TLSServer | None = None

@@ -48,6 +48,7 @@ from exchanges.faults import (
     infrastructure_cause,
     is_disk_full,
 )
+from exchanges.file_names import name_mismatch, name_out_of_range
 from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
 from exchanges.private_files import copy_private
 from exchanges.runs import (
@@ -240,15 +241,42 @@ def _fetch(run: ExchangeRun) -> None:
     todo = [f for f in remote if f.name not in done_names]
     counts["skipped"] = len(remote) - len(todo)
     files = [{"name": f.name, "status": "already_imported"} for f in remote if f.name in done_names]
+    # Names dated outside what the server can hold now are not fetched (a server listing
+    # 300 fluxes of the year 2000); beyond the run's caps, files wait for the next run.
+    todo, ignored = _within_dates(todo)
+    files += ignored
+    counts["ignored"] = len(ignored)
+    deferred = todo[settings.EXCHANGE_MAX_FILES_PER_RUN :]
+    todo = todo[: settings.EXCHANGE_MAX_FILES_PER_RUN]
     save_fields(run, counts=counts, files=files, progress_done=0, progress_total=len(todo) * PROGRESS_SCALE)
 
     rejected = []
+    remembered = _rejected_sizes([f.name for f in todo])
+    fetched_bytes = 0
     for position, remote_file in enumerate(todo):
-        download = client.download(remote_file.name, incoming_dir())
+        if fetched_bytes >= settings.EXCHANGE_MAX_BYTES_PER_RUN:
+            deferred = todo[position:] + deferred
+            break
+        download = client.download(
+            remote_file.name,
+            incoming_dir(),
+            known_sizes=remembered.get(remote_file.name, {}),
+            keep_free=settings.EXCHANGE_MIN_FREE_DISK,
+        )
+        if download.known is not None:
+            # Same name and size as a file rejected before: not fetched again.
+            earlier = download.known
+            entry = {"name": download.name, "size": earlier.size, "sha256": earlier.sha256}
+            entry.update(status="rejected", import_run=earlier.pk, message=earlier.error_message)
+            counts["rejected"] += 1
+            rejected.append(download.name)
+            files.append(entry)
+            save_fields(run, files=files, counts=counts, progress_done=(position + 1) * PROGRESS_SCALE)
+            continue
+        fetched_bytes += download.size
         try:
             counts["downloaded"] += 1
             entry = {"name": download.name, "sha256": download.sha256, "size": download.size}
-            entry["archive"] = _archive(download.path, download.name, download.sha256)
             # The last verdict on these bytes; an interrupted attempt is none (not the file's fault).
             earlier = (
                 ImportRun.objects.filter(
@@ -266,6 +294,10 @@ def _fetch(run: ExchangeRun) -> None:
                 counts["rejected"] += 1
                 rejected.append(download.name)
             else:
+                # A file whose header is wrong, or says other than its name, is not kept: the
+                # import below records why, and its SHA-256 keeps it from being fetched again.
+                if _header_refusal(download.path, download.name) is None:
+                    entry["archive"] = _archive(download.path, download.name, download.sha256)
                 try:
                     result = import_pecgm(
                         download.path,
@@ -297,6 +329,10 @@ def _fetch(run: ExchangeRun) -> None:
             )
         finally:
             download.path.unlink(missing_ok=True)
+    if deferred:
+        files += [{"name": f.name, "status": "deferred"} for f in deferred]
+        counts["deferred"] = len(deferred)
+        save_fields(run, files=files, counts=counts)
     if rejected:
         _succeed(run, _("Fichier(s) rejeté(s) à l'import : %(names)s.") % {"names": ", ".join(rejected)})
     else:
@@ -323,6 +359,43 @@ def _file_progress(run: ExchangeRun, position: int, count: int):
         )
 
     return report
+
+
+def _within_dates(remote: list) -> tuple[list, list[dict]]:
+    """The files whose name's date the server may still hold, and entries for the others."""
+    if not settings.EXCHANGE_MAX_FILE_AGE_DAYS:
+        return remote, []
+    today = timezone.localdate()
+    kept, ignored = [], []
+    for remote_file in remote:
+        message = name_out_of_range(remote_file.name, today, settings.EXCHANGE_MAX_FILE_AGE_DAYS)
+        if message:
+            ignored.append({"name": remote_file.name, "status": "ignored", "message": message})
+        else:
+            kept.append(remote_file)
+    return kept, ignored
+
+
+def _rejected_sizes(names: list[str]) -> dict[str, dict]:
+    """{name: {size: the ImportRun that rejected it}}: files already judged, by name and size."""
+    from exchanges.models import ImportRun, ImportStatus
+
+    known: dict[str, dict] = {}
+    for earlier in ImportRun.objects.filter(file_name__in=names, status=ImportStatus.REJECTED).order_by("id"):
+        known.setdefault(earlier.file_name, {})[earlier.size] = earlier
+    return known
+
+
+def _header_refusal(path: Path, name: str) -> str | None:
+    """Why the file's header is refused (broken, or other than its name promises); None if fine."""
+    from exchanges.pecgm_reader import FileRejected, read_pecgm
+
+    try:
+        with read_pecgm(path, file_name=name) as reader:
+            header = reader.header
+    except FileRejected as exc:
+        return exc.message
+    return name_mismatch(name, header.departement, header.reference_date, header.periodicity)
 
 
 def _archive(temp: Path, name: str, sha256: str) -> str:

@@ -47,6 +47,8 @@ def exchange_settings(settings, exchange_server):
     settings.EXCHANGE_ATTEMPTS = 3
     settings.EXCHANGE_RETRY_BACKOFF_SECONDS = 0.01
     settings.DEPARTEMENT = "82"
+    # The tests' files are dated 2025 (the simulator's clock); test_hostile_server checks the limit.
+    settings.EXCHANGE_MAX_FILE_AGE_DAYS = 0
     return settings
 
 

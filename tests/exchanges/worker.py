@@ -58,6 +58,7 @@ class Worker:
             "EXCHANGE_PASSWORD": USER.password,
             "EXCHANGE_CA_BUNDLE": str(server.ca_path) if server else "",
             "EXCHANGE_TIMEOUT_SECONDS": "5",
+            "EXCHANGE_MAX_FILE_AGE_DAYS": "0",  # the tests' files are dated 2025
             "EXCHANGE_ATTEMPTS": "2",
             "EXCHANGE_RETRY_BACKOFF_SECONDS": "0.1",
             "EXCHANGE_TASK_MAX_RETRIES": "2",
