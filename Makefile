@@ -92,6 +92,7 @@ test-latest:
 	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade --upgrade-strategy eager ".[dev]"
 	@echo "Versions that differ from requirements-dev.txt:"
 	@$(LATEST)/bin/python .ci/lock_drift.py requirements-dev.txt
+	$(LATEST)/bin/python -m babel.messages.frontend compile -d locale -D django
 	$(LATEST)/bin/python -m ruff check .
 	$(LATEST)/bin/python -m pytest $(PYTEST_ARGS)
 

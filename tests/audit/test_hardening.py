@@ -56,7 +56,10 @@ def project_templates():
     root = Path(settings.BASE_DIR)
     for path in sorted(root.rglob("*.html")):
         parts = path.relative_to(root).parts
-        if parts[0] in {".venv", "node_modules", "staticfiles", "build"} or "vendor" in parts:
+        # Virtualenvs (.venv, make test-latest's .venv-latest) hold other projects' templates.
+        if parts[0].startswith(".venv") or parts[0] in {"node_modules", "staticfiles", "build"}:
+            continue
+        if "vendor" in parts:
             continue
         yield path
 
