@@ -7,10 +7,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from beneficiaries.models import Beneficiary
 from caseloads.assignments import referent_choices, referent_label
 from caseloads.models import HANDLING_NOTE_MAX_LENGTH, NOTE_MAX_LENGTH, STRUCTURE_MAX_LENGTH, Outcome
-from orientations.forms import REQUIRED, BootstrapMixin, DateInput
+from orientations.forms import REQUIRED, BootstrapMixin, BulkSelection, DateInput
 
 
 class ReferentChoiceField(forms.ModelChoiceField):
@@ -57,44 +56,8 @@ class AssignForm(BootstrapMixin, forms.Form):
         return value
 
 
-class BulkAssignForm(AssignForm):
+class BulkAssignForm(BulkSelection, AssignForm):
     """The same référent for the people ticked on the page, or for the whole filtered list."""
-
-    SELECTED, ALL = "selected", "all"
-
-    scope = forms.ChoiceField(
-        label=_("Pour qui"),
-        choices=[(SELECTED, _("Les personnes cochées")), (ALL, _("Toute la liste filtrée"))],
-        widget=forms.RadioSelect,
-        required=False,
-    )
-    beneficiaries = forms.ModelMultipleChoiceField(
-        label=_("Personnes"),
-        queryset=Beneficiary.objects.none(),
-        required=False,
-        error_messages={
-            "invalid_choice": _("Une personne cochée n'existe plus ou n'est pas visible."),
-            "invalid_pk_value": _("Sélection invalide."),
-        },
-    )
-    confirmed_count = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
-
-    def clean_scope(self) -> str:
-        return self.cleaned_data.get("scope") or self.SELECTED
-
-    def clean(self):
-        cleaned = super().clean()
-        if (
-            cleaned.get("scope") != self.ALL
-            and not cleaned.get("beneficiaries")
-            and "beneficiaries" not in self.errors
-        ):
-            self.add_error("beneficiaries", _("Cochez au moins une personne."))
-        return cleaned
-
-    def carried_values(self) -> list[tuple[str, str]]:
-        """The assignment as posted, to post again from the confirmation page."""
-        return [(name, value) for name in AssignForm.base_fields for value in self.data.getlist(name)]
 
 
 class NoteForm(BootstrapMixin, forms.Form):

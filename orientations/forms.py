@@ -175,8 +175,13 @@ class CorrectionForm(DecisionForm):
     reason = forms.CharField(label=_("Motif de la correction"), max_length=200, error_messages=REQUIRED)
 
 
-class BulkDecisionForm(DecisionForm):
-    """The same decision for the people checked on the page, or for the whole filtered queue."""
+class BulkSelection(forms.Form):
+    """Who a bulk action is for: the people ticked on the page, or the whole filtered list.
+
+    Mixed into the action's own form (a decision, a référent). The view narrows
+    `beneficiaries` to the people the user may see: an id out of scope is an
+    invalid choice.
+    """
 
     SELECTED, ALL = "selected", "all"
 
@@ -188,14 +193,14 @@ class BulkDecisionForm(DecisionForm):
     )
     beneficiaries = forms.ModelMultipleChoiceField(
         label=_("Personnes"),
-        queryset=Beneficiary.objects.all(),
+        queryset=Beneficiary.objects.none(),
         required=False,
         error_messages={
-            "invalid_choice": _("Une personne cochée n'existe plus."),
+            "invalid_choice": _("Une personne cochée n'existe plus ou n'est pas visible."),
             "invalid_pk_value": _("Sélection invalide."),
         },
     )
-    # For the whole queue: the number of people the officer saw and confirmed.
+    # For the whole list: the number of people the user saw and confirmed.
     confirmed_count = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def clean_scope(self) -> str:
@@ -212,8 +217,14 @@ class BulkDecisionForm(DecisionForm):
         return cleaned
 
     def carried_values(self) -> list[tuple[str, str]]:
-        """The decision as posted, to post again from the confirmation page."""
-        return [(name, value) for name in DecisionForm.base_fields for value in self.data.getlist(name)]
+        """The action as posted (its own fields, not the selection), to post again from the
+        confirmation page."""
+        own = [name for name in self.base_fields if name not in BulkSelection.base_fields]
+        return [(name, value) for name in own for value in self.data.getlist(name)]
+
+
+class BulkDecisionForm(BulkSelection, DecisionForm):
+    """The same decision for the people checked on the page, or for the whole filtered queue."""
 
 
 class ReferentBodyForm(BootstrapMixin, forms.ModelForm):
