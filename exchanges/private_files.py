@@ -7,6 +7,7 @@ other accounts could otherwise read every NIR of the Département in the archive
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -23,12 +24,12 @@ class OutputExists(FileExistsError):
     """The output path names an existing file or link: an export never writes through it."""
 
 
-def create_private_text(path: Path | str, *, encoding: str = "utf-8", newline: str | None = None):
-    """A NEW file for writing text, 0600, for an operator's export (every NIR, or one person's file).
+def create_private(path: Path | str):
+    """A NEW file for writing bytes, 0600, for an operator's export or report.
 
     Created exclusively: an existing file (whose mode others may read, or that
     others may have opened already) is never reused, and a symbolic link in its
-    place is never followed, wherever it points.
+    place is never followed, wherever it points. Raises OutputExists.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -38,7 +39,12 @@ def create_private_text(path: Path | str, *, encoding: str = "utf-8", newline: s
     # The umask can only take bits away; set them on the descriptor anyway, so that nothing
     # between the creation and this point decides the mode.
     os.fchmod(descriptor, PRIVATE)
-    return os.fdopen(descriptor, "w", encoding=encoding, newline=newline)
+    return os.fdopen(descriptor, "wb")
+
+
+def create_private_text(path: Path | str, *, encoding: str = "utf-8", newline: str | None = None):
+    """create_private, for text (every NIR, or one person's file)."""
+    return io.TextIOWrapper(create_private(path), encoding=encoding, newline=newline)
 
 
 def copy_private(source: Path | str, target: Path | str) -> None:

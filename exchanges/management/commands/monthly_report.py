@@ -1,21 +1,20 @@
-import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from exchanges import spreadsheet, tracking
+from exchanges.private_files import OutputExists, create_private
 
 
 def write_new(path: Path, content: bytes) -> None:
-    """Create `path` (never an existing file nor through a link) and write `content`."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    """Create `path` (0600, never an existing file nor through a link) and write `content`."""
     try:
-        descriptor = os.open(path, flags, 0o640)
-    except FileExistsError:
+        handle = create_private(path)
+    except OutputExists:
         raise CommandError(
             f"Le fichier {path} existe déjà : choisissez un nouveau nom (rien n'est écrasé)."
         ) from None
-    with os.fdopen(descriptor, "wb") as handle:
+    with handle:
         handle.write(content)
 
 
