@@ -22,7 +22,7 @@ COPY . .
 RUN python -m babel.messages.frontend compile -d locale -D django
 # collectstatic needs settings to load: give it throw-away values at build time only.
 RUN SECRET_KEY=build-only-not-secret-build-only-not-secret-build-only \
-    ALLOWED_HOSTS=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
+    ALLOWED_HOSTS=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost TRUSTED_PROXIES=127.0.0.1 \
     python manage.py collectstatic --no-input \
  && mkdir -p /var/lib/liaison-rsa && chown liaison:liaison /var/lib/liaison-rsa
 USER liaison

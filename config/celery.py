@@ -1,7 +1,11 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, worker_ready
+from celery.signals import beat_init, setup_logging, worker_init, worker_ready
+from django.core.exceptions import ImproperlyConfigured
+
+from config.checks import refuse_unsafe_production
+from config.embedded import prepare
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -58,6 +62,21 @@ def _configure_logging_from_django(**kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_init.connect
+@beat_init.connect
+def _start_safely(**kwargs) -> None:
+    """A worker or beat starts only with safe production settings, and its data folder made.
+
+    SystemExit, not the ImproperlyConfigured itself: Celery logs a receiver's exception and
+    goes on, which would leave a worker running on unsafe settings.
+    """
+    try:
+        refuse_unsafe_production()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(str(exc)) from None
+    prepare()
 
 
 @worker_ready.connect

@@ -9,12 +9,12 @@ PostgreSQL, a Redis broker and a real worker, and refuses unsafe values.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.embedded import read_secret_key
 from config.env import (
     env_bool,
     env_choice,
@@ -27,7 +27,6 @@ from config.env import (
     env_str,
     refuse_renamed,
 )
-from config.private_data import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,42 +37,27 @@ APP_MODE = env_choice("APP_MODE", "embedded", ["embedded", "production"])
 PRODUCTION = APP_MODE == "production"
 
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
-# Every NIR lives under it (SQLite database, exchange files): 0700 (config/private_data.py).
+# Every NIR lives under it (SQLite database, exchange files): 0700. Importing these settings
+# makes nothing; the entry points make it, with the key and the SQLite file (config/embedded.py).
 # In production the operator owns the volume's mode, and `check --deploy` looks at it.
-private_dir(DATA_DIR, tighten=not PRODUCTION)
 
 DEBUG = env_bool("DEBUG", False)
 
 
-def _secret_key() -> str:
-    key = env_str("SECRET_KEY")
-    if key:
-        # Django's own check asks for 5 distinct characters; "changeme" repeated has 6.
-        # A random key has dozens (a hexadecimal one, 16).
-        if PRODUCTION and (len(key) < 50 or len(set(key)) < 10 or key.startswith("django-insecure")):
-            raise ImproperlyConfigured(
-                "SECRET_KEY is too weak for production: use at least 50 random characters"
-            )
-        return key
-    if PRODUCTION:
-        raise ImproperlyConfigured("SECRET_KEY must be set when APP_MODE=production")
-    # Embedded mode: one random key per installation, kept so that sessions
-    # survive a restart. Never shared, never committed (data/ is ignored).
-    path = DATA_DIR / "secret_key"
-    private_file(path, secrets.token_urlsafe(64))  # created 0600, never readable by others
-    return path.read_text().strip()
+# Production refuses a missing or weak key (`check --deploy`, liaison.E001: config/checks.py).
+# Embedded mode without one: the installation's random key, kept in DATA_DIR/secret_key so that
+# sessions survive a restart; config.embedded.prepare() makes it ("" until then).
+SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY_FILE = DATA_DIR / "secret_key" if not SECRET_KEY and not PRODUCTION else None
+if SECRET_KEY_FILE:
+    SECRET_KEY = read_secret_key(SECRET_KEY_FILE)
 
-
-SECRET_KEY = _secret_key()
-
-if PRODUCTION and DEBUG:
-    raise ImproperlyConfigured("DEBUG must be off when APP_MODE=production")
-
+# What production refuses (DEBUG on, no host or '*', no PostgreSQL or Redis, proxies unlisted,
+# exchange credentials missing…) is not checked here but by the system checks of
+# config/checks.py: `check --deploy` lists them all with their ids, and the production entry
+# points (manage.py, WSGI, Celery) refuse to start while one is failing. What is read here
+# refuses only a value that is malformed whatever the mode (config/env.py).
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
-if PRODUCTION and not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("ALLOWED_HOSTS must list the site's host names in production")
-if "*" in ALLOWED_HOSTS and PRODUCTION:
-    raise ImproperlyConfigured("ALLOWED_HOSTS must not contain '*' in production")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 # The département this instance serves, without left padding ("82", "2A", "971").
@@ -147,19 +131,14 @@ TEMPLATES = [
 if env_str("DATABASE_URL"):
     DATABASES = {"default": env_db("DATABASE_URL", "")}
 elif PRODUCTION:
-    raise ImproperlyConfigured("DATABASE_URL must be set when APP_MODE=production")
+    # Never a SQLite file in production: Django's dummy backend refuses every query (liaison.E006).
+    DATABASES = {"default": {"ENGINE": "django.db.backends.dummy"}}
 else:
     DATABASES = {
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "liaison-rsa.sqlite3"}
     }
-if PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-    raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL in production")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    database_file = Path(str(DATABASES["default"]["NAME"]))
-    if str(database_file) not in ("", ":memory:") and database_file.parent.is_dir():
-        # Created empty and 0600 before SQLite opens it (it would make it 0644); its -wal and
-        # -shm files take the database's mode.
-        private_file(database_file)
+    # The file is made empty and 0600 before SQLite opens it (config/embedded.py).
     # WAL lets pages read while an import writes; IMMEDIATE transactions and a
     # busy timeout make concurrent writers wait instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {
@@ -167,7 +146,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-else:
+elif DATABASES["default"]["ENGINE"] != "django.db.backends.dummy":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("DB_CONN_MAX_AGE", 60, minimum=0))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # The pages' queries are short: PostgreSQL's JIT spent 100-160 ms compiling a 50-row list
@@ -283,11 +262,6 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 
 # comes from one of them. Anyone else who sends the header would choose the address the lockout
 # counts and the audit log records.
 TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
-if PRODUCTION and TRUSTED_PROXY_COUNT and not TRUSTED_PROXIES:
-    raise ImproperlyConfigured(
-        "TRUSTED_PROXIES must list the reverse proxies' addresses (CIDR) when TRUSTED_PROXY_COUNT "
-        "is set in production (set TRUSTED_PROXY_COUNT=0 if no proxy adds X-Forwarded-For)"
-    )
 # /healthz is polled over plain HTTP by the container healthcheck.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$"]
 
@@ -367,8 +341,6 @@ RETENTION_FT_HISTORY_MONTHS = env_int("RETENTION_FT_HISTORY_MONTHS", 36, minimum
 # --- Celery -------------------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL")
-if PRODUCTION and not REDIS_URL:
-    raise ImproperlyConfigured("REDIS_URL must be set when APP_MODE=production")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 # Embedded mode has no broker: tasks run in the web process, in order.

@@ -14,9 +14,15 @@ import pytest
 from django.db import connection
 
 from beneficiaries.demo import DEMO_COMMUNES
+from config.embedded import prepare
 from tests.factories import TerritoryFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def pytest_configure(config):
+    """The data folder and the embedded key, as manage.py makes them (settings import makes nothing)."""
+    prepare()
 
 
 def need_service(available: bool, reason: str) -> None:

@@ -63,6 +63,29 @@ def check_with(tmp_path, **variables) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.parametrize("mode", [{}, {"APP_MODE": "production"}])
+def test_importing_the_settings_makes_no_file_and_no_folder(tmp_path, mode):
+    """Loading the settings (and the applications) writes nothing: manage.py, WSGI and Celery
+    make the data folder, the key and the SQLite file (config/embedded.py)."""
+    data = tmp_path / "data"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = "import django; django.setup(); from django.conf import settings; print(settings.DATA_DIR)"
+    for folder in (data, empty):
+        environment = {
+            "PATH": os.environ["PATH"],
+            "DATA_DIR": str(folder),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **mode,
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == str(folder)
+    assert sorted(path.name for path in tmp_path.rglob("*")) == ["empty"]
+
+
 def test_embedded_default_starts_without_any_variable(tmp_path):
     result = check_with(tmp_path)
     assert result.returncode == 0, result.stderr
