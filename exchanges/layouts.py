@@ -448,8 +448,8 @@ assert all(item.role for _path, item, _attr in PECGM.detail.flat_fields() if ite
 
 
 # What the pages call each PECGM value (the convention's labels above are the file's own,
-# in capitals and abbreviations: "DATE DEBUT IDE"). Keyed by attr; the models' verbose
-# names and the parcours read them here.
+# in capitals and abbreviations: "DATE DEBUT IDE"). Keyed by attr; the pages read them here
+# when they render (the models name their columns by tag: rewording one makes no migration).
 def _structure(prefix: str, structure: str) -> dict[str, str]:
     return {
         f"{prefix}_name": format_lazy(_("{structure} : nom"), structure=structure),

@@ -15,7 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
-from exchanges.layouts import DESCRIPTIVE, PECGM, PECGM_TITLES, PERIODICITIES
+from exchanges.layouts import DESCRIPTIVE, PECGM, PERIODICITIES
 
 
 def pecgm_attrs() -> list[str]:
@@ -25,10 +25,13 @@ def pecgm_attrs() -> list[str]:
 
 def _pecgm_model_fields() -> dict[str, models.Field]:
     fields: dict[str, models.Field] = {}
-    for _path, item, attr in PECGM.detail.flat_fields():
+    for path, item, attr in PECGM.detail.flat_fields():
         if item.constant is not None:
             continue
-        label = PECGM_TITLES[attr]
+        # The element's tag, which only the convention changes: the pages, exports and the review
+        # read the title users see from PECGM_TITLES when they render, so that rewording one makes
+        # no migration (a title here was an AlterField per column and model).
+        label = "/".join(path)
         if item.is_date:
             fields[attr] = models.DateField(label, null=True, blank=True)
         elif item.role == DESCRIPTIVE:

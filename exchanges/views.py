@@ -25,7 +25,8 @@ from beneficiaries.search import apply_search
 from exchanges import review
 from exchanges.followup import DATE_ATTRS
 from exchanges.followup_export import Echo, stream_csv
-from exchanges.models import ImportRun, JobSeekerSnapshot, RejectLevel, ReviewCase, ReviewReason, ReviewStatus
+from exchanges.layouts import PECGM_TITLES
+from exchanges.models import ImportRun, RejectLevel, ReviewCase, ReviewReason, ReviewStatus
 
 PAGE_SIZE = 50
 REJECTS_SHOWN = 200
@@ -198,10 +199,9 @@ def review_resolve(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _received(case: ReviewCase) -> list[tuple[str, str]]:
     """The identity France Travail sent, labelled, for the case page."""
-    labels = {field.name: field.verbose_name for field in JobSeekerSnapshot._meta.fields}
     # Masked as everywhere on screen; the candidates' pages reveal theirs, audited.
     shown = {**case.values, "nir": mask_nir(case.values.get("nir"))}
     for name in DATE_ATTRS.intersection(shown):
         with contextlib.suppress(TypeError, ValueError):  # else shown as received
             shown[name] = date.fromisoformat(shown[name]).strftime("%d/%m/%Y")
-    return [(labels.get(name, name), value) for name, value in shown.items() if value]
+    return [(PECGM_TITLES.get(name, name), value) for name, value in shown.items() if value]
