@@ -73,7 +73,7 @@ from django.utils import timezone  # noqa: E402
 from faker import Faker  # noqa: E402
 
 from accounts.models import Territory, User  # noqa: E402
-from beneficiaries.models import Beneficiary  # noqa: E402
+from beneficiaries.models import PERSON_FIELDS, Beneficiary  # noqa: E402
 from beneficiaries.names import fold, name_key  # noqa: E402
 from exchanges.models import FollowUp, ImportRun, JobSeekerSnapshot, StatusEvent  # noqa: E402
 from orientations.models import OrientationDecision, ReferentBody  # noqa: E402
@@ -683,16 +683,7 @@ def next_import_file(records: int, path: Path) -> list[str]:
 
     newest = ImportRun.objects.order_by("-reference_date").values_list("reference_date", flat=True).first()
     reference = month_end(month_end(newest or LAST_MONTH) + timedelta(days=1))
-    people = Beneficiary.objects.order_by("id").values(
-        "nir",
-        "birth_name",
-        "usage_name",
-        "first_name",
-        "birth_date",
-        "caf_number",
-        "msa_number",
-        "commune_code",
-    )[:records]
+    people = Beneficiary.objects.order_by("id").values(*PERSON_FIELDS)[:records]
     written = write_pecgm(
         path,
         fake_pecgm_records(

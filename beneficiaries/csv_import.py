@@ -20,7 +20,7 @@ from django.db import transaction
 
 from beneficiaries.models import Beneficiary, Source
 from beneficiaries.nir import InvalidNIR, clean_nir
-from exchanges.matching import Matcher
+from exchanges.matching import IDENTITY_FIELDS, Matcher
 from exchanges.models import MatchRule, ReviewReason
 
 REQUIRED_COLUMNS = ("nom_naissance", "prenom", "date_naissance")
@@ -239,8 +239,11 @@ def _why(raw: bytes, first: str) -> str:
 # Rows matched at a time: the people they may be are read in a few queries per chunk
 # (`Matcher.prefetch`), not one index of every beneficiary in memory.
 CHUNK = 2000
-# The identity fields the matcher takes (exchanges.matching.record_keys).
-IDENTITY = ("nir", "birth_name", "usage_name", "first_name", "birth_date", "caf_number", "msa_number")
+
+
+def _identity(values: dict) -> dict:
+    """A row's identity as the matcher takes it (exchanges.matching.IDENTITY_FIELDS)."""
+    return {name: values.get(name) for name in IDENTITY_FIELDS}
 
 
 class _Referents:
@@ -335,10 +338,10 @@ def import_beneficiaries_data(raw: bytes, *, dry_run: bool = False) -> ImportSum
                     column, message = exc.args
                     summary.errors.append(RowError(line, column, message))
             matcher.next_batch()
-            matcher.prefetch({name: values.get(name) for name in IDENTITY} for _line, values, *_ in cleaned)
+            matcher.prefetch(_identity(values) for _line, values, *_ in cleaned)
             known = Beneficiary.objects.in_bulk(list(matcher.known.people))
             for line, values, referent, structure in cleaned:
-                result = matcher.match(**{name: values.get(name) for name in IDENTITY})
+                result = matcher.match(**_identity(values))
                 if result.review_reason == ReviewReason.NIR_CONFLICT:
                     summary.errors.append(
                         RowError(

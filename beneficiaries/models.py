@@ -16,7 +16,11 @@ ANONYMOUS_NAME = "ANONYME"
 
 
 # What France Travail identifies a person by in the CGPEM file.
-IDENTITY_FIELDS = ("nir", "birth_name", "usage_name", "first_name", "birth_date")
+IDENTITY_FIELDS = ("birth_name", "usage_name", "first_name", "birth_date", "nir")
+# A person as both parties record them: the identity, the CAF/MSA numbers and the commune. What
+# a person known only from France Travail gets from the record (exchanges.review), what the
+# data subject may have rectified (rights.rectification), in the order the forms show them.
+PERSON_FIELDS = (*IDENTITY_FIELDS, "caf_number", "msa_number", "commune_code")
 
 
 def is_anonymised(birth_name: str, nir: str) -> bool:

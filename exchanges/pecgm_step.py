@@ -25,18 +25,7 @@ from exchanges.pecgm_reader import RecordIssue
 from exchanges.review import BENEFICIARY_FIELDS
 
 # The identity kept on a review case, to show the admin what was received.
-REVIEW_VALUES = (
-    "nir",
-    "birth_name",
-    "usage_name",
-    "first_name",
-    "birth_date",
-    "caf_number",
-    "msa_number",
-    "ft_institution_code",
-    "ft_identifier",
-    "commune_code",
-)
+REVIEW_VALUES = (*BENEFICIARY_FIELDS, "ft_institution_code", "ft_identifier")
 # The run's counter each rule adds to.
 MATCH_COUNTERS = {
     MatchRule.NIR: "matched_nir",

@@ -7,6 +7,7 @@ other accounts could otherwise read every NIR of the Département in the archive
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -52,3 +53,12 @@ def copy_private(source: Path | str, target: Path | str) -> None:
     with open(source, "rb") as src, open_private(target) as dst:
         shutil.copyfileobj(src, dst)
     os.chmod(target, PRIVATE)  # an existing target kept its mode through O_TRUNC
+
+
+def file_sha256(path: Path | str) -> str:
+    """The SHA-256 of a file, read by chunks (archives and certificates name their files by it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

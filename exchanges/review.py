@@ -10,22 +10,13 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from beneficiaries.models import Beneficiary, Source
+from beneficiaries.models import PERSON_FIELDS, Beneficiary, Source
 from exchanges.followup import refresh_followup
 from exchanges.models import JobSeekerSnapshot, MatchRule, ReviewCase, ReviewReason, ReviewStatus, StatusEvent
 from orientations.models import OrientationDecision
 
 # The beneficiary fields a person known only from France Travail gets from the record.
-BENEFICIARY_FIELDS = (
-    "nir",
-    "birth_name",
-    "usage_name",
-    "first_name",
-    "birth_date",
-    "caf_number",
-    "msa_number",
-    "commune_code",
-)
+BENEFICIARY_FIELDS = PERSON_FIELDS
 
 
 class ReviewError(ValueError):

@@ -20,7 +20,6 @@ Idempotence:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
@@ -50,7 +49,7 @@ from exchanges.faults import (
 )
 from exchanges.file_names import name_mismatch, name_out_of_range
 from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
-from exchanges.private_files import copy_private
+from exchanges.private_files import copy_private, file_sha256
 from exchanges.runs import (
     Direction,
     ExchangeRun,
@@ -403,7 +402,7 @@ def _archive(temp: Path, name: str, sha256: str) -> str:
     directory = received_dir()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / name
-    if target.exists() and _sha256(target) != sha256:
+    if target.exists() and file_sha256(target) != sha256:
         target = directory / f"{Path(name).stem}-{sha256[:12]}.xml"
     if not target.exists():
         _copy_complete(temp, target)
@@ -421,14 +420,6 @@ def _copy_complete(source: Path, target: Path) -> None:
         if is_disk_full(exc):
             raise DiskFull(target.parent) from None
         raise
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- Deposit ---------------------------------------------------------------------------

@@ -33,7 +33,6 @@ Choices where the contract leaves room (see docs/orientations.md):
 from __future__ import annotations
 
 import calendar
-import hashlib
 import os
 import re
 import tempfile
@@ -51,7 +50,7 @@ from lxml import etree
 from beneficiaries.models import ANONYMOUS_NAME
 from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
 from exchanges.layouts import AN, CGPEM, DATE, VERSION, A, N
-from exchanges.private_files import copy_private
+from exchanges.private_files import copy_private, file_sha256
 from exchanges.xml_writer import part_schemas, schema_for, write_file
 from orientations.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
 from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
@@ -514,14 +513,6 @@ def _identity(element: etree._Element) -> tuple[str, str]:
     return (element.findtext("DEPARTEMENT", "").strip(), element.findtext("DATE_REFERENCE", "").strip())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def archive_dir() -> Path:
     return Path(settings.EXCHANGE_FILES_DIR) / "cgpem"
 
@@ -610,7 +601,7 @@ def generate_cgpem(
         records = fit_decisions(select_decisions(periodicity, period_start, period_end), report, carried)
         written = write_file(CGPEM, header, records, temp, encoding=ENCODING)
         validate_file(temp)
-        sha256 = _sha256(temp)
+        sha256 = file_sha256(temp)
         final = _archive(temp, directory, file_name)
         try:
             with transaction.atomic():

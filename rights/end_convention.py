@@ -36,6 +36,7 @@ import audit
 from audit.retention import anonymise
 from beneficiaries.models import Beneficiary, Source
 from beneficiaries.versioned_cache import invalidate_dashboard
+from exchanges.private_files import file_sha256
 
 COMMAND_VERSION = "1"
 CONFIRMATION = "DÉTRUIRE LES DONNÉES REÇUES DE FRANCE TRAVAIL"
@@ -57,14 +58,6 @@ def version() -> str:
     except (OSError, KeyError, tomllib.TOMLDecodeError):
         project = "?"
     return f"end_convention {COMMAND_VERSION} (liaison-rsa {project})"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def exchange_files() -> list[Path]:
@@ -104,7 +97,7 @@ def survey(with_digests: bool = True) -> Destruction:
     for path in exchange_files():
         entry = {"file": str(path.relative_to(root)), "size": path.stat().st_size}
         if with_digests:
-            entry["sha256"] = _sha256(path)
+            entry["sha256"] = file_sha256(path)
         result.files.append(entry)
     people = known_only_from_france_travail()
     decided = people.filter(orientation_decisions__isnull=False).distinct().count()

@@ -16,21 +16,12 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 import audit
-from beneficiaries.models import Beneficiary
+from beneficiaries.models import PERSON_FIELDS, Beneficiary
 from beneficiaries.nir import InvalidNIR, clean_nir, nir_key
 from beneficiaries.versioned_cache import invalidate_dashboard
 from rights.models import IdentityCorrection
 
-FIELDS = (
-    "birth_name",
-    "usage_name",
-    "first_name",
-    "birth_date",
-    "nir",
-    "caf_number",
-    "msa_number",
-    "commune_code",
-)
+FIELDS = PERSON_FIELDS
 
 
 class RectificationForm(forms.ModelForm):
