@@ -88,9 +88,7 @@ def audit_search(request: HttpRequest) -> HttpResponse:
     # Names instead of ids, for the people the reader may see.
     page.object_list = list(page.object_list)
     label_entries(page.object_list, request.user)
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "audit/search.html", {"form": form, "page": page, "query": query.urlencode()})
+    return render(request, "audit/search.html", {"form": form, "page": page})
 
 
 @requires(Capability.VIEW_FOLLOWUP)

@@ -57,14 +57,6 @@ def home_cohorts(context) -> list:
     return [(cohort, counts.get(cohort.slug, 0)) for cohort in cohorts()]
 
 
-@register.simple_tag(takes_context=True)
-def page_url(context, number) -> str:
-    """The current URL's query string with another page number."""
-    params = context["request"].GET.copy()
-    params["page"] = number
-    return "?" + params.urlencode()
-
-
 def _control(field) -> str:
     """One filter's control (no label), with the value the user sent."""
     form_field = field.field
