@@ -57,7 +57,7 @@ from django.utils import timezone  # noqa: E402
 from faker import Faker  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from beneficiaries.demo import DEMO_COMMUNES, make_nir  # noqa: E402
+from beneficiaries.demo import DEMO_COMMUNES, FakePeople  # noqa: E402
 from beneficiaries.models import Beneficiary  # noqa: E402
 from exchanges.layouts import CGPEM  # noqa: E402
 from orientations.cgpem import generate_cgpem  # noqa: E402
@@ -65,12 +65,15 @@ from orientations.models import Correspondent, OrientationDecision, ReferentBody
 
 PERIOD_END = date(2025, 1, 31)
 ODD_NAMES = ["D’Œuvray", "Łukasiewicz", "Cœurdevey", "N’Diaye", "Şahin"]
+# What the bench's people carry: the CGPEM's identity and the commune (no usage name, no numbers).
+CGPEM_IDENTITY = ("nir", "birth_name", "first_name", "birth_date", "commune_code")
 
 
 def populate(count: int) -> None:
     fake = Faker("fr_FR")
     fake.seed_instance(150)
     rng = random.Random(150)
+    fake_people = FakePeople(rng, today=date.today(), communes=DEMO_COMMUNES)
     bodies = ReferentBody.objects.bulk_create(
         ReferentBody(name=f"Organisme référent {n}", address=f"{n} rue de la République 82000 Montauban")
         for n in range(20)
@@ -90,16 +93,10 @@ def populate(count: int) -> None:
     for start in range(0, count, batch):
         people = []
         for index in range(start, min(start + batch, count)):
-            birth = fake.date_of_birth(minimum_age=18, maximum_age=64)
-            commune = rng.choice(DEMO_COMMUNES)
-            sex = rng.choice((1, 2))
-            person = Beneficiary(
-                nir=make_nir(rng, sex, birth, commune),
-                birth_name=ODD_NAMES[index % 5] if index % 500 == 0 else fake.last_name(),
-                first_name=fake.first_name_male() if sex == 1 else fake.first_name_female(),
-                birth_date=birth,
-                commune_code=commune,
-            )
+            values = fake_people.person()
+            if index % 500 == 0:
+                values["birth_name"] = ODD_NAMES[index % 5]
+            person = Beneficiary(**{name: values[name] for name in CGPEM_IDENTITY})
             person.refresh_keys()  # bulk_create skips save()
             people.append(person)
         people = Beneficiary.objects.bulk_create(people)

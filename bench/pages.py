@@ -70,9 +70,9 @@ import requests  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from faker import Faker  # noqa: E402
 
 from accounts.models import Territory, User  # noqa: E402
+from beneficiaries.demo import name_lists  # noqa: E402
 from beneficiaries.models import PERSON_FIELDS, Beneficiary  # noqa: E402
 from beneficiaries.names import fold, name_key  # noqa: E402
 from exchanges.models import FollowUp, ImportRun, JobSeekerSnapshot, StatusEvent  # noqa: E402
@@ -228,10 +228,9 @@ def build_database(people: int, months: int) -> None:
             "TRUNCATE beneficiaries_beneficiary, exchanges_importrun, orientations_referentbody, "
             "orientations_correspondent RESTART IDENTITY CASCADE"
         )
-    fake = Faker("fr_FR")
-    person = fake.provider("faker.providers.person")
-    names = sorted(set(person.last_names))
-    first_names = sorted(set(person.first_names_male) | set(person.first_names_female))
+    last_names, male_names, female_names = name_lists()
+    names = sorted(set(last_names))
+    first_names = sorted(set(male_names) | set(female_names))
     started = time.perf_counter()
     copy_beneficiaries(people, names, first_names)
     print(f"  {people} beneficiaries (COPY): {time.perf_counter() - started:.1f} s", flush=True)
@@ -541,7 +540,7 @@ def load(
     """N clients in a closed loop: each sends its next request as soon as the previous answered
     (plus an optional think time). With `import_command`, the import runs while they browse and
     the load stops when it ends."""
-    names = sorted(set(Faker("fr_FR").provider("faker.providers.person").last_names))
+    names = sorted(set(name_lists()[0]))
     samples: list[tuple[float, str, float, int]] = []  # (start, kind, ms, HTTP status or 0)
     lock = threading.Lock()
     remaining = [total if import_command is None else 10**9]
@@ -705,7 +704,7 @@ def explain(people: int, username: str, communes: list[int] | None = None) -> No
     client = Client()
     client.force_login(User.objects.get(username=username))
     rng = random.Random(1)
-    names = sorted(set(Faker("fr_FR").provider("faker.providers.person").last_names))
+    names = sorted(set(name_lists()[0]))
     for kind, target in scenario_urls(rng, people, names, communes).items():
         if kind == "search":  # the list the search form redirects to
             path, text = target

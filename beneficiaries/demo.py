@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import random
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
 
 from faker import Faker
 from stdnum.fr import nir as stdnum_nir
@@ -17,31 +20,72 @@ def make_nir(rng: random.Random, sex: int, birth: date, commune: str) -> str:
     return body + stdnum_nir.calc_check_digits(body)
 
 
+@functools.cache
+def name_lists() -> tuple[list[str], list[str], list[str]]:
+    """Faker fr_FR's own last names, male and female first names.
+
+    Drawn from with one seeded `random.Random` rather than through Faker's methods: the same
+    people for a seed, and fast enough for 150 000 records (exchanges.synthetic, bench/).
+    """
+    person = Faker("fr_FR").provider("faker.providers.person")
+    return list(person.last_names), list(person.first_names_male), list(person.first_names_female)
+
+
+def unique(seen: set[str], make: Callable[[], str]) -> str:
+    """A value of `make()` not in `seen` yet, added to it."""
+    while (value := make()) in seen:
+        pass
+    seen.add(value)
+    return value
+
+
+class FakePeople:
+    """The one generator of synthetic people: the demo's beneficiaries, the PECGM files'
+    people who are nobody's beneficiary (exchanges.synthetic), the benches' databases.
+
+    Aged 18 to 64 at `today`, living in one of `communes`, a few with a double-barrelled
+    birth name, a fifth of the women with a married name; NIRs valid (key included) and
+    never twice.
+    """
+
+    def __init__(self, rng: random.Random, *, today: date, communes: list[str]):
+        self.rng = rng
+        self.today = today
+        self.communes = communes
+        self.last_names, self.male_names, self.female_names = name_lists()
+        self.nirs: set[str] = set()
+
+    def person(self) -> dict[str, Any]:
+        """A person as a dict of Beneficiary fields (PERSON_FIELDS)."""
+        rng = self.rng
+        sex = rng.choice((1, 2))
+        first_name = rng.choice(self.male_names if sex == 1 else self.female_names)
+        birth = self.today - timedelta(days=rng.randint(18 * 365, 64 * 365))
+        commune = rng.choice(self.communes)
+        birth_name = rng.choice(self.last_names)
+        if rng.random() < 0.03:
+            birth_name = f"{birth_name}-{rng.choice(self.last_names)}"
+        usage_name = rng.choice(self.last_names) if sex == 2 and rng.random() < 0.2 else ""
+        nir = unique(self.nirs, lambda: make_nir(rng, sex, birth, commune))
+        return {
+            "nir": nir,
+            "birth_name": birth_name,
+            "usage_name": usage_name,
+            "first_name": first_name,
+            "birth_date": birth,
+            "caf_number": str(rng.randint(1000000, 9999999)),
+            "msa_number": "",
+            "commune_code": commune,
+        }
+
+
 def fake_people(count: int, *, seed: int = 82, communes: list[str] | None = None) -> list[dict]:
     """`count` synthetic beneficiaries as dicts of Beneficiary fields, the same for a given seed."""
-    fake = Faker("fr_FR")
-    fake.seed_instance(seed)
     rng = random.Random(seed)
-    communes = communes or DEMO_COMMUNES
-    people = []
-    for _ in range(count):
-        sex = rng.choice((1, 2))
-        first_name = fake.first_name_male() if sex == 1 else fake.first_name_female()
-        birth = fake.date_of_birth(minimum_age=18, maximum_age=64)
-        commune = rng.choice(communes)
-        birth_name = fake.last_name()
-        usage_name = fake.last_name() if sex == 2 and rng.random() < 0.2 else ""
-        people.append(
-            {
-                "nir": make_nir(rng, sex, birth, commune),
-                "birth_name": birth_name,
-                "usage_name": usage_name,
-                "first_name": first_name,
-                "birth_date": birth,
-                "caf_number": str(rng.randint(1000000, 9999999)),
-                "msa_number": "",
-                "commune_code": commune,
-                "rsa_start_date": fake.date_between(start_date="-6y", end_date="-1m"),
-            }
-        )
-    return people
+    today = date.today()
+    people = FakePeople(rng, today=today, communes=communes or DEMO_COMMUNES)
+    return [
+        # On the RSA for a month to six years.
+        {**people.person(), "rsa_start_date": today - timedelta(days=rng.randint(30, 6 * 365))}
+        for _ in range(count)
+    ]

@@ -23,9 +23,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import IO, Any
 
-from faker import Faker
-
-from beneficiaries.demo import make_nir
+from beneficiaries.demo import FakePeople, unique
 from exchanges.layouts import (
     CATEGORIES,
     PECGM,
@@ -107,49 +105,17 @@ def month_end(day: date) -> date:
 class _Generator:
     def __init__(self, seed: int, reference_date: date):
         self.rng = random.Random(seed)
-        fake = Faker("fr_FR")
-        fake.seed_instance(seed)
-        person = fake.provider("faker.providers.person")
-        # Faker's own lists, drawn from with our rng: fast enough for 150 000 records.
-        self.last_names = list(person.last_names)
-        self.male_names = list(person.first_names_male)
-        self.female_names = list(person.first_names_female)
+        self.people = FakePeople(self.rng, today=reference_date, communes=COMMUNES)
         self.reference_date = reference_date
-        self.nirs: set[str] = set()
+        self.nirs = self.people.nirs
         self.identifiers: set[str] = set()
 
-    def _unique(self, seen: set[str], make) -> str:
-        while (value := make()) in seen:
-            pass
-        seen.add(value)
-        return value
-
     def person(self) -> dict[str, Any]:
-        rng = self.rng
-        sex = rng.choice((1, 2))
-        first_name = rng.choice(self.male_names if sex == 1 else self.female_names)
-        age_days = rng.randint(18 * 365, 64 * 365)
-        birth = self.reference_date - timedelta(days=age_days)
-        commune = rng.choice(COMMUNES)
-        birth_name = rng.choice(self.last_names)
-        if rng.random() < 0.03:
-            birth_name = f"{birth_name}-{rng.choice(self.last_names)}"
-        usage_name = rng.choice(self.last_names) if sex == 2 and rng.random() < 0.2 else ""
-        nir = self._unique(self.nirs, lambda: make_nir(rng, sex, birth, commune))
-        return {
-            "nir": nir,
-            "birth_name": birth_name,
-            "usage_name": usage_name,
-            "first_name": first_name,
-            "birth_date": birth,
-            "caf_number": str(rng.randint(1000000, 9999999)),
-            "msa_number": "",
-            "commune_code": commune,
-        }
+        return self.people.person()
 
     def identifier(self) -> str:
         rng = self.rng
-        return self._unique(
+        return unique(
             self.identifiers,
             lambda: f"{rng.randint(1000000, 9999999)}{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}",
         )
