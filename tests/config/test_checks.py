@@ -11,17 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from config import checks
+from tests.config.test_env import PRODUCTION
 
 ROOT = Path(__file__).resolve().parents[2]
-
-PRODUCTION = {
-    "APP_MODE": "production",
-    "SECRET_KEY": "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz",
-    "ALLOWED_HOSTS": "rsa.example.fr",
-    "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "TRUSTED_PROXIES": "172.16.0.0/12, 127.0.0.1",
-}
 
 
 def run(tmp_path, args: list[str], **variables) -> subprocess.CompletedProcess:
