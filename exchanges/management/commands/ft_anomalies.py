@@ -1,33 +1,23 @@
+from datetime import date
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-
 import audit
-from exchanges import spreadsheet, tracking
-from exchanges.management.commands.monthly_report import output_format, write_new
+from exchanges import tracking
+from exchanges.management.commands.monthly_report import MonthlySpreadsheetCommand
 
 
-class Command(BaseCommand):
+class Command(MonthlySpreadsheetCommand):
     help = (
         "Fichier des anomalies à transmettre à France Travail pour un mois : enregistrements refusés, "
         "fichiers refusés et codes inconnus, désignés par le numéro d'enregistrement et l'identifiant "
         "France Travail seulement (ni nom ni NIR). Format selon l'extension : .ods ou .csv."
     )
+    month_help = "mois de réception des fichiers, AAAA-MM"
 
-    def add_arguments(self, parser):
-        parser.add_argument("--month", required=True, help="mois de réception des fichiers, AAAA-MM")
-        parser.add_argument("--output", required=True, help="nouveau fichier .ods ou .csv (jamais écrasé)")
+    def sheets(self, month: date) -> list[tracking.Sheet]:
+        return [tracking.anomalies(month)]
 
-    def handle(self, *args, **options):
-        try:
-            month = tracking.parse_month(options["month"])
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        output = Path(options["output"])
-        fmt = output_format(output)
-        sheet = tracking.anomalies(month)
-        write_new(output, spreadsheet.render([sheet], fmt))
-        audit.log(
-            None, audit.Action.EXPORTED, object_type="ft_anomalies", rows=len(sheet.rows), origin="commande"
-        )
-        self.stdout.write(f"{len(sheet.rows)} anomalie(s) de {month:%Y-%m} écrite(s) dans {output}.")
+    def written(self, month: date, output: Path, sheets: list[tracking.Sheet]) -> str:
+        rows = len(sheets[0].rows)
+        audit.log(None, audit.Action.EXPORTED, object_type="ft_anomalies", rows=rows, origin="commande")
+        return f"{rows} anomalie(s) de {month:%Y-%m} écrite(s) dans {output}."

@@ -1,3 +1,4 @@
+from datetime import date
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -25,15 +26,17 @@ def output_format(path: Path) -> str:
     return fmt
 
 
-class Command(BaseCommand):
-    help = (
-        "Tableau de suivi mensuel pour le comité de pilotage : fichiers PECGM reçus, rapprochements, "
-        "fichiers CGPEM produits et déposés, échecs et alertes du mois. Aucune donnée personnelle. "
-        "Format selon l'extension du fichier : .ods (OpenDocument) ou .csv."
-    )
+class MonthlySpreadsheetCommand(BaseCommand):
+    """A month's sheets (--month AAAA-MM) written to a NEW .ods or .csv file (--output).
+
+    The tracking report and the anomalies file for France Travail differ only by their
+    sheets and what they say once written.
+    """
+
+    month_help = "mois, AAAA-MM"
 
     def add_arguments(self, parser):
-        parser.add_argument("--month", required=True, help="mois du rapport, AAAA-MM (par exemple 2025-01)")
+        parser.add_argument("--month", required=True, help=self.month_help)
         parser.add_argument("--output", required=True, help="nouveau fichier .ods ou .csv (jamais écrasé)")
 
     def handle(self, *args, **options):
@@ -43,6 +46,28 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         output = Path(options["output"])
         fmt = output_format(output)
-        report = tracking.month_report(month)
-        write_new(output, spreadsheet.render(tracking.sheets(report), fmt))
-        self.stdout.write(f"Tableau de suivi de {report.label} écrit dans {output}.")
+        sheets = self.sheets(month)
+        write_new(output, spreadsheet.render(sheets, fmt))
+        self.stdout.write(self.written(month, output, sheets))
+
+    def sheets(self, month: date) -> list[tracking.Sheet]:
+        raise NotImplementedError
+
+    def written(self, month: date, output: Path, sheets: list[tracking.Sheet]) -> str:
+        raise NotImplementedError
+
+
+class Command(MonthlySpreadsheetCommand):
+    help = (
+        "Tableau de suivi mensuel pour le comité de pilotage : fichiers PECGM reçus, rapprochements, "
+        "fichiers CGPEM produits et déposés, échecs et alertes du mois. Aucune donnée personnelle. "
+        "Format selon l'extension du fichier : .ods (OpenDocument) ou .csv."
+    )
+    month_help = "mois du rapport, AAAA-MM (par exemple 2025-01)"
+
+    def sheets(self, month: date) -> list[tracking.Sheet]:
+        self.report = tracking.month_report(month)
+        return tracking.sheets(self.report)
+
+    def written(self, month: date, output: Path, sheets: list[tracking.Sheet]) -> str:
+        return f"Tableau de suivi de {self.report.label} écrit dans {output}."
