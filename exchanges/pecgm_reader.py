@@ -43,7 +43,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-from exchanges.layouts import DESCRIPTIVE, OPTIONAL, PECGM, Field, FileLayout, Record
+from contract.layouts import DESCRIPTIVE, OPTIONAL, PECGM, Field, FileLayout, Record
 
 # How much of the file's start is scanned for the prolog (declaration, comments, DOCTYPE, root).
 PROLOG_SCAN_BYTES = 64 * 1024

@@ -50,7 +50,7 @@ def preview(periodicity: str, period_end: date, decisions: QuerySet | None = Non
 
     `decisions` narrows the selection (a person's decisions, one decision).
     """
-    from exchanges.layouts import CGPEM
+    from contract.layouts import CGPEM
 
     period_start, period_end = period_bounds(periodicity, period_end)
     departement = settings.DEPARTEMENT.rjust(3, "0")

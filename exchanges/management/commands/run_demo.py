@@ -80,7 +80,7 @@ class Command(BaseCommand):
 def write_demo_files(root: Path) -> list[str]:
     """Two monthly stocks (the last two months) for the demo people, unless already there."""
     from beneficiaries.demo import fake_people
-    from exchanges.layouts import PECGM
+    from contract.layouts import PECGM
     from exchanges.synthetic import fake_pecgm_records, month_end, next_month, write_pecgm
 
     folder = root / departement_folder(settings.DEPARTEMENT) / "PECGM"

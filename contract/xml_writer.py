@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-from exchanges.layouts import VERSION, FileLayout, Record
+from contract.layouts import VERSION, FileLayout, Record
 from exchanges.private_files import open_private
 
 
@@ -295,7 +295,7 @@ SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 
 
 def schema_for(layout: FileLayout) -> etree.XMLSchema:
-    """The XSD of a layout's file (exchanges/schemas/pecgm.xsd, cgpem.xsd), parsed once."""
+    """The XSD of a layout's file (contract/schemas/pecgm.xsd, cgpem.xsd), parsed once."""
     return _schema(layout.name)
 
 

@@ -8,9 +8,8 @@ from datetime import date, datetime
 import pytest
 from lxml import etree
 
-from exchanges.layouts import CGPEM, PECGM
-from exchanges.pecgm_reader import read_pecgm
-from exchanges.xml_writer import (
+from contract.layouts import CGPEM, PECGM
+from contract.xml_writer import (
     ForbiddenCharacter,
     UnencodableValue,
     departement_on_three,
@@ -18,6 +17,7 @@ from exchanges.xml_writer import (
     schema_for,
     write_file,
 )
+from exchanges.pecgm_reader import read_pecgm
 from tests.exchanges.pecgm_files import REFERENCE_DATE, SAMPLE_CGPEM, SAMPLE_PECGM, records
 
 HEADER = {"periodicity": "M", "departement": "82", "reference_date": REFERENCE_DATE}

@@ -28,7 +28,7 @@ AN, A, N, DATE, ADDRESS = "AN", "A", "N", "date", "address"
 
 
 # --- Code lists (annexe 4) ----------------------------------------------------
-# In the convention's own words, typos included: exchanges/schemas/annexe4-codes.json
+# In the convention's own words, typos included: contract/schemas/annexe4-codes.json
 # is a copy of the annexe's tables (the format contract's), read here and nowhere else.
 
 ANNEXE4_PATH = Path(__file__).resolve().parent / "schemas" / "annexe4-codes.json"
