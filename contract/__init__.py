@@ -2,10 +2,11 @@
 
 The record layouts of the PECGM and CGPEM files (`layouts`), their XSDs and the
 annexe-4 code tables (`schemas/`), the XML writer driven by the layouts
-(`xml_writer`), the file names (`file_names`) and the Latin-1 rules of the
-CGPEM (`latin1`).
+(`xml_writer`), the file names (`file_names`), the département's spelling in
+files, names and folders (`departement`) and the Latin-1 rules of the CGPEM
+(`latin1`).
 
 The bottom layer: a plain package (no models, not an app) that imports no app
 of the project, so that the reader, the import, the CGPEM writer, the HTTPS
-client and the test simulator all take the contract from one place.
+client and the stand-in exchange server all take the contract from one place.
 """

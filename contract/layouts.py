@@ -23,6 +23,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key
+from contract.departement import departement_on_three
 
 AN, A, N, DATE, ADDRESS = "AN", "A", "N", "date", "address"
 
@@ -203,7 +204,7 @@ class FileLayout:
 
     def file_name(self, departement: str, reference_date: str, periodicity: str) -> str:
         """`PECGM_082_20250131_M.xml`: département on three characters."""
-        return f"{self.name}_{departement.rjust(3, '0')}_{reference_date}_{periodicity}.xml"
+        return f"{self.name}_{departement_on_three(departement)}_{reference_date}_{periodicity}.xml"
 
 
 def _address(tag: str, attr: str, label: str) -> Field:

@@ -36,6 +36,7 @@ from typing import IO, Any
 
 from lxml import etree
 
+from contract.departement import departement_on_three
 from contract.layouts import VERSION, FileLayout, Record
 from exchanges.private_files import open_private
 
@@ -73,11 +74,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, date):
         return value.strftime("%Y%m%d")
     return str(value)
-
-
-def departement_on_three(value: str) -> str:
-    """`82` → `082`, `2A` → `02A`, `971` unchanged: the files' (and file names') spelling."""
-    return str(value).strip().upper().rjust(3, "0")
 
 
 # What lxml escapes in text content: `>` too, and a carriage return (which a parser would

@@ -50,6 +50,7 @@ from lxml import etree
 
 from beneficiaries.models import ANONYMOUS_NAME
 from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
+from contract.departement import departement_on_three
 from contract.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
 from contract.layouts import AN, CGPEM, DATE, VERSION, A, N
 from contract.xml_writer import part_schemas, schema_for, write_file
@@ -589,7 +590,7 @@ def generate_cgpem(
     period_start, period_end = period_bounds(periodicity, period_end)
     # Before anything is written: every caller (command, deposit task) is refused alike.
     check_period_end(periodicity, period_end)
-    departement = settings.DEPARTEMENT.rjust(3, "0")
+    departement = departement_on_three(settings.DEPARTEMENT)
     header = {
         "periodicity": periodicity,
         "departement": departement,
