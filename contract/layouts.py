@@ -22,8 +22,8 @@ from types import MappingProxyType
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key
 from contract.departement import departement_on_three
+from contract.nir import InvalidNIR, clean_nir, is_nir_key
 
 AN, A, N, DATE, ADDRESS = "AN", "A", "N", "date", "address"
 
