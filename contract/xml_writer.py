@@ -36,9 +36,9 @@ from typing import IO, Any
 
 from lxml import etree
 
+from config.private_files import open_private
 from contract.departement import departement_on_three
 from contract.layouts import VERSION, FileLayout, Record
-from exchanges.private_files import open_private
 
 
 class UnencodableValue(ValueError):

@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from config.private_files import copy_private
 from contract.file_names import name_mismatch, name_out_of_range
 from exchanges.client import (
     DepositConflict,
@@ -50,7 +51,6 @@ from exchanges.faults import (
     is_disk_full,
 )
 from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
-from exchanges.private_files import copy_private
 from exchanges.runs import (
     Direction,
     ExchangeRun,

@@ -49,12 +49,12 @@ from django.utils import timezone
 from lxml import etree
 
 from beneficiaries.models import ANONYMOUS_NAME
+from config.private_files import copy_private
 from contract.departement import departement_on_three
 from contract.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
 from contract.layouts import AN, CGPEM, DATE, VERSION, A, N
 from contract.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
 from contract.xml_writer import part_schemas, schema_for, write_file
-from exchanges.private_files import copy_private
 from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import referent_body_text
 
