@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from typing import IO, Any
 
 from beneficiaries.demo import FakePeople, unique
-from exchanges.layouts import (
+from contract.layouts import (
     CATEGORIES,
     PECGM,
     RADIATION_MOTIVE_LABELS,
@@ -32,8 +32,8 @@ from exchanges.layouts import (
     TRAINING_LEVELS,
     WORK_AXES,
 )
-from exchanges.layouts import CESSATION_MOTIVES as CESSATION_MOTIVE_TABLE
-from exchanges.xml_writer import write_file
+from contract.layouts import CESSATION_MOTIVES as CESSATION_MOTIVE_TABLE
+from contract.xml_writer import write_file
 
 # Tarn-et-Garonne (82), the demo département: enough communes for NIRs to stay distinct.
 COMMUNES = [f"82{number:03d}" for number in range(1, 196)]

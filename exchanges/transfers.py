@@ -32,6 +32,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from config.private_files import copy_private, file_sha256
+from contract.file_names import name_mismatch, name_out_of_range
 from exchanges.client import (
     DepositConflict,
     ExchangeClient,
@@ -47,9 +49,7 @@ from exchanges.faults import (
     infrastructure_cause,
     is_disk_full,
 )
-from exchanges.file_names import name_mismatch, name_out_of_range
 from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
-from exchanges.private_files import copy_private, file_sha256
 from exchanges.runs import (
     Direction,
     ExchangeRun,

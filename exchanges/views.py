@@ -22,10 +22,10 @@ from beneficiaries.exports import spreadsheet_safe
 from beneficiaries.nir import mask_nir
 from beneficiaries.scoping import visible_beneficiaries
 from beneficiaries.search import apply_search
+from contract.layouts import PECGM_TITLES
 from exchanges import review
 from exchanges.followup import DATE_ATTRS
 from exchanges.followup_export import Echo, stream_csv
-from exchanges.layouts import PECGM_TITLES
 from exchanges.models import ImportRun, RejectLevel, ReviewCase, ReviewReason, ReviewStatus
 
 PAGE_SIZE = 50

@@ -36,7 +36,7 @@ import audit
 from audit.retention import anonymise
 from beneficiaries.models import Beneficiary, Source
 from beneficiaries.versioned_cache import invalidate_dashboard
-from exchanges.private_files import file_sha256
+from config.private_files import file_sha256
 
 COMMAND_VERSION = "1"
 CONFIRMATION = "DÉTRUIRE LES DONNÉES REÇUES DE FRANCE TRAVAIL"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from exchanges.layouts import PECGM
+from contract.layouts import PECGM
 from exchanges.models import FollowUp, JobSeekerSnapshot, pecgm_attrs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ import sys
 from types import MappingProxyType
 import django
 from django.utils.text import format_lazy
-import exchanges.layouts as layouts
+import contract.layouts as layouts
 titles = {attr: format_lazy("{} (reformulé)", title) for attr, title in layouts.PECGM_TITLES.items()}
 layouts.PECGM_TITLES = MappingProxyType(titles)
 django.setup()
