@@ -388,7 +388,7 @@ def import_beneficiaries_data(raw: bytes, *, dry_run: bool = False) -> ImportSum
         if dry_run:
             transaction.set_rollback(True)
     if summary.referents and not dry_run:
-        from beneficiaries.versioned_cache import work_changed
+        from pages.versioned_cache import work_changed
 
         work_changed()
     return summary

@@ -74,7 +74,7 @@ class Beneficiary(models.Model):
             models.Index(
                 fields=["usage_name_key", "first_name_key", "birth_date"], name="beneficiary_usage_name"
             ),
-            # The newest change is part of the pages' data version (beneficiaries.versioned_cache).
+            # The newest change is part of the pages' data version (pages.versioned_cache).
             models.Index(fields=["updated_at"], name="beneficiary_updated_at"),
         ]
 

@@ -62,7 +62,7 @@ def beneficiaries_in(communes: Collection[str] | None) -> QuerySet[Beneficiary]:
     """The people of `communes` (INSEE codes), everyone with None: the queryset of a scope.
 
     Sorted, so that a scope has one SQL whatever the order its communes came in: the cached
-    counts are keyed by it (beneficiaries.versioned_cache).
+    counts are keyed by it (pages.versioned_cache).
     """
     beneficiaries = Beneficiary.objects.all()
     if communes is None:

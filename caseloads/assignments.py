@@ -23,8 +23,8 @@ from accounts.models import User
 from accounts.roles import Capability, has_capability
 from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import visible_beneficiaries
-from beneficiaries.versioned_cache import work_changed
 from caseloads.models import Assignment, AssignmentSource
+from pages.versioned_cache import work_changed
 
 
 class AssignmentRefused(ValueError):

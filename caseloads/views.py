@@ -19,14 +19,14 @@ from django.views.decorators.http import require_POST
 import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
-from beneficiaries.cohorts import get_cohort
 from beneficiaries.csv_import import CSVFileError, import_beneficiaries_data
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
-from beneficiaries.views import MINE, list_queryset, list_url
 from caseloads import assignments, news, notes, worklists
 from caseloads.assignments import AssignmentRefused
 from caseloads.forms import AssignForm, BeneficiaryCSVForm, BulkAssignForm, DigestForm, HandlingForm, NoteForm
 from caseloads.models import AssignmentSource, Note
+from pages.cohorts import get_cohort
+from pages.views import MINE, list_queryset, list_url
 
 # The last bulk assignment's result in the session: [(beneficiary id, assigned, message)].
 BULK_RESULT_KEY = "caseloads_bulk_result"

@@ -12,9 +12,9 @@ from datetime import date
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from beneficiaries.cohorts import data_month
-from beneficiaries.versioned_cache import work_changed
 from caseloads.models import Handling, Outcome
+from pages.cohorts import data_month
+from pages.versioned_cache import work_changed
 
 
 def current_month() -> date:

@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "exchanges",
     "orientations",
     "caseloads",
+    # The caseworkers' pages (lists, search, cohorts, dashboard): the web layer above the domain.
+    "pages",
     # Security (issue 7): brute-force lockout, second factor, CSP, audit trail.
     "axes",
     "django_otp",
@@ -390,7 +392,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
 # --- Cache ---------------------------------------------------------------------
 # The pages cache counts, page ids and the dashboard under a data version
-# (beneficiaries.versioned_cache). With Redis (production), gunicorn's workers and Celery share
+# (pages.versioned_cache). With Redis (production), gunicorn's workers and Celery share
 # one cache: a list counted by one worker is counted for all, and an import's new data
 # version is seen at once. Sessions are then read from it too ("cached_db": still written
 # to the database, so that a Redis restart logs nobody out, without waiting for the disk:

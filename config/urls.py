@@ -11,7 +11,7 @@ admin.site.login = admin_login
 
 urlpatterns = [
     path("", include("accounts.urls")),
-    path("beneficiaires/", include("beneficiaries.urls")),
+    path("beneficiaires/", include("pages.urls")),
     path("beneficiaires/", include("caseloads.urls")),
     path("orientations/", include("orientations.urls")),
     path("", include("audit.urls")),

@@ -13,9 +13,9 @@ from datetime import date
 from django.apps import apps
 from django.db.models import CharField, DateField, OuterRef, QuerySet, Subquery, Value
 
-from beneficiaries.exports import spreadsheet_safe
 from beneficiaries.models import Beneficiary
 from exchanges.models import FollowUpStatus
+from pages.exports import spreadsheet_safe
 from rights.models import unrestricted
 
 # CSV column -> value path from Beneficiary.

@@ -17,7 +17,7 @@ from odf.style import Style, TableColumnProperties, TextProperties
 from odf.table import Table, TableCell, TableColumn, TableRow
 from odf.text import P
 
-from beneficiaries.exports import spreadsheet_safe
+from pages.exports import spreadsheet_safe
 
 FORMATS = {"ods": "application/vnd.oasis.opendocument.spreadsheet", "csv": "text/csv; charset=utf-8"}
 

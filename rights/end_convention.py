@@ -35,7 +35,7 @@ from django.utils import timezone
 import audit
 from audit.retention import anonymise
 from beneficiaries.models import Beneficiary, Source
-from beneficiaries.versioned_cache import invalidate_dashboard
+from pages.versioned_cache import invalidate_dashboard
 
 COMMAND_VERSION = "1"
 CONFIRMATION = "DÉTRUIRE LES DONNÉES REÇUES DE FRANCE TRAVAIL"

@@ -40,7 +40,7 @@ from audit.models import AuditEntry
 from audit.retention import anonymise
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import nir_key
-from beneficiaries.versioned_cache import invalidate_dashboard
+from pages.versioned_cache import invalidate_dashboard
 
 CONFIRMATION = "EFFACER DÉFINITIVEMENT"
 

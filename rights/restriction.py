@@ -14,7 +14,7 @@ from django.utils import timezone
 
 import audit
 from beneficiaries.models import Beneficiary
-from beneficiaries.versioned_cache import invalidate_dashboard
+from pages.versioned_cache import invalidate_dashboard
 from rights.models import Restriction
 
 

@@ -35,7 +35,7 @@ class ReasonForm(forms.Form):
 
 
 def person_panel(beneficiary: Beneficiary) -> dict:
-    """What the person's page shows admins about their rights (beneficiaries.views)."""
+    """What the person's page shows admins about their rights (pages.views)."""
     return {
         "restriction": Restriction.objects.filter(beneficiary=beneficiary).first(),
         "corrections": list(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from beneficiaries import views
+from pages import views
 
 urlpatterns = [
     path("", views.beneficiary_list, name="beneficiary_list"),

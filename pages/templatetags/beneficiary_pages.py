@@ -11,9 +11,9 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from beneficiaries.cohorts import cohorts
-from beneficiaries.dashboard import cohort_counts
 from beneficiaries.scoping import territory_communes
+from pages.cohorts import cohorts
+from pages.dashboard import cohort_counts
 
 register = template.Library()
 
@@ -126,7 +126,7 @@ def _cell(text: str) -> str:
 
 @register.simple_tag(takes_context=True)
 def list_rows(context, page, select: bool = False, cohort=None) -> str:
-    """The <tr> of a list page's rows (beneficiaries.listing.Row).
+    """The <tr> of a list page's rows (pages.listing.Row).
 
     Written here rather than in a template loop: 50 rows of a dozen cells through the
     template engine cost ~5 ms of every list page, this ~1 ms (docs/performance.md).
@@ -209,7 +209,7 @@ def list_rows(context, page, select: bool = False, cohort=None) -> str:
 
 @register.simple_tag
 def timeline_entries(entries) -> str:
-    """The <li> of a parcours' timeline (beneficiaries.timeline.Entry), newest first.
+    """The <li> of a parcours' timeline (pages.timeline.Entry), newest first.
 
     Written here rather than in a template loop for the same reason as `list_rows`: two years
     of monthly changes are a few hundred values, and the template engine spent ~10 ms of

@@ -21,10 +21,10 @@ So a decision recomputes the orientation figures, not the counts by status
 that only an import changes: at 200 000 people the dashboard took 1.6-3 s
 and the home page's cohort counts ~1 s to recompute, after every decision.
 The list pages cache their counts and page ids the same way
-(beneficiaries.listing): a list follows the decisions when its query reads
+(pages.listing): a list follows the decisions when its query reads
 them. When the version changes, counts are served stale while one process
 computes them (`_get_or_compute`), and the import computes them itself
-right after its commit (beneficiaries.warming): an import that says so
+right after its commit (pages.warming): an import that says so
 (`invalidate_dashboard(computed_next=True)`) holds the pages on the previous
 values until it has, rather than have them compute the same at the same time.
 """

@@ -27,13 +27,13 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from beneficiaries.filters import in_review
 from beneficiaries.names import fold
-from beneficiaries.versioned_cache import WITHOUT_DECISIONS, per_data_version
 from exchanges.followup import newest_stock_date
 from exchanges.layouts import CESSATION_MOTIVES, POSITIVE_EXIT_MOTIVES
 from exchanges.models import SUCCESSFUL_STATUSES, FollowUpStatus, ImportRun
 from orientations.models import OrientationDecision
+from pages.filters import in_review
+from pages.versioned_cache import WITHOUT_DECISIONS, per_data_version
 
 POSITIVE_CESSATION_CODES = POSITIVE_EXIT_MOTIVES
 # For codes outside the annexe's table only: the words of its positive motives' labels.

@@ -25,29 +25,30 @@ from django.utils.translation import gettext as _
 
 from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
-from beneficiaries import exports, search_tokens
-from beneficiaries.cohorts import Cohort, cohorts, data_month, get_cohort, newest_stock
-from beneficiaries.dashboard import bar_chart, cohort_counts, dashboard_data, line_chart
-from beneficiaries.filters import (
-    BeneficiaryFilterForm,
-    apply_filters,
-    apply_sort,
-    with_orientation,
-)
-from beneficiaries.listing import list_page, page_number
+from beneficiaries import search_tokens
 from beneficiaries.scoping import (
     beneficiaries_in,
     get_visible_beneficiary_or_404,
     territory_communes,
     visible_beneficiaries,
 )
-from beneficiaries.timeline import build_timeline, coded, window_start
-from beneficiaries.versioned_cache import data_version, scope_key
 from caseloads.assignments import caseload_q, current_assignment
 from caseloads.forms import BulkAssignForm, NoteForm
 from caseloads.notes import notes_of
 from caseloads.worklists import current_month, handled_count, handlings_for, without_handled
 from exchanges.models import FollowUp
+from pages import exports
+from pages.cohorts import Cohort, cohorts, data_month, get_cohort, newest_stock
+from pages.dashboard import bar_chart, cohort_counts, dashboard_data, line_chart
+from pages.filters import (
+    BeneficiaryFilterForm,
+    apply_filters,
+    apply_sort,
+    with_orientation,
+)
+from pages.listing import list_page, page_number
+from pages.timeline import build_timeline, coded, window_start
+from pages.versioned_cache import data_version, scope_key
 
 
 def _filter_data(request: HttpRequest) -> QueryDict:

@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit
-from beneficiaries.cohorts import is_positive_exit
 from beneficiaries.models import Beneficiary
+from pages.cohorts import is_positive_exit
 
 CHUNK = 2000
 

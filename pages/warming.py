@@ -1,6 +1,6 @@
 """The pages' counts computed as soon as an import has committed, before a caseworker asks.
 
-An import changes the data version (beneficiaries.versioned_cache), and the first
+An import changes the data version (pages.versioned_cache), and the first
 page to need the Département's dashboard or cohort counts would then compute
 them while its user waits: 2-4 s at 200 000 people. The worker computes them
 right after the import: once per exchange run, after all its files
@@ -22,11 +22,11 @@ from __future__ import annotations
 import logging
 
 from accounts.models import User
-from beneficiaries.cohorts import data_month, newest_stock
-from beneficiaries.dashboard import cohort_counts, dashboard_data
-from beneficiaries.filters import followup_choices
 from beneficiaries.scoping import territory_communes
-from beneficiaries.versioned_cache import computing_after_import
+from pages.cohorts import data_month, newest_stock
+from pages.dashboard import cohort_counts, dashboard_data
+from pages.filters import followup_choices
+from pages.versioned_cache import computing_after_import
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from beneficiaries.versioned_cache import invalidate_dashboard
 from exchanges.layouts import CATEGORIES
 from exchanges.models import StatusEvent
+from pages.versioned_cache import invalidate_dashboard
 from tests.beneficiaries.factories import (
     ImportRunFactory,
     ReviewCaseFactory,
@@ -188,7 +188,7 @@ def test_list_queries_do_not_grow_with_rows(officer_client, django_assert_max_nu
 
 
 def test_counts_stop_at_the_cap_and_so_do_pages(officer_client, monkeypatch):
-    from beneficiaries import listing
+    from pages import listing
 
     monkeypatch.setattr(listing, "PAGE_SIZE", 2)
     monkeypatch.setattr(listing, "COUNT_CAP", 4)
@@ -214,7 +214,7 @@ def test_a_list_under_the_cap_is_found_then_sorted_in_the_order_of_the_sort(
 
     Both ways must give the same order: the page shown is the same whichever way it was read.
     """
-    from beneficiaries import listing
+    from pages import listing
 
     monkeypatch.setattr(listing, "PAGE_SIZE", 4)
     run = ImportRunFactory()
@@ -251,7 +251,7 @@ def test_a_list_under_the_cap_is_found_then_sorted_in_the_order_of_the_sort(
 
 
 def test_a_search_counts_past_what_may_be_browsed(officer_client, monkeypatch):
-    from beneficiaries import listing
+    from pages import listing
 
     monkeypatch.setattr(listing, "PAGE_SIZE", 2)
     monkeypatch.setattr(listing, "SEARCH_COUNT_CAP", 4)
@@ -270,7 +270,7 @@ def test_a_search_counts_past_what_may_be_browsed(officer_client, monkeypatch):
 
 
 def test_cached_counts_and_pages_follow_changes_to_people(officer_client, monkeypatch):
-    from beneficiaries import versioned_cache
+    from pages import versioned_cache
 
     monkeypatch.setattr(versioned_cache, "_FINGERPRINT_TTL", 0)
     # Fixed first names: a random one could be "Martine".
@@ -560,8 +560,8 @@ def test_dashboard_counts_and_charts(officer_client):
 
 
 def test_a_territory_s_dashboard_counts_the_events_of_its_people_only(client, social_worker):
-    from beneficiaries import dashboard
     from beneficiaries.scoping import visible_beneficiaries
+    from pages import dashboard
     from tests.factories import TerritoryFactory
 
     run = ImportRunFactory(reference_date=date(2025, 1, 31))
@@ -593,9 +593,9 @@ def test_a_territory_s_dashboard_counts_the_events_of_its_people_only(client, so
 
 def test_a_territory_s_counts_are_those_of_its_people(client, social_worker, orientation_officer):
     """Counted once by commune for every scope (dashboard._ft_counts_by_commune), summed by territory."""
-    from beneficiaries.cohorts import cohorts
     from beneficiaries.scoping import visible_beneficiaries
     from exchanges.models import FollowUpStatus
+    from pages.cohorts import cohorts
     from tests.factories import TerritoryFactory
 
     today = timezone.localdate()
@@ -648,7 +648,7 @@ def test_a_decision_recomputes_the_orientation_figures_only(officer_client, monk
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from beneficiaries import versioned_cache
+    from pages import versioned_cache
 
     monkeypatch.setattr(versioned_cache, "_FINGERPRINT_TTL", 0)
     run = ImportRunFactory(reference_date=date(2025, 1, 31))
@@ -790,7 +790,7 @@ def test_people_anonymised_by_the_retention_are_flagged(officer_client):
 def test_filter_forms_do_not_share_their_territories(orientation_officer, social_worker):
     """The forms' select boxes share their choices lists (SharedChoiceField): one user's must never
     reach another's form, nor the class."""
-    from beneficiaries.filters import ANY, BeneficiaryFilterForm
+    from pages.filters import ANY, BeneficiaryFilterForm
     from tests.factories import TerritoryFactory
 
     TerritoryFactory(name="Nord")

@@ -24,12 +24,12 @@ from itertools import repeat
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from beneficiaries.dashboard import month_starts
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import mask_nir
 from exchanges.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
 from exchanges.models import EventKind, FollowUp, FollowUpStatus, JobSeekerSnapshot, StatusEvent
 from orientations.models import OrientationDecision
+from pages.dashboard import month_starts
 
 # attr → (label, code list or None), in the layout's order; labels pair with their code.
 FIELDS = [
@@ -118,7 +118,7 @@ def snapshot_changes(previous: Sequence | None, current: Sequence) -> list[Chang
 
 def build_timeline(beneficiary: Beneficiary, since: date | None = None) -> tuple[list[Entry], bool]:
     """The parcours from `since` on (all of it with None), newest first; and whether older entries exist."""
-    from beneficiaries.cohorts import is_positive_exit
+    from pages.cohorts import is_positive_exit
 
     entries: list[Entry] = []
     # Plain rows of the compared columns, not model instances with their run: a parcours is

@@ -1,4 +1,4 @@
-"""beneficiaries.warming: an import computes the pages' counts before a caseworker asks for them."""
+"""pages.warming: an import computes the pages' counts before a caseworker asks for them."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from beneficiaries import dashboard, warming
-from beneficiaries.versioned_cache import invalidate_dashboard
 from exchanges.models import ImportRun, ImportStatus
 from exchanges.pecgm_import import import_pecgm
+from pages import dashboard, warming
+from pages.versioned_cache import invalidate_dashboard
 from tests.exchanges.import_files import pecgm_file, record_for
 from tests.factories import BeneficiaryFactory, TerritoryFactory, UserFactory
 
@@ -98,7 +98,7 @@ def test_after_an_import_the_pages_find_their_counts_computed(
 def test_until_the_import_has_computed_the_counts_the_pages_keep_the_previous_ones(tmp_path, monkeypatch):
     from django.core.cache import cache
 
-    from beneficiaries import versioned_cache
+    from pages import versioned_cache
 
     seen = []
 
@@ -119,13 +119,13 @@ def test_until_the_import_has_computed_the_counts_the_pages_keep_the_previous_on
 def test_counts_that_fail_to_compute_do_not_fail_the_import(tmp_path, monkeypatch, caplog):
     from django.core.cache import cache
 
-    from beneficiaries import versioned_cache
+    from pages import versioned_cache
 
     def broken():
         raise RuntimeError("base indisponible")
 
     monkeypatch.setattr(warming, "warm_counts", broken)
-    with caplog.at_level(logging.ERROR, logger="beneficiaries.warming"):
+    with caplog.at_level(logging.ERROR, logger="pages.warming"):
         call_command("import_pecgm", str(pecgm_file(tmp_path, [record_for(BeneficiaryFactory())], JAN)))
     assert ImportRun.objects.get().status == ImportStatus.IMPORTED
     assert "Counts not computed after the import" in caplog.text

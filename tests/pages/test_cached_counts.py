@@ -1,11 +1,11 @@
-"""beneficiaries.versioned_cache: values per data version, served stale while being computed."""
+"""pages.versioned_cache: values per data version, served stale while being computed."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
 
-from beneficiaries.versioned_cache import _get_or_compute, invalidate_dashboard, per_data_version
+from pages.versioned_cache import _get_or_compute, invalidate_dashboard, per_data_version
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_a_failed_computation_lets_the_next_request_try_again():
 
 
 def test_the_processes_share_one_version_and_see_another_s_invalidation_within_a_second(monkeypatch):
-    from beneficiaries import versioned_cache
+    from pages import versioned_cache
 
     compute = Counter(1)
     assert per_data_version("essai", compute) == 1
@@ -85,7 +85,7 @@ def test_the_processes_share_one_version_and_see_another_s_invalidation_within_a
 
 
 def test_a_process_uses_the_reading_another_one_shared(monkeypatch):
-    from beneficiaries import versioned_cache
+    from pages import versioned_cache
 
     monkeypatch.setattr(versioned_cache, "_LOCAL_TTL", 0)
     version = versioned_cache.data_version()
@@ -96,7 +96,7 @@ def test_a_process_uses_the_reading_another_one_shared(monkeypatch):
 
 
 def test_a_process_keeps_its_recent_values_a_minute_and_the_newest_only():
-    from beneficiaries.versioned_cache import _Recent
+    from pages.versioned_cache import _Recent
 
     recent = _Recent(size=2, seconds=60)
     for key in ("a", "b", "c"):
@@ -113,7 +113,7 @@ def test_a_process_keeps_its_recent_values_a_minute_and_the_newest_only():
 def test_after_a_monthly_import_a_stale_dashboard_is_the_previous_month_s_throughout(monkeypatch):
     from datetime import date
 
-    from beneficiaries import dashboard, versioned_cache
+    from pages import dashboard, versioned_cache
 
     everyone = None  # the whole Département
     january = dashboard.dashboard_data(everyone, date(2025, 1, 31))
@@ -129,7 +129,7 @@ def test_after_a_monthly_import_a_stale_dashboard_is_the_previous_month_s_throug
 
 
 def test_while_the_import_computes_the_new_values_the_pages_serve_the_previous_ones():
-    from beneficiaries import versioned_cache
+    from pages import versioned_cache
 
     compute = Counter(41)
     assert per_data_version("essai", compute) == 41
@@ -146,7 +146,7 @@ def test_while_the_import_computes_the_new_values_the_pages_serve_the_previous_o
 
 
 def test_what_the_import_s_worker_has_not_announced_or_cannot_serve_stale_is_computed():
-    from beneficiaries import versioned_cache
+    from pages import versioned_cache
 
     # An import that does not compute the counts itself (import_pecgm() alone): pages compute.
     compute = Counter(1)
@@ -168,7 +168,7 @@ def test_what_the_import_s_worker_has_not_announced_or_cannot_serve_stale_is_com
 
 
 def test_the_announcement_lasts_a_minute_at_most(monkeypatch):
-    from beneficiaries import versioned_cache
+    from pages import versioned_cache
 
     kept = {}
     real_set = versioned_cache.cache.set

@@ -19,10 +19,10 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Territory
 from accounts.territories import all_territory_choices
 from beneficiaries.search import apply_search
-from beneficiaries.versioned_cache import FT, per_data_version
 from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES, SUPPORT_MODES, WORK_AXES
 from exchanges.models import FollowUp, FollowUpStatus, ReviewCase, ReviewStatus
 from orientations.models import OrientationDecision
+from pages.versioned_cache import FT, per_data_version
 
 ANY = [("", _("Tous"))]
 

@@ -41,13 +41,13 @@ from datetime import date
 from django.db import connection
 from django.db.models import F, Lookup, QuerySet
 
-from beneficiaries.cohorts import is_positive_exit
-from beneficiaries.filters import SORTS, apply_sort, with_orientation
 from beneficiaries.models import Beneficiary, is_anonymised
 from beneficiaries.names import display_name
 from beneficiaries.nir import mask_nir
-from beneficiaries.versioned_cache import FROM_ITS_SQL, FROM_ITS_SQL_AND_DECISIONS, cached
 from exchanges.models import FollowUpStatus
+from pages.cohorts import is_positive_exit
+from pages.filters import SORTS, apply_sort, with_orientation
+from pages.versioned_cache import FROM_ITS_SQL, FROM_ITS_SQL_AND_DECISIONS, cached
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000

@@ -1,6 +1,6 @@
 """The Département's dashboard: counts, monthly evolution, and the server-drawn charts.
 
-Its figures are cached per scope and data version (beneficiaries.versioned_cache):
+Its figures are cached per scope and data version (pages.versioned_cache):
 France Travail's until an import, the decisions' until one changes.
 
 Charts are inline SVG computed here (coordinates only) and drawn by the
@@ -18,10 +18,8 @@ from django.db.models import Count
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
-from beneficiaries.cohorts import cohorts
 from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import beneficiaries_in
-from beneficiaries.versioned_cache import EVERYTHING, WITHOUT_DECISIONS, cached
 from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES
 from exchanges.models import (
     EventKind,
@@ -29,6 +27,8 @@ from exchanges.models import (
     StatusEvent,
 )
 from orientations.models import OrientationDecision
+from pages.cohorts import cohorts
+from pages.versioned_cache import EVERYTHING, WITHOUT_DECISIONS, cached
 
 MONTHS = 24
 NO_FOLLOWUP = "aucune"

@@ -10,7 +10,7 @@ from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.urls import reverse
 
-from beneficiaries.versioned_cache import invalidate_dashboard
+from pages.versioned_cache import invalidate_dashboard
 from tests.beneficiaries.factories import followup, registered
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory
 

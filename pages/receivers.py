@@ -1,13 +1,13 @@
 """What the pages do when the exchanges announce new data (`exchanges.signals`).
 
-Connected in `BeneficiariesConfig.ready()`: the import knows nothing of the
+Connected in `PagesConfig.ready()`: the import knows nothing of the
 pages' caches.
 """
 
 from __future__ import annotations
 
-from beneficiaries.versioned_cache import invalidate_dashboard
-from beneficiaries.warming import warm_counts_after_import
+from pages.versioned_cache import invalidate_dashboard
+from pages.warming import warm_counts_after_import
 
 
 def forget_counts(sender, *, counts_computed_next: bool = False, **kwargs) -> None:
