@@ -11,7 +11,7 @@ class Source(models.TextChoices):
     FRANCE_TRAVAIL = "france_travail", _("Connu seulement de France Travail")
 
 
-# What audit.retention writes in place of the name of someone kept only for statistics.
+# What rights.retention writes in place of the name of someone kept only for statistics.
 ANONYMOUS_NAME = "ANONYME"
 
 
@@ -110,7 +110,7 @@ class Beneficiary(models.Model):
 
     @property
     def is_anonymised(self) -> bool:
-        """Past the retention period: only what statistics need is kept (audit.retention)."""
+        """Past the retention period: only what statistics need is kept (rights.retention)."""
         return is_anonymised(self.birth_name, self.nir)
 
     @property

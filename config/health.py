@@ -27,6 +27,8 @@ from django.views.decorators.http import require_GET
 from accounts.decorators import public
 from accounts.roles import Capability, has_capability
 from config.cache import cache_is_down
+from exchanges.alerts import worker_silent_since
+from exchanges.runs import Direction, ExchangeRun, RunStatus, last_worker_seen
 
 REQUIRED = {
     "web": ("database",),
@@ -67,8 +69,6 @@ def check_worker(database: dict) -> dict:
         return {"status": "not_configured"}
     if database["status"] != "ok":
         return {"status": "unknown"}
-    from exchanges.alerts import worker_silent_since
-    from exchanges.runs import last_worker_seen
 
     last = last_worker_seen()
     return {
@@ -80,7 +80,6 @@ def check_worker(database: dict) -> dict:
 def last_exchanges(database: dict) -> dict:
     if database["status"] != "ok":
         return {}
-    from exchanges.runs import Direction, ExchangeRun, RunStatus
 
     result = {}
     for direction in Direction:

@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "exchanges",
     "orientations",
     "caseloads",
+    # The Département's CSV files (beneficiaries, past decisions), matched as the PECGM import does.
+    "intake",
     # The caseworkers' pages (lists, search, cohorts, dashboard): the web layer above the domain.
     "pages",
     # Security (issue 7): brute-force lockout, second factor, CSP, audit trail.
@@ -314,11 +316,11 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1, maximum=24 * 
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout"  # French page, HTTP 429
-AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "audit.client_ip.client_ip"
 # Axes' own log lines would carry the typed user name (sometimes a password
 # typed in the wrong field): keep them short, our audit log records attempts.
 AXES_VERBOSE = False
-AXES_CLIENT_STR_CALLABLE = "accounts.client_ip.client_str"
+AXES_CLIENT_STR_CALLABLE = "audit.client_ip.client_str"
 
 # --- Security: second factor (django-otp, TOTP) -----------------------------------
 # Optional for everyone; forced on administrators when this is on (the default

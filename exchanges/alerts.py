@@ -22,7 +22,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from exchanges.runs import FINISHED, Direction, ExchangeRun, RunStatus, last_worker_seen
+from orientations.models import CgpemExport
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +195,6 @@ def monthly_stock_imported(today: date) -> bool:
 def _monthly_cgpem_deposited(today: date) -> bool:
     if not apps.is_installed("orientations"):
         return True
-    from orientations.models import CgpemExport
 
     last_month_end = today.replace(day=1) - timedelta(days=1)
     return CgpemExport.objects.filter(
@@ -205,7 +206,6 @@ def _recipients() -> list[str]:
     """The admins to e-mail (those with an address), none unless EXCHANGE_ALERT_EMAIL is on."""
     if not settings.EXCHANGE_ALERT_EMAIL:
         return []
-    from accounts.models import User
 
     return list(
         User.objects.filter(role="admin", is_active=True).exclude(email="").values_list("email", flat=True)

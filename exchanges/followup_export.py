@@ -14,9 +14,9 @@ from django.apps import apps
 from django.db.models import CharField, DateField, OuterRef, QuerySet, Subquery, Value
 
 from beneficiaries.models import Beneficiary
+from beneficiaries.scoping import unrestricted
 from exchanges.models import FollowUpStatus
-from pages.exports import spreadsheet_safe
-from rights.models import unrestricted
+from exchanges.spreadsheet import spreadsheet_safe
 
 # CSV column -> value path from Beneficiary.
 COLUMNS = {

@@ -62,6 +62,8 @@ from exchanges.runs import (
     run_lock,
     save_fields,
 )
+from orientations.cgpem import CgpemError, archived_path, generate_cgpem
+from orientations.models import CgpemExport
 
 logger = logging.getLogger(__name__)
 
@@ -443,9 +445,6 @@ def default_period_end(periodicity: str, today: date | None = None) -> date:
 
 
 def _deposit(run: ExchangeRun) -> None:
-    from orientations.cgpem import CgpemError, archived_path, generate_cgpem
-    from orientations.models import CgpemExport
-
     periodicity = run.periodicities or "M"
     period_end = run.period_end or default_period_end(periodicity)
     if run.period_end is None:

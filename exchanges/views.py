@@ -25,7 +25,7 @@ from exchanges import review
 from exchanges.followup import DATE_ATTRS
 from exchanges.followup_export import Echo, stream_csv
 from exchanges.models import ImportRun, JobSeekerSnapshot, RejectLevel, ReviewCase, ReviewReason, ReviewStatus
-from pages.exports import spreadsheet_safe
+from exchanges.spreadsheet import spreadsheet_safe
 
 PAGE_SIZE = 50
 REJECTS_SHOWN = 200

@@ -82,6 +82,11 @@ def data_month(today: date | None = None) -> tuple[date, date]:
     return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
+def current_month() -> date:
+    """The month the « listes à traiter » are handled for (caseloads.worklists): the newest data's."""
+    return data_month()[0]
+
+
 def newest_stock() -> date | None:
     """The date of the newest monthly stock (a follow-up older than it is out of date), read once
     per data version."""

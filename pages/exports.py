@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 import audit
 from beneficiaries.models import Beneficiary
+from exchanges.spreadsheet import spreadsheet_safe
 from pages.cohorts import is_positive_exit
 
 CHUNK = 2000
@@ -32,16 +33,6 @@ CHUNK = 2000
 class _Echo:
     def write(self, value: str) -> str:
         return value
-
-
-# A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection"):
-# a value France Travail or a user typed could run one on the reader's machine.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(text: str) -> str:
-    """`text` as a spreadsheet shows it, never as a formula (a leading quote, hidden by Excel)."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _cell(value) -> str:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Territory
 from accounts.territories import all_territory_choices
+from beneficiaries.scoping import user_territories
 from beneficiaries.search import apply_search
 from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES, SUPPORT_MODES, WORK_AXES
 from exchanges.models import FollowUp, FollowUpStatus, ReviewCase, ReviewStatus
@@ -97,8 +98,6 @@ def followup_choices() -> dict[str, list[tuple[str, str]]]:
 
 def territory_choices(user) -> list[tuple[str, str]]:
     """The user's own territories if they have some, else all (admins and officers)."""
-    from beneficiaries.scoping import user_territories
-
     mine = user_territories(user)
     return [(str(t.pk), t.name) for t in mine] if mine else all_territory_choices()
 

@@ -1,4 +1,4 @@
-"""What the pages do when the exchanges announce new data (`exchanges.signals`).
+"""What the pages do when the domain announces new data (`exchanges.signals`, `beneficiaries.signals`).
 
 Connected in `PagesConfig.ready()`: the import knows nothing of the
 pages' caches.
@@ -6,13 +6,23 @@ pages' caches.
 
 from __future__ import annotations
 
-from pages.versioned_cache import invalidate_dashboard
+from pages.versioned_cache import invalidate_dashboard, work_changed
 from pages.warming import warm_counts_after_import
 
 
 def forget_counts(sender, *, counts_computed_next: bool = False, **kwargs) -> None:
     """An import committed: the pages' cached counts are out of date."""
     invalidate_dashboard(computed_next=counts_computed_next)
+
+
+def forget_people(sender, **kwargs) -> None:
+    """People changed outside an import (beneficiaries.signals.people_changed): recount."""
+    invalidate_dashboard()
+
+
+def forget_work(sender, **kwargs) -> None:
+    """Référents or handled lines changed (beneficiaries.signals.work_changed)."""
+    work_changed()
 
 
 def compute_counts(sender, **kwargs) -> None:

@@ -29,6 +29,7 @@ from beneficiaries.nir import mask_nir
 from exchanges.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
 from exchanges.models import EventKind, FollowUp, FollowUpStatus, JobSeekerSnapshot, StatusEvent
 from orientations.models import OrientationDecision
+from pages.cohorts import is_positive_exit
 from pages.dashboard import month_starts
 
 # attr → (label, code list or None), in the layout's order; labels pair with their code.
@@ -118,8 +119,6 @@ def snapshot_changes(previous: Sequence | None, current: Sequence) -> list[Chang
 
 def build_timeline(beneficiary: Beneficiary, since: date | None = None) -> tuple[list[Entry], bool]:
     """The parcours from `since` on (all of it with None), newest first; and whether older entries exist."""
-    from pages.cohorts import is_positive_exit
-
     entries: list[Entry] = []
     # Plain rows of the compared columns, not model instances with their run: a parcours is
     # read on every visit (docs/performance.md, "Pages").

@@ -35,10 +35,10 @@ from beneficiaries.scoping import (
 from caseloads.assignments import caseload_q, current_assignment
 from caseloads.forms import BulkAssignForm, NoteForm
 from caseloads.notes import notes_of
-from caseloads.worklists import current_month, handled_count, handlings_for, without_handled
+from caseloads.worklists import handled_count, handlings_for, without_handled
 from exchanges.models import FollowUp
 from pages import exports
-from pages.cohorts import Cohort, cohorts, data_month, get_cohort, newest_stock
+from pages.cohorts import Cohort, cohorts, current_month, data_month, get_cohort, newest_stock
 from pages.dashboard import bar_chart, cohort_counts, dashboard_data, line_chart
 from pages.filters import (
     BeneficiaryFilterForm,
@@ -49,6 +49,8 @@ from pages.filters import (
 from pages.listing import list_page, page_number
 from pages.timeline import build_timeline, coded, window_start
 from pages.versioned_cache import data_version, scope_key
+from rights.person_trail import person_accesses
+from rights.views import person_panel
 
 
 def _filter_data(request: HttpRequest) -> QueryDict:
@@ -253,12 +255,8 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "note_form": NoteForm(),
     }
     if has_capability(request.user, Capability.VIEW_AUDIT):
-        from audit.person_trail import person_accesses
-
         context["accesses"], context["access_count"] = person_accesses(beneficiary)
     if has_capability(request.user, Capability.HANDLE_RIGHTS):
-        from rights.views import person_panel
-
         context["rights"] = person_panel(beneficiary)
     return render(request, "beneficiaries/detail.html", context)
 

@@ -22,7 +22,7 @@ Kept, and said why:
   is the Département's legal record of what was exchanged, and a file changed afterwards
   would no longer match its SHA-256. They are left as they are, listed (by file name) in
   the report, and destroyed by the raw-files purge after RETENTION_RAW_FILES_DAYS days
-  (audit.retention), or at the end of the convention (rights.end_convention).
+  (rights.retention), or at the end of the convention (rights.end_convention).
 """
 
 from __future__ import annotations
@@ -31,16 +31,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
 import audit
 from audit.models import AuditEntry
-from audit.retention import anonymise
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import nir_key
-from pages.versioned_cache import invalidate_dashboard
+from beneficiaries.signals import announce_people_changed
+from rights.retention import anonymise
 
 CONFIRMATION = "EFFACER DÉFINITIVEMENT"
 
@@ -164,7 +165,6 @@ def plan(people: list[Beneficiary], unlinked: dict[str, list[models.Model]] | No
             name = _label(objects[0]._meta.model) + " (reçus, jamais rattachés)"
             removed[name] = removed.get(name, 0) + len(objects)
     result.removed = [Line(what, count) for what, count in removed.items()]
-    from django.apps import apps
 
     result.kept = [Line(_label(apps.get_model(label)), count, KEPT[label]) for label, count in kept.items()]
     entries = AuditEntry.objects.filter(
@@ -222,6 +222,6 @@ def erase(
                 object_id=person.pk,
                 **counts,
             )
-    invalidate_dashboard()
+    announce_people_changed()
     result.applied = True
     return result

@@ -12,11 +12,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import requires
 from accounts.roles import Capability
-from audit.person_export import find_people
 from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import get_visible_beneficiary_or_404
 from rights import erasure, restriction
 from rights.models import IdentityCorrection, Restriction
+from rights.person_export import find_people
 from rights.rectification import RectificationForm, rectify
 
 

@@ -768,7 +768,7 @@ def test_pages_after_real_imports(officer_client, tmp_path):
 
 
 def test_people_anonymised_by_the_retention_are_flagged(officer_client):
-    from audit.retention import anonymise
+    from rights.retention import anonymise
 
     kept = BeneficiaryFactory(birth_name="Gardé", usage_name="")
     gone = BeneficiaryFactory(birth_name="Parti", usage_name="")

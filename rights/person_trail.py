@@ -23,6 +23,8 @@ from audit.display import details, object_label
 from audit.models import AuditEntry
 from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import openable_beneficiaries
+from exchanges.models import ReviewCase
+from orientations.models import OrientationDecision
 
 BENEFICIARY = "beneficiaries.beneficiary"
 SHOWN = 200
@@ -54,9 +56,6 @@ class Access:
 
 
 def _related_ids(beneficiary: Beneficiary) -> dict[str, list[str]]:
-    from exchanges.models import ReviewCase
-    from orientations.models import OrientationDecision
-
     return {
         "orientations.orientationdecision": [
             str(pk)

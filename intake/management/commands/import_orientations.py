@@ -1,5 +1,5 @@
-from beneficiaries.csv_command import CSVImportCommand
-from orientations.csv_import import import_orientations
+from intake.csv_command import CSVImportCommand
+from intake.decision_csv import import_orientations
 
 
 class Command(CSVImportCommand):

@@ -16,10 +16,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from accounts.roles import Capability, has_capability
 from beneficiaries.models import Beneficiary, Source
 from beneficiaries.nir import InvalidNIR, clean_nir
+from beneficiaries.scoping import territory_communes
+from beneficiaries.signals import announce_work_changed
+from caseloads.assignments import AssignmentRefused, assign
+from caseloads.models import STRUCTURE_MAX_LENGTH, AssignmentSource
 from exchanges.matching import Matcher
 from exchanges.models import MatchRule, ReviewReason
 
@@ -247,8 +253,6 @@ class _Referents:
     """The référent column's users, looked up by login or e-mail address (case ignored), once each."""
 
     def __init__(self):
-        from django.contrib.auth import get_user_model
-
         self.users = get_user_model().objects.all()
         self.found: dict[str, object] = {}
 
@@ -272,9 +276,6 @@ class _Referents:
 
 def _referent_refusal(referent, commune_code: str) -> str | None:
     """Why `referent` may not follow someone of `commune_code` (caseloads.assignments' rules)."""
-    from accounts.roles import Capability, has_capability
-    from beneficiaries.scoping import territory_communes
-
     if not referent.is_active or not has_capability(referent, Capability.VIEW_FOLLOWUP):
         return "ce compte ne peut pas être référent (inactif ou sans accès au suivi)"
     communes = territory_communes(referent)
@@ -312,9 +313,6 @@ def import_beneficiaries_data(raw: bytes, *, dry_run: bool = False) -> ImportSum
     With the columns referent and structure, the person's référent is assigned
     (caseloads.assignments: a référent outside whose territories the person lives is refused).
     """
-    from caseloads.assignments import AssignmentRefused, assign
-    from caseloads.models import STRUCTURE_MAX_LENGTH, AssignmentSource
-
     _, rows = read_rows(raw)
     summary = ImportSummary()
     referents = _Referents()
@@ -388,9 +386,7 @@ def import_beneficiaries_data(raw: bytes, *, dry_run: bool = False) -> ImportSum
         if dry_run:
             transaction.set_rollback(True)
     if summary.referents and not dry_run:
-        from pages.versioned_cache import work_changed
-
-        work_changed()
+        announce_work_changed()
     return summary
 
 

@@ -16,8 +16,8 @@ import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from audit.models import AuditEntry
-from audit.person_trail import label_entries
 from beneficiaries.scoping import get_visible_beneficiary_or_404
+from rights.person_trail import label_entries
 
 PAGE_SIZE = 100
 

@@ -2,12 +2,13 @@ import logging
 
 from celery import shared_task
 
-from audit.retention import purge
+from rights.retention import purge
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task
+# Named as when it lived in audit.tasks: the beat schedule (and a queue holding an old message) says so.
+@shared_task(name="audit.tasks.purge_data")
 def purge_data() -> dict[str, int]:
     """The scheduled retention purge (CELERY_BEAT_SCHEDULE["retention-purge"])."""
     counts = {item.category: item.count for item in purge(apply=True)}

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from beneficiaries.csv_import import CSVFileError
+from intake.beneficiary_csv import CSVFileError
 
 
 class CSVImportCommand(BaseCommand):

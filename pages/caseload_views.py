@@ -19,13 +19,14 @@ from django.views.decorators.http import require_POST
 import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
-from beneficiaries.csv_import import CSVFileError, import_beneficiaries_data
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
 from caseloads import assignments, news, notes, worklists
 from caseloads.assignments import AssignmentRefused
 from caseloads.forms import AssignForm, BeneficiaryCSVForm, BulkAssignForm, DigestForm, HandlingForm, NoteForm
 from caseloads.models import AssignmentSource, Note
-from pages.cohorts import get_cohort
+from intake.beneficiary_csv import CSVFileError, import_beneficiaries_data
+from pages.cohorts import current_month, get_cohort
+from pages.versioned_cache import work_changed
 from pages.views import MINE, list_queryset, list_url
 
 # The last bulk assignment's result in the session: [(beneficiary id, assigned, message)].
@@ -154,7 +155,7 @@ def bulk_assign(request: HttpRequest) -> HttpResponse:
                 bulk=True,
             )
             results.append((beneficiary.pk, True, ""))
-    assignments.work_changed()
+    work_changed()
     request.session[BULK_RESULT_KEY] = results
     query = urlencode({"retour": back})
     return redirect(f"{reverse('caseload_bulk_result')}?{query}")
@@ -257,7 +258,7 @@ def handle(request: HttpRequest, cohort: str, pk: int) -> HttpResponse:
     if found is None:
         raise Http404("No such cohort")
     beneficiary = get_visible_beneficiary_or_404(request, pk)
-    month = worklists.current_month()
+    month = current_month()
     existing = worklists.find(beneficiary.pk, found.slug, month)
     initial = {"outcome": existing.outcome_id, "note": existing.note} if existing else {}
     form = HandlingForm(request.POST if request.method == "POST" else None, initial=initial)
@@ -304,7 +305,7 @@ def unhandle(request: HttpRequest, cohort: str, pk: int) -> HttpResponse:
     if found is None:
         raise Http404("No such cohort")
     beneficiary = get_visible_beneficiary_or_404(request, pk)
-    month = worklists.current_month()
+    month = current_month()
     existing = worklists.find(beneficiary.pk, found.slug, month)
     if existing is not None:
         worklists.unmark(existing)

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from orientations.csv_import import import_orientations
+from intake.decision_csv import import_orientations
 from orientations.models import Correspondent, OrientationDecision, ReferentBody
 from tests.factories import BeneficiaryFactory
 from tests.orientations.factories import ReferentBodyFactory

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from audit import views
+from rights import audit_views as views
 
 urlpatterns = [
     path("audit/", views.audit_search, name="audit_search"),

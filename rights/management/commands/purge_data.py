@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from audit.retention import purge, report
+from rights.retention import purge, report
 
 
 class Command(BaseCommand):

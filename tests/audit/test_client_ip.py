@@ -5,7 +5,7 @@ import ipaddress
 import pytest
 from django.test import RequestFactory
 
-from accounts.client_ip import client_ip
+from audit.client_ip import client_ip
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from caseloads import views
+from pages import caseload_views as views
 
 urlpatterns = [
     path("<int:pk>/referent/", views.referent, name="caseload_referent"),

@@ -1,5 +1,5 @@
-from beneficiaries.csv_command import CSVImportCommand
-from beneficiaries.csv_import import import_beneficiaries
+from intake.beneficiary_csv import import_beneficiaries
+from intake.csv_command import CSVImportCommand
 
 
 class Command(CSVImportCommand):

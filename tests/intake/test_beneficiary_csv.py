@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from beneficiaries.csv_import import import_beneficiaries
 from beneficiaries.demo import fake_people
 from beneficiaries.models import Beneficiary, Source
+from intake.beneficiary_csv import import_beneficiaries
 from tests.factories import BeneficiaryFactory, namesakes
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "beneficiaires.csv"

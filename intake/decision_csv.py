@@ -3,7 +3,7 @@
 Columns: nir, nom_naissance, prenom, date_naissance, nature, date_decision,
 organisme_referent, nom_correspondant, prenom_correspondant, tel_correspondant,
 email_correspondant, service_correspondant (UTF-8, Windows-1252 or Latin-1, `;` or `,`,
-header required; read by beneficiaries.csv_import.read_rows).
+header required; read by intake.beneficiary_csv.read_rows).
 
 People are found as the PECGM import finds them (exchanges.matching.Matcher);
 a row whose person is not found, or not certainly, is reported and skipped.
@@ -28,10 +28,10 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from beneficiaries.csv_import import RowError, control_character, excerpt, parse_date, read_rows
 from beneficiaries.models import Beneficiary
 from exchanges.matching import Matcher, MatchResult
 from exchanges.models import ReviewReason
+from intake.beneficiary_csv import RowError, control_character, excerpt, parse_date, read_rows
 from orientations.decisions import RSA_START, add_imported_decisions
 from orientations.models import NATURE_CHOICES, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import (
