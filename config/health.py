@@ -17,6 +17,7 @@ URL, host or credential appears in the answer.
 
 from __future__ import annotations
 
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -51,7 +52,6 @@ def check_database() -> dict:
 def check_redis() -> dict:
     if not settings.REDIS_URL:
         return {"status": "not_configured"}  # embedded mode: no broker, tasks in the web process
-    import redis
 
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)

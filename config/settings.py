@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -511,8 +512,6 @@ EXCHANGE_ALERT_EMAIL = env_bool("EXCHANGE_ALERT_EMAIL", False)
 
 
 def _beat_schedule() -> dict:
-    from celery.schedules import crontab
-
     hour = EXCHANGE_SCHEDULE_HOUR
     entries = {
         # Every day: with until_imported, the task fetches only from PECGM_POLL_FROM_DAY until
@@ -560,8 +559,6 @@ RETENTION_PURGE_HOUR = env_int("RETENTION_PURGE_HOUR", 3, minimum=0, maximum=23)
 
 
 def _retention_beat_entry() -> dict:
-    from celery.schedules import crontab
-
     return {"task": "audit.tasks.purge_data", "schedule": crontab(minute=20, hour=RETENTION_PURGE_HOUR)}
 
 
@@ -576,8 +573,6 @@ if SITE_URL and not SITE_URL.startswith(("https://", "http://")):
 
 
 def _digest_beat_entry() -> dict:
-    from celery.schedules import crontab
-
     return {
         "task": "caseloads.tasks.weekly_digest",
         "schedule": crontab(minute=0, hour=DIGEST_HOUR, day_of_week="mon"),

@@ -23,6 +23,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from exchanges.models import SUCCESSFUL_STATUSES, ImportRun
 from exchanges.runs import FINISHED, Direction, ExchangeRun, RunStatus, last_worker_seen
 from orientations.models import CgpemExport
 
@@ -184,8 +185,6 @@ def monthly_stock_imported(today: date) -> bool:
     A stock is dated by its reference date, the end of the month it describes, and arrives
     the next month; one produced early (the 28th, for the 31st) counts for the same month.
     """
-    from exchanges.models import SUCCESSFUL_STATUSES, ImportRun
-
     previous_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     return ImportRun.objects.filter(
         periodicity="M", status__in=SUCCESSFUL_STATUSES, reference_date__gte=previous_month

@@ -41,6 +41,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from lxml import etree
 
 from exchanges.layouts import DESCRIPTIVE, OPTIONAL, PECGM, Field, FileLayout, Record
@@ -267,8 +268,6 @@ class PecgmReader:
             file_name = Path(os.fsdecode(raw)).name if raw else "(fichier sans nom)"
         self.file_name = file_name
         if departement is None or max_size is None:
-            from django.conf import settings
-
             departement = settings.DEPARTEMENT if departement is None else departement
             max_size = settings.PECGM_MAX_FILE_SIZE if max_size is None else max_size
         self.departement = normalise_departement(departement) or departement

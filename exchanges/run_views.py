@@ -18,6 +18,7 @@ import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from exchanges.alerts import exchange_alerts
+from exchanges.models import ImportReject, ImportRun, RejectLevel
 from exchanges.runs import Direction, ExchangeRun
 from exchanges.tasks import enqueue
 from exchanges.transfers import default_period_end
@@ -122,7 +123,6 @@ def _import_details(run: ExchangeRun) -> dict:
     ids = [entry["import_run"] for entry in run.files if entry.get("import_run")]
     if run.direction != Direction.FETCH or not ids:
         return {"imports": [], "rejects": []}
-    from exchanges.models import ImportReject, ImportRun, RejectLevel
 
     imports = list(ImportRun.objects.filter(pk__in=ids).order_by("id"))
     # Rejects only: warnings come by the hundred in real files (labels longer than the

@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from exchanges.alerts import notify_failure
 from exchanges.client import (
     DepositConflict,
     ExchangeClient,
@@ -49,8 +50,11 @@ from exchanges.faults import (
     is_disk_full,
 )
 from exchanges.file_names import name_mismatch, name_out_of_range
+from exchanges.models import SUCCESSFUL_STATUSES, ImportRun, ImportStatus
 from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
+from exchanges.pecgm_reader import FileRejected, read_pecgm
 from exchanges.private_files import copy_private
+from exchanges.reaper import remove_stale_downloads
 from exchanges.runs import (
     Direction,
     ExchangeRun,
@@ -180,7 +184,6 @@ def execute(run: ExchangeRun) -> ExchangeRun:
 
 def fail(run: ExchangeRun, message: str) -> None:
     save_fields(run, status=RunStatus.FAILED, error_message=message, finished_at=timezone.now())
-    from exchanges.alerts import notify_failure
 
     notify_failure(run)
 
@@ -205,8 +208,6 @@ def interrupt(run: ExchangeRun, message: str, *, notify: bool = True) -> None:
         f"exchange run {run.pk}",
     )
     if notify:
-        from exchanges.alerts import notify_failure
-
         notify_failure(run)
 
 
@@ -214,8 +215,6 @@ def _succeed(run: ExchangeRun, error_message: str = "") -> None:
     status = RunStatus.FAILED if error_message else RunStatus.SUCCEEDED
     save_fields(run, status=status, error_message=error_message, finished_at=timezone.now())
     if error_message:
-        from exchanges.alerts import notify_failure
-
         notify_failure(run)
 
 
@@ -223,9 +222,6 @@ def _succeed(run: ExchangeRun, error_message: str = "") -> None:
 
 
 def _fetch(run: ExchangeRun) -> None:
-    from exchanges.models import SUCCESSFUL_STATUSES, ImportRun, ImportStatus
-    from exchanges.reaper import remove_stale_downloads
-
     client = ExchangeClient(ExchangeConfig.from_settings())
     # Under the fetch's lock: a partial download there was left by a dead fetch (every NIR in it).
     remove_stale_downloads()
@@ -380,8 +376,6 @@ def _within_dates(remote: list) -> tuple[list, list[dict]]:
 
 def _rejected_sizes(names: list[str]) -> dict[str, dict]:
     """{name: {size: the ImportRun that rejected it}}: files already judged, by name and size."""
-    from exchanges.models import ImportRun, ImportStatus
-
     known: dict[str, dict] = {}
     for earlier in ImportRun.objects.filter(file_name__in=names, status=ImportStatus.REJECTED).order_by("id"):
         known.setdefault(earlier.file_name, {})[earlier.size] = earlier
@@ -390,8 +384,6 @@ def _rejected_sizes(names: list[str]) -> dict[str, dict]:
 
 def _header_refusal(path: Path, name: str) -> str | None:
     """Why the file's header is refused (broken, or other than its name promises); None if fine."""
-    from exchanges.pecgm_reader import FileRejected, read_pecgm
-
     try:
         with read_pecgm(path, file_name=name) as reader:
             header = reader.header
