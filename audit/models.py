@@ -25,7 +25,7 @@ class AuditEntryQuerySet(models.QuerySet):
         raise AppendOnlyError("audit entries cannot be deleted; the retention purge removes old ones")
 
     def purge_older_than(self, cutoff: datetime) -> int:
-        """The one way entries leave the table: the retention purge (audit/retention.py)."""
+        """The one way entries leave the table: the retention purge (rights/retention.py)."""
         deleted, _ = models.QuerySet.delete(self.filter(timestamp__lt=cutoff))
         return deleted
 

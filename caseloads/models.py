@@ -3,7 +3,7 @@
 - `Assignment`: a beneficiary's référent (a user) and structure, with dates. The history is
   kept; at most one assignment is current (no end date), which a constraint enforces.
 - `Note`: the « journal de suivi », dated and authored; purged with the person's data
-  (audit/retention.py) and erased with them (a plain cascade from the beneficiary).
+  (rights/retention.py) and erased with them (a plain cascade from the beneficiary).
 - `Outcome` and `Handling`: a cohort line marked « traité » for a data month, with an outcome
   from a short list the administrators keep in the admin site, and an optional note.
 - `Preferences`: when the user last marked the news seen, and the weekly digest opt-in.

@@ -356,7 +356,7 @@ CONTENT_SECURITY_POLICY = {
 # --- Security: retention and audit (issue 7) ---------------------------------------
 # Audit entries are kept this long, then purged (CNIL délibération 2021-122: 6 to 12 months).
 AUDIT_RETENTION_MONTHS = env_int("AUDIT_RETENTION_MONTHS", 12, minimum=1, maximum=120)
-# Raw exchange files received or sent, in days.
+# Raw exchange files received (PECGM) or waiting (downloads, deposits), in days.
 RETENTION_RAW_FILES_DAYS = env_int("RETENTION_RAW_FILES_DAYS", 90, minimum=1)
 # Import rejects (lines refused by an import), in months.
 RETENTION_REJECTS_MONTHS = env_int("RETENTION_REJECTS_MONTHS", 6, minimum=1)
@@ -368,6 +368,12 @@ RETENTION_INACTIVE_MONTHS = env_int("RETENTION_INACTIVE_MONTHS", 24, minimum=1)
 # France Travail history (received records) of people still active, in months (by the records'
 # reference date): older records are deleted, the status events they produced stay.
 RETENTION_FT_HISTORY_MONTHS = env_int("RETENTION_FT_HISTORY_MONTHS", 36, minimum=1)
+# The CGPEM files the Département sent are its record of what it transmitted (erasure keeps
+# them unchanged): kept this long (months), never longer than an inactive person's identity,
+# or a file would still name people the anonymisation has forgotten.
+RETENTION_CGPEM_ARCHIVE_MONTHS = env_int(
+    "RETENTION_CGPEM_ARCHIVE_MONTHS", 12, minimum=1, maximum=RETENTION_INACTIVE_MONTHS
+)
 
 # --- Celery -------------------------------------------------------------------
 
@@ -554,7 +560,7 @@ CELERY_BEAT_SCHEDULE["exchange-reaper"] = {
     "task": "exchanges.tasks.reap_exchanges",
     "schedule": EXCHANGE_REAPER_MINUTES * 60,
 }
-# Retention purge (issue 7, audit/retention.py): every night, outside the exchanges' hours.
+# Retention purge (issue 7, rights/retention.py): every night, outside the exchanges' hours.
 RETENTION_PURGE_HOUR = env_int("RETENTION_PURGE_HOUR", 3, minimum=0, maximum=23)
 
 
