@@ -33,6 +33,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from config.private_files import copy_private
+from contract.file_names import name_mismatch, name_out_of_range
 from exchanges.alerts import notify_failure
 from exchanges.client import (
     DepositConflict,
@@ -49,11 +51,9 @@ from exchanges.faults import (
     infrastructure_cause,
     is_disk_full,
 )
-from exchanges.file_names import name_mismatch, name_out_of_range
 from exchanges.models import SUCCESSFUL_STATUSES, ImportRun, ImportStatus
 from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
 from exchanges.pecgm_reader import FileRejected, read_pecgm
-from exchanges.private_files import copy_private
 from exchanges.reaper import remove_stale_downloads
 from exchanges.runs import (
     Direction,

@@ -21,11 +21,11 @@ from django.db import transaction
 
 from accounts.roles import Capability, has_capability
 from beneficiaries.models import Beneficiary, Source
-from beneficiaries.nir import InvalidNIR, clean_nir
 from beneficiaries.scoping import territory_communes
 from beneficiaries.signals import announce_work_changed
 from caseloads.assignments import AssignmentRefused, assign
 from caseloads.models import STRUCTURE_MAX_LENGTH, AssignmentSource
+from contract.nir import InvalidNIR, clean_nir
 from exchanges.matching import Matcher
 from exchanges.models import MatchRule, ReviewReason
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import beneficiaries_in
-from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES
+from contract.layouts import CATEGORIES, ORIENTATION_NATURES
 from exchanges.models import (
     EventKind,
     FollowUpStatus,

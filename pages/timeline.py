@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import mask_nir
-from exchanges.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
+from contract.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
 from exchanges.models import EventKind, FollowUp, FollowUpStatus, JobSeekerSnapshot, StatusEvent
 from orientations.models import OrientationDecision
 from pages.cohorts import is_positive_exit

@@ -42,8 +42,8 @@ from django.utils import timezone
 import audit
 from audit.models import AuditEntry
 from beneficiaries.models import Beneficiary
-from beneficiaries.nir import nir_key
 from beneficiaries.signals import announce_people_changed
+from contract.nir import nir_key
 from rights.retention import anonymise, cgpem_archive
 
 CONFIRMATION = "EFFACER DÉFINITIVEMENT"

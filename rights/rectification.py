@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 import audit
 from beneficiaries.models import Beneficiary
-from beneficiaries.nir import InvalidNIR, clean_nir, nir_key
 from beneficiaries.signals import announce_people_changed
+from contract.nir import InvalidNIR, clean_nir, nir_key
 from rights.models import IdentityCorrection
 
 FIELDS = (

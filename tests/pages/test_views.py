@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from exchanges.layouts import CATEGORIES
+from contract.layouts import CATEGORIES
 from exchanges.models import StatusEvent
 from pages.versioned_cache import invalidate_dashboard
 from tests.beneficiaries.factories import (

@@ -20,8 +20,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from beneficiaries.demo import fake_people
-from exchanges.layouts import PECGM
-from exchanges.simulator import ExchangeServer, ServerUser, departement_folder
+from contract.departement import departement_on_three
+from contract.layouts import PECGM
+from exchanges.simulator import ExchangeServer, ServerUser
 from exchanges.synthetic import fake_pecgm_records, month_end, next_month, write_pecgm
 
 DEMO_USER = "demo-cd"
@@ -59,7 +60,7 @@ class Command(BaseCommand):
         root = Path(settings.DATA_DIR) / "demo-exchange"
         files = root / "server"
         written = write_demo_files(files)
-        user = ServerUser(departement_folder(settings.DEPARTEMENT), DEMO_USER, DEMO_PASSWORD)
+        user = ServerUser(departement_on_three(settings.DEPARTEMENT), DEMO_USER, DEMO_PASSWORD)
         options = {"ca_file": root / "ca.pem", "quiet": True}
         try:
             server = ExchangeServer(files, [user], port=port, **options).start()
@@ -82,7 +83,7 @@ class Command(BaseCommand):
 
 def write_demo_files(root: Path) -> list[str]:
     """Two monthly stocks (the last two months) for the demo people, unless already there."""
-    folder = root / departement_folder(settings.DEPARTEMENT) / "PECGM"
+    folder = root / departement_on_three(settings.DEPARTEMENT) / "PECGM"
     folder.mkdir(parents=True, exist_ok=True)
     last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
     before = month_end(last_month.replace(day=1) - timedelta(days=1))

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
 import audit
-from exchanges.private_files import OutputExists, create_private_text
+from config.private_files import OutputExists, create_private_text
 from rights.person_export import export_person, find_people, find_unlinked
 
 
