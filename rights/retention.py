@@ -50,6 +50,7 @@ from django.utils import timezone
 import audit
 from audit.models import AuditEntry
 from beneficiaries.models import ANONYMOUS_NAME, Beneficiary
+from orientations.cgpem import archive_dir
 
 
 @dataclass
@@ -76,9 +77,6 @@ def _model(label: str):
 
 
 def cgpem_archive() -> Path:
-    # orientations sits above audit: the archive's place is asked at call time.
-    from orientations.cgpem import archive_dir  # noqa: PLC0415
-
     return archive_dir()
 
 
