@@ -1,8 +1,14 @@
+import logging
 import os
+from logging.config import dictConfig
 
 from celery import Celery
 from celery.signals import beat_init, setup_logging, worker_init, worker_ready
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+from kombu.transport import redis as transport
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from config.checks import refuse_unsafe_production
 from config.embedded import prepare
@@ -26,9 +32,6 @@ def _closed_redis_transport_is_a_connection_error() -> None:
     (a finished run is then not done again). tests/exchanges/test_faults_e2e.py
     restarts a real Redis under a running import to check it.
     """
-    from kombu.transport import redis as transport
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     original = transport.Channel._connparams
     if getattr(original, "closed_transport_checked", False):
         return
@@ -57,9 +60,6 @@ def _configure_logging_from_django(**kwargs) -> None:
     own, and the filter that masks a NIR slipped into a message (audit/logfilter.py)
     would be gone from the processes that run the imports.
     """
-    from logging.config import dictConfig
-
-    from django.conf import settings
 
     dictConfig(settings.LOGGING)
 
@@ -86,13 +86,11 @@ def _reap_at_start(**kwargs) -> None:
     Run here, in the worker's main process, rather than as a task: the task could
     wait behind others, or go to a queue this worker does not read.
     """
-    import logging
-
-    from django.db import connections
 
     try:
-        from exchanges.reaper import reap
-        from exchanges.runs import worker_seen
+        # Not at the top: config/__init__.py loads this module before the app registry is ready.
+        from exchanges.reaper import reap  # noqa: PLC0415
+        from exchanges.runs import worker_seen  # noqa: PLC0415
 
         worker_seen(getattr(kwargs.get("sender"), "hostname", "") or "worker")
         reap(at_worker_start=True)

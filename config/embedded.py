@@ -19,6 +19,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from django.conf import settings
+
 from config.private_data import private_dir, private_file
 
 
@@ -32,8 +34,6 @@ def read_secret_key(path: Path) -> str:
 
 def prepare() -> None:
     """Make the data folder, the embedded key and the SQLite file (idempotent; see the module)."""
-    from django.conf import settings
-
     data_dir = Path(settings.DATA_DIR)
     private_dir(data_dir, tighten=not settings.PRODUCTION)
     if settings.PRODUCTION:

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import IO, Any
 
+from django.conf import settings
+
 from beneficiaries.demo import FakePeople, unique
 from contract.layouts import (
     CATEGORIES,
@@ -299,8 +301,6 @@ def write_pecgm(
 ) -> int:
     """Write a PECGM file (ISO-8859-1) of `records`; return how many were written."""
     if departement is None:
-        from django.conf import settings
-
         departement = settings.DEPARTEMENT
     header = {
         "periodicity": periodicity,

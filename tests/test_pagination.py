@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 
-from beneficiaries.listing import ListPage
+from pages.listing import ListPage
 
 
 def render(page, path: str = "/liste/", **context) -> str:
