@@ -61,7 +61,7 @@ from django.db import connection
 from beneficiaries.models import Beneficiary
 from beneficiaries.names import name_key
 from beneficiaries.nir import nir_key
-from exchanges.followup import SITUATION_COLUMNS
+from exchanges.followup import SITUATION_COLUMNS, Situation
 from exchanges.models import FollowUp, FollowUpStatus, MatchRule, ReviewCase, ReviewReason, ReviewStatus
 
 
@@ -267,6 +267,12 @@ PERSON_FIELDS = (
 # A person's current follow-up comes with them: its identifier for the rules,
 # the rest for the PECGM import (its current situation, exchanges.followup).
 FOLLOWUP_FIELDS = ("ft_institution_code", "ft_identifier", *SITUATION_COLUMNS)
+
+
+def situation_of(followup: tuple) -> Situation:
+    """The `Situation` of a follow-up read as FOLLOWUP_FIELDS."""
+    institution, ident, *values = followup
+    return Situation(*values, ft_key(institution, ident))
 
 
 def _column(model, name: str) -> str:

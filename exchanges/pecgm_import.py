@@ -51,7 +51,7 @@ from exchanges import table_statistics
 from exchanges.faults import durably, infrastructure_cause
 from exchanges.file_names import name_mismatch
 from exchanges.followup import Situation
-from exchanges.matching import SITE_CHANGE_MOTIVE, Keys, Matcher, ft_key, keys_of, record_keys
+from exchanges.matching import SITE_CHANGE_MOTIVE, Keys, Matcher, keys_of, record_keys, situation_of
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     ImportReject,
@@ -522,8 +522,7 @@ class _Batches:
         followup = self.matcher.followup(beneficiary_id)
         if followup is None:
             return None
-        institution, ident, *values = followup
-        return Situation(*values, ft_key(institution, ident))
+        return situation_of(followup)
 
     def _record(self, record: ParsedRecord, keys: Keys | None) -> None:
         """One record: its warnings, then (accepted) match → step → sink."""
