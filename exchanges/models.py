@@ -347,6 +347,22 @@ class FollowUp(PecgmFields):
         db_constraint=False,
     )
     absent_from_last_stock = models.BooleanField(_("absent du dernier fichier"), default=False, db_index=True)
+    # Change-based history (docs/import-pecgm.md, « Ce qui est gardé ») : a monthly stock whose
+    # record repeats this follow-up's values writes no snapshot. The digest says « same values »
+    # without reading them (exchanges.followup.values_digest); `source_snapshot` stays the record
+    # that set them, and the newest file that confirmed them is kept here, the run and record.
+    values_digest = models.CharField(max_length=32, blank=True, editable=False)
+    confirmed_run = models.ForeignKey(
+        ImportRun,
+        verbose_name=_("confirmé par le fichier"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    confirmed_record_number = models.PositiveIntegerField(_("enregistrement n°"), null=True, blank=True)
     has_unknown_codes = models.BooleanField(_("codes inconnus"), default=False)
     # « Reçu, illisible » : the reference date of the newest file whose record naming this
     # person (by NIR or France Travail identifier) was refused. They keep their last situation

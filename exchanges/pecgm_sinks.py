@@ -407,18 +407,20 @@ class CopySink(_Sink):
         return self._times[1]
 
     def add(self, rows: RecordRows) -> None:
-        snapshot = rows.snapshot
-        # The PECGM columns, built once for the snapshot and the follow-up.
-        data = _pecgm_copy_text(snapshot.values)
-        day = _iso_date(snapshot.reference_date)
-        self.batch.rows["snapshots"].append(
-            f"{snapshot.id}\t{snapshot.beneficiary_id or NULL}\t{snapshot.run_id}\t{snapshot.record_number}\t"
-            f"{day}\t{snapshot.periodicity}\t{snapshot.match_rule}\t{data}\n"
-        )
+        snapshot, followup = rows.snapshot, rows.followup
+        # The PECGM columns, built once for the snapshot and the follow-up (a record that
+        # confirms the person's values has no snapshot: pecgm_step.confirms).
+        data = _pecgm_copy_text((snapshot or followup).values)
+        if snapshot is not None:
+            day = _iso_date(snapshot.reference_date)
+            self.batch.rows["snapshots"].append(
+                f"{snapshot.id}\t{snapshot.beneficiary_id or NULL}\t{snapshot.run_id}\t"
+                f"{snapshot.record_number}\t{day}\t{snapshot.periodicity}\t{snapshot.match_rule}\t{data}\n"
+            )
         if rows.review is not None:
             self._add_review(rows)
-        followup = rows.followup
         if followup is not None:
+            day = _iso_date(followup.reference_date)
             beneficiary_id = followup.beneficiary_id
             followups = self.batch.followups
             followups.pop(beneficiary_id, None)  # the later record of a person wins
@@ -426,7 +428,8 @@ class CopySink(_Sink):
             followups[beneficiary_id] = (
                 f"{beneficiary_id}\t{followup.status}\t{day}\t{followup.periodicity}\t"
                 f"{followup.source_snapshot_id}\t{'t' if absent else 'f'}\t{'t' if unknown else 'f'}\t"
-                f"{self._timestamp(followup.updated_at)}\t{data}\n"
+                f"{self._timestamp(followup.updated_at)}\t{followup.values_digest}\t"
+                f"{followup.confirmed_run_id}\t{followup.confirmed_record_number}\t{data}\n"
             )
         if rows.events:
             self.batch.rows["events"].extend(_copy_line(event) for event in rows.events)
@@ -454,12 +457,12 @@ class OrmSink(_Sink):
         return tuple(row)
 
     def add(self, rows: RecordRows) -> None:
-        snapshot = rows.snapshot
-        data = tuple(clean_values(snapshot.values).values())
-        self.batch.rows["snapshots"].append((*snapshot[:-1], *data))
+        snapshot, followup = rows.snapshot, rows.followup
+        data = tuple(clean_values((snapshot or followup).values).values())
+        if snapshot is not None:
+            self.batch.rows["snapshots"].append((*snapshot[:-1], *data))
         if rows.review is not None:
             self._add_review(rows)
-        followup = rows.followup
         if followup is not None:
             self.batch.followups.pop(followup.beneficiary_id, None)  # the later record of a person wins
             self.batch.followups[followup.beneficiary_id] = (*followup[:-1], *data)

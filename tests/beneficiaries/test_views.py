@@ -423,7 +423,19 @@ def test_parcours_shows_the_last_two_years_and_all_of_it_on_request(officer_clie
     # January 2023 is compared with December 2022 (not shown): no "first situation" in the window.
     snapshots = [entry for entry in timeline if entry.kind == "snapshot"]
     assert [entry.day for entry in snapshots] == [date(2023, 6, 28)]
-    assert [entry.kind for entry in timeline if entry.kind != "snapshot"] == ["event"]
+    assert [entry.kind for entry in timeline if entry.kind != "snapshot"] == [
+        "unchanged",
+        "event",
+        "unchanged",
+    ]
+    # The months that repeat the values before them, together, with the record that set them.
+    newest, oldest = (entry for entry in timeline if entry.kind == "unchanged")
+    assert (newest.day, newest.title, newest.source) == (
+        date(2024, 12, 28),
+        "Situation France Travail inchangée dans 18 stocks mensuels, du 28/07/2023 au 28/12/2024",
+        f"inchangée depuis le fichier {runs[11].file_name}, enregistrement n° 12",
+    )
+    assert oldest.title.startswith("Situation France Travail inchangée dans 5 stocks mensuels, du 28/01/2023")
     body = response.content.decode()
     assert "Depuis le 01/01/2023." in body
     assert '<a href="?parcours=complet#timeline-title">Afficher tout le parcours</a>' in body
@@ -437,7 +449,7 @@ def test_parcours_shows_the_last_two_years_and_all_of_it_on_request(officer_clie
     ]
     first = [entry for entry in timeline if entry.kind == "snapshot"][-1]
     assert first.title == "Première situation reçue de France Travail"
-    assert {entry.kind for entry in timeline} == {"snapshot", "event", "decision"}
+    assert {entry.kind for entry in timeline} == {"snapshot", "event", "decision", "unchanged"}
     assert "Afficher tout le parcours" not in complete.content.decode()
 
 
