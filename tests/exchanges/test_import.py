@@ -660,3 +660,24 @@ def test_change_based_history_through_the_imports_and_the_parcours(tmp_path):
     assert unchanged.title == (
         "Situation France Travail inchangée dans 5 stocks mensuels, du 28/02/2025 au 28/06/2025"
     )
+
+
+def test_a_merge_keeps_the_newest_confirmation_of_the_created_person(tmp_path):
+    """Someone known only from France Travail in three stocks (stored once, confirmed twice), then
+    linked by an admin to the beneficiary they are: the follow-up stays that of the third stock."""
+    from exchanges import review
+
+    stranger = record_for(None, nir="1991282121123")
+    days = [date(2025, month, 28) for month in (1, 2, 3)]
+    runs = [import_pecgm(pecgm_file(tmp_path, [stranger], day)) for day in days]
+    case = ReviewCase.objects.get(reason=ReviewReason.CREATED_FROM_FT)
+    assert JobSeekerSnapshot.objects.count() == 1
+    local = BeneficiaryFactory(birth_name="Local")
+    review.link(case, local, user=None)
+    followup = FollowUp.objects.get(beneficiary=local)
+    assert (followup.reference_date, followup.absent_from_last_stock, followup.confirmed_run_id) == (
+        days[2],
+        False,
+        runs[2].pk,
+    )
+    assert followup.source_snapshot.beneficiary_id == local.pk
