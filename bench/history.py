@@ -372,8 +372,13 @@ def pages(args, people: int) -> dict:
 # --- Purge and backup ------------------------------------------------------------------
 
 
-def purge(last_day: date) -> dict:
+def purge(last_day: date, history_months: int | None) -> dict:
+    from django.conf import settings
+
     from audit.retention import purge as retention_purge
+
+    if history_months:
+        settings.RETENTION_FT_HISTORY_MONTHS = history_months
 
     now = timezone.make_aware(datetime.combine(last_day + timedelta(days=1), datetime.min.time()))
     started = time.perf_counter()
@@ -425,6 +430,11 @@ def main() -> None:
     parser.add_argument("--warmup-seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--no-pages", action="store_true", help="skip the pages' load")
+    parser.add_argument(
+        "--history-months",
+        type=int,
+        help="RETENTION_FT_HISTORY_MONTHS for the purge (a short history at a small scale has nothing older)",
+    )
     parser.add_argument("--import-files", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.import_files:
@@ -496,6 +506,7 @@ def main() -> None:
             if fast is None:
                 fast = FastMonths()
             result = fast.build(path, day)
+            vacuum()  # as autovacuum does in the month between two files (each month rewrites the follow-ups)
             print(
                 f"  month {index + 1} ({day}): built fast, {result['records']} records, "
                 f"{result['seconds']:.1f} s",
@@ -532,7 +543,7 @@ def main() -> None:
         for kind, value in second.get("pages", {}).items():
             after = final["pages"].get(kind, 0)
             print(f"  {kind:<10} p95 {value:6.1f} → {after:6.1f} ms ({after / value:.2f}×)")
-    result = purge(days[-1])
+    result = purge(days[-1], args.history_months)
     print(f"\n  retention purge: {result['seconds']:.1f} s, {result['items']}")
     vacuum()
     print(f"  database after the purge: {mb(sizes()['total'])}")
