@@ -176,7 +176,8 @@ def build_timeline(beneficiary: Beneficiary, since: date | None = None) -> tuple
                 )
             )
         if run_id in late_runs:
-            continue  # a month delivered late: it did not set the months after it
+            months.late(reference_date)  # delivered late: its own month only, not the months after it
+            continue
         if previous is None or changes:
             months.set_by(reference_date, source)
         else:
@@ -272,12 +273,16 @@ class _Months:
         self.setters: list[tuple[date, str]] = []  # (day, source), in order
         self.repeats: list[date] = []  # old records that repeat the values before them
         self.gone: list[date] = []  # "left the stock" events
+        self.delivered_late: set[date] = set()  # months whose own (late) record is shown
 
     def set_by(self, day: date, source: str) -> None:
         self.setters.append((day, source))
 
     def confirm(self, day: date) -> None:
         self.repeats.append(day)
+
+    def late(self, day: date) -> None:
+        self.delivered_late.add(day)
 
     def left(self, day: date) -> None:
         self.gone.append(day)
@@ -299,7 +304,11 @@ class _Months:
 
             def sent(day: date, start=start, end=end, last=last) -> bool:
                 in_turn = start < day < end if end is not None else start < day <= last
-                return in_turn and not any(gone <= day < back for gone, back in away)
+                return (
+                    in_turn
+                    and day not in self.delivered_late
+                    and not any(gone <= day < back for gone, back in away)
+                )
 
             months = sorted({day for day in (*self.stocks, *self.repeats) if sent(day)})
             if months:

@@ -681,3 +681,37 @@ def test_a_merge_keeps_the_newest_confirmation_of_the_created_person(tmp_path):
         runs[2].pk,
     )
     assert followup.source_snapshot.beneficiary_id == local.pk
+
+
+def test_a_month_delivered_late_is_kept_whole_and_sets_only_its_own_month(tmp_path):
+    from beneficiaries.timeline import build_timeline
+
+    person = BeneficiaryFactory()
+    record = record_for(person, work_axis="05")
+    jan, feb, mar, apr = (date(2025, month, 28) for month in (1, 2, 3, 4))
+    first = import_pecgm(pecgm_file(tmp_path, [record], jan))
+    for day in (feb, apr):
+        import_pecgm(pecgm_file(tmp_path, [record], day))
+    late = import_pecgm(pecgm_file(tmp_path, [{**record, "work_axis": "03"}], mar))
+    assert late.status == ImportStatus.IMPORTED
+    followup = FollowUp.objects.get(beneficiary=person)
+    # April's situation stays: an older file never overwrites a newer one.
+    assert (followup.reference_date, followup.work_axis, followup.source_snapshot.run_id) == (
+        apr,
+        "05",
+        first.pk,
+    )
+    assert list(
+        JobSeekerSnapshot.objects.order_by("reference_date").values_list("reference_date", flat=True)
+    ) == [
+        jan,
+        mar,
+    ]
+    timeline, _older = build_timeline(person)
+    march = [entry for entry in timeline if entry.kind == "snapshot" and entry.day == mar]
+    assert march and march[0].source.startswith(f"fichier {late.file_name}")
+    [unchanged] = [entry for entry in timeline if entry.kind == "unchanged"]
+    # February and April repeat January; March is shown with its own record.
+    assert unchanged.title == (
+        "Situation France Travail inchangée dans 2 stocks mensuels, du 28/02/2025 au 28/04/2025"
+    )
