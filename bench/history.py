@@ -62,7 +62,7 @@ from django.utils import timezone  # noqa: E402
 
 from beneficiaries.demo import fake_people  # noqa: E402
 from beneficiaries.models import Beneficiary, Source  # noqa: E402
-from beneficiaries.nir import nir_key  # noqa: E402
+from contract.nir import nir_key  # noqa: E402
 from exchanges.matching import FOLLOWUP_FIELDS, MatchResult, ft_key, situation_of  # noqa: E402
 from exchanges.models import (  # noqa: E402
     FollowUp,

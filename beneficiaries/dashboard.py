@@ -22,7 +22,7 @@ from beneficiaries.cohorts import cohorts
 from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import beneficiaries_in
 from beneficiaries.versioned_cache import EVERYTHING, WITHOUT_DECISIONS, cached
-from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES
+from contract.layouts import CATEGORIES, ORIENTATION_NATURES
 from exchanges.models import (
     EventKind,
     FollowUpStatus,

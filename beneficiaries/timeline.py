@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from beneficiaries.dashboard import month_starts
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import mask_nir
-from exchanges.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
+from contract.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     EventKind,
