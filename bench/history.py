@@ -349,6 +349,25 @@ def pages(args, people: int) -> dict:
     from accounts.models import User
 
     bench_pages = _pages_module()
+    # The parcours of people in every stock so far (their first record in the first file,
+    # in the newest one still): at the last month, people with every month of the history.
+    first_run = ImportRun.objects.order_by("id").values_list("id", flat=True).first()
+    newest = FollowUp.objects.order_by("-reference_date").values_list("reference_date", flat=True).first()
+    every_month = list(
+        FollowUp.objects.filter(reference_date=newest, absent_from_last_stock=False)
+        .filter(beneficiary__snapshots__run_id=first_run)
+        .values_list("beneficiary_id", flat=True)[:5000]
+    )
+    print(f"  parcours drawn among {len(every_month)} people in every stock so far", flush=True)
+    drawn = bench_pages.scenario_urls
+
+    def scenario_urls(rng, people, names, communes=None):
+        urls = drawn(rng, people, names, communes)
+        if every_month:
+            urls["parcours"] = f"/beneficiaires/{rng.choice(every_month)}/"
+        return urls
+
+    bench_pages.scenario_urls = scenario_urls
     users = [f"bench{n}" for n in range(args.clients)]
     for username in users:
         user, _created = User.objects.get_or_create(username=username)
