@@ -402,9 +402,8 @@ def pages(args, people: int) -> dict:
 
 
 def purge(last_day: date, history_months: int | None) -> dict:
+    from rights.retention import purge as retention_purge
     from django.conf import settings
-
-    from audit.retention import purge as retention_purge
 
     if history_months:
         settings.RETENTION_FT_HISTORY_MONTHS = history_months
