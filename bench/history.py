@@ -402,8 +402,9 @@ def pages(args, people: int) -> dict:
 
 
 def purge(last_day: date, history_months: int | None) -> dict:
-    from rights.retention import purge as retention_purge
     from django.conf import settings
+
+    from rights.retention import purge as retention_purge
 
     if history_months:
         settings.RETENTION_FT_HISTORY_MONTHS = history_months

@@ -618,7 +618,7 @@ def test_a_small_stock_in_a_dry_run_is_reported_as_refused(tmp_path):
 
 def test_change_based_history_through_the_imports_and_the_parcours(tmp_path):
     """Six monthly stocks: only what changed is stored; the parcours still accounts for each month."""
-    from beneficiaries.timeline import build_timeline
+    from pages.timeline import build_timeline
 
     person, other = BeneficiaryFactory(), BeneficiaryFactory()
     record, others = record_for(person), record_for(other)
@@ -684,7 +684,7 @@ def test_a_merge_keeps_the_newest_confirmation_of_the_created_person(tmp_path):
 
 
 def test_a_month_delivered_late_is_kept_whole_and_sets_only_its_own_month(tmp_path):
-    from beneficiaries.timeline import build_timeline
+    from pages.timeline import build_timeline
 
     person = BeneficiaryFactory()
     record = record_for(person, work_axis="05")
