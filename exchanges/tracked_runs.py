@@ -320,6 +320,8 @@ class SideConnection:
         return self._connection is not None
 
     def execute(self, sql: str, params: list) -> list[tuple]:
+        """Run one statement (autocommit). Not again on a new connection if this one was cut:
+        the run ends interrupted and its next attempt starts over (tests/exchanges/test_faults_e2e.py)."""
         if self._connection is None:
             self._connection = connections.create_connection("default")
             with self._connection.cursor() as cursor:
@@ -332,8 +334,11 @@ class SideConnection:
 
     def close(self) -> None:
         if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+            connection_, self._connection = self._connection, None
+            try:
+                connection_.close()
+            except DATABASE_ERRORS:  # already cut: gone either way
+                logger.debug("closing a cut side connection failed", exc_info=True)
 
 
 class ProgressPublisher:
