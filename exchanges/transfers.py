@@ -32,6 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 
 from exchanges.client import (
     DepositConflict,
@@ -334,7 +335,12 @@ def _fetch(run: ExchangeRun) -> None:
         counts["deferred"] = len(deferred)
         save_fields(run, files=files, counts=counts)
     if rejected:
-        _succeed(run, _("Fichier(s) rejeté(s) à l'import : %(names)s.") % {"names": ", ".join(rejected)})
+        message = ngettext(
+            "Fichier rejeté à l'import : %(names)s.",
+            "Fichiers rejetés à l'import : %(names)s.",
+            len(rejected),
+        )
+        _succeed(run, message % {"names": ", ".join(rejected)})
     else:
         _succeed(run)
     if counts["imported"]:
