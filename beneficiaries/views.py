@@ -26,7 +26,14 @@ from django.utils.translation import gettext as _
 from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
 from beneficiaries import exports, search_tokens
-from beneficiaries.cohorts import Cohort, cohorts, data_month, get_cohort, newest_stock
+from beneficiaries.cohorts import (
+    Cohort,
+    cohorts,
+    data_month,
+    france_travail_data_received,
+    get_cohort,
+    newest_stock,
+)
 from beneficiaries.dashboard import bar_chart, cohort_counts, dashboard_data, line_chart
 from beneficiaries.filters import (
     BeneficiaryFilterForm,
@@ -177,6 +184,8 @@ def _list(
             value for key, value in request.GET.items() if key not in ("page", "tri", SHOW_HANDLED)
         ),
     }
+    if cohort is not None and not france_travail_data_received():
+        return render(request, "beneficiaries/list.html", context | {"no_ft_data": True})
     if cohort is not None and cohort.slug in ("radies-du-mois", "cessations-du-mois"):
         context["month"] = data_month()[0]
     if cohort is not None:
@@ -264,6 +273,9 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires(Capability.VIEW_FOLLOWUP)
 def cohort_index(request: HttpRequest) -> HttpResponse:
+    if not france_travail_data_received():
+        # Counted from today's month, the lists would say « 0 radié » of a month nobody sent.
+        return render(request, "beneficiaries/cohorts.html", {"rows": [], "month": None})
     counts = cohort_counts(territory_communes(request.user))
     rows = [(cohort, counts.get(cohort.slug, 0)) for cohort in cohorts()]
     return render(request, "beneficiaries/cohorts.html", {"rows": rows, "month": data_month()[0]})
@@ -285,6 +297,8 @@ def cohort_detail(request: HttpRequest, cohort: str) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     # Counted by commune for a user limited to territories: the scope is its communes, from which
     # visible_beneficiaries() makes its queryset too (scoping.beneficiaries_in).
+    if not france_travail_data_received():
+        return render(request, "beneficiaries/dashboard.html", {"no_ft_data": True})
     communes = territory_communes(request.user)
     today = data_month()[1]
     data = dashboard_data(communes, today)

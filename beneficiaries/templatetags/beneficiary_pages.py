@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from beneficiaries.cohorts import cohorts
+from beneficiaries.cohorts import cohorts, france_travail_data_received
 from beneficiaries.dashboard import cohort_counts
 from beneficiaries.scoping import territory_communes
 
@@ -48,6 +48,12 @@ def sort_header(context, key: str, label: str):
         label,
         arrow,
     )
+
+
+@register.simple_tag
+def france_travail_received() -> bool:
+    """Whether a PECGM file was ever imported (cohorts.france_travail_data_received)."""
+    return france_travail_data_received()
 
 
 @register.simple_tag(takes_context=True)
