@@ -379,7 +379,7 @@ def test_parcours_lists_a_month_only_when_something_changed(officer_client):
     assert [entry.day for entry in snapshots] == [date(2025, 3, 28), date(2025, 1, 28)]
     march = {change.label: (change.before, change.after) for change in snapshots[0].changes}
     assert march == {
-        "Commune de résidence (code INSEE)": ("—", "82033"),
+        "Commune de résidence (code INSEE)": ("—", "Castelsarrasin (82033)"),
         "Axe de travail principal": (
             "05 — Elaboration du projet professionnel",  # the annexe's words, verbatim
             "03 — Stratégie de recherche d'emploi",
