@@ -32,7 +32,9 @@ DATA_FILE = Path(__file__).parent / "data" / "communes.json"
 PACKAGE = "@etalab/decoupage-administratif"
 # What `npm view @etalab/decoupage-administratif@6.0.0 dist.integrity` says of the tarball.
 KNOWN_TARBALLS = {
-    "6.0.0": "sha512-XavYsFlbcM/prKr8hNHPKER94IHw/dsxNM4nxjWMYk6PLFACpEedvn/7wK8Baozm0dCYhWWcf+7bcWpA5pmCaQ==",
+    "6.0.0": (
+        "sha512-XavYsFlbcM/prKr8hNHPKER94IHw/dsxNM4nxjWMYk6PLFACpEedvn/7wK8Baozm0dCYhWWcf+7bcWpA5pmCaQ=="
+    ),
 }
 MEMBER = "package/data/communes.json"
 # Its entries by `type`: the current communes first, so that a commune déléguée that kept the
