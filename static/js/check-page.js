@@ -1,0 +1,31 @@
+// « Tout cocher sur la page »: without JavaScript, a link to the same page with every box ticked;
+// with it, a button that ticks (or unticks) the page's boxes in place, keeping what the form
+// already holds. The form is named by the button's data-check-page attribute.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("button[data-check-page]").forEach(function (button) {
+    var form = document.getElementById(button.dataset.checkPage);
+    if (!form) {
+      return;
+    }
+    var boxes = function () {
+      return form.querySelectorAll('input[type="checkbox"][name="beneficiaries"]');
+    };
+    var show = function () {
+      var all = Array.prototype.every.call(boxes(), function (box) { return box.checked; });
+      button.setAttribute("aria-pressed", all ? "true" : "false");
+      button.textContent = all ? button.dataset.labelOn : button.dataset.labelOff;
+    };
+    button.addEventListener("click", function () {
+      var tick = button.getAttribute("aria-pressed") !== "true";
+      boxes().forEach(function (box) { box.checked = tick; });
+      show();
+    });
+    form.addEventListener("change", show);
+    var link = button.parentElement.querySelector("a[data-check-page]");
+    if (link) {
+      link.hidden = true;
+    }
+    button.hidden = false;
+    show();
+  });
+});
