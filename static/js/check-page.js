@@ -10,13 +10,15 @@ document.addEventListener("DOMContentLoaded", function () {
     var boxes = function () {
       return form.querySelectorAll('input[type="checkbox"][name="beneficiaries"]');
     };
+    // Its label says what it will do (not aria-pressed, which would contradict a changing label).
+    var allTicked = function () {
+      return Array.prototype.every.call(boxes(), function (box) { return box.checked; });
+    };
     var show = function () {
-      var all = Array.prototype.every.call(boxes(), function (box) { return box.checked; });
-      button.setAttribute("aria-pressed", all ? "true" : "false");
-      button.textContent = all ? button.dataset.labelOn : button.dataset.labelOff;
+      button.textContent = allTicked() ? button.dataset.labelOn : button.dataset.labelOff;
     };
     button.addEventListener("click", function () {
-      var tick = button.getAttribute("aria-pressed") !== "true";
+      var tick = !allTicked();
       boxes().forEach(function (box) { box.checked = tick; });
       show();
     });
