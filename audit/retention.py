@@ -4,6 +4,9 @@
 
 - raw exchange files (EXCHANGE_FILES_DIR) older than RETENTION_RAW_FILES_DAYS:
   deleted (what they held is in the database);
+- the CGPEM files the Département sent (its record of what it transmitted, kept
+  unchanged by an erasure) older than RETENTION_CGPEM_ARCHIVE_MONTHS: deleted (the
+  CgpemExport row keeps their name, counts and SHA-256);
 - import rejects of runs older than RETENTION_REJECTS_MONTHS: deleted (they
   copy the refused values); the run keeps its counts;
 - identities copied into review cases resolved more than
@@ -72,18 +75,35 @@ def _model(label: str):
 # --- Raw exchange files -----------------------------------------------------------
 
 
-def old_raw_files(cutoff: datetime) -> list[Path]:
-    root = Path(settings.EXCHANGE_FILES_DIR)
+def cgpem_archive() -> Path:
+    # orientations sits above audit: the archive's place is asked at call time.
+    from orientations.cgpem import archive_dir  # noqa: PLC0415
+
+    return archive_dir()
+
+
+def _files_older(root: Path, cutoff: datetime, *, skip: Path | None = None) -> list[Path]:
     if not root.is_dir():
         return []
     limit = cutoff.timestamp()
     found = []
-    for folder, _dirs, files in os.walk(root, followlinks=False):
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        if skip is not None:
+            dirs[:] = [name for name in dirs if Path(folder, name) != skip]
         for name in files:
             path = Path(folder) / name
             if not path.is_symlink() and path.is_file() and path.stat().st_mtime < limit:
                 found.append(path)
     return sorted(found)
+
+
+def old_raw_files(cutoff: datetime) -> list[Path]:
+    """Files received or under way, the CGPEM archive aside (it has its own period)."""
+    return _files_older(Path(settings.EXCHANGE_FILES_DIR), cutoff, skip=cgpem_archive())
+
+
+def old_cgpem_archives(cutoff: datetime) -> list[Path]:
+    return _files_older(cgpem_archive(), cutoff)
 
 
 # --- Import rejects -----------------------------------------------------------------
@@ -245,6 +265,13 @@ def purge(*, apply: bool = False, now: datetime | None = None) -> list[PurgeItem
         for path in files:
             path.unlink(missing_ok=True)
     done("raw_files", "fichiers d'échange bruts", cutoff, len(files))
+
+    cutoff = months_ago(now, settings.RETENTION_CGPEM_ARCHIVE_MONTHS)
+    files = old_cgpem_archives(cutoff)
+    if apply:
+        for path in files:
+            path.unlink(missing_ok=True)
+    done("cgpem_archives", "fichiers CGPEM transmis (archive)", cutoff, len(files))
 
     cutoff = months_ago(now, settings.RETENTION_REJECTS_MONTHS)
     rejects = old_rejects(cutoff)

@@ -351,7 +351,7 @@ CONTENT_SECURITY_POLICY = {
 # --- Security: retention and audit (issue 7) ---------------------------------------
 # Audit entries are kept this long, then purged (CNIL délibération 2021-122: 6 to 12 months).
 AUDIT_RETENTION_MONTHS = env_int("AUDIT_RETENTION_MONTHS", 12, minimum=1, maximum=120)
-# Raw exchange files received or sent, in days.
+# Raw exchange files received (PECGM) or waiting (downloads, deposits), in days.
 RETENTION_RAW_FILES_DAYS = env_int("RETENTION_RAW_FILES_DAYS", 90, minimum=1)
 # Import rejects (lines refused by an import), in months.
 RETENTION_REJECTS_MONTHS = env_int("RETENTION_REJECTS_MONTHS", 6, minimum=1)
@@ -363,6 +363,12 @@ RETENTION_INACTIVE_MONTHS = env_int("RETENTION_INACTIVE_MONTHS", 24, minimum=1)
 # France Travail history (received records) of people still active, in months (by the records'
 # reference date): older records are deleted, the status events they produced stay.
 RETENTION_FT_HISTORY_MONTHS = env_int("RETENTION_FT_HISTORY_MONTHS", 36, minimum=1)
+# The CGPEM files the Département sent are its record of what it transmitted (erasure keeps
+# them unchanged): kept this long (months), never longer than an inactive person's identity,
+# or a file would still name people the anonymisation has forgotten.
+RETENTION_CGPEM_ARCHIVE_MONTHS = env_int(
+    "RETENTION_CGPEM_ARCHIVE_MONTHS", 12, minimum=1, maximum=RETENTION_INACTIVE_MONTHS
+)
 
 # --- Celery -------------------------------------------------------------------
 

@@ -18,17 +18,20 @@ Kept, and said why:
   decisions is deleted whole;
 - the audit entries: they name the record by its number only, never by the person's data;
   once the record is gone (or anonymised) the number identifies nobody;
-- archived exchange files that hold the person (CGPEM sent, PECGM received): the archive
-  is the Département's legal record of what was exchanged, and a file changed afterwards
-  would no longer match its SHA-256. They are left as they are, listed (by file name) in
-  the report, and destroyed by the raw-files purge after RETENTION_RAW_FILES_DAYS days
-  (audit.retention), or at the end of the convention (rights.end_convention).
+- the CGPEM files sent that hold the person: the Département's record of what it
+  transmitted (its decisions as France Travail received them, proven by the SHA-256 kept
+  in CgpemExport). Rewriting one would break that proof, so it stays unchanged, listed (by
+  file name) in the report with the date the retention purge destroys it
+  (RETENTION_CGPEM_ARCHIVE_MONTHS after it was written, never later than an inactive
+  person's anonymisation), or at the end of the convention (rights.end_convention);
+- PECGM files received that hold the person: France Travail's file as it came, kept only
+  for the raw-files period (RETENTION_RAW_FILES_DAYS) and destroyed then.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -37,7 +40,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import AuditEntry
-from audit.retention import anonymise
+from audit.retention import anonymise, cgpem_archive
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import nir_key
 from beneficiaries.versioned_cache import invalidate_dashboard
@@ -55,9 +58,14 @@ AUDIT_REASON = (
     "le journal d'audit ne désigne la fiche que par son numéro, sans donnée personnelle : "
     "ce numéro ne désigne plus personne (conservé {months} mois)"
 )
-FILES_REASON = (
-    "archive légale des échanges du Département, inchangée (son empreinte SHA-256 fait foi) : "
-    "détruite par la purge des fichiers bruts au plus tard le {date}, ou à la fin de la convention"
+CGPEM_REASON = (
+    "trace de ce que le Département a transmis à France Travail, inchangée (son empreinte "
+    "SHA-256 fait foi) : détruite par la purge des archives CGPEM au plus tard le {date}, "
+    "ou à la fin de la convention"
+)
+RECEIVED_REASON = (
+    "fichiers reçus de France Travail tels quels : détruits par la purge des fichiers bruts "
+    "au plus tard le {date}, ou à la fin de la convention"
 )
 
 
@@ -177,14 +185,30 @@ def plan(people: list[Beneficiary], unlinked: dict[str, list[models.Model]] | No
     if files:
         root = Path(settings.EXCHANGE_FILES_DIR)
         result.files = [str(path.relative_to(root)) for path in files]
-        newest = max(
-            datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.get_current_timezone()) for path in files
-        )
-        until = (newest + timedelta(days=settings.RETENTION_RAW_FILES_DAYS)).date()
-        result.kept.append(
-            Line("fichiers d'échange archivés", len(files), FILES_REASON.format(date=f"{until:%d/%m/%Y}"))
-        )
+        archive = cgpem_archive().resolve()
+        sent = [path for path in files if archive in path.resolve().parents]
+        received = [path for path in files if path not in sent]
+        if sent:
+            until = _newest(sent) + timedelta(days=round(settings.RETENTION_CGPEM_ARCHIVE_MONTHS * 30.44))
+            result.kept.append(
+                Line("fichiers CGPEM transmis", len(sent), CGPEM_REASON.format(date=f"{until:%d/%m/%Y}"))
+            )
+        if received:
+            until = _newest(received) + timedelta(days=settings.RETENTION_RAW_FILES_DAYS)
+            result.kept.append(
+                Line(
+                    "fichiers reçus et en cours d'échange",
+                    len(received),
+                    RECEIVED_REASON.format(date=f"{until:%d/%m/%Y}"),
+                )
+            )
     return result
+
+
+def _newest(paths: list[Path]) -> date:
+    return max(
+        datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.get_current_timezone()) for path in paths
+    ).date()
 
 
 def erase(

@@ -115,6 +115,7 @@ def counts(items):
 
 EXPECTED = {
     "raw_files": 1,
+    "cgpem_archives": 0,
     "import_rejects": 1,
     "review_identities": 1,
     "unlinked_snapshots": 1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
+from audit.retention import purge
 from beneficiaries.models import ANONYMOUS_NAME, Beneficiary
 from exchanges.followup_export import rows as followup_rows
 from exchanges.models import FollowUp, ImportRun, JobSeekerSnapshot, ReviewCase, StatusEvent
@@ -230,8 +231,12 @@ def test_erase_person_dry_run_then_apply(person_with_history, settings):
     kept = {line["what"]: line for line in dry["kept"]}
     assert kept["décisions d'orientation"]["count"] == 1
     assert "recours" in kept["décisions d'orientation"]["why"]
-    assert kept["fichiers d'échange archivés"]["count"] == len(dry["files"]) >= 1
-    assert f"cgpem/{export.file_name}" in dry["files"]
+    assert kept["fichiers CGPEM transmis"]["count"] == len(dry["files"]) == 1
+    assert dry["files"] == [f"cgpem/{export.file_name}"]
+    # The report says when the archive goes: RETENTION_CGPEM_ARCHIVE_MONTHS after it was written.
+    written = datetime.fromtimestamp(archive.stat().st_mtime, tz=timezone.get_current_timezone()).date()
+    until = written + timedelta(days=round(settings.RETENTION_CGPEM_ARCHIVE_MONTHS * 30.44))
+    assert f"au plus tard le {until:%d/%m/%Y}" in kept["fichiers CGPEM transmis"]["why"]
     # Nothing personal in what the command prints.
     for value in (person.nir, person.nir[:13], person.birth_name, person.first_name):
         assert value not in out.getvalue()
@@ -277,3 +282,24 @@ def test_a_person_without_decisions_is_deleted_whole(client, admin_user, tmp_pat
     entry = AuditEntry.objects.get(action="erased_person")
     assert entry.username == admin_user.username and entry.object_id == str(person.pk)
     assert ANONYMOUS_NAME not in response.content.decode()
+
+
+def test_an_erased_persons_cgpem_archive_outlives_the_raw_files_then_goes(person_with_history, settings):
+    """The CGPEM sent is the Département's record: unchanged by the erasure, kept past the
+    raw files' 90 days, destroyed by the purge once RETENTION_CGPEM_ARCHIVE_MONTHS have passed."""
+    settings.RETENTION_RAW_FILES_DAYS = 90
+    settings.RETENTION_CGPEM_ARCHIVE_MONTHS = 12
+    person, export = person_with_history["person"], person_with_history["export"]
+    archive = settings.EXCHANGE_FILES_DIR / "cgpem" / export.file_name
+    erasure.erase([person])
+
+    def purged_at(days: int) -> dict:
+        now = timezone.now() + timedelta(days=days)
+        return {item.category: item.count for item in purge(apply=True, now=now)}
+
+    assert purged_at(100)["cgpem_archives"] == 0 and archive.exists()
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == export.sha256
+    assert purged_at(370)["cgpem_archives"] == 1 and not archive.exists()
+    # The export's row keeps what the file was.
+    export.refresh_from_db()
+    assert export.sha256 and export.records >= 1
