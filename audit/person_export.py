@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from beneficiaries.models import Beneficiary
-from beneficiaries.nir import nir_key
+from contract.nir import nir_key
 
 # Derived columns: computed from the others, not information on the person.
 SKIPPED_FIELDS = {"nir_key", "birth_name_key", "usage_name_key", "first_name_key", "search_text"}

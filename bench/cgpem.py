@@ -59,7 +59,7 @@ from lxml import etree  # noqa: E402
 
 from beneficiaries.demo import DEMO_COMMUNES, make_nir  # noqa: E402
 from beneficiaries.models import Beneficiary  # noqa: E402
-from exchanges.layouts import CGPEM  # noqa: E402
+from contract.layouts import CGPEM  # noqa: E402
 from orientations.cgpem import generate_cgpem  # noqa: E402
 from orientations.models import Correspondent, OrientationDecision, ReferentBody  # noqa: E402
 

@@ -10,7 +10,7 @@ ones to act on then. Without any import it is the current month.
 
 Positive exits: France Travail sends a cessation motive code and its label
 (annexe 4). A cessation is a positive exit when its code is one the annexe's
-table makes one (exchanges.layouts.POSITIVE_EXIT_MOTIVES: return to work,
+table makes one (contract.layouts.POSITIVE_EXIT_MOTIVES: return to work,
 business creation, subsidised contract, entry into a course or training).
 A code the table does not know (France Travail adds codes) is judged by its
 label: POSITIVE_CESSATION_WORDS. A known code is never judged by its label.
@@ -30,8 +30,8 @@ from django.utils.translation import gettext_lazy as _
 from beneficiaries.filters import in_review
 from beneficiaries.names import fold
 from beneficiaries.versioned_cache import WITHOUT_DECISIONS, per_data_version
+from contract.layouts import CESSATION_MOTIVES, POSITIVE_EXIT_MOTIVES
 from exchanges.followup import newest_stock_date
-from exchanges.layouts import CESSATION_MOTIVES, POSITIVE_EXIT_MOTIVES
 from exchanges.models import SUCCESSFUL_STATUSES, FollowUpStatus, ImportRun
 from orientations.models import OrientationDecision
 

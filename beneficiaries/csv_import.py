@@ -19,7 +19,7 @@ from pathlib import Path
 from django.db import transaction
 
 from beneficiaries.models import Beneficiary, Source
-from beneficiaries.nir import InvalidNIR, clean_nir
+from contract.nir import InvalidNIR, clean_nir
 from exchanges.matching import Matcher
 from exchanges.models import MatchRule, ReviewReason
 

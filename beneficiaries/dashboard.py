@@ -24,7 +24,7 @@ from beneficiaries.scoping import beneficiaries_in
 from beneficiaries.versioned_cache import EVERYTHING, WITHOUT_DECISIONS, WORK, cached
 from caseloads.models import Handling
 from caseloads.worklists import current_month, handled_count
-from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES
+from contract.layouts import CATEGORIES, ORIENTATION_NATURES
 from exchanges.models import (
     EventKind,
     FollowUpStatus,

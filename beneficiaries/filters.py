@@ -22,7 +22,7 @@ from accounts.territories import all_territory_choices
 from beneficiaries.communes import code_of, departement_communes
 from beneficiaries.search import apply_search
 from beneficiaries.versioned_cache import FT, per_data_version
-from exchanges.layouts import CATEGORIES, ORIENTATION_NATURES, SUPPORT_MODES, WORK_AXES
+from contract.layouts import CATEGORIES, ORIENTATION_NATURES, SUPPORT_MODES, WORK_AXES
 from exchanges.models import FollowUp, FollowUpStatus, ReviewCase, ReviewStatus
 from orientations.models import OrientationDecision
 

@@ -3,7 +3,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.names import display_name, fold, name_key
-from beneficiaries.nir import mask_nir, nir_key
+from beneficiaries.nir import mask_nir
+from contract.nir import nir_key
 
 
 class Source(models.TextChoices):

@@ -12,7 +12,7 @@ like an identifier is also looked up in the follow-ups' identifier index, and
 the ids found are OR-ed in. A NIR typed with spaces (`1 85 05 82 121 …`) is
 compacted first so that it matches as one word; typed with its key (15
 characters, as on a carte Vitale or a letter), the key is dropped: people are
-found by the 13 first characters (beneficiaries.nir). A birth date typed
+found by the 13 first characters (contract.nir). A birth date typed
 JJ/MM/AAAA (or with dashes or dots) looks up the birth date; the other words
 are names, in any order (« Dupont Éloïse » or « Éloïse Dupont »).
 """
@@ -25,7 +25,7 @@ from datetime import date
 from django.db.models import Q, QuerySet
 
 from beneficiaries.names import fold
-from beneficiaries.nir import is_nir_key
+from contract.nir import is_nir_key
 
 # Letters and digits with at least one digit: a NIR, a CAF/MSA number or an FT identifier.
 _IDENTIFIER = re.compile(r"^(?=.*\d)[0-9A-Z]{5,15}$")

@@ -28,7 +28,7 @@ from beneficiaries.communes import commune_label
 from beneficiaries.dashboard import month_starts
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import mask_nir
-from exchanges.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
+from contract.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
 from exchanges.models import EventKind, FollowUp, FollowUpStatus, JobSeekerSnapshot, StatusEvent
 from orientations.models import OrientationDecision
 

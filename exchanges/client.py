@@ -32,8 +32,9 @@ import urllib3
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from contract.departement import departement_on_three
+from contract.file_names import FILE_NAME
 from exchanges.faults import DiskFull, is_disk_full
-from exchanges.simulator import FILE_NAME, departement_folder
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def parse_index(page: str, departement: str) -> list[RemoteFile]:
     collector = _LinkCollector()
     collector.feed(page)
     collector.close()
-    dep = departement_folder(departement)
+    dep = departement_on_three(departement)
     found: dict[str, RemoteFile] = {}
     for href in collector.hrefs:
         parts = urlsplit(href)
@@ -184,7 +185,7 @@ class ExchangeClient:
         # One client per run (transfers._fetch): the run's wall-clock deadline starts here.
         self.run_deadline_at = time.monotonic() + config.run_deadline
         self.base = config.url.rstrip("/")
-        self.dep = departement_folder(config.departement)
+        self.dep = departement_on_three(config.departement)
         self.session = session or requests.Session()
         self.session.auth = (config.username, config.password)
         # Certificates are always verified: against the configured bundle, or

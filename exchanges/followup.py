@@ -14,7 +14,7 @@ from typing import NamedTuple
 from django.db import transaction
 from django.db.models import Max
 
-from exchanges.layouts import PECGM
+from contract.layouts import PECGM
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     EventKind,

@@ -60,7 +60,7 @@ from django.db import connection
 
 from beneficiaries.models import Beneficiary
 from beneficiaries.names import name_key
-from beneficiaries.nir import nir_key
+from contract.nir import nir_key
 from exchanges.followup import SITUATION_COLUMNS
 from exchanges.models import FollowUp, FollowUpStatus, MatchRule, ReviewCase, ReviewReason, ReviewStatus
 

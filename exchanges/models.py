@@ -1,7 +1,7 @@
 """What the PECGM import keeps: runs, rejects, snapshots, current follow-up, events, review cases.
 
 The job-seeker columns of `JobSeekerSnapshot` and `FollowUp` are generated
-from `exchanges.layouts.PECGM` (see `PecgmFields`): adding an element to the
+from `contract.layouts.PECGM` (see `PecgmFields`): adding an element to the
 layout adds it here, through a migration, without spelling it twice.
 """
 
@@ -15,7 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
-from exchanges.layouts import DESCRIPTIVE, PECGM, PECGM_TITLES, PERIODICITIES
+from contract.layouts import DESCRIPTIVE, PECGM, PECGM_TITLES, PERIODICITIES
 
 
 def pecgm_attrs() -> list[str]:

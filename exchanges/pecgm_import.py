@@ -46,10 +46,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from beneficiaries.models import Beneficiary, Source
-from beneficiaries.nir import nir_key
+from contract.file_names import name_mismatch
+from contract.nir import nir_key
 from exchanges import table_statistics
 from exchanges.faults import durably, infrastructure_cause
-from exchanges.file_names import name_mismatch
 from exchanges.followup import Situation
 from exchanges.matching import SITE_CHANGE_MOTIVE, Keys, Matcher, ft_key, keys_of, record_keys
 from exchanges.models import (

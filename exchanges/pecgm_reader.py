@@ -43,7 +43,8 @@ from typing import IO, Any
 
 from lxml import etree
 
-from exchanges.layouts import DESCRIPTIVE, OPTIONAL, PECGM, Field, FileLayout, Record
+from contract.departement import normalise_departement
+from contract.layouts import DESCRIPTIVE, OPTIONAL, PECGM, Field, FileLayout, Record
 
 # How much of the file's start is scanned for the prolog (declaration, comments, DOCTYPE, root).
 PROLOG_SCAN_BYTES = 64 * 1024
@@ -55,7 +56,6 @@ WARNING_SAMPLES = 200
 # How far ahead of this machine's date a production date may be (time zones, a clock off).
 FUTURE_TOLERANCE = timedelta(days=1)
 
-_DEPARTEMENT = re.compile(r"^(0?(?:0[1-9]|[1-8]\d|9[0-5]|2[AB])|97[1-6])$")
 _LETTERS = re.compile(r"^(?:[^\W\d_]|[ '\-])*$")
 # Text written in UTF-8 and read as ISO-8859-1 (or windows-1252) turns each
 # non-ASCII character into a lead byte, 0xC2–0xF4 (`Â`…`ô`), followed by one,
@@ -151,14 +151,6 @@ class Validation:
     @property
     def rejected_ratio(self) -> float:
         return self.rejected_records / self.record_count if self.record_count else 0.0
-
-
-def normalise_departement(value: str | None) -> str | None:
-    """`082` → `82`, `02a` → `2A`, `971` → `971`; None when it is not a département code."""
-    text = (value or "").strip().upper()
-    if not _DEPARTEMENT.match(text):
-        return None
-    return text[1:] if len(text) == 3 and text.startswith("0") else text
 
 
 def parse_date(text: str) -> date | None:

@@ -47,24 +47,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from contract.departement import departement_on_three
+from contract.file_names import FILE_NAME
+
 logger = logging.getLogger(__name__)
 
 # Folder names and file names the contract allows. Anything else is a 404
 # (or a 400 for a deposit), which also rules out traversal ("..", "%2F").
 _PATH = re.compile(r"^/(?P<dep>[0-9]{2}[0-9AB])/(?P<folder>PECGM|CGPEM)/(?P<name>[^/]*)\Z")
-FILE_NAME = re.compile(
-    r"^(?P<kind>PECGM|CGPEM)_(?P<dep>[0-9]{2}[0-9AB])_(?P<date>[0-9]{8})_(?P<period>[MHQ])\.xml\Z"
-)
 
 DEFAULT_MAX_UPLOAD = 200 * 1024 * 1024
 _DISCARD_LIMIT = 1024 * 1024
 DAILY_RETENTION = timedelta(days=10)
 _REALM = 'Basic realm="echanges", charset="UTF-8"'
-
-
-def departement_folder(code: str) -> str:
-    """`82` → `082`: the server's folders use three characters."""
-    return code.strip().upper().rjust(3, "0")
 
 
 def add_one_month(moment: datetime) -> datetime:
@@ -110,7 +105,7 @@ class ServerUser:
         parts = spec.split(":", 2)
         if len(parts) != 3 or not all(parts):
             raise ValueError("expected DEPT:USERNAME:PASSWORD")
-        dep = departement_folder(parts[0])
+        dep = departement_on_three(parts[0])
         if not re.fullmatch(r"[0-9]{2}[0-9AB]", dep):
             raise ValueError(f"not a département code: {parts[0]!r}")
         return cls(dep, parts[1], parts[2])
@@ -418,7 +413,7 @@ class ExchangeServer:
         return self.clock()
 
     def folder(self, dep: str, kind: str) -> Path:
-        path = self.root / departement_folder(dep) / kind
+        path = self.root / departement_on_three(dep) / kind
         path.mkdir(parents=True, exist_ok=True)
         return path
 

@@ -26,7 +26,7 @@ from typing import IO, Any
 from faker import Faker
 
 from beneficiaries.demo import make_nir
-from exchanges.layouts import (
+from contract.layouts import (
     CATEGORIES,
     PECGM,
     RADIATION_MOTIVE_LABELS,
@@ -34,8 +34,8 @@ from exchanges.layouts import (
     TRAINING_LEVELS,
     WORK_AXES,
 )
-from exchanges.layouts import CESSATION_MOTIVES as CESSATION_MOTIVE_TABLE
-from exchanges.xml_writer import write_file
+from contract.layouts import CESSATION_MOTIVES as CESSATION_MOTIVE_TABLE
+from contract.xml_writer import write_file
 
 # Tarn-et-Garonne (82), the demo département: enough communes for NIRs to stay distinct.
 COMMUNES = [f"82{number:03d}" for number in range(1, 196)]

@@ -34,6 +34,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 
+from config.private_files import copy_private
+from contract.file_names import name_mismatch, name_out_of_range
 from exchanges.client import (
     DepositConflict,
     ExchangeClient,
@@ -49,9 +51,7 @@ from exchanges.faults import (
     infrastructure_cause,
     is_disk_full,
 )
-from exchanges.file_names import name_mismatch, name_out_of_range
 from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
-from exchanges.private_files import copy_private
 from exchanges.runs import (
     Direction,
     ExchangeRun,

@@ -1,8 +1,8 @@
 """The CGPEM file: the Département's orientation decisions, sent to France Travail.
 
 `generate_cgpem` selects the decisions of a period, fits each one into the
-file's layout (exchanges.layouts.CGPEM: lengths, formats, ISO-8859-1), writes
-the file to a temporary path (exchanges.xml_writer), validates it against
+file's layout (contract.layouts.CGPEM: lengths, formats, ISO-8859-1), writes
+the file to a temporary path (contract.xml_writer), validates it against
 cgpem.xsd, and only then archives it and records a CgpemExport. A decision that cannot fit is left out
 with its reason (shown to admins on the exports page); the file is never
 invalid.
@@ -49,11 +49,12 @@ from django.utils import timezone
 from lxml import etree
 
 from beneficiaries.models import ANONYMOUS_NAME
-from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
-from exchanges.layouts import AN, CGPEM, DATE, VERSION, A, N
-from exchanges.private_files import copy_private
-from exchanges.xml_writer import part_schemas, schema_for, write_file
-from orientations.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
+from config.private_files import copy_private
+from contract.departement import departement_on_three
+from contract.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
+from contract.layouts import AN, CGPEM, DATE, VERSION, A, N
+from contract.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
+from contract.xml_writer import part_schemas, schema_for, write_file
 from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import referent_body_text
 
@@ -589,7 +590,7 @@ def generate_cgpem(
     period_start, period_end = period_bounds(periodicity, period_end)
     # Before anything is written: every caller (command, deposit task) is refused alike.
     check_period_end(periodicity, period_end)
-    departement = settings.DEPARTEMENT.rjust(3, "0")
+    departement = departement_on_three(settings.DEPARTEMENT)
     header = {
         "periodicity": periodicity,
         "departement": departement,

@@ -14,7 +14,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
-from exchanges.layouts import CGPEM, ORIENTATION_NATURES, PERIODICITIES
+from contract.layouts import CGPEM, ORIENTATION_NATURES, PERIODICITIES
 from orientations.validators import (
     REFERENT_BODY_MAX,
     clean_phone,

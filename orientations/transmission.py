@@ -19,6 +19,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from beneficiaries.models import ANONYMOUS_NAME
+from contract.departement import departement_on_three
+from contract.layouts import CGPEM
 from orientations.cgpem import Report, fit_decisions, period_bounds, select_decisions
 from orientations.models import OrientationDecision
 
@@ -50,10 +52,8 @@ def preview(periodicity: str, period_end: date, decisions: QuerySet | None = Non
 
     `decisions` narrows the selection (a person's decisions, one decision).
     """
-    from exchanges.layouts import CGPEM
-
     period_start, period_end = period_bounds(periodicity, period_end)
-    departement = settings.DEPARTEMENT.rjust(3, "0")
+    departement = departement_on_three(settings.DEPARTEMENT)
     result = Preview(
         periodicity,
         period_start,

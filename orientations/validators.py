@@ -11,8 +11,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from exchanges.layouts import CGPEM
-from orientations.latin1 import NotLatin1, is_name, to_latin1
+from contract.latin1 import NotLatin1, is_name, to_latin1
+from contract.layouts import CGPEM
 
 REFERENT_BODY_MAX = CGPEM.detail.field("ORGANISME_REFERENT").length
 

@@ -42,8 +42,8 @@ import audit
 from audit.models import AuditEntry
 from audit.retention import anonymise, cgpem_archive
 from beneficiaries.models import Beneficiary
-from beneficiaries.nir import nir_key
 from beneficiaries.versioned_cache import invalidate_dashboard
+from contract.nir import nir_key
 
 CONFIRMATION = "EFFACER DÉFINITIVEMENT"
 

@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 import audit
 from beneficiaries.models import Beneficiary
-from beneficiaries.nir import InvalidNIR, clean_nir, nir_key
 from beneficiaries.versioned_cache import invalidate_dashboard
+from contract.nir import InvalidNIR, clean_nir, nir_key
 from rights.models import IdentityCorrection
 
 FIELDS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from beneficiaries.cohorts import is_positive_exit
-from exchanges.layouts import CESSATION_MOTIVES
+from contract.layouts import CESSATION_MOTIVES
 
 POSITIVE = {"11", "12", "13", "14", "15", "16", "18", "19", "21", "22", "23", "24", "25", "31", "32", "34"}
 

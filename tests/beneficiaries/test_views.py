@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from beneficiaries.versioned_cache import invalidate_dashboard
-from exchanges.layouts import CATEGORIES
+from contract.layouts import CATEGORIES
 from exchanges.models import StatusEvent
 from tests.beneficiaries.factories import (
     ImportRunFactory,

@@ -22,9 +22,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from exchanges.layouts import CESSATION_MOTIVES, PECGM, RADIATION_MOTIVE_LABELS, TRAINING_LEVELS
+from contract.layouts import CESSATION_MOTIVES, PECGM, RADIATION_MOTIVE_LABELS, TRAINING_LEVELS
+from contract.xml_writer import write_file
 from exchanges.synthetic import fake_pecgm_records
-from exchanges.xml_writer import write_file
 
 MAY = date(2025, 5, 31)
 # France Travail makes the monthly stock a few days before the month's end.

@@ -1,4 +1,4 @@
-"""docs/formats.md's field tables are generated from exchanges/layouts.py and must be up to date."""
+"""docs/formats.md's field tables are generated from contract/layouts.py and must be up to date."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from exchanges.layouts import LAYOUTS
+from contract.layouts import LAYOUTS
 from exchanges.management.commands.layout_docs import DOCS_PATH, END, START, render
 
 
@@ -43,7 +43,7 @@ def test_markers_are_required(tmp_path):
 
 
 def test_every_pecgm_value_has_a_title_for_the_pages():
-    from exchanges.layouts import PECGM, PECGM_TITLES
+    from contract.layouts import PECGM, PECGM_TITLES
 
     kept = [attr for _path, item, attr in PECGM.detail.flat_fields() if item.constant is None]
     assert sorted(PECGM_TITLES) == sorted(kept)
@@ -55,8 +55,8 @@ def test_the_project_s_pecgm_schema_follows_the_reading_policy():
     """Descriptive values have no length in the schema; identifying ones the bound of their shape."""
     from lxml import etree
 
-    from exchanges.layouts import DESCRIPTIVE, PECGM
-    from exchanges.xml_writer import SCHEMAS_DIR
+    from contract.layouts import DESCRIPTIVE, PECGM
+    from contract.xml_writer import SCHEMAS_DIR
 
     xs = "{http://www.w3.org/2001/XMLSchema}"
     detail = etree.parse(str(SCHEMAS_DIR / "pecgm.xsd")).find(f".//{xs}element[@name='DETAIL']")

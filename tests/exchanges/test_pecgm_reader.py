@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from exchanges.layouts import PECGM
+from contract.layouts import PECGM
 from exchanges.pecgm_reader import FileRejected, read_pecgm
 from tests.exchanges.pecgm_files import (
     REFERENCE_DATE,

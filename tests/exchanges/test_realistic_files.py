@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from beneficiaries.models import Beneficiary
-from exchanges.layouts import CESSATION_MOTIVES, POSITIVE_EXIT_MOTIVES
+from contract.layouts import CESSATION_MOTIVES, POSITIVE_EXIT_MOTIVES
 from exchanges.models import (
     EventKind,
     FollowUp,

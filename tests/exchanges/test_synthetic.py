@@ -8,10 +8,10 @@ from datetime import date
 from lxml import etree
 
 from beneficiaries.demo import fake_people
-from exchanges.layouts import PECGM
+from contract.layouts import PECGM
+from contract.xml_writer import schema_for
 from exchanges.pecgm_reader import read_pecgm
 from exchanges.synthetic import fake_pecgm_records, ft_name, next_month, write_pecgm
-from exchanges.xml_writer import schema_for
 
 REF = date(2025, 1, 31)
 
@@ -88,8 +88,8 @@ def test_written_file_is_valid_and_reads_without_error(tmp_path):
 
 
 def test_motives_and_labels_are_the_annexe_s():
-    from exchanges.layouts import CESSATION_MOTIVES as TABLE
-    from exchanges.layouts import RADIATION_MOTIVE_LABELS
+    from contract.layouts import CESSATION_MOTIVES as TABLE
+    from contract.layouts import RADIATION_MOTIVE_LABELS
     from exchanges.synthetic import CESSATION_MOTIVES, RADIATION_MOTIVES
 
     assert dict(TABLE) == CESSATION_MOTIVES

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from lxml import etree
 
-from exchanges.layouts import CGPEM
+from contract.layouts import CGPEM
 from exchanges.models import FollowUp
 from exchanges.pecgm_reader import PecgmReader
 from orientations import cgpem

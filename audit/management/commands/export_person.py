@@ -7,7 +7,7 @@ from django.utils.translation import ngettext
 
 import audit
 from audit.person_export import export_person, find_people, find_unlinked
-from exchanges.private_files import OutputExists, create_private_text
+from config.private_files import OutputExists, create_private_text
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 import audit
+from config.private_files import OutputExists, create_private_text
 from exchanges.followup_export import write_csv
-from exchanges.private_files import OutputExists, create_private_text
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Regenerate the field tables of docs/formats.md from exchanges/layouts.py.
+"""Regenerate the field tables of docs/formats.md from contract/layouts.py.
 
 The tables sit between two markers in the Markdown file; everything else in
 the file is written by hand. `--check` changes nothing and fails when the
@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from exchanges.layouts import (
+from contract.layouts import (
     ADDRESS,
     CESSATION_MOTIVE_NOTES,
     CESSATION_MOTIVES,
@@ -102,7 +102,7 @@ def _policies() -> list[str]:
         "",
         "#### Lecture d'un enregistrement `DETAIL` : la politique de chaque champ",
         "",
-        "Chaque valeur a un rôle, déclaré une fois dans `exchanges/layouts.py` ; le lecteur "
+        "Chaque valeur a un rôle, déclaré une fois dans `contract/layouts.py` ; le lecteur "
         "en dérive ce qu'il refuse et ce qu'il garde (colonne « lecture » ci-dessus) :",
         "",
     ]
@@ -166,7 +166,7 @@ def render() -> str:
     lines += ["", "### Tables de codes (annexe 4)", ""]
     lines.append(
         "Libellés de la convention, mot pour mot (fautes comprises), copiés de son annexe 4 "
-        "dans `exchanges/schemas/annexe4-codes.json`. Un code inconnu est conservé tel quel "
+        "dans `contract/schemas/annexe4-codes.json`. Un code inconnu est conservé tel quel "
         "et signalé par un avertissement : France Travail ajoute des codes sans préavis."
     )
     for tag, item in code_lists.items():
@@ -190,7 +190,7 @@ def updated(text: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Régénère les tables de champs de docs/formats.md depuis exchanges/layouts.py."
+    help = "Régénère les tables de champs de docs/formats.md depuis contract/layouts.py."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -205,7 +205,7 @@ class Command(BaseCommand):
         if check:
             if new != current:
                 raise CommandError(
-                    f"{target} n'est pas à jour avec exchanges/layouts.py : "
+                    f"{target} n'est pas à jour avec contract/layouts.py : "
                     "lancez `python manage.py layout_docs`."
                 )
             self.stdout.write(f"{target} est à jour.")

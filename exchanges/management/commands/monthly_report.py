@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from config.private_files import OutputExists, create_private
 from exchanges import spreadsheet, tracking
-from exchanges.private_files import OutputExists, create_private
 
 
 def write_new(path: Path, content: bytes) -> None:

@@ -19,7 +19,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from exchanges.simulator import ExchangeServer, ServerUser, departement_folder
+from contract.departement import departement_on_three
+from exchanges.simulator import ExchangeServer, ServerUser
 
 DEMO_USER = "demo-cd"
 DEMO_PASSWORD = "demo-echanges-liaison-rsa"  # noqa: S105 - a demo account of a local simulator
@@ -56,7 +57,7 @@ class Command(BaseCommand):
         root = Path(settings.DATA_DIR) / "demo-exchange"
         files = root / "server"
         written = write_demo_files(files)
-        user = ServerUser(departement_folder(settings.DEPARTEMENT), DEMO_USER, DEMO_PASSWORD)
+        user = ServerUser(departement_on_three(settings.DEPARTEMENT), DEMO_USER, DEMO_PASSWORD)
         options = {"ca_file": root / "ca.pem", "quiet": True}
         try:
             server = ExchangeServer(files, [user], port=port, **options).start()
@@ -80,10 +81,10 @@ class Command(BaseCommand):
 def write_demo_files(root: Path) -> list[str]:
     """Two monthly stocks (the last two months) for the demo people, unless already there."""
     from beneficiaries.demo import fake_people
-    from exchanges.layouts import PECGM
+    from contract.layouts import PECGM
     from exchanges.synthetic import fake_pecgm_records, month_end, next_month, write_pecgm
 
-    folder = root / departement_folder(settings.DEPARTEMENT) / "PECGM"
+    folder = root / departement_on_three(settings.DEPARTEMENT) / "PECGM"
     folder.mkdir(parents=True, exist_ok=True)
     last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
     before = month_end(last_month.replace(day=1) - timedelta(days=1))

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.roles import Role
-from exchanges.private_files import OutputExists, create_private_text
+from config.private_files import OutputExists, create_private_text
 from rights import end_convention
 
 

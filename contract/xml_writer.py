@@ -36,8 +36,9 @@ from typing import IO, Any
 
 from lxml import etree
 
-from exchanges.layouts import VERSION, FileLayout, Record
-from exchanges.private_files import open_private
+from config.private_files import open_private
+from contract.departement import departement_on_three
+from contract.layouts import VERSION, FileLayout, Record
 
 
 class UnencodableValue(ValueError):
@@ -73,11 +74,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, date):
         return value.strftime("%Y%m%d")
     return str(value)
-
-
-def departement_on_three(value: str) -> str:
-    """`82` → `082`, `2A` → `02A`, `971` unchanged: the files' (and file names') spelling."""
-    return str(value).strip().upper().rjust(3, "0")
 
 
 # What lxml escapes in text content: `>` too, and a carriage return (which a parser would
@@ -295,7 +291,7 @@ SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 
 
 def schema_for(layout: FileLayout) -> etree.XMLSchema:
-    """The XSD of a layout's file (exchanges/schemas/pecgm.xsd, cgpem.xsd), parsed once."""
+    """The XSD of a layout's file (contract/schemas/pecgm.xsd, cgpem.xsd), parsed once."""
     return _schema(layout.name)
 
 

@@ -3,6 +3,11 @@ account's only: mode 0600, whatever the process's umask.
 
 In the Docker image only the application's user exists; on a server installed by hand,
 other accounts could otherwise read every NIR of the Département in the archive.
+
+Beside config.private_data (the embedded mode's data folder, same rule): a module of the
+base layer that imports no app, so that the contract's writer, the exchanges, the CGPEM
+build, the audit's and the rights' exports all open their files through it without
+importing one another.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
-PRIVATE = 0o600
+from config.private_data import PRIVATE_FILE as PRIVATE
 
 
 def open_private(path: Path | str):

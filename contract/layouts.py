@@ -22,13 +22,14 @@ from types import MappingProxyType
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from beneficiaries.nir import InvalidNIR, clean_nir, is_nir_key
+from contract.departement import departement_on_three
+from contract.nir import InvalidNIR, clean_nir, is_nir_key
 
 AN, A, N, DATE, ADDRESS = "AN", "A", "N", "date", "address"
 
 
 # --- Code lists (annexe 4) ----------------------------------------------------
-# In the convention's own words, typos included: exchanges/schemas/annexe4-codes.json
+# In the convention's own words, typos included: contract/schemas/annexe4-codes.json
 # is a copy of the annexe's tables (the format contract's), read here and nowhere else.
 
 ANNEXE4_PATH = Path(__file__).resolve().parent / "schemas" / "annexe4-codes.json"
@@ -203,7 +204,7 @@ class FileLayout:
 
     def file_name(self, departement: str, reference_date: str, periodicity: str) -> str:
         """`PECGM_082_20250131_M.xml`: département on three characters."""
-        return f"{self.name}_{departement.rjust(3, '0')}_{reference_date}_{periodicity}.xml"
+        return f"{self.name}_{departement_on_three(departement)}_{reference_date}_{periodicity}.xml"
 
 
 def _address(tag: str, attr: str, label: str) -> Field:

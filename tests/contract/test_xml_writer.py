@@ -8,16 +8,16 @@ from datetime import date, datetime
 import pytest
 from lxml import etree
 
-from exchanges.layouts import CGPEM, PECGM
-from exchanges.pecgm_reader import read_pecgm
-from exchanges.xml_writer import (
+from contract.departement import departement_on_three
+from contract.layouts import CGPEM, PECGM
+from contract.xml_writer import (
     ForbiddenCharacter,
     UnencodableValue,
-    departement_on_three,
     format_value,
     schema_for,
     write_file,
 )
+from exchanges.pecgm_reader import read_pecgm
 from tests.exchanges.pecgm_files import REFERENCE_DATE, SAMPLE_CGPEM, SAMPLE_PECGM, records
 
 HEADER = {"periodicity": "M", "departement": "82", "reference_date": REFERENCE_DATE}
@@ -69,13 +69,6 @@ def test_header_footer_dates_and_departement_on_three_characters():
         ("DATE_REFERENCE", "20250131"),
         ("NB_ENREGISTREMENTS", "2"),
     ]
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"), [("82", "082"), ("082", "082"), ("2A", "02A"), ("971", "971")]
-)
-def test_departement_on_three(value, expected):
-    assert departement_on_three(value) == expected
 
 
 def test_empty_optional_elements_and_address_groups_are_omitted():

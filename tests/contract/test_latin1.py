@@ -1,6 +1,6 @@
 import pytest
 
-from orientations.latin1 import NotLatin1, is_name, to_latin1
+from contract.latin1 import NotLatin1, is_name, to_latin1
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,18 @@ the year 2000).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 
 from django.utils.translation import gettext as _
 
-from exchanges.simulator import FILE_NAME
+from contract.departement import normalise_departement
+
+# The names the contract allows in both folders of the exchange server (docs/formats.md,
+# « Le serveur d'échange »): the client lists only these, the stand-in server serves only these.
+FILE_NAME = re.compile(
+    r"^(?P<kind>PECGM|CGPEM)_(?P<dep>[0-9]{2}[0-9AB])_(?P<date>[0-9]{8})_(?P<period>[MHQ])\.xml\Z"
+)
 
 # A flux may be named after the end of its month (docs/formats): a few days ahead at most.
 MAX_NAME_AHEAD = timedelta(days=3)
@@ -38,8 +45,6 @@ def name_mismatch(name: str, departement: str, reference_date: date, periodicity
 
     A name that is not a contract name (a file imported by hand) promises nothing.
     """
-    from exchanges.pecgm_reader import normalise_departement
-
     match = FILE_NAME.match(name)
     if not match:
         return None
