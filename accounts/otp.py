@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from base64 import b32encode
 
 import django_otp.models
 import qrcode
@@ -66,7 +67,5 @@ def qr_svg(device: TOTPDevice, label: str) -> SafeString:
 
 def secret_for_typing(device: TOTPDevice) -> str:
     """The base32 secret in groups of four, for apps that cannot scan."""
-    from base64 import b32encode
-
     secret = b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))

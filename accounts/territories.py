@@ -34,7 +34,7 @@ CHOICES_KEY = "accounts:territory-choices"
 
 def all_territory_choices() -> list[tuple[str, str]]:
     """Every territory as (pk, name), by name; cached until one is saved or deleted (accounts.signals)."""
-    from accounts.models import Territory
+    from accounts.models import Territory  # noqa: PLC0415  (accounts.models imports this module)
 
     return cache.get_or_set(CHOICES_KEY, lambda: [(str(t.pk), t.name) for t in Territory.objects.all()], None)
 

@@ -18,6 +18,6 @@ __all__ = ["Action", "log"]
 
 def log(request_or_user, action, obj=None, **extra):
     """Record one audit entry; see `audit.trail.log`. Imported lazily: this module loads before models."""
-    from audit.trail import log as _log
+    from audit.trail import log as _log  # noqa: PLC0415  (this package loads before the models)
 
     return _log(request_or_user, action, obj, **extra)

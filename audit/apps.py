@@ -6,4 +6,5 @@ class AuditConfig(AppConfig):
     verbose_name = "Journal d'audit"
 
     def ready(self) -> None:
-        from audit import signals  # noqa: F401  (login, logout and failures)
+        # Here, not at the top: the receivers import models, which need the registry ready.
+        from audit import signals  # noqa: F401, PLC0415  (login, logout and failures)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit.actions import Action
+from audit.display import details, object_label
 
 
 class AppendOnlyError(RuntimeError):
@@ -24,7 +25,7 @@ class AuditEntryQuerySet(models.QuerySet):
         raise AppendOnlyError("audit entries cannot be deleted; the retention purge removes old ones")
 
     def purge_older_than(self, cutoff: datetime) -> int:
-        """The one way entries leave the table: the retention purge (audit/retention.py)."""
+        """The one way entries leave the table: the retention purge (rights/retention.py)."""
         deleted, _ = models.QuerySet.delete(self.filter(timestamp__lt=cutoff))
         return deleted
 
@@ -70,11 +71,7 @@ class AuditEntry(models.Model):
         raise AppendOnlyError("audit entries cannot be deleted; the retention purge removes old ones")
 
     def object_label(self) -> str:
-        from audit.display import object_label
-
         return object_label(self.object_type, self.object_id) if self.object_type or self.object_id else ""
 
     def details(self) -> list[tuple[str, str]]:
-        from audit.display import details
-
         return details(self.extra)

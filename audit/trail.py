@@ -24,8 +24,8 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
-from accounts.client_ip import client_ip
 from audit.actions import Action
+from audit.client_ip import client_ip
 from audit.logfilter import mask_personal_data
 from audit.models import AuditEntry
 

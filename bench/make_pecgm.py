@@ -10,7 +10,7 @@
 - OUT's name with `.beneficiaires.csv` instead of `.xml`: the Département's
   beneficiaries (`manage.py import_beneficiaries` loads it), the known 90 %
   plus as many again who are not in France Travail's file (RSA beneficiaries
-  who are not job seekers), in the columns of beneficiaries/csv_import.py.
+  who are not job seekers), in the columns of intake/beneficiary_csv.py.
 - `--next OUT2`: the following month's stock, about 10 % of the people
   changed (cessations, radiations, structure changes, people leaving and
   entering).
@@ -35,9 +35,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from beneficiaries.csv_import import FIELDS  # noqa: E402
 from beneficiaries.demo import fake_people  # noqa: E402
 from exchanges.synthetic import COMMUNES, fake_pecgm_records, month_end, next_month, write_pecgm  # noqa: E402
+from intake.beneficiary_csv import FIELDS  # noqa: E402
 
 KNOWN_SHARE = 0.9
 

@@ -12,7 +12,7 @@ class Source(models.TextChoices):
     FRANCE_TRAVAIL = "france_travail", _("Connu seulement de France Travail")
 
 
-# What audit.retention writes in place of the name of someone kept only for statistics.
+# What rights.retention writes in place of the name of someone kept only for statistics.
 ANONYMOUS_NAME = "ANONYME"
 
 
@@ -75,7 +75,7 @@ class Beneficiary(models.Model):
             models.Index(
                 fields=["usage_name_key", "first_name_key", "birth_date"], name="beneficiary_usage_name"
             ),
-            # The newest change is part of the pages' data version (beneficiaries.versioned_cache).
+            # The newest change is part of the pages' data version (pages.versioned_cache).
             models.Index(fields=["updated_at"], name="beneficiary_updated_at"),
         ]
 
@@ -111,7 +111,7 @@ class Beneficiary(models.Model):
 
     @property
     def is_anonymised(self) -> bool:
-        """Past the retention period: only what statistics need is kept (audit.retention)."""
+        """Past the retention period: only what statistics need is kept (rights.retention)."""
         return is_anonymised(self.birth_name, self.nir)
 
     @property

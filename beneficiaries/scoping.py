@@ -31,9 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import Exists, OuterRef, QuerySet, prefetch_related_objects
 from django.http import Http404, HttpRequest
 
+import audit
 from accounts.roles import Role
 from beneficiaries.models import Beneficiary
 
@@ -62,7 +63,7 @@ def beneficiaries_in(communes: Collection[str] | None) -> QuerySet[Beneficiary]:
     """The people of `communes` (INSEE codes), everyone with None: the queryset of a scope.
 
     Sorted, so that a scope has one SQL whatever the order its communes came in: the cached
-    counts are keyed by it (beneficiaries.versioned_cache).
+    counts are keyed by it (pages.versioned_cache).
     """
     beneficiaries = Beneficiary.objects.all()
     if communes is None:
@@ -70,10 +71,18 @@ def beneficiaries_in(communes: Collection[str] | None) -> QuerySet[Beneficiary]:
     return beneficiaries.filter(commune_code__in=sorted(communes))
 
 
+def unrestricted(queryset: QuerySet) -> QuerySet:
+    """`queryset` (of beneficiaries) without the people whose processing is restricted.
+
+    The restriction's model is reached through its relation's name (`Beneficiary.restriction`):
+    rights.models sits above this module (docs/architecture.md) and may not be imported here.
+    """
+    restriction = Beneficiary._meta.get_field("restriction").related_model
+    return queryset.filter(~Exists(restriction.objects.filter(beneficiary=OuterRef("pk"))))
+
+
 def visible_beneficiaries(user) -> QuerySet[Beneficiary]:
     """The people the user's lists, searches and exports hold (restricted people never)."""
-    from rights.models import unrestricted
-
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Beneficiary.objects.none()
     return unrestricted(beneficiaries_in(territory_communes(user)))
@@ -92,8 +101,6 @@ def get_visible_beneficiary_or_404(request: HttpRequest, pk: int) -> Beneficiary
         return openable_beneficiaries(request.user).get(pk=pk)
     except Beneficiary.DoesNotExist:
         if Beneficiary.objects.filter(pk=pk).exists():
-            import audit
-
             audit.log(
                 request, audit.Action.ACCESS_DENIED, object_type="beneficiaries.beneficiary", object_id=pk
             )

@@ -24,6 +24,7 @@ from datetime import date
 
 from django.db.models import Q, QuerySet
 
+from beneficiaries.models import Beneficiary
 from beneficiaries.names import fold
 from contract.nir import is_nir_key
 
@@ -80,12 +81,12 @@ def search_terms(query: str) -> list[str]:
 
 def ft_identifier_matches(term: str) -> list[int]:
     """Beneficiary ids whose current follow-up carries this France Travail identifier."""
-    from exchanges.models import FollowUp
-
+    # The follow-up's model through its relation's name: exchanges sits above this module.
+    followup = Beneficiary._meta.get_field("followup").related_model
     if not _IDENTIFIER.match(term) or len(term) > 11:
         return []
     return list(
-        FollowUp.objects.filter(ft_identifier=term).values_list("beneficiary_id", flat=True)[:_FT_MATCHES]
+        followup.objects.filter(ft_identifier=term).values_list("beneficiary_id", flat=True)[:_FT_MATCHES]
     )
 
 

@@ -20,10 +20,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from accounts.roles import Capability, has_capability
+from accounts.roles import ROLE_CAPABILITIES, Capability, has_capability
 from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import visible_beneficiaries
-from beneficiaries.versioned_cache import work_changed
+from beneficiaries.signals import announce_work_changed
 from caseloads.models import Assignment, AssignmentSource
 
 
@@ -39,8 +39,6 @@ class AssignResult:
 
 def referent_choices() -> QuerySet[User]:
     """The users one may name référent: active, and allowed to follow beneficiaries."""
-    from accounts.roles import ROLE_CAPABILITIES
-
     roles = [role for role, caps in ROLE_CAPABILITIES.items() if Capability.VIEW_FOLLOWUP in caps]
     return User.objects.filter(is_active=True, role__in=roles).order_by("last_name", "first_name", "username")
 
@@ -122,7 +120,7 @@ def assign(
             assigned_by=by,
         )
     if notify:
-        work_changed()
+        announce_work_changed()
     return AssignResult(assignment, current)
 
 
@@ -139,7 +137,7 @@ def end_assignment(beneficiary: Beneficiary, *, end_date: date | None = None) ->
             return None
         current.end_date = max(end_date, current.start_date)
         current.save(update_fields=["end_date", "changed_at"])
-    work_changed()
+    announce_work_changed()
     return current
 
 

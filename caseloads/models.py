@@ -3,13 +3,13 @@
 - `Assignment`: a beneficiary's référent (a user) and structure, with dates. The history is
   kept; at most one assignment is current (no end date), which a constraint enforces.
 - `Note`: the « journal de suivi », dated and authored; purged with the person's data
-  (audit/retention.py) and erased with them (a plain cascade from the beneficiary).
+  (rights/retention.py) and erased with them (a plain cascade from the beneficiary).
 - `Outcome` and `Handling`: a cohort line marked « traité » for a data month, with an outcome
   from a short list the administrators keep in the admin site, and an optional note.
 - `Preferences`: when the user last marked the news seen, and the weekly digest opt-in.
 
 Every write goes through caseloads.assignments / caseloads.worklists, which also tell the
-pages' cache that the caseloads changed (beneficiaries.versioned_cache.work_changed).
+pages' cache that the caseloads changed (pages.versioned_cache.work_changed).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Assignment(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("enregistré le"), auto_now_add=True)
-    # Part of the pages' data version (beneficiaries.versioned_cache, WORK).
+    # Part of the pages' data version (pages.versioned_cache, WORK).
     changed_at = models.DateTimeField(_("modifié le"), auto_now=True, db_index=True)
 
     class Meta:
@@ -161,7 +161,7 @@ class Handling(models.Model):
         Beneficiary, verbose_name=_("bénéficiaire"), on_delete=models.CASCADE, related_name="handlings"
     )
     cohort = models.CharField(_("liste"), max_length=40)
-    # First day of the month of the newest data when it was handled (beneficiaries.cohorts.data_month).
+    # First day of the month of the newest data when it was handled (pages.cohorts.data_month).
     month = models.DateField(_("mois"))
     outcome = models.ForeignKey(Outcome, verbose_name=_("suite donnée"), on_delete=models.PROTECT)
     note = models.TextField(_("note"), max_length=HANDLING_NOTE_MAX_LENGTH, blank=True)

@@ -12,13 +12,8 @@ from datetime import date
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from beneficiaries.cohorts import data_month
-from beneficiaries.versioned_cache import work_changed
+from beneficiaries.signals import announce_work_changed
 from caseloads.models import Handling, Outcome
-
-
-def current_month() -> date:
-    return data_month()[0]
 
 
 def without_handled(beneficiaries: QuerySet, cohort: str, month: date) -> QuerySet:
@@ -66,10 +61,10 @@ def mark_handled(beneficiary, cohort: str, month: date, outcome: Outcome, note: 
             )
             handling.outcome, handling.note, handling.handled_by = outcome, note, by
             handling.save(update_fields=["outcome", "note", "handled_by"])
-    work_changed()
+    announce_work_changed()
     return handling
 
 
 def unmark(handling: Handling) -> None:
     handling.delete()
-    work_changed()
+    announce_work_changed()

@@ -1,7 +1,13 @@
+import logging
 import os
+from logging.config import dictConfig
 
 from celery import Celery
 from celery.signals import setup_logging, worker_ready
+from django.conf import settings
+from django.db import connections
+from kombu.transport import redis as transport
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -22,9 +28,6 @@ def _closed_redis_transport_is_a_connection_error() -> None:
     (a finished run is then not done again). tests/exchanges/test_faults_e2e.py
     restarts a real Redis under a running import to check it.
     """
-    from kombu.transport import redis as transport
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     original = transport.Channel._connparams
     if getattr(original, "closed_transport_checked", False):
         return
@@ -53,9 +56,6 @@ def _configure_logging_from_django(**kwargs) -> None:
     own, and the filter that masks a NIR slipped into a message (audit/logfilter.py)
     would be gone from the processes that run the imports.
     """
-    from logging.config import dictConfig
-
-    from django.conf import settings
 
     dictConfig(settings.LOGGING)
 
@@ -67,13 +67,11 @@ def _reap_at_start(**kwargs) -> None:
     Run here, in the worker's main process, rather than as a task: the task could
     wait behind others, or go to a queue this worker does not read.
     """
-    import logging
-
-    from django.db import connections
 
     try:
-        from exchanges.reaper import reap
-        from exchanges.runs import worker_seen
+        # Not at the top: config/__init__.py loads this module before the app registry is ready.
+        from exchanges.reaper import reap  # noqa: PLC0415
+        from exchanges.runs import worker_seen  # noqa: PLC0415
 
         worker_seen(getattr(kwargs.get("sender"), "hostname", "") or "worker")
         reap(at_worker_start=True)

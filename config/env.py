@@ -125,12 +125,28 @@ def env_db(name: str, default: str) -> dict:
     return config
 
 
-_DEPARTEMENT = re.compile(r"^(0?([0-9]{2}|2[AB])|97[1-6])$")
+# An INSEE département code: 01…19, 21…95, 2A, 2B (Corsica: there is no 20 since 1976),
+# 971…976, with or without the files' left zero (`082`). ASCII digits only: `\d` would let
+# other scripts' digits through.
+_DEPARTEMENT = re.compile(r"^(0?(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])|97[1-6])$", re.ASCII)
+
+
+def departement_code(value: str | None) -> str | None:
+    """`082` → `82`, `02a` → `2A`, `971` → `971`; None when it is not a département code.
+
+    The one rule for the setting and for the codes the files carry (contract.file_names,
+    exchanges.pecgm_reader); contract.departement pads the other way.
+    """
+    text = (value or "").strip().upper()
+    if not _DEPARTEMENT.match(text):
+        return None
+    return text[1:] if len(text) == 3 and text.startswith("0") else text
 
 
 def env_departement(name: str, default: str) -> str:
     """The INSEE code of a département, normalised without the left padding (`082` → `82`)."""
-    value = env_str(name, default).upper()
-    if not _DEPARTEMENT.match(value) or value in {"00", "000", "20", "020"}:
+    value = env_str(name, default)
+    code = departement_code(value)
+    if code is None:
         raise ImproperlyConfigured(f"{name}={value!r} is not a département code (01…95, 2A, 2B, 971…976)")
-    return value[1:] if len(value) == 3 and value.startswith("0") else value
+    return code

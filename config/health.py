@@ -17,6 +17,7 @@ URL, host or credential appears in the answer.
 
 from __future__ import annotations
 
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -27,6 +28,8 @@ from django.views.decorators.http import require_GET
 from accounts.decorators import public
 from accounts.roles import Capability, has_capability
 from config.cache import cache_is_down
+from exchanges.alerts import worker_silent_since
+from exchanges.runs import Direction, ExchangeRun, RunStatus, last_worker_seen
 
 REQUIRED = {
     "web": ("database",),
@@ -49,7 +52,6 @@ def check_database() -> dict:
 def check_redis() -> dict:
     if not settings.REDIS_URL:
         return {"status": "not_configured"}  # embedded mode: no broker, tasks in the web process
-    import redis
 
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
@@ -67,8 +69,6 @@ def check_worker(database: dict) -> dict:
         return {"status": "not_configured"}
     if database["status"] != "ok":
         return {"status": "unknown"}
-    from exchanges.alerts import worker_silent_since
-    from exchanges.runs import last_worker_seen
 
     last = last_worker_seen()
     return {
@@ -80,7 +80,6 @@ def check_worker(database: dict) -> dict:
 def last_exchanges(database: dict) -> dict:
     if database["status"] != "ok":
         return {}
-    from exchanges.runs import Direction, ExchangeRun, RunStatus
 
     result = {}
     for direction in Direction:

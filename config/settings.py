@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -93,6 +94,10 @@ INSTALLED_APPS = [
     "exchanges",
     "orientations",
     "caseloads",
+    # The Département's CSV files (beneficiaries, past decisions), matched as the PECGM import does.
+    "intake",
+    # The caseworkers' pages (lists, search, cohorts, dashboard): the web layer above the domain.
+    "pages",
     # Security (issue 7): brute-force lockout, second factor, CSP, audit trail.
     "axes",
     "django_otp",
@@ -312,11 +317,11 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1, maximum=24 * 
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout"  # French page, HTTP 429
-AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "audit.client_ip.client_ip"
 # Axes' own log lines would carry the typed user name (sometimes a password
 # typed in the wrong field): keep them short, our audit log records attempts.
 AXES_VERBOSE = False
-AXES_CLIENT_STR_CALLABLE = "accounts.client_ip.client_str"
+AXES_CLIENT_STR_CALLABLE = "audit.client_ip.client_str"
 
 # --- Security: second factor (django-otp, TOTP) -----------------------------------
 # Optional for everyone; forced on administrators when this is on (the default
@@ -396,7 +401,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
 # --- Cache ---------------------------------------------------------------------
 # The pages cache counts, page ids and the dashboard under a data version
-# (beneficiaries.versioned_cache). With Redis (production), gunicorn's workers and Celery share
+# (pages.versioned_cache). With Redis (production), gunicorn's workers and Celery share
 # one cache: a list counted by one worker is counted for all, and an import's new data
 # version is seen at once. Sessions are then read from it too ("cached_db": still written
 # to the database, so that a Redis restart logs nobody out, without waiting for the disk:
@@ -513,8 +518,6 @@ EXCHANGE_ALERT_EMAIL = env_bool("EXCHANGE_ALERT_EMAIL", False)
 
 
 def _beat_schedule() -> dict:
-    from celery.schedules import crontab
-
     hour = EXCHANGE_SCHEDULE_HOUR
     entries = {
         # Every day: with until_imported, the task fetches only from PECGM_POLL_FROM_DAY until
@@ -557,13 +560,11 @@ CELERY_BEAT_SCHEDULE["exchange-reaper"] = {
     "task": "exchanges.tasks.reap_exchanges",
     "schedule": EXCHANGE_REAPER_MINUTES * 60,
 }
-# Retention purge (issue 7, audit/retention.py): every night, outside the exchanges' hours.
+# Retention purge (issue 7, rights/retention.py): every night, outside the exchanges' hours.
 RETENTION_PURGE_HOUR = env_int("RETENTION_PURGE_HOUR", 3, minimum=0, maximum=23)
 
 
 def _retention_beat_entry() -> dict:
-    from celery.schedules import crontab
-
     return {"task": "audit.tasks.purge_data", "schedule": crontab(minute=20, hour=RETENTION_PURGE_HOUR)}
 
 
@@ -578,8 +579,6 @@ if SITE_URL and not SITE_URL.startswith(("https://", "http://")):
 
 
 def _digest_beat_entry() -> dict:
-    from celery.schedules import crontab
-
     return {
         "task": "caseloads.tasks.weekly_digest",
         "schedule": crontab(minute=0, hour=DIGEST_HOUR, day_of_week="mon"),

@@ -11,10 +11,10 @@ admin.site.login = admin_login
 
 urlpatterns = [
     path("", include("accounts.urls")),
-    path("beneficiaires/", include("beneficiaries.urls")),
-    path("beneficiaires/", include("caseloads.urls")),
+    path("beneficiaires/", include("pages.urls")),
+    path("beneficiaires/", include("pages.caseload_urls")),
     path("orientations/", include("orientations.urls")),
-    path("", include("audit.urls")),
+    path("", include("rights.audit_urls")),
     path("echanges/", include("exchanges.run_urls")),
     path("echanges/", include("exchanges.urls")),
     path("droits/", include("rights.urls")),

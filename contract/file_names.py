@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from django.utils.translation import gettext as _
 
-from contract.departement import normalise_departement
+from config.env import departement_code
 
 # The names the contract allows in both folders of the exchange server (docs/formats.md,
 # « Le serveur d'échange »): the client lists only these, the stand-in server serves only these.
@@ -49,7 +49,7 @@ def name_mismatch(name: str, departement: str, reference_date: date, periodicity
     if not match:
         return None
     differences = []
-    if normalise_departement(match["dep"]) != departement:
+    if departement_code(match["dep"]) != departement:
         differences.append(
             _("département %(header)s dans l'en-tête, %(name)s dans le nom")
             % {"header": departement, "name": match["dep"]}

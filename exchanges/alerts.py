@@ -22,7 +22,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from accounts.models import User
+from exchanges.models import SUCCESSFUL_STATUSES, ImportRun
 from exchanges.runs import FINISHED, Direction, ExchangeRun, RunStatus, last_worker_seen
+from orientations.models import CgpemExport
 
 logger = logging.getLogger(__name__)
 
@@ -182,8 +185,6 @@ def monthly_stock_imported(today: date) -> bool:
     A stock is dated by its reference date, the end of the month it describes, and arrives
     the next month; one produced early (the 28th, for the 31st) counts for the same month.
     """
-    from exchanges.models import SUCCESSFUL_STATUSES, ImportRun
-
     previous_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     return ImportRun.objects.filter(
         periodicity="M", status__in=SUCCESSFUL_STATUSES, reference_date__gte=previous_month
@@ -193,7 +194,6 @@ def monthly_stock_imported(today: date) -> bool:
 def _monthly_cgpem_deposited(today: date) -> bool:
     if not apps.is_installed("orientations"):
         return True
-    from orientations.models import CgpemExport
 
     last_month_end = today.replace(day=1) - timedelta(days=1)
     return CgpemExport.objects.filter(
@@ -205,7 +205,6 @@ def _recipients() -> list[str]:
     """The admins to e-mail (those with an address), none unless EXCHANGE_ALERT_EMAIL is on."""
     if not settings.EXCHANGE_ALERT_EMAIL:
         return []
-    from accounts.models import User
 
     return list(
         User.objects.filter(role="admin", is_active=True).exclude(email="").values_list("email", flat=True)

@@ -13,10 +13,10 @@ from datetime import date
 from django.apps import apps
 from django.db.models import CharField, DateField, OuterRef, QuerySet, Subquery, Value
 
-from beneficiaries.exports import spreadsheet_safe
 from beneficiaries.models import Beneficiary
+from beneficiaries.scoping import unrestricted
 from exchanges.models import FollowUpStatus
-from rights.models import unrestricted
+from exchanges.spreadsheet import spreadsheet_safe
 
 # CSV column -> value path from Beneficiary.
 COLUMNS = {

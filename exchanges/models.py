@@ -452,7 +452,7 @@ class ReviewCase(models.Model):
         verbose_name_plural = _("rapprochements à vérifier")
         ordering = ["-created_at", "-id"]
         # The pages' data version reads the last resolution every few seconds
-        # (beneficiaries.versioned_cache): without it, a scan of every case ever
+        # (pages.versioned_cache): without it, a scan of every case ever
         # opened, and each monthly import opens a thousand or more.
         indexes = [models.Index(fields=["resolved_at"], name="exchanges_review_resolved_idx")]
 

@@ -113,7 +113,7 @@ def import_pecgm(
     Raises ImportBusy when another import is running. With `dry_run`, all is
     done in a transaction that is rolled back: the run returned is not saved.
     `counts_computed_next`: the caller computes the pages' counts once the import
-    is done (beneficiaries.warming); the pages keep the previous ones until then.
+    is done (pages.warming); the pages keep the previous ones until then.
     `force_small_stock`: import a monthly stock even if it is much smaller than the
     previous one (`pecgm_acceptance.check_stock_size`); only an operator's command sets it.
     """
@@ -144,7 +144,7 @@ def after_imports(records: int) -> None:
     """What follows imports made with `counts_computed_next=True`, once for all of them.
 
     The planner's statistics of the tables they outgrew (exchanges.table_statistics), then
-    the pages' counts (`signals.pecgm_imports_finished`, heard by beneficiaries.warming),
+    the pages' counts (`signals.pecgm_imports_finished`, heard by pages.warming),
     which the pages wait for on the previous ones. Not inside import_pecgm(): the import's
     time is the import's, and an exchange run of several files needs this once.
     """

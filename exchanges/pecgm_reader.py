@@ -41,9 +41,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from lxml import etree
 
-from contract.departement import normalise_departement
+from config.env import departement_code
 from contract.layouts import DESCRIPTIVE, OPTIONAL, PECGM, Field, FileLayout, Record
 
 # How much of the file's start is scanned for the prolog (declaration, comments, DOCTYPE, root).
@@ -259,11 +260,9 @@ class PecgmReader:
             file_name = Path(os.fsdecode(raw)).name if raw else "(fichier sans nom)"
         self.file_name = file_name
         if departement is None or max_size is None:
-            from django.conf import settings
-
             departement = settings.DEPARTEMENT if departement is None else departement
             max_size = settings.PECGM_MAX_FILE_SIZE if max_size is None else max_size
-        self.departement = normalise_departement(departement) or departement
+        self.departement = departement_code(departement) or departement
         self.max_size = max_size
         self.declared_encoding = "UTF-8"
         self.footer: Footer | None = None
@@ -672,7 +671,7 @@ class PecgmReader:
 
     def _parse_header(self, element: etree._Element) -> Header:
         values = self._structure(self._header_plan, element, None)
-        departement = normalise_departement(values["departement"])
+        departement = departement_code(values["departement"])
         if departement is None:
             raise self._reject("ENTETE : code département invalide", field="DEPARTEMENT")
         if departement != self.departement:
@@ -709,7 +708,7 @@ class PecgmReader:
 
     def _parse_footer(self, element: etree._Element, count: int) -> Footer:
         values = self._structure(self._footer_plan, element, None)
-        departement = normalise_departement(values["departement"])
+        departement = departement_code(values["departement"])
         if departement != self.header.departement:
             raise self._reject("FIN : le département diffère de celui de l'en-tête", field="DEPARTEMENT")
         if values["reference_date"] != self.header.reference_date:

@@ -26,6 +26,7 @@ import logging
 from contextlib import contextmanager
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -96,7 +97,7 @@ def _params(run: ExchangeRun) -> tuple:
 
 
 def _send_fresh(direction: str, params: tuple) -> None:
-    from exchanges.tasks import enqueue
+    from exchanges.tasks import enqueue  # noqa: PLC0415  (exchanges.tasks imports this module)
 
     periodicities, period_end = params
     if direction == Direction.FETCH:
@@ -137,7 +138,6 @@ def pending_task_ids() -> set[str] | None:
         ("redis://", "rediss://")
     ):
         return None
-    import redis
 
     try:
         client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5, socket_connect_timeout=5)
@@ -166,7 +166,7 @@ def _task_id(raw: bytes, *, reserved: bool = False) -> str | None:
 def remove_stale_downloads() -> int:
     """Under the fetch's lock: every `.part` in the incoming and archive folders was left by a
     dead fetch (a download, or an archive copy, cut by a kill)."""
-    from exchanges.transfers import incoming_dir, received_dir
+    from exchanges.transfers import incoming_dir, received_dir  # noqa: PLC0415  (transfers imports this module)
 
     removed = 0
     for folder in (incoming_dir(), received_dir()):

@@ -18,8 +18,12 @@ import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
 from exchanges.alerts import exchange_alerts
+from exchanges.models import ImportReject, ImportRun, RejectLevel
 from exchanges.runs import Direction, ExchangeRun
 from exchanges.tasks import enqueue
+from exchanges.transfers import default_period_end
+from orientations.models import CgpemExport
+from orientations.views import preview_context
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +67,6 @@ def exchange_run_start(request: HttpRequest) -> HttpResponse:
 
 def _confirm_deposit(request: HttpRequest, periodicity: str) -> HttpResponse:
     """The file the deposit would send: the one already generated for the period, or a preview."""
-    from exchanges.transfers import default_period_end
-    from orientations.models import CgpemExport
-    from orientations.views import preview_context
-
     period_end = default_period_end(periodicity)
     existing = (
         CgpemExport.objects.filter(periodicity=periodicity, period_end=period_end).order_by("-id").first()
@@ -115,8 +115,6 @@ def record_download(request: HttpRequest, run: ExchangeRun, file_name: str) -> N
     """Keep a trace of who downloaded a raw exchange file (personal data inside)."""
     logger.info("exchange run %s: raw file downloaded by user %s", run.pk, request.user.pk)
     if apps.is_installed("audit"):
-        import audit
-
         audit.log(request, audit.Action.DOWNLOADED_FILE, run, file=file_name)
 
 
@@ -125,7 +123,6 @@ def _import_details(run: ExchangeRun) -> dict:
     ids = [entry["import_run"] for entry in run.files if entry.get("import_run")]
     if run.direction != Direction.FETCH or not ids:
         return {"imports": [], "rejects": []}
-    from exchanges.models import ImportReject, ImportRun, RejectLevel
 
     imports = list(ImportRun.objects.filter(pk__in=ids).order_by("id"))
     # Rejects only: warnings come by the hundred in real files (labels longer than the

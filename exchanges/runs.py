@@ -26,6 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from exchanges.faults import DATABASE_ERRORS, close_broken_connection
+
 logger = logging.getLogger(__name__)
 
 
@@ -287,8 +289,6 @@ def heartbeat(run: ExchangeRun):
     stop = threading.Event()
 
     def beat() -> None:
-        from exchanges.faults import DATABASE_ERRORS
-
         try:
             while not stop.wait(settings.EXCHANGE_HEARTBEAT_SECONDS):
                 try:
@@ -345,8 +345,6 @@ def run_lock(run: ExchangeRun):
 
 def _advisory_unlock(key: int) -> None:
     """Release the direction's lock; if the connection was cut, the lock died with it."""
-    from exchanges.faults import DATABASE_ERRORS, close_broken_connection
-
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [key])

@@ -395,7 +395,7 @@ class ExchangeServer:
             return context, Path(ca_file or cert_file)
         # A fresh CA for each start: nothing secret to keep, and the client
         # proves it verifies certificates by trusting only this CA file.
-        import trustme
+        import trustme  # noqa: PLC0415  (only a simulator started without a certificate needs it)
 
         ca = trustme.CA(organization_name="Simulateur d'echanges Liaison RSA")
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)

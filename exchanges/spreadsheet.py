@@ -17,7 +17,15 @@ from odf.style import Style, TableColumnProperties, TextProperties
 from odf.table import Table, TableCell, TableColumn, TableRow
 from odf.text import P
 
-from beneficiaries.exports import spreadsheet_safe
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection"):
+# a value France Travail or a user typed could run one on the reader's machine.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """`text` as a spreadsheet shows it, never as a formula (a leading quote, hidden by Excel)."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
 
 FORMATS = {"ods": "application/vnd.oasis.opendocument.spreadsheet", "csv": "text/csv; charset=utf-8"}
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import IO, Any
 
+from django.conf import settings
 from faker import Faker
 
 from beneficiaries.demo import make_nir
@@ -333,8 +334,6 @@ def write_pecgm(
 ) -> int:
     """Write a PECGM file (ISO-8859-1) of `records`; return how many were written."""
     if departement is None:
-        from django.conf import settings
-
         departement = settings.DEPARTEMENT
     header = {
         "periodicity": periodicity,

@@ -19,15 +19,19 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from datetime import date
+from uuid import uuid4
 
 from celery import shared_task
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from exchanges import transfers
+from exchanges.alerts import monthly_stock_imported, notify_missing_stock, notify_stuck, stock_overdue
 from exchanges.faults import DATABASE_ERRORS, close_broken_connection
-from exchanges.runs import Direction, ExchangeRun, run_summary, save_fields
+from exchanges.reaper import reap
+from exchanges.runs import Direction, ExchangeRun, run_summary, save_fields, worker_seen
 
 logger = logging.getLogger(__name__)
 
@@ -118,10 +122,6 @@ def _database_countdown(retries: int) -> int:
 def reap_exchanges(self) -> list[int]:
     """Every EXCHANGE_REAPER_MINUTES (beat): end the runs a fault left behind, start them again;
     say that this worker answers; email the admins about runs stuck for too long."""
-    from exchanges.alerts import notify_stuck
-    from exchanges.reaper import reap
-    from exchanges.runs import worker_seen
-
     worker_seen(self.request.hostname or "eager")
     reaped = reap()
     notify_stuck()
@@ -136,9 +136,6 @@ def monthly_stock_due(today: date | None = None) -> bool:
     taken. Past PECGM_ALERT_AFTER_DAY, each such day also e-mails the admins
     (EXCHANGE_ALERT_EMAIL; the home page shows the alert by itself).
     """
-    from django.utils import timezone
-
-    from exchanges.alerts import monthly_stock_imported, notify_missing_stock, stock_overdue
 
     today = today or timezone.localdate()
     if today.day < settings.PECGM_POLL_FROM_DAY or monthly_stock_imported(today):
@@ -182,9 +179,6 @@ def _execute(task, run: ExchangeRun) -> dict:
 
 def enqueue(direction: str, *, user=None, started_by: str = "", **params) -> ExchangeRun:
     """Create a queued run and send its task (from a view or a command)."""
-    from uuid import uuid4
-
-    from django.db import transaction
 
     task_id = str(uuid4())
     run = ExchangeRun.objects.create(

@@ -41,6 +41,7 @@ from exchanges.models import (
     ReviewStatus,
 )
 from exchanges.runs import Direction, ExchangeRun, RunStatus
+from orientations.models import CgpemExport
 
 MONTHS_SHOWN = 24
 
@@ -261,8 +262,6 @@ def reason_kind(reason: str) -> str:
 
 
 def _cgpem(start: datetime, end: datetime) -> tuple[list[dict], dict, list[tuple[str, int]]]:
-    from orientations.models import CgpemExport
-
     exports = CgpemExport.objects.filter(created_at__gte=start, created_at__lt=end).order_by(
         "created_at", "id"
     )
@@ -300,8 +299,6 @@ def _cgpem(start: datetime, end: datetime) -> tuple[list[dict], dict, list[tuple
 
 def _monthly_cgpem(month: date, today: date) -> dict:
     """The monthly CGPEM due this month (the previous month's): deposited when."""
-    from orientations.models import CgpemExport
-
     due_end = month - timedelta(days=1)
     deposited = (
         CgpemExport.objects.filter(periodicity="M", period_end=due_end, deposited_at__isnull=False)
@@ -344,8 +341,6 @@ def _exchanges(start: datetime, end: datetime) -> tuple[dict, list[dict]]:
 
 def operations_start() -> date | None:
     """The first month the project exchanged anything: before it, no file was expected."""
-    from orientations.models import CgpemExport
-
     firsts = [
         model.objects.order_by(column).values_list(column, flat=True).first()
         for model, column in (

@@ -36,6 +36,7 @@ from django.utils.translation import ngettext
 
 from config.private_files import copy_private
 from contract.file_names import name_mismatch, name_out_of_range
+from exchanges.alerts import notify_failure
 from exchanges.client import (
     DepositConflict,
     ExchangeClient,
@@ -51,7 +52,10 @@ from exchanges.faults import (
     infrastructure_cause,
     is_disk_full,
 )
+from exchanges.models import SUCCESSFUL_STATUSES, ImportRun, ImportStatus
 from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
+from exchanges.pecgm_reader import FileRejected, read_pecgm
+from exchanges.reaper import remove_stale_downloads
 from exchanges.runs import (
     Direction,
     ExchangeRun,
@@ -63,6 +67,8 @@ from exchanges.runs import (
     run_lock,
     save_fields,
 )
+from orientations.cgpem import CgpemError, archived_path, generate_cgpem
+from orientations.models import CgpemExport
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +185,6 @@ def execute(run: ExchangeRun) -> ExchangeRun:
 
 def fail(run: ExchangeRun, message: str) -> None:
     save_fields(run, status=RunStatus.FAILED, error_message=message, finished_at=timezone.now())
-    from exchanges.alerts import notify_failure
 
     notify_failure(run)
 
@@ -204,8 +209,6 @@ def interrupt(run: ExchangeRun, message: str, *, notify: bool = True) -> None:
         f"exchange run {run.pk}",
     )
     if notify:
-        from exchanges.alerts import notify_failure
-
         notify_failure(run)
 
 
@@ -213,8 +216,6 @@ def _succeed(run: ExchangeRun, error_message: str = "") -> None:
     status = RunStatus.FAILED if error_message else RunStatus.SUCCEEDED
     save_fields(run, status=status, error_message=error_message, finished_at=timezone.now())
     if error_message:
-        from exchanges.alerts import notify_failure
-
         notify_failure(run)
 
 
@@ -222,9 +223,6 @@ def _succeed(run: ExchangeRun, error_message: str = "") -> None:
 
 
 def _fetch(run: ExchangeRun) -> None:
-    from exchanges.models import SUCCESSFUL_STATUSES, ImportRun, ImportStatus
-    from exchanges.reaper import remove_stale_downloads
-
     client = ExchangeClient(ExchangeConfig.from_settings())
     # Under the fetch's lock: a partial download there was left by a dead fetch (every NIR in it).
     remove_stale_downloads()
@@ -384,8 +382,6 @@ def _within_dates(remote: list) -> tuple[list, list[dict]]:
 
 def _rejected_sizes(names: list[str]) -> dict[str, dict]:
     """{name: {size: the ImportRun that rejected it}}: files already judged, by name and size."""
-    from exchanges.models import ImportRun, ImportStatus
-
     known: dict[str, dict] = {}
     for earlier in ImportRun.objects.filter(file_name__in=names, status=ImportStatus.REJECTED).order_by("id"):
         known.setdefault(earlier.file_name, {})[earlier.size] = earlier
@@ -394,8 +390,6 @@ def _rejected_sizes(names: list[str]) -> dict[str, dict]:
 
 def _header_refusal(path: Path, name: str) -> str | None:
     """Why the file's header is refused (broken, or other than its name promises); None if fine."""
-    from exchanges.pecgm_reader import FileRejected, read_pecgm
-
     try:
         with read_pecgm(path, file_name=name) as reader:
             header = reader.header
@@ -449,9 +443,6 @@ def default_period_end(periodicity: str, today: date | None = None) -> date:
 
 
 def _deposit(run: ExchangeRun) -> None:
-    from orientations.cgpem import CgpemError, archived_path, generate_cgpem
-    from orientations.models import CgpemExport
-
     periodicity = run.periodicities or "M"
     period_end = run.period_end or default_period_end(periodicity)
     if run.period_end is None:

@@ -18,7 +18,6 @@ from django.views.decorators.http import require_POST
 import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
-from beneficiaries.exports import spreadsheet_safe
 from beneficiaries.nir import mask_nir
 from beneficiaries.scoping import visible_beneficiaries
 from beneficiaries.search import apply_search
@@ -26,6 +25,7 @@ from exchanges import review
 from exchanges.followup import DATE_ATTRS
 from exchanges.followup_export import Echo, stream_csv
 from exchanges.models import ImportRun, JobSeekerSnapshot, RejectLevel, ReviewCase, ReviewReason, ReviewStatus
+from exchanges.spreadsheet import spreadsheet_safe
 
 PAGE_SIZE = 50
 REJECTS_SHOWN = 200

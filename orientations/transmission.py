@@ -22,7 +22,7 @@ from beneficiaries.models import ANONYMOUS_NAME
 from contract.departement import departement_on_three
 from contract.layouts import CGPEM
 from orientations.cgpem import Report, fit_decisions, period_bounds, select_decisions
-from orientations.models import OrientationDecision
+from orientations.models import CgpemExport, OrientationDecision
 
 
 @dataclass
@@ -123,8 +123,6 @@ def next_preview_period(today: date | None = None) -> tuple[str, date]:
 
 
 def _stock_deposited(period_end: date) -> bool:
-    from orientations.models import CgpemExport
-
     return CgpemExport.objects.filter(
         periodicity="M", period_end=period_end, deposited_at__isnull=False
     ).exists()

@@ -33,9 +33,9 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from audit.retention import anonymise
 from beneficiaries.models import Beneficiary, Source
-from beneficiaries.versioned_cache import invalidate_dashboard
+from beneficiaries.signals import announce_people_changed
+from rights.retention import anonymise
 
 COMMAND_VERSION = "1"
 CONFIRMATION = "DÉTRUIRE LES DONNÉES REÇUES DE FRANCE TRAVAIL"
@@ -133,7 +133,7 @@ def destroy(user, *, now=None) -> tuple[Destruction, dict]:
     root = Path(settings.EXCHANGE_FILES_DIR)
     for entry in result.files:
         (root / entry["file"]).unlink(missing_ok=True)
-    invalidate_dashboard()
+    announce_people_changed()
     certificate = {
         "titre": "Certificat de destruction des données reçues de France Travail (fin de convention)",
         "commande": version(),

@@ -34,16 +34,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
 import audit
 from audit.models import AuditEntry
-from audit.retention import anonymise, cgpem_archive
 from beneficiaries.models import Beneficiary
-from beneficiaries.versioned_cache import invalidate_dashboard
+from beneficiaries.signals import announce_people_changed
 from contract.nir import nir_key
+from rights.retention import anonymise, cgpem_archive
 
 CONFIRMATION = "EFFACER DÉFINITIVEMENT"
 
@@ -172,7 +173,6 @@ def plan(people: list[Beneficiary], unlinked: dict[str, list[models.Model]] | No
             name = _label(objects[0]._meta.model) + " (reçus, jamais rattachés)"
             removed[name] = removed.get(name, 0) + len(objects)
     result.removed = [Line(what, count) for what, count in removed.items()]
-    from django.apps import apps
 
     result.kept = [Line(_label(apps.get_model(label)), count, KEPT[label]) for label, count in kept.items()]
     entries = AuditEntry.objects.filter(
@@ -246,6 +246,6 @@ def erase(
                 object_id=person.pk,
                 **counts,
             )
-    invalidate_dashboard()
+    announce_people_changed()
     result.applied = True
     return result

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
@@ -33,11 +32,6 @@ class Restriction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.beneficiary_id} ({self.created_at:%d/%m/%Y})"
-
-
-def unrestricted(queryset: QuerySet) -> QuerySet:
-    """`queryset` (of beneficiaries) without the people whose processing is restricted."""
-    return queryset.filter(~Exists(Restriction.objects.filter(beneficiary=OuterRef("pk"))))
 
 
 class IdentityCorrection(models.Model):

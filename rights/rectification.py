@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 import audit
 from beneficiaries.models import Beneficiary
-from beneficiaries.versioned_cache import invalidate_dashboard
+from beneficiaries.signals import announce_people_changed
 from contract.nir import InvalidNIR, clean_nir, nir_key
 from rights.models import IdentityCorrection
 
@@ -112,5 +112,5 @@ def rectify(request, form: RectificationForm) -> list[str]:
             for name in changed
         )
         audit.log(request, audit.Action.RECTIFIED_IDENTITY, beneficiary, fields=",".join(changed))
-    invalidate_dashboard()
+    announce_people_changed()
     return changed

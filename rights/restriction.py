@@ -14,7 +14,7 @@ from django.utils import timezone
 
 import audit
 from beneficiaries.models import Beneficiary
-from beneficiaries.versioned_cache import invalidate_dashboard
+from beneficiaries.signals import announce_people_changed
 from rights.models import Restriction
 
 
@@ -26,7 +26,7 @@ def restrict(request_or_user, beneficiary: Beneficiary, reason: str) -> Restrict
         )
         if created:
             audit.log(request_or_user, audit.Action.RESTRICTED, beneficiary)
-    invalidate_dashboard()
+    announce_people_changed()
     return restriction
 
 
@@ -36,5 +36,5 @@ def lift(request_or_user, beneficiary: Beneficiary) -> bool:
         if deleted:
             Beneficiary.objects.filter(pk=beneficiary.pk).update(identity_changed_at=timezone.now())
             audit.log(request_or_user, audit.Action.RESTRICTION_LIFTED, beneficiary)
-    invalidate_dashboard()
+    announce_people_changed()
     return bool(deleted)

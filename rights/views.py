@@ -12,11 +12,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import requires
 from accounts.roles import Capability
-from audit.person_export import find_people
 from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import get_visible_beneficiary_or_404
 from rights import erasure, restriction
 from rights.models import IdentityCorrection, Restriction
+from rights.person_export import find_people
 from rights.rectification import RectificationForm, rectify
 
 
@@ -35,7 +35,7 @@ class ReasonForm(forms.Form):
 
 
 def person_panel(beneficiary: Beneficiary) -> dict:
-    """What the person's page shows admins about their rights (beneficiaries.views)."""
+    """What the person's page shows admins about their rights (pages.views)."""
     return {
         "restriction": Restriction.objects.filter(beneficiary=beneficiary).first(),
         "corrections": list(

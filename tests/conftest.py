@@ -97,7 +97,7 @@ def _fresh_cache():
     from one test's (rolled back) data into the next, whose ids may repeat."""
     from django.core.cache import cache
 
-    from beneficiaries.versioned_cache import invalidate_dashboard
+    from pages.versioned_cache import invalidate_dashboard
 
     cache.clear()
     invalidate_dashboard()

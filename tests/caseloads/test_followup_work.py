@@ -10,12 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from audit.person_export import export_person
-from audit.retention import anonymise
 from caseloads import news
 from caseloads.assignments import assign
 from caseloads.models import Handling, Note, Outcome, Preferences
 from caseloads.worklists import mark_handled
+from rights.person_export import export_person
+from rights.retention import anonymise
 from tests.beneficiaries.factories import ImportRunFactory, StatusEventFactory, followup, registered, snapshot
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory, UserFactory
 from tests.orientations.factories import DecisionFactory

@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from beneficiaries.csv_import import import_beneficiaries
 from caseloads.assignments import AssignmentRefused, assign, caseload, current_assignment, end_assignment
 from caseloads.models import Assignment
+from intake.beneficiary_csv import import_beneficiaries
 from tests.beneficiaries.factories import followup, registered
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory, TerritoryFactory, UserFactory
 

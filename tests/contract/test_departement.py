@@ -2,7 +2,8 @@
 
 import pytest
 
-from contract.departement import departement_on_three, normalise_departement
+from config.env import departement_code
+from contract.departement import departement_on_three
 
 
 @pytest.mark.parametrize(
@@ -16,15 +17,17 @@ def test_departement_on_three(value, expected):
     ("value", "expected"),
     [("082", "82"), ("82", "82"), ("02a", "2A"), (" 2B ", "2B"), ("971", "971"), ("01", "01")],
 )
-def test_normalise_departement(value, expected):
-    assert normalise_departement(value) == expected
+def test_departement_code(value, expected):
+    assert departement_code(value) == expected
 
 
-@pytest.mark.parametrize("value", [None, "", "0", "96", "977", "2C", "0820", "８２"])
-def test_normalise_departement_refuses_what_is_not_a_code(value):
-    assert normalise_departement(value) is None
+@pytest.mark.parametrize(
+    "value", [None, "", "0", "00", "20", "020", "96", "99", "977", "2C", "0820", "８２", "8٢"]
+)
+def test_departement_code_refuses_what_is_not_a_code(value):
+    assert departement_code(value) is None
 
 
 @pytest.mark.parametrize("code", ["01", "82", "2A", "2B", "95", "971", "976"])
 def test_padding_and_normalising_are_inverse(code):
-    assert normalise_departement(departement_on_three(code)) == code
+    assert departement_code(departement_on_three(code)) == code

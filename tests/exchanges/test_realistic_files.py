@@ -149,7 +149,7 @@ def test_a_month_later_every_motive_makes_its_event_and_only_the_table_s_positiv
     assert labels["13"] == CESSATION_MOTIVES["13"] and len(labels["13"]) > 75
     assert TYPOGRAPHIC_APOSTROPHE in labels["12"]
 
-    from beneficiaries.cohorts import is_positive_exit
+    from pages.cohorts import is_positive_exit
 
     positive = {event.motive for event in events if is_positive_exit(event.motive, event.motive_label)}
     # The table's positive motives; a code outside it, by its label (« entrée en formation »).

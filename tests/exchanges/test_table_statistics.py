@@ -41,7 +41,7 @@ def test_a_table_whose_statistics_know_fewer_than_half_the_rows_is_analyzed():
 
 
 def test_the_command_refreshes_them_before_the_counts_and_the_import_alone_does_not(tmp_path, monkeypatch):
-    from beneficiaries import warming
+    from pages import warming
 
     steps = []
     monkeypatch.setattr(

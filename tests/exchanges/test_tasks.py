@@ -58,8 +58,8 @@ def test_fetch_imports_both_monthly_files_in_reference_date_order(
 ):
     from django.core.cache import cache
 
-    from beneficiaries import versioned_cache, warming
     from exchanges import table_statistics
+    from pages import versioned_cache, warming
 
     warmed = []
 

@@ -277,7 +277,7 @@ def test_a_decision_is_left_out_only_when_nothing_identifying_can_be_written():
 
 
 def test_anonymised_people_are_never_sent(settings):
-    from audit.retention import anonymise
+    from rights.retention import anonymise
 
     kept = DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))
     gone = DecisionFactory(decision_date=date(2024, 5, 1), changed_at=at(date(2024, 5, 1)))

@@ -83,7 +83,7 @@ def test_a_decision_changed_after_its_file_waits_for_the_next_one(officer_client
 
 
 def test_history_flags_a_decision_that_cannot_be_carried_and_an_anonymised_person(officer_client):
-    from audit.retention import anonymise
+    from rights.retention import anonymise
 
     blocked = DecisionFactory(beneficiary=unsendable_person())
     page = officer_client.get(reverse("orientation_history", args=[blocked.beneficiary_id])).content.decode()

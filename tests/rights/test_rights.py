@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from audit.retention import purge
 from beneficiaries.models import ANONYMOUS_NAME, Beneficiary
 from exchanges.followup_export import rows as followup_rows
 from exchanges.models import FollowUp, ImportRun, JobSeekerSnapshot, ReviewCase, StatusEvent
@@ -22,6 +21,7 @@ from orientations.cgpem import generate_cgpem, select_decisions
 from orientations.models import OrientationDecision
 from rights import erasure
 from rights.models import IdentityCorrection, Restriction
+from rights.retention import purge
 from tests.exchanges.import_files import pecgm_file, record_for, struck_off
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory
 from tests.orientations.factories import DecisionFactory

@@ -19,8 +19,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from beneficiaries.demo import fake_people
 from contract.departement import departement_on_three
+from contract.layouts import PECGM
 from exchanges.simulator import ExchangeServer, ServerUser
+from exchanges.synthetic import fake_pecgm_records, month_end, next_month, write_pecgm
 
 DEMO_USER = "demo-cd"
 DEMO_PASSWORD = "demo-echanges-liaison-rsa"  # noqa: S105 - a demo account of a local simulator
@@ -80,10 +83,6 @@ class Command(BaseCommand):
 
 def write_demo_files(root: Path) -> list[str]:
     """Two monthly stocks (the last two months) for the demo people, unless already there."""
-    from beneficiaries.demo import fake_people
-    from contract.layouts import PECGM
-    from exchanges.synthetic import fake_pecgm_records, month_end, next_month, write_pecgm
-
     folder = root / departement_on_three(settings.DEPARTEMENT) / "PECGM"
     folder.mkdir(parents=True, exist_ok=True)
     last_month = timezone.localdate().replace(day=1) - timedelta(days=1)

@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import ngettext
 
-from audit.person_export import find_people, find_unlinked
 from rights import erasure
+from rights.person_export import find_people, find_unlinked
 
 
 class Command(BaseCommand):
