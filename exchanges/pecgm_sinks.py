@@ -23,13 +23,14 @@ from concurrent.futures import Future
 from datetime import date, datetime
 from typing import NamedTuple
 
-from django.db import connection, connections
+from django.db import connection
 
 from beneficiaries.models import Beneficiary
 from exchanges.followup import DATE_ATTRS, PECGM_ATTRS, clean_values
 from exchanges.models import FollowUp, ImportReject, JobSeekerSnapshot, ReviewCase, StatusEvent
 from exchanges.pecgm_step import FollowUpRow, RecordRows, ReviewRow, SnapshotRow, WarningRow
 from exchanges.pecgm_stock import EVENT_COLUMNS
+from exchanges.tracked_runs import SideConnection
 
 # Ids asked for at a time from a sequence, at first (doubled on each round trip).
 ID_BLOCK = 2000
@@ -259,34 +260,6 @@ class _BackgroundWriter:
     def _raise(self) -> None:
         if self.error is not None:
             raise self.error
-
-
-class SideConnection:
-    """A second PostgreSQL connection, outside the import's transaction, opened when first needed.
-
-    It publishes the progress, and hands out sequence values while the main
-    connection belongs to the background writer (sequences are not
-    transactional: a rolled-back import only leaves gaps).
-    """
-
-    def __init__(self):
-        self._connection = None
-
-    def execute(self, sql: str, params: list) -> list[tuple]:
-        if self._connection is None:
-            self._connection = connections.create_connection("default")
-            with self._connection.cursor() as cursor:
-                # Progress figures and sequence values are not worth a wait for the disk on
-                # each statement (the import's own commit still waits; a crash loses the run).
-                cursor.execute("SET synchronous_commit TO off")
-        with self._connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall() if cursor.description else []
-
-    def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
 
 
 class _SequenceIds:

@@ -124,7 +124,7 @@ def test_worker_killed_during_an_import_completes_exactly_once(start_worker, exc
     # transaction), then kill the pool process that runs it.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if ImportRun.objects.filter(status="running", progress_processed__gt=count // 5).exists():
+        if ImportRun.objects.filter(status="running", progress_done__gt=count // 5).exists():
             break
         time.sleep(0.05)
     else:

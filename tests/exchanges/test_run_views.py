@@ -77,7 +77,7 @@ def test_progress_partial_polls_while_running_and_stops_after(admin_client):
     url = reverse("exchange_run_progress", args=[run.pk])
     running = admin_client.get(url, headers={"HX-Request": "true"})
     assert 'hx-trigger="every 2s"' in running.content.decode()
-    assert 'value="1"' in running.content.decode() and "25 %" in running.content.decode()
+    assert 'value="25"' in running.content.decode() and "25 %" in running.content.decode()
     assert "HX-Refresh" not in running
     ExchangeRun.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)
     done = admin_client.get(url, headers={"HX-Request": "true"})
