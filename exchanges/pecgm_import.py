@@ -347,7 +347,7 @@ def reap_imports() -> int:
     with IMPORT_LOCK.if_free() as free:
         count = _mark_interrupted() if free else 0
     if count:
-        logger.warning("PECGM import: %d run(s) left running by a dead import marked interrupted", count)
+        logger.warning("PECGM import: runs left running by a dead import marked interrupted: %d", count)
     return count
 
 

@@ -159,5 +159,5 @@ def remove_stale_downloads() -> int:
             path.unlink(missing_ok=True)
             removed += 1
     if removed:
-        logger.info("exchanges: %d stale partial download(s) removed", removed)
+        logger.info("exchanges: stale partial downloads removed: %d", removed)
     return removed

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from exchanges.tracked_runs import INTERRUPTED, RUNNING, NamedLock, TrackedRun, interrupt_runs
 
@@ -150,21 +151,25 @@ class ExchangeRun(TrackedRun):
             return ""
         if self.direction == Direction.DEPOSIT:
             if self.count("deposited"):
-                return _("déposé, %(n)s décision(s)") % {"n": self.count("records")}
+                n = self.count("records")
+                return ngettext("déposé, %(n)s décision", "déposé, %(n)s décisions", n) % {"n": n}
             if self.files and self.files[0].get("status") == "already_deposited":
                 return str(_("déjà déposé"))
             return ""
-        parts = [_("%(n)s fichier(s) sur le serveur") % {"n": self.count("listed")}]
-        for key, label in (
-            ("imported", _("%(n)s importé(s)")),
-            ("skipped", _("%(n)s déjà importé(s)")),
-            ("duplicates", _("%(n)s en double")),
-            ("rejected", _("%(n)s rejeté(s)")),
+        listed = self.count("listed")
+        parts = [
+            ngettext("%(n)s fichier sur le serveur", "%(n)s fichiers sur le serveur", listed) % {"n": listed}
+        ]
+        for key, one, many in (
+            ("imported", "%(n)s importé", "%(n)s importés"),
+            ("skipped", "%(n)s déjà importé", "%(n)s déjà importés"),
+            ("duplicates", "%(n)s en double", "%(n)s en double"),
+            ("rejected", "%(n)s rejeté", "%(n)s rejetés"),
         ):
-            if self.count(key):
-                parts.append(label % {"n": self.count(key)})
-        if self.count("records"):
-            parts.append(_("%(n)s enregistrement(s)") % {"n": self.count("records")})
+            if n := self.count(key):
+                parts.append(ngettext(one, many, n) % {"n": n})
+        if records := self.count("records"):
+            parts.append(ngettext("%(n)s enregistrement", "%(n)s enregistrements", records) % {"n": records})
         return ", ".join(str(part) for part in parts)
 
     def count(self, key: str) -> int:

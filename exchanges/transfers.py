@@ -33,6 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 
 from config.private_files import copy_private
 from contract.file_names import name_mismatch, name_out_of_range
@@ -332,7 +333,12 @@ def _fetch(run: ExchangeRun, publisher: ProgressPublisher) -> None:
         counts["deferred"] = len(deferred)
         save_fields(run, files=files, counts=counts)
     if rejected:
-        fail(run, _("Fichier(s) rejeté(s) à l'import : %(names)s.") % {"names": ", ".join(rejected)})
+        message = ngettext(
+            "Fichier rejeté à l'import : %(names)s.",
+            "Fichiers rejetés à l'import : %(names)s.",
+            len(rejected),
+        )
+        fail(run, message % {"names": ", ".join(rejected)})
     else:
         _succeed(run)
     if counts["imported"]:

@@ -24,6 +24,7 @@ from itertools import repeat
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from beneficiaries.communes import commune_label
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import mask_nir
 from contract.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
@@ -121,6 +122,8 @@ def snapshot_changes(previous: Sequence | None, current: Sequence) -> list[Chang
             continue
         if attr == "nir":  # masked here as everywhere on screen
             before, after = mask_nir(before), mask_nir(after)
+        if attr == "commune_code":  # « Montauban (82121) », a code of elsewhere as it is
+            before, after = commune_label(before), commune_label(after)
         changes.append(Change(label, describe(before, codes) if previous else "", describe(after, codes)))
     return changes
 

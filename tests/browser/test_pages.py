@@ -100,9 +100,9 @@ def test_an_invalid_filter_brings_the_whole_form_back(page, login, orientation_o
     login(orientation_officer)
     page.get_by_role("link", name="Bénéficiaires", exact=True).first.click()
     page.get_by_text("Filtres", exact=True).click()
-    page.get_by_label("Commune (code INSEE)").fill("8212")
+    page.get_by_label("Commune (nom ou code INSEE)").fill("8212")
     page.get_by_role("button", name="Appliquer les filtres").click()
-    expect(page.get_by_role("alert")).to_contain_text("Commune (code INSEE)")
+    expect(page.get_by_role("alert")).to_contain_text("Commune (nom ou code INSEE)")
     expect(page.locator("#filters")).to_have_count(1)
     expect(page.locator("#result-count")).to_have_text("3 bénéficiaires")  # the filter ignored
     expect(page.locator("#annonce")).to_have_text("3 bénéficiaires")

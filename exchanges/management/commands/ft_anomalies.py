@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 import audit
 from exchanges import spreadsheet, tracking
@@ -30,4 +31,9 @@ class Command(BaseCommand):
         audit.log(
             None, audit.Action.EXPORTED, object_type="ft_anomalies", rows=len(sheet.rows), origin="commande"
         )
-        self.stdout.write(f"{len(sheet.rows)} anomalie(s) de {month:%Y-%m} écrite(s) dans {output}.")
+        message = ngettext(
+            "%(n)s anomalie de %(month)s écrite dans %(output)s.",
+            "%(n)s anomalies de %(month)s écrites dans %(output)s.",
+            len(sheet.rows),
+        )
+        self.stdout.write(message % {"n": len(sheet.rows), "month": f"{month:%Y-%m}", "output": output})
