@@ -4,6 +4,7 @@ from django.contrib.auth.forms import AdminUserCreationForm as BaseUserCreationF
 from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as BaseTOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -107,14 +108,17 @@ class TerritoryAdmin(GuardedDeleteMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         territory = self.get_object(request, object_id)
-        if territory is not None and territory.users.exists():
+        if territory is not None and (count := territory.users.count()):
             messages.info(
                 request,
-                _(
-                    "Ce territoire est attribué à %(count)s utilisateur(s) : retirez-le de leurs comptes "
-                    "avant de pouvoir le supprimer."
+                ngettext(
+                    "Ce territoire est attribué à %(count)s utilisateur : retirez-le de son compte "
+                    "avant de pouvoir le supprimer.",
+                    "Ce territoire est attribué à %(count)s utilisateurs : retirez-le de leurs comptes "
+                    "avant de pouvoir le supprimer.",
+                    count,
                 )
-                % {"count": territory.users.count()},
+                % {"count": count},
             )
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -19,7 +19,8 @@
    previous one answered, in turn search (the form POSTed by htmx, answered
    with the list; `--search-redirect`: then the list the redirect names,
    both counted, as without JavaScript), filtered list, a beneficiary's
-   page, the dashboard and a cohort. The clients use http.client (cheap: their
+   page, the dashboard, a cohort, « Mes bénéficiaires » and the home page
+   (each user the référent of CASELOAD people of their scope). The clients use http.client (cheap: their
    CPU share of the machine is printed), one connection each.
    `--think-ms` adds a mean think time per client: a lighter, open-ended load,
    printed as such, NOT the target's figure. With CACHE_URL (or REDIS_URL) set,
@@ -88,7 +89,8 @@ AGENCIES = [
     "FRANCE TRAVAIL CAUSSADE",
 ]
 COHORTS = ["sans-contact", "cessations-du-mois", "radies-du-mois"]
-KINDS = ["search", "list", "parcours", "dashboard", "cohort"]
+KINDS = ["search", "list", "parcours", "dashboard", "cohort", "caseload", "home"]
+CASELOAD = 120  # people each bench user is the référent of (« Mes bénéficiaires »)
 COUNSELLORS = ["DUPONT MARIE", "MARTIN PAUL", "BERNARD SOPHIE", "PETIT LUC", "ROUX CLAIRE"]
 
 
@@ -379,6 +381,35 @@ def bench_territories(count: int) -> list[tuple[Territory, list[int]]]:
     return territories
 
 
+def assign_caseloads(usernames: list[str], scopes: list[list[int]] | None) -> None:
+    """Each bench user becomes the référent of CASELOAD people of their scope, none shared.
+
+    Written in SQL (INSERT … SELECT): a user's people are the next CASELOAD of their scope by id,
+    so that the users of one territory follow different people.
+    """
+    users = {user.username: user.pk for user in User.objects.filter(username__in=usernames)}
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM caseloads_assignment WHERE referent_id = ANY(%s)", [list(users.values())])
+        for number, username in enumerate(usernames):
+            communes = [COMMUNES[i] for i in scopes[number]] if scopes else COMMUNES
+            cursor.execute(
+                """
+                INSERT INTO caseloads_assignment
+                    (beneficiary_id, referent_id, structure, start_date, source, created_at, changed_at)
+                SELECT b.id, %s, 'CCAS de Montauban', %s, 'csv', now(), now()
+                FROM beneficiaries_beneficiary b
+                WHERE b.commune_code = ANY(%s)
+                  AND NOT EXISTS (
+                    SELECT 1 FROM caseloads_assignment a WHERE a.beneficiary_id = b.id AND a.end_date IS NULL
+                  )
+                ORDER BY b.id
+                LIMIT %s
+                """,
+                [users[username], LAST_MONTH, communes, CASELOAD],
+            )
+    print(f"  {len(usernames)} caseloads of {CASELOAD} people", flush=True)
+
+
 def login_cookie(url: str, username: str) -> str:
     """Log in once through the real form; returns the Cookie header that carries the session."""
     session = requests.Session()
@@ -433,6 +464,9 @@ def scenario_urls(
         "parcours": f"/beneficiaires/{index}/",
         "dashboard": "/beneficiaires/tableau-de-bord/",
         "cohort": f"/beneficiaires/cohortes/{rng.choice(COHORTS)}/",
+        # « Mes bénéficiaires » (its news included) and the home page (caseload count, news, cohorts).
+        "caseload": "/beneficiaires/mes-beneficiaires/",
+        "home": "/",
     }
 
 
@@ -809,6 +843,7 @@ def main() -> None:
         user.save()
         user.territories.set([assigned[number][0]] if assigned else [])
     scopes = [communes for _territory, communes in assigned] or None
+    assign_caseloads(users, scopes)
     counts = {
         "snapshots": JobSeekerSnapshot.objects.count(),
         "follow-ups": FollowUp.objects.count(),

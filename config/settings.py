@@ -445,7 +445,7 @@ EXCHANGE_TASK_MAX_RETRIES = env_int("EXCHANGE_TASK_MAX_RETRIES", 5, minimum=0)
 EXCHANGE_TASK_RETRY_DELAY_SECONDS = env_int("EXCHANGE_TASK_RETRY_DELAY_SECONDS", 600, minimum=1)
 # A task is stopped after this long (under the broker's visibility timeout).
 EXCHANGE_TASK_TIME_LIMIT_SECONDS = env_int("EXCHANGE_TASK_TIME_LIMIT_SECONDS", 3000, minimum=60, maximum=3500)
-# A run whose worker has not shown signs of life for this long is taken over.
+# A run that finds another of its direction going (lock held) tries again after this long.
 EXCHANGE_LOCK_LEASE_SECONDS = env_int("EXCHANGE_LOCK_LEASE_SECONDS", 120, minimum=2)
 # Faults of the infrastructure delay an exchange, never lose it (docs/exchanges.md, "Pannes").
 # A database connection lost: the task comes back after this delay, doubled each time.

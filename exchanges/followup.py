@@ -7,6 +7,8 @@ the review queue (one beneficiary at a time, `refresh_followup`).
 
 from __future__ import annotations
 
+import hashlib
+import operator
 from collections.abc import Mapping
 from datetime import date
 from typing import NamedTuple
@@ -66,6 +68,19 @@ def clean_values(values: Mapping) -> dict:
 
 
 DATE_ATTRS = frozenset(attr for _path, item, attr in PECGM.detail.flat_fields() if item.is_date)
+_ALL_VALUES = operator.itemgetter(*PECGM_ATTRS)
+
+
+def values_digest(values: Mapping) -> str:
+    """A record's PECGM values in 32 characters: equal digests, equal values.
+
+    The same for a record as read (None for what is missing) and for the columns it was
+    stored in ('' for a missing text): a monthly stock that repeats a person's follow-up
+    writes no snapshot (exchanges.pecgm_step). A character no XML value can hold
+    separates the values, so two different records cannot join into the same text.
+    """
+    text = "\x1f".join([str(value) if value else "" for value in _ALL_VALUES(values)])
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 class Situation(NamedTuple):
@@ -82,6 +97,10 @@ class Situation(NamedTuple):
     structure: str
     absent: bool
     ft: tuple[str, str] | None = None
+    # The follow-up's `values_digest` and `source_snapshot` (the record that set its values):
+    # a monthly record with the same digest confirms them instead of being stored again.
+    digest: str = ""
+    source: int | None = None
 
     @classmethod
     def of(cls, values: Mapping, reference_date: date | None, absent: bool = False) -> Situation:
@@ -97,6 +116,8 @@ class Situation(NamedTuple):
 # The follow-up's columns a `Situation` is read from, in the order of its fields (the
 # PECGM import's matcher reads them with each person: exchanges.matching.FOLLOWUP_FIELDS).
 SITUATION_COLUMNS = ("reference_date", "status", "category", "main_structure_name", "absent_from_last_stock")
+# Read with them, after the identifier: what says whether a record changes anything (`digest`, `source`).
+CHANGE_COLUMNS = ("values_digest", "source_snapshot")
 
 
 def events_between(old: Situation | None, new: Situation, values: Mapping, *, stock: bool) -> list[dict]:
@@ -160,21 +181,43 @@ def followup_from_snapshot(snapshot: JobSeekerSnapshot, stock_date: date | None)
         source_snapshot=snapshot,
         absent_from_last_stock=bool(stock_date and snapshot.reference_date < stock_date),
         has_unknown_codes=has_unknown_codes(values),
+        values_digest=values_digest(values),
+        confirmed_run_id=snapshot.run_id,
+        confirmed_record_number=snapshot.record_number,
         **values,
     )
 
 
 @transaction.atomic
 def refresh_followup(beneficiary_id: int) -> FollowUp | None:
-    """Recompute one beneficiary's follow-up from their snapshots (after a review decision)."""
+    """Recompute one beneficiary's follow-up from their snapshots (after a review decision).
+
+    A newer stock may have confirmed the current values without storing them again
+    (change-based history): while its record is still theirs and no snapshot is newer
+    than that confirmation, the follow-up stays as it is (only its absence is recomputed).
+    """
     snapshot = (
         JobSeekerSnapshot.objects.filter(beneficiary_id=beneficiary_id)
         .order_by("-reference_date", "-run_id", "-record_number")
         .first()
     )
+    current = FollowUp.objects.filter(beneficiary_id=beneficiary_id).first()
+    stock_date = newest_stock_date()
+    if (
+        snapshot is not None
+        and current is not None
+        and current.reference_date is not None
+        and current.reference_date > snapshot.reference_date
+        and JobSeekerSnapshot.objects.filter(
+            pk=current.source_snapshot_id, beneficiary_id=beneficiary_id
+        ).exists()
+    ):
+        current.absent_from_last_stock = bool(stock_date and current.reference_date < stock_date)
+        current.save()
+        return current
     FollowUp.objects.filter(beneficiary_id=beneficiary_id).delete()
     if snapshot is None:
         return None
-    followup = followup_from_snapshot(snapshot, newest_stock_date())
+    followup = followup_from_snapshot(snapshot, stock_date)
     followup.save()
     return followup

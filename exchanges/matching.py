@@ -61,7 +61,7 @@ from django.db import connection
 from beneficiaries.models import Beneficiary
 from beneficiaries.names import name_key
 from contract.nir import nir_key
-from exchanges.followup import SITUATION_COLUMNS
+from exchanges.followup import CHANGE_COLUMNS, SITUATION_COLUMNS, Situation
 from exchanges.models import FollowUp, FollowUpStatus, MatchRule, ReviewCase, ReviewReason, ReviewStatus
 
 
@@ -266,7 +266,15 @@ PERSON_FIELDS = (
 )
 # A person's current follow-up comes with them: its identifier for the rules,
 # the rest for the PECGM import (its current situation, exchanges.followup).
-FOLLOWUP_FIELDS = ("ft_institution_code", "ft_identifier", *SITUATION_COLUMNS)
+FOLLOWUP_FIELDS = ("ft_institution_code", "ft_identifier", *SITUATION_COLUMNS, *CHANGE_COLUMNS)
+_SITUATION_WIDTH = 2 + len(SITUATION_COLUMNS)
+
+
+def situation_of(followup: tuple) -> Situation:
+    """The `Situation` of a follow-up read as FOLLOWUP_FIELDS."""
+    return Situation(
+        *followup[2:_SITUATION_WIDTH], ft_key(followup[0], followup[1]), *followup[_SITUATION_WIDTH:]
+    )
 
 
 def _column(model, name: str) -> str:

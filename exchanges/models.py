@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
 from contract.layouts import DESCRIPTIVE, PECGM, PERIODICITIES
+from exchanges.tracked_runs import INTERRUPTED, RUNNING, TrackedRun
 
 
 def pecgm_attrs() -> list[str]:
@@ -64,7 +65,7 @@ PERIODICITY_CHOICES = [(code, label) for code, label in PERIODICITIES.items()]
 
 
 class ImportStatus(models.TextChoices):
-    RUNNING = "running", _("en cours")
+    RUNNING = RUNNING, _("en cours")
     IMPORTED = "imported", _("importé")
     IMPORTED_WITH_REJECTS = "imported_with_rejects", _("importé avec rejets")
     # The file's own fault (structure, reject ratio, stock size, header): the same bytes
@@ -73,7 +74,7 @@ class ImportStatus(models.TextChoices):
     DUPLICATE = "duplicate", _("déjà importé")
     # Not the file's fault (database connection lost, disk full, process killed): nothing
     # of it was kept, and the next attempt imports the file again.
-    INTERRUPTED = "interrupted", _("interrompu")
+    INTERRUPTED = INTERRUPTED, _("interrompu")
 
 
 SUCCESSFUL_STATUSES = (ImportStatus.IMPORTED, ImportStatus.IMPORTED_WITH_REJECTS)
@@ -91,8 +92,12 @@ class MatchRule(models.TextChoices):
     SITE_CHANGE = "site_change", _("changement de site (motif 46)")
 
 
-class ImportRun(models.Model):
-    """One attempt at importing one PECGM file, whatever its outcome."""
+class ImportRun(TrackedRun):
+    """One attempt at importing one PECGM file, whatever its outcome.
+
+    Rejected (`error_kind` rejection): the file's own fault. Interrupted (crash): not
+    the file's; nothing of it was kept.
+    """
 
     file_name = models.CharField(_("fichier"), max_length=255)
     sha256 = models.CharField(_("empreinte SHA-256"), max_length=64, db_index=True)
@@ -108,8 +113,8 @@ class ImportRun(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # An import starts as it is recorded (TrackedRun's may be queued first).
     started_at = models.DateTimeField(_("début"), auto_now_add=True)
-    finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
     status = models.CharField(
         _("statut"), max_length=25, choices=ImportStatus.choices, default=ImportStatus.RUNNING
     )
@@ -127,11 +132,15 @@ class ImportRun(models.Model):
     matched_confirmed = models.PositiveIntegerField(_("rapprochés par une décision antérieure"), default=0)
     created = models.PositiveIntegerField(_("bénéficiaires créés"), default=0)
     review = models.PositiveIntegerField(_("à vérifier"), default=0)
-    error_message = models.TextField(_("erreur"), blank=True)
 
-    # Polled by the progress bar while the run is going.
-    progress_processed = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(default=0)
+    BADGES = {
+        ImportStatus.RUNNING: "text-bg-info",
+        ImportStatus.IMPORTED: "text-bg-success",
+        ImportStatus.IMPORTED_WITH_REJECTS: "text-bg-warning",
+        ImportStatus.REJECTED: "text-bg-danger",
+        ImportStatus.INTERRUPTED: "text-bg-warning text-dark",
+    }
+    PROGRESS_URL_NAME = "import_run_progress"
 
     class Meta:
         verbose_name = _("import PECGM")
@@ -167,10 +176,13 @@ class ImportRun(models.Model):
         return self.status in SUCCESSFUL_STATUSES or self.status == ImportStatus.DUPLICATE
 
     @property
-    def progress_percent(self) -> int:
-        if not self.progress_total:
-            return 0
-        return min(100, int(100 * self.progress_processed / self.progress_total))
+    def progress_label(self) -> str:
+        counts = {"done": self.progress_done, "total": self.progress_total}
+        return _("Progression : %(done)s / %(total)s") % counts
+
+    @property
+    def progress_announcement(self) -> str:
+        return _("Import : %(status)s") % {"status": self.get_status_display()}
 
     def error_list(self) -> list[dict]:
         """The errors of the `--json` summary: rejected records, or the reason the file was refused."""
@@ -350,6 +362,22 @@ class FollowUp(PecgmFields):
         db_constraint=False,
     )
     absent_from_last_stock = models.BooleanField(_("absent du dernier fichier"), default=False, db_index=True)
+    # Change-based history (docs/import-pecgm.md, « Ce qui est gardé ») : a monthly stock whose
+    # record repeats this follow-up's values writes no snapshot. The digest says « same values »
+    # without reading them (exchanges.followup.values_digest); `source_snapshot` stays the record
+    # that set them, and the newest file that confirmed them is kept here, the run and record.
+    values_digest = models.CharField(max_length=32, blank=True, editable=False)
+    confirmed_run = models.ForeignKey(
+        ImportRun,
+        verbose_name=_("confirmé par le fichier"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    confirmed_record_number = models.PositiveIntegerField(_("enregistrement n°"), null=True, blank=True)
     has_unknown_codes = models.BooleanField(_("codes inconnus"), default=False)
     # « Reçu, illisible » : the reference date of the newest file whose record naming this
     # person (by NIR or France Travail identifier) was refused. They keep their last situation

@@ -4,8 +4,8 @@ This module is the orchestrator; it reads top to bottom as the import runs:
 
 1. SHA-256 of the file: a file already imported is a duplicate, recorded as
    such, and nothing is parsed or changed.
-2. The import lock (`import_lock`): two imports never run at once; the
-   second is refused with a French message.
+2. The import lock (`import_lock`, a `tracked_runs.NamedLock`): two imports
+   never run at once; the second is refused with a French message.
 3. ONE pass in ONE transaction (`_import`): read each record
    (`exchanges.pecgm_reader`) → match it, by batches (`_Batches`: the people a
    batch's records may be, and their current situations, are read in a few
@@ -19,9 +19,10 @@ This module is the orchestrator; it reads top to bottom as the import runs:
    of it stays. A crash rolls it all back the same way.
 4. Once committed, `signals.pecgm_imported` tells the pages (beneficiaries).
 
-A refused attempt is still an `ImportRun` (status `rejected`, with its errors),
-saved outside the rolled-back transaction; a crashed one (connection lost,
-disk full: not the file's fault) is `interrupted`, with its cause.
+A refused attempt is still an `ImportRun` (status `rejected`, error kind
+`rejection`, with its errors), saved outside the rolled-back transaction; a
+crashed one (connection lost, disk full: not the file's fault) is
+`interrupted` (error kind `crash`), with its cause.
 
 Personal data never goes into logs or exception messages: runs and record
 numbers only.
@@ -29,7 +30,6 @@ numbers only.
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import hashlib
 import logging
@@ -40,8 +40,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -51,7 +50,7 @@ from contract.nir import nir_key
 from exchanges import table_statistics
 from exchanges.faults import durably, infrastructure_cause
 from exchanges.followup import Situation
-from exchanges.matching import SITE_CHANGE_MOTIVE, Keys, Matcher, ft_key, keys_of, record_keys
+from exchanges.matching import SITE_CHANGE_MOTIVE, Keys, Matcher, keys_of, record_keys, situation_of
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     ImportReject,
@@ -63,10 +62,11 @@ from exchanges.models import (
 )
 from exchanges.pecgm_acceptance import allowed_rejects, check_reject_ratio, check_stock_size, previous_stock
 from exchanges.pecgm_reader import FileRejected, ParsedRecord, RecordIssue, read_pecgm
-from exchanges.pecgm_sinks import SideConnection, open_sink
+from exchanges.pecgm_sinks import open_sink
 from exchanges.pecgm_step import StepContext, StepIds, field_name, step_record, warning_rows
 from exchanges.pecgm_stock import StockPosition, mark_absent, mark_unreadable
 from exchanges.signals import pecgm_imported, pecgm_imports_finished
+from exchanges.tracked_runs import ErrorKind, NamedLock, ProgressPublisher, SideConnection, interrupt_runs
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +78,8 @@ MAX_STORED_ERRORS_ON_REJECT = 1000
 # Errors kept in memory while reading: all of them while the file may still be
 # accepted (each is stored), then no more than this (the file will be refused).
 MAX_STORED_ERRORS = MAX_STORED_ERRORS_ON_REJECT
-# PostgreSQL advisory lock key of the PECGM import ("PECGM" in ASCII).
-ADVISORY_LOCK_KEY = 0x5045_4347_4D
-# SQLite has no advisory lock: the import holds an OS lock on this file in DATA_DIR.
-LOCK_FILE_NAME = "pecgm-import.lock"
+# Two imports never run at once (PostgreSQL advisory key "PECGM" in ASCII; SQLite: this file in DATA_DIR).
+IMPORT_LOCK = NamedLock("PECGM", "pecgm-import.lock")
 
 
 class ImportBusy(Exception):
@@ -161,7 +159,7 @@ def _import(
     force_small_stock: bool,
 ) -> ImportRun:
     run.progress_total = details
-    reporter = _Progress(run, progress)
+    reporter = _Progress(run, progress, ProgressPublisher(run))
     errors: list[RecordIssue] = []
     notes: list[RecordIssue] = []  # warnings about the whole file
     try:
@@ -183,7 +181,7 @@ def _import(
         with transaction.atomic():
             if run.dry_run:
                 run.save()  # rolled back below, with everything else
-            with _Batches(run, reporter.side) as batches:
+            with _Batches(run, reporter.publisher.side) as batches:
                 # read → match a batch → step → sink
                 for record in reader.records():
                     run.records += 1
@@ -206,7 +204,7 @@ def _import(
         run.warnings += len(notes)
         run.status = ImportStatus.IMPORTED_WITH_REJECTS if errors else ImportStatus.IMPORTED
         run.finished_at = timezone.now()
-        run.progress_processed = run.progress_total = max(run.records, 1)
+        run.progress_done = run.progress_total = max(run.records, 1)
         reporter.processed, reporter.total = run.records, run.records
         if run.dry_run:
             run._pending_errors = [_error_dict(issue) for issue in errors]
@@ -238,6 +236,7 @@ def _import(
 
 def _finish_rejected(run: ImportRun, issues: list[RecordIssue], message: str) -> None:
     run.status = ImportStatus.REJECTED
+    run.error_kind = ErrorKind.REJECTION
     run.error_message = message
     run.imported = run.matched_nir = run.matched_ft_identifier = run.matched_caf_msa = run.matched_name = 0
     run.matched_confirmed = 0
@@ -254,6 +253,7 @@ def _finish_rejected(run: ImportRun, issues: list[RecordIssue], message: str) ->
 
 def _finish_interrupted(run: ImportRun, cause: str) -> None:
     run.status = ImportStatus.INTERRUPTED
+    run.error_kind = ErrorKind.CRASH
     run.error_message = _("Import interrompu : %(cause)s Rien n'a été enregistré.") % {"cause": cause}
     run.imported = run.matched_nir = run.matched_ft_identifier = run.matched_caf_msa = run.matched_name = 0
     run.matched_confirmed = 0
@@ -331,77 +331,43 @@ def _fewer_collections():
 def import_lock(run: ImportRun):
     """Hold the PECGM import lock, or raise ImportBusy.
 
-    Both locks belong to the importing process and end with it, however it ends:
-    PostgreSQL's session advisory lock, SQLite's file lock (`_file_lock`). So a
-    run still "running" when the lock is taken was left by a dead import.
-    """
-    lock = _advisory_lock if connection.vendor == "postgresql" else _file_lock
-    with lock(run):
-        yield
-
-
-@contextmanager
-def _advisory_lock(run: ImportRun):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
-        if not cursor.fetchone()[0]:
-            raise ImportBusy(BUSY_MESSAGE)
-    try:
-        # A run left "running" by a crash is over: the lock proves nobody runs it.
-        _mark_interrupted()
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
-
-
-def _lock_path() -> Path:
-    return Path(settings.DATA_DIR) / LOCK_FILE_NAME
-
-
-@contextmanager
-def _file_lock(run: ImportRun):
-    """SQLite (the embedded mode, one machine): an exclusive `flock` on a file in DATA_DIR.
-
-    The kernel releases it when its holder's file is closed or its process dies,
-    kill -9 and out-of-memory included: a run still "running" once we hold it was
-    left by a dead import, and is marked interrupted at once. (A "running" run used
-    to block every import for hours: a dead process leaves no other trace, and a
+    The lock belongs to the importing process and ends with it, however it ends
+    (`tracked_runs.NamedLock`): a run still "running" once it is taken was left by
+    a dead import, and is marked interrupted at once. (A "running" run used to
+    block every import for hours: a dead process leaves no other trace, and a
     PID recorded on the run may be reused, or live in another container.)
     """
-    # "a": created if missing, never truncated; Python does not pass it to child processes.
-    with _lock_path().open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ImportBusy(BUSY_MESSAGE) from None
+    with IMPORT_LOCK.held(busy=lambda: ImportBusy(BUSY_MESSAGE)):
         _mark_interrupted()
         yield
-    # Closing the file released the lock.
 
 
-def _mark_interrupted() -> None:
+def reap_imports() -> int:
+    """The reaper's sweep: if no import holds the lock, the runs left "running" are interrupted."""
+    with IMPORT_LOCK.if_free() as free:
+        count = _mark_interrupted() if free else 0
+    if count:
+        logger.warning("PECGM import: runs left running by a dead import marked interrupted: %d", count)
+    return count
+
+
+def _mark_interrupted() -> int:
     """Under the import lock: a run still "running" is one whose import died."""
-    ImportRun.objects.filter(status=ImportStatus.RUNNING).update(
-        status=ImportStatus.INTERRUPTED,
-        error_message=_(INTERRUPTED_MESSAGE),
-        finished_at=timezone.now(),
-    )
+    return interrupt_runs(ImportRun.objects.all(), _(INTERRUPTED_MESSAGE))
 
 
 class _Progress:
-    """Counts records and publishes (processed, total) for the progress bar.
+    """Counts records and publishes (done, total) for the progress bar, every PROGRESS_EVERY.
 
-    The import runs inside a transaction that others cannot see into: on
-    PostgreSQL the figures go through the side connection (which the sink
-    also uses for sequence values); on SQLite (one writer at a time) they show
-    when the import ends.
+    Through the run's `ProgressPublisher`, whose side connection (PostgreSQL) the
+    sink also uses for sequence values. A dry run publishes to the callback only.
     """
 
-    def __init__(self, run: ImportRun, callback: Callable[[int, int], None] | None):
-        self.run, self.callback = run, callback
+    def __init__(
+        self, run: ImportRun, callback: Callable[[int, int], None] | None, publisher: ProgressPublisher
+    ):
+        self.run, self.callback, self.publisher = run, callback, publisher
         self.processed, self.total = 0, run.progress_total
-        self.side = SideConnection()
 
     def tick(self) -> None:
         self.processed += 1
@@ -412,21 +378,11 @@ class _Progress:
         total = max(self.total, self.processed)
         if self.callback is not None:
             self.callback(self.processed, total)
-        if self.run.pk is None or self.run.dry_run:
-            return
-        if not connection.in_atomic_block:
-            ImportRun.objects.filter(pk=self.run.pk).update(
-                progress_processed=self.processed, progress_total=total
-            )
-        elif connection.vendor == "postgresql":
-            self.side.execute(
-                f"UPDATE {ImportRun._meta.db_table} SET progress_processed = %s, progress_total = %s "  # noqa: S608
-                "WHERE id = %s",
-                [self.processed, total, self.run.pk],
-            )
+        if not self.run.dry_run:
+            self.publisher.publish(progress_done=self.processed, progress_total=total)
 
     def close(self) -> None:
-        self.side.close()
+        self.publisher.close()
 
 
 # --- Match a batch → step → sink ----------------------------------------------------------
@@ -522,8 +478,7 @@ class _Batches:
         followup = self.matcher.followup(beneficiary_id)
         if followup is None:
             return None
-        institution, ident, *values = followup
-        return Situation(*values, ft_key(institution, ident))
+        return situation_of(followup)
 
     def _record(self, record: ParsedRecord, keys: Keys | None) -> None:
         """One record: its warnings, then (accepted) match → step → sink."""

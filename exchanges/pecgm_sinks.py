@@ -23,13 +23,14 @@ from concurrent.futures import Future
 from datetime import date, datetime
 from typing import NamedTuple
 
-from django.db import connection, connections
+from django.db import connection
 
 from beneficiaries.models import Beneficiary
 from exchanges.followup import DATE_ATTRS, PECGM_ATTRS, clean_values
 from exchanges.models import FollowUp, ImportReject, JobSeekerSnapshot, ReviewCase, StatusEvent
 from exchanges.pecgm_step import FollowUpRow, RecordRows, ReviewRow, SnapshotRow, WarningRow
 from exchanges.pecgm_stock import EVENT_COLUMNS
+from exchanges.tracked_runs import SideConnection
 
 # Ids asked for at a time from a sequence, at first (doubled on each round trip).
 ID_BLOCK = 2000
@@ -261,34 +262,6 @@ class _BackgroundWriter:
             raise self.error
 
 
-class SideConnection:
-    """A second PostgreSQL connection, outside the import's transaction, opened when first needed.
-
-    It publishes the progress, and hands out sequence values while the main
-    connection belongs to the background writer (sequences are not
-    transactional: a rolled-back import only leaves gaps).
-    """
-
-    def __init__(self):
-        self._connection = None
-
-    def execute(self, sql: str, params: list) -> list[tuple]:
-        if self._connection is None:
-            self._connection = connections.create_connection("default")
-            with self._connection.cursor() as cursor:
-                # Progress figures and sequence values are not worth a wait for the disk on
-                # each statement (the import's own commit still waits; a crash loses the run).
-                cursor.execute("SET synchronous_commit TO off")
-        with self._connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall() if cursor.description else []
-
-    def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-
 class _SequenceIds:
     """PostgreSQL: primary keys from the table's sequence, asked for by blocks on the side
     connection (the main one belongs to the writer thread)."""
@@ -407,18 +380,20 @@ class CopySink(_Sink):
         return self._times[1]
 
     def add(self, rows: RecordRows) -> None:
-        snapshot = rows.snapshot
-        # The PECGM columns, built once for the snapshot and the follow-up.
-        data = _pecgm_copy_text(snapshot.values)
-        day = _iso_date(snapshot.reference_date)
-        self.batch.rows["snapshots"].append(
-            f"{snapshot.id}\t{snapshot.beneficiary_id or NULL}\t{snapshot.run_id}\t{snapshot.record_number}\t"
-            f"{day}\t{snapshot.periodicity}\t{snapshot.match_rule}\t{data}\n"
-        )
+        snapshot, followup = rows.snapshot, rows.followup
+        # The PECGM columns, built once for the snapshot and the follow-up (a record that
+        # confirms the person's values has no snapshot: pecgm_step.confirms).
+        data = _pecgm_copy_text((snapshot or followup).values)
+        if snapshot is not None:
+            day = _iso_date(snapshot.reference_date)
+            self.batch.rows["snapshots"].append(
+                f"{snapshot.id}\t{snapshot.beneficiary_id or NULL}\t{snapshot.run_id}\t"
+                f"{snapshot.record_number}\t{day}\t{snapshot.periodicity}\t{snapshot.match_rule}\t{data}\n"
+            )
         if rows.review is not None:
             self._add_review(rows)
-        followup = rows.followup
         if followup is not None:
+            day = _iso_date(followup.reference_date)
             beneficiary_id = followup.beneficiary_id
             followups = self.batch.followups
             followups.pop(beneficiary_id, None)  # the later record of a person wins
@@ -426,7 +401,8 @@ class CopySink(_Sink):
             followups[beneficiary_id] = (
                 f"{beneficiary_id}\t{followup.status}\t{day}\t{followup.periodicity}\t"
                 f"{followup.source_snapshot_id}\t{'t' if absent else 'f'}\t{'t' if unknown else 'f'}\t"
-                f"{self._timestamp(followup.updated_at)}\t{data}\n"
+                f"{self._timestamp(followup.updated_at)}\t{followup.values_digest}\t"
+                f"{followup.confirmed_run_id}\t{followup.confirmed_record_number}\t{data}\n"
             )
         if rows.events:
             self.batch.rows["events"].extend(_copy_line(event) for event in rows.events)
@@ -454,12 +430,12 @@ class OrmSink(_Sink):
         return tuple(row)
 
     def add(self, rows: RecordRows) -> None:
-        snapshot = rows.snapshot
-        data = tuple(clean_values(snapshot.values).values())
-        self.batch.rows["snapshots"].append((*snapshot[:-1], *data))
+        snapshot, followup = rows.snapshot, rows.followup
+        data = tuple(clean_values((snapshot or followup).values).values())
+        if snapshot is not None:
+            self.batch.rows["snapshots"].append((*snapshot[:-1], *data))
         if rows.review is not None:
             self._add_review(rows)
-        followup = rows.followup
         if followup is not None:
             self.batch.followups.pop(followup.beneficiary_id, None)  # the later record of a person wins
             self.batch.followups[followup.beneficiary_id] = (*followup[:-1], *data)

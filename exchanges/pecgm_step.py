@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from exchanges.followup import PECGM_ATTRS, Situation, derive_status, events_between, has_unknown_codes
+from exchanges.followup import (
+    PECGM_ATTRS,
+    Situation,
+    derive_status,
+    events_between,
+    has_unknown_codes,
+    values_digest,
+)
 from exchanges.matching import SITE_CHANGE_MOTIVE, MatchResult
 from exchanges.models import ImportReject, MatchRule, RejectLevel, ReviewReason, ReviewStatus
 from exchanges.pecgm_reader import RecordIssue
@@ -80,6 +87,10 @@ class FollowUpRow(NamedTuple):
     absent_from_last_stock: bool
     has_unknown_codes: bool
     updated_at: datetime
+    values_digest: str  # exchanges.followup.values_digest of `values`
+    # The newest file that sent these values, and its record (`source_snapshot_id` set them).
+    confirmed_run_id: int
+    confirmed_record_number: int
     values: Mapping[str, Any]  # the same values as the snapshot's
 
 
@@ -127,7 +138,8 @@ class WarningRow(NamedTuple):
 class RecordRows(NamedTuple):
     """What one record produces, and what the import keeps in memory from it."""
 
-    snapshot: SnapshotRow
+    # None: a monthly stock's record that repeats the person's current values (`confirms`).
+    snapshot: SnapshotRow | None
     followup: FollowUpRow | None  # None: in review, or a newer situation is known
     events: list[EventRow]
     review: ReviewRow | None
@@ -158,17 +170,23 @@ def step_record(
     without one, or when nobody is linked); `warned`: the reader found
     something odd in it (an unknown code is always among such things).
     """
-    snapshot_id = ids.snapshot()
     if result.needs_review:
+        snapshot_id = ids.snapshot()
         review = _review(ctx, ids.review(), snapshot_id, number, result.review_reason, None, values)
         snapshot = SnapshotRow(snapshot_id, None, ctx.run_id, number, ctx.day, ctx.periodicity, "", values)
         return RecordRows(
             snapshot, None, [], review, list(result.candidates), None, None, None, None, ("review",)
         )
+    digest = values_digest(values)
     if result.is_match:
         beneficiary_id, rule, new_person, review = result.beneficiary_id, result.rule, None, None
         counters: tuple[str, ...] = (MATCH_COUNTERS[rule],)
+        if confirms(ctx, old, digest, values, warned):
+            followup, situation = _confirm(ctx, beneficiary_id, number, digest, old, values)
+            return RecordRows(None, followup, [], None, [], None, beneficiary_id, situation, None, counters)
+        snapshot_id = ids.snapshot()
     else:
+        snapshot_id = ids.snapshot()
         beneficiary_id, rule = ids.beneficiary(), ""
         new_person = NewPerson(
             beneficiary_id,
@@ -183,16 +201,71 @@ def step_record(
     snapshot = SnapshotRow(
         snapshot_id, beneficiary_id, ctx.run_id, number, ctx.day, ctx.periodicity, rule, values
     )
-    followup, events, situation, kept_ft = _follow(ctx, beneficiary_id, snapshot_id, values, ft, old, warned)
+    followup, events, situation, kept_ft = _follow(
+        ctx, beneficiary_id, snapshot_id, number, digest, values, ft, old, warned
+    )
     return RecordRows(
         snapshot, followup, events, review, [], new_person, beneficiary_id, situation, kept_ft, counters
     )
+
+
+def confirms(
+    ctx: StepContext, old: Situation | None, digest: str, values: Mapping[str, Any], warned: bool
+) -> bool:
+    """Does this record only repeat the person's current values? Then it is not stored again.
+
+    Only a monthly stock, imported in its turn (not late, not older than the newest
+    stock), for a person whose follow-up holds exactly these values, set by a record
+    still kept (`old.source`), from an earlier file, and who was not absent from the
+    last stock (a return is worth its own record). A record with unknown codes is
+    always kept: it is what the anomalies sent back to France Travail quote.
+    """
+    return (
+        ctx.stock
+        and not ctx.is_late
+        and not ctx.absent
+        and old is not None
+        and old.digest == digest
+        and old.source is not None
+        and not old.absent
+        and old.reference_date is not None
+        and old.reference_date < ctx.day
+        and not (warned and has_unknown_codes(values))
+    )
+
+
+def _confirm(
+    ctx: StepContext,
+    beneficiary_id: int,
+    number: int,
+    digest: str,
+    old: Situation,
+    values: Mapping[str, Any],
+) -> tuple[FollowUpRow, Situation]:
+    """The follow-up as it was, confirmed by this file: same values and source, newer date."""
+    followup = FollowUpRow(
+        beneficiary_id,
+        old.status,
+        ctx.day,
+        ctx.periodicity,
+        old.source,
+        False,
+        False,
+        ctx.now,
+        digest,
+        ctx.run_id,
+        number,
+        values,
+    )
+    return followup, old._replace(reference_date=ctx.day)
 
 
 def _follow(
     ctx: StepContext,
     beneficiary_id: int,
     snapshot_id: int,
+    number: int,
+    digest: str,
     values: Mapping[str, Any],
     ft: tuple[str, str] | None,
     old: Situation | None,
@@ -216,6 +289,8 @@ def _follow(
         values["main_structure_name"] or "",
         ctx.absent,
         ft,
+        digest,
+        snapshot_id,
     )
     followup = FollowUpRow(
         beneficiary_id,
@@ -226,6 +301,9 @@ def _follow(
         ctx.absent,
         warned and has_unknown_codes(values),
         ctx.now,
+        digest,
+        ctx.run_id,
+        number,
         values,
     )
     events = []

@@ -13,26 +13,30 @@ finds them:
   (neither queued nor reserved by a worker, retries waiting their countdown
   included);
 
-and only when the direction's lock is free (PostgreSQL): a run whose lock is
-held is alive, however late its heartbeat. Each is marked « interrompu » with
-the reason, and one fresh run per direction and parameters is sent. The
-stale `.part` downloads of dead fetches are deleted under the fetch's lock.
+and only when the direction's lock is free: a run whose lock is held is
+alive, however late its heartbeat. Each is marked « interrompu » with the
+reason, and one fresh run per direction and parameters is sent. The stale
+`.part` downloads of dead fetches are deleted under the fetch's lock.
+
+PECGM imports left « en cours » are ended the same way, once the import's
+lock is free (`exchanges.pecgm_import.reap_imports`); the next attempt (a
+fetch, or an operator) imports their file again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from contextlib import contextmanager
 from datetime import timedelta
 
 import redis
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from exchanges.runs import _ADVISORY_KEYS, Direction, ExchangeRun, RunStatus, _advisory_unlock
+from exchanges.pecgm_import import reap_imports
+from exchanges.runs import LOCKS, Direction, ExchangeRun, RunStatus
+from exchanges.tracked_runs import interrupt_runs
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +47,9 @@ def reap(*, at_worker_start: bool = False) -> list[int]:
     """End the dead runs and send fresh ones; returns the ids of the runs ended."""
     reaped: list[int] = []
     pending = None  # read from the broker once, when a queued run needs it
+    reap_imports()
     for direction in Direction:
-        with _lock_if_free(direction) as free:
+        with LOCKS[direction].if_free() as free:
             if not free:
                 continue  # a live run holds it: nothing of this direction is dead
             if direction == Direction.FETCH:
@@ -66,9 +71,7 @@ def reap(*, at_worker_start: bool = False) -> list[int]:
                     ]
             for run, reason in dead:
                 # Conditional: a run that ended meanwhile keeps its own ending.
-                ended = ExchangeRun.objects.filter(pk=run.pk, status=run.status).update(
-                    status=RunStatus.INTERRUPTED, finished_at=timezone.now(), error_message=reason
-                )
+                ended = interrupt_runs(ExchangeRun.objects.filter(pk=run.pk), reason, statuses=(run.status,))
                 if ended:
                     logger.warning("exchange run %s (%s) reaped: %s", run.pk, direction, run.status)
                     reaped.append(run.pk)
@@ -105,26 +108,6 @@ def _send_fresh(direction: str, params: tuple) -> None:
     else:
         run = enqueue(direction, started_by=REAPER, periodicity=periodicities or "M", period_end=period_end)
     logger.info("exchange run %s (%s) sent by the reaper", run.pk, direction)
-
-
-@contextmanager
-def _lock_if_free(direction: str):
-    """PostgreSQL: hold the direction's lock for the block if nobody does (yields whether it is free).
-
-    SQLite (one process, eager tasks) has no such lock: the heartbeat alone tells.
-    """
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    key = _ADVISORY_KEYS[direction]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        free = cursor.fetchone()[0]
-    try:
-        yield free
-    finally:
-        if free:
-            _advisory_unlock(key)
 
 
 def pending_task_ids() -> set[str] | None:
@@ -176,5 +159,5 @@ def remove_stale_downloads() -> int:
             path.unlink(missing_ok=True)
             removed += 1
     if removed:
-        logger.info("exchanges: %d stale partial download(s) removed", removed)
+        logger.info("exchanges: stale partial downloads removed: %d", removed)
     return removed

@@ -12,7 +12,15 @@ from django.utils import timezone
 
 from beneficiaries.models import PERSON_FIELDS, Beneficiary, Source
 from exchanges.followup import refresh_followup
-from exchanges.models import JobSeekerSnapshot, MatchRule, ReviewCase, ReviewReason, ReviewStatus, StatusEvent
+from exchanges.models import (
+    FollowUp,
+    JobSeekerSnapshot,
+    MatchRule,
+    ReviewCase,
+    ReviewReason,
+    ReviewStatus,
+    StatusEvent,
+)
 from orientations.models import OrientationDecision
 
 # The beneficiary fields a person known only from France Travail gets from the record.
@@ -36,6 +44,25 @@ def _check_open(case: ReviewCase) -> None:
         raise ReviewError("Ce rapprochement a déjà été traité.")
 
 
+def _take_newer_followup(created_id: int, beneficiary_id: int) -> None:
+    """The created person's follow-up becomes the beneficiary's when it is newer.
+
+    The newest stock may have confirmed it without storing the record again (change-based
+    history): its date, not their newest record's, says when France Travail last sent it.
+    """
+    theirs = (
+        FollowUp.objects.filter(beneficiary_id=created_id).values_list("reference_date", flat=True).first()
+    )
+    ours = (
+        FollowUp.objects.filter(beneficiary_id=beneficiary_id)
+        .values_list("reference_date", flat=True)
+        .first()
+    )
+    if theirs is not None and (ours is None or ours < theirs):
+        FollowUp.objects.filter(beneficiary_id=beneficiary_id).delete()
+        FollowUp.objects.filter(beneficiary_id=created_id).update(beneficiary_id=beneficiary_id)
+
+
 @transaction.atomic
 def link(case: ReviewCase, beneficiary: Beneficiary, *, user, note: str = "") -> int:
     """The record is this beneficiary's. A person created from France Travail is merged into them.
@@ -49,6 +76,7 @@ def link(case: ReviewCase, beneficiary: Beneficiary, *, user, note: str = "") ->
         if created_id == beneficiary.pk:
             raise ReviewError("Choisissez un autre bénéficiaire que celui créé depuis France Travail.")
         moved = _move_decisions(created_id, beneficiary)
+        _take_newer_followup(created_id, beneficiary.pk)
         JobSeekerSnapshot.objects.filter(beneficiary_id=created_id).update(beneficiary=beneficiary)
         StatusEvent.objects.filter(beneficiary_id=created_id).update(beneficiary=beneficiary)
         ReviewCase.objects.filter(beneficiary_id=created_id).update(beneficiary=beneficiary)

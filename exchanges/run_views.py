@@ -1,4 +1,5 @@
-"""The "Échanges" pages: runs of the exchange automation, started and watched by admins."""
+"""The "Échanges" pages: runs of the exchange automation, started and watched by admins;
+and the progress fragment of every tracked run (imports too)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from exchanges.alerts import exchange_alerts
 from exchanges.models import ImportReject, ImportRun, RejectLevel
 from exchanges.runs import Direction, ExchangeRun
 from exchanges.tasks import enqueue
+from exchanges.tracked_runs import TrackedRun
 from exchanges.transfers import default_period_end
 from orientations.models import CgpemExport
 from orientations.views import preview_context
@@ -84,11 +86,12 @@ def exchange_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @requires(Capability.MANAGE_EXCHANGES)
-def exchange_run_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The small fragment polled by htmx while a run works; it stops polling once finished."""
-    run = get_object_or_404(ExchangeRun, pk=pk)
+def run_progress(request: HttpRequest, pk: int, model: type[TrackedRun]) -> HttpResponse:
+    """The progress fragment of a run (an import, an exchange: `model` comes from the URL),
+    polled by htmx while the run works; it stops polling once finished."""
+    run = get_object_or_404(model, pk=pk)
     response = render(request, "exchanges/runs/_progress.html", {"run": run})
-    if run.is_finished and request.headers.get("HX-Request"):
+    if run.is_finished and run.REFRESH_PAGE_WHEN_FINISHED and request.headers.get("HX-Request"):
         # The run just ended: reload the page so that its files and counts show.
         response["HX-Refresh"] = "true"
     return response

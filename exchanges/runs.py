@@ -4,28 +4,25 @@ A run is written by the code that does the work (the Celery task, or the
 `fetch_pecgm`/`deposit_cgpem` commands), so that the record exists whether
 Celery runs eagerly, in a worker, or not at all. The web pages only read it.
 
-The lock makes sure that one direction (fetch or deposit) never runs twice at
-once, even when the broker redelivers a task whose worker died:
-- PostgreSQL: a session advisory lock, which the server releases the moment
-  the holder's connection dies (a killed worker cannot leave it behind);
-- SQLite (embedded mode, one process, eager tasks): a run "running" with a
-  recent heartbeat blocks the next one; a crashed one stops blocking after
-  EXCHANGE_LOCK_LEASE_SECONDS.
+The lock (`exchanges.tracked_runs.NamedLock`, one per direction) makes sure
+that one direction (fetch or deposit) never runs twice at once, even when the
+broker redelivers a task whose worker died: PostgreSQL's session advisory
+lock, or SQLite's file lock, ends with the process holding it (a killed worker
+cannot leave it behind).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from contextlib import contextmanager
-from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, connections, models, transaction
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from exchanges.faults import DATABASE_ERRORS, close_broken_connection
+from exchanges.tracked_runs import INTERRUPTED, RUNNING, NamedLock, TrackedRun, interrupt_runs
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +34,12 @@ class Direction(models.TextChoices):
 
 class RunStatus(models.TextChoices):
     QUEUED = "queued", _("en attente")
-    RUNNING = "running", _("en cours")
+    RUNNING = RUNNING, _("en cours")
     SUCCEEDED = "succeeded", _("réussi")
     FAILED = "failed", _("échoué")
     # Stopped by a fault of the infrastructure (worker killed, message lost, database
     # gone for longer than the retries): final for this run; a fresh one takes over.
-    INTERRUPTED = "interrupted", _("interrompu")
+    INTERRUPTED = INTERRUPTED, _("interrompu")
 
 
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.INTERRUPTED)
@@ -62,11 +59,14 @@ FILE_STATUSES = {
     "already_deposited": _("déjà déposé"),
 }
 
-# Advisory lock keys, one per direction ("EXCHF", "EXCHD" in ASCII).
-_ADVISORY_KEYS = {Direction.FETCH: 0x4558_4348_46, Direction.DEPOSIT: 0x4558_4348_44}
+# One lock per direction (advisory keys "EXCHF", "EXCHD" in ASCII, as before).
+LOCKS = {
+    Direction.FETCH: NamedLock("EXCHF", "exchange-fetch.lock"),
+    Direction.DEPOSIT: NamedLock("EXCHD", "exchange-deposit.lock"),
+}
 
 
-class ExchangeRun(models.Model):
+class ExchangeRun(TrackedRun):
     """One fetch (list, download, import) or one deposit (generate, PUT) of the exchange server."""
 
     direction = models.CharField(_("sens"), max_length=10, choices=Direction.choices)
@@ -87,9 +87,6 @@ class ExchangeRun(models.Model):
     task_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     attempts = models.PositiveIntegerField(_("tentatives"), default=0)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
-    started_at = models.DateTimeField(_("début"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     # Files processed: [{"name", "sha256", "size", "status", "message", "import_run", "archive"}].
     # "archive" is relative to EXCHANGE_FILES_DIR (raw file download).
@@ -100,11 +97,19 @@ class ExchangeRun(models.Model):
     cgpem_export_id = models.PositiveIntegerField(null=True, blank=True)
     # {"listed", "downloaded", "imported", "duplicates", "rejected", "skipped", "records", "deposited"}
     counts = models.JSONField(_("compteurs"), default=dict, blank=True)
-    progress_done = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(default=0)
-    error_message = models.TextField(_("erreur"), blank=True)
     # When the admins were emailed that this run was stuck (once per run).
     stuck_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+    BADGES = {
+        RunStatus.QUEUED: "text-bg-secondary",
+        RunStatus.RUNNING: "text-bg-info",
+        RunStatus.SUCCEEDED: "text-bg-success",
+        RunStatus.FAILED: "text-bg-danger",
+        RunStatus.INTERRUPTED: "text-bg-warning",
+    }
+    REFRESH_PAGE_WHEN_FINISHED = True
+    PROGRESS_URL_NAME = "exchange_run_progress"
 
     class Meta:
         verbose_name = _("échange")
@@ -116,42 +121,17 @@ class ExchangeRun(models.Model):
         return f"{self.get_direction_display()} #{self.pk} ({self.get_status_display()})"
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
-
-    @property
     def ended_badly(self) -> bool:
         """Failed or interrupted: its message says why (a waiting run's says why it waits)."""
         return self.status in (RunStatus.FAILED, RunStatus.INTERRUPTED)
 
     @property
-    def duration(self) -> timedelta | None:
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
+    def waiting_message(self) -> str:
+        return self.error_message if self.status == RunStatus.QUEUED else ""
 
     @property
-    def duration_text(self) -> str:
-        """h:mm:ss, to the second."""
-        if self.duration is None:
-            return ""
-        return str(timedelta(seconds=round(self.duration.total_seconds())))
-
-    @property
-    def progress_percent(self) -> int:
-        if not self.progress_total:
-            return 0
-        return min(100, int(100 * self.progress_done / self.progress_total))
-
-    @property
-    def badge_class(self) -> str:
-        return {
-            RunStatus.QUEUED: "text-bg-secondary",
-            RunStatus.RUNNING: "text-bg-info",
-            RunStatus.SUCCEEDED: "text-bg-success",
-            RunStatus.FAILED: "text-bg-danger",
-            RunStatus.INTERRUPTED: "text-bg-warning",
-        }[self.status]
+    def progress_announcement(self) -> str:
+        return _("Échange n° %(id)s : %(status)s") % {"id": self.pk, "status": self.get_status_display()}
 
     @property
     def files_display(self) -> list[dict]:
@@ -171,21 +151,25 @@ class ExchangeRun(models.Model):
             return ""
         if self.direction == Direction.DEPOSIT:
             if self.count("deposited"):
-                return _("déposé, %(n)s décision(s)") % {"n": self.count("records")}
+                n = self.count("records")
+                return ngettext("déposé, %(n)s décision", "déposé, %(n)s décisions", n) % {"n": n}
             if self.files and self.files[0].get("status") == "already_deposited":
                 return str(_("déjà déposé"))
             return ""
-        parts = [_("%(n)s fichier(s) sur le serveur") % {"n": self.count("listed")}]
-        for key, label in (
-            ("imported", _("%(n)s importé(s)")),
-            ("skipped", _("%(n)s déjà importé(s)")),
-            ("duplicates", _("%(n)s en double")),
-            ("rejected", _("%(n)s rejeté(s)")),
+        listed = self.count("listed")
+        parts = [
+            ngettext("%(n)s fichier sur le serveur", "%(n)s fichiers sur le serveur", listed) % {"n": listed}
+        ]
+        for key, one, many in (
+            ("imported", "%(n)s importé", "%(n)s importés"),
+            ("skipped", "%(n)s déjà importé", "%(n)s déjà importés"),
+            ("duplicates", "%(n)s en double", "%(n)s en double"),
+            ("rejected", "%(n)s rejeté", "%(n)s rejetés"),
         ):
-            if self.count(key):
-                parts.append(label % {"n": self.count(key)})
-        if self.count("records"):
-            parts.append(_("%(n)s enregistrement(s)") % {"n": self.count("records")})
+            if n := self.count(key):
+                parts.append(ngettext(one, many, n) % {"n": n})
+        if records := self.count("records"):
+            parts.append(ngettext("%(n)s enregistrement", "%(n)s enregistrements", records) % {"n": records})
         return ", ".join(str(part) for part in parts)
 
     def count(self, key: str) -> int:
@@ -222,86 +206,9 @@ def last_worker_seen():
     return WorkerSeen.objects.aggregate(last=models.Max("seen_at"))["last"]
 
 
-# --- Writing the run from the worker ------------------------------------------
-
-
-def save_fields(run: ExchangeRun, **fields) -> None:
-    """Set and store some fields of the run now."""
-    for name, value in fields.items():
-        setattr(run, name, value)
-    ExchangeRun.objects.filter(pk=run.pk).update(**fields)
-
-
-def publish_progress(run: ExchangeRun, **fields) -> None:
-    """Store progress fields so that the web pages see them even from inside a transaction.
-
-    The PECGM import writes in one long transaction, and calls back with its
-    progress from inside it: written through the same connection, the figures
-    would only appear at the end. On PostgreSQL they go through a second
-    connection instead; on SQLite (one writer at a time) they wait for the end.
-    Only for fields nobody else writes within that transaction (no lock waits).
-    """
-    if not connection.in_atomic_block:
-        save_fields(run, **fields)
-        return
-    for name, value in fields.items():
-        setattr(run, name, value)
-    if connection.vendor != "postgresql":
-        return
-    side = connections.create_connection("default")
-    try:
-        with side.cursor() as cursor:
-            table = ExchangeRun._meta.db_table
-            columns, values = [], []
-            for name, value in fields.items():
-                field = ExchangeRun._meta.get_field(name)
-                columns.append(f"{field.column} = %s")
-                values.append(field.get_db_prep_save(value, side))
-            cursor.execute(
-                f"UPDATE {table} SET {', '.join(columns)} WHERE id = %s",  # noqa: S608 (names from the model)
-                [*values, run.pk],
-            )
-        side.commit()
-    finally:
-        side.close()
-
+# --- The lock and the runs it ends ----------------------------------------------------------
 
 WORKER_GONE = _("Interrompu : le processus qui l'exécutait s'est arrêté.")
-
-
-@contextmanager
-def heartbeat(run: ExchangeRun):
-    """While the block runs, a thread writes the run's heartbeat every EXCHANGE_HEARTBEAT_SECONDS.
-
-    It beats as long as the process lives, downloads and long queries included,
-    so that the reaper (exchanges.reaper) tells a silent run from a slow one.
-    PostgreSQL only: the thread has its own connection, outside the import's
-    transaction; SQLite has one writer at a time and no worker to lose.
-    """
-    if connection.vendor != "postgresql":
-        yield
-        return
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(settings.EXCHANGE_HEARTBEAT_SECONDS):
-                try:
-                    ExchangeRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
-                except DATABASE_ERRORS:  # the database restarting: the next beat reconnects
-                    connections["default"].close()
-        finally:
-            connections["default"].close()  # this thread's own connection
-
-    thread = threading.Thread(target=beat, name=f"exchange-run-{run.pk}-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 class RunBusy(Exception):
@@ -311,49 +218,13 @@ class RunBusy(Exception):
 @contextmanager
 def run_lock(run: ExchangeRun):
     """Hold the lock of the run's direction for the duration of the block, or raise RunBusy."""
-    if connection.vendor == "postgresql":
-        key = _ADVISORY_KEYS[run.direction]
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            if not cursor.fetchone()[0]:
-                raise RunBusy
-        try:
-            yield
-        finally:
-            _advisory_unlock(key)
-        return
-    lease = timedelta(seconds=settings.EXCHANGE_LOCK_LEASE_SECONDS)
-    with transaction.atomic():
-        # SQLite's IMMEDIATE transactions serialise this check and the claim.
-        busy = (
-            ExchangeRun.objects.filter(
-                direction=run.direction, status=RunStatus.RUNNING, heartbeat_at__gte=timezone.now() - lease
-            )
-            .exclude(pk=run.pk)
-            .exists()
-        )
-        if busy:
-            raise RunBusy
-        ExchangeRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now())
-    yield
-
-
-def _advisory_unlock(key: int) -> None:
-    """Release the direction's lock; if the connection was cut, the lock died with it."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-    except DATABASE_ERRORS:
-        close_broken_connection()
+    with LOCKS[run.direction].held(busy=RunBusy):
+        yield
 
 
 def interrupted_runs_over(run: ExchangeRun) -> None:
     """Under the lock: other runs of this direction left "running" died with their worker."""
-    ExchangeRun.objects.filter(direction=run.direction, status=RunStatus.RUNNING).exclude(pk=run.pk).update(
-        status=RunStatus.INTERRUPTED,
-        finished_at=timezone.now(),
-        error_message=str(WORKER_GONE),
-    )
+    interrupt_runs(ExchangeRun.objects.filter(direction=run.direction).exclude(pk=run.pk), WORKER_GONE)
 
 
 def run_summary(run: ExchangeRun) -> dict:

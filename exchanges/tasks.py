@@ -31,7 +31,8 @@ from exchanges import transfers
 from exchanges.alerts import monthly_stock_imported, notify_missing_stock, notify_stuck, stock_overdue
 from exchanges.faults import DATABASE_ERRORS, close_broken_connection
 from exchanges.reaper import reap
-from exchanges.runs import Direction, ExchangeRun, run_summary, save_fields, worker_seen
+from exchanges.runs import Direction, ExchangeRun, run_summary, worker_seen
+from exchanges.tracked_runs import save_fields
 
 logger = logging.getLogger(__name__)
 

@@ -28,9 +28,11 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 
 from config.private_files import copy_private, file_sha256
 from contract.file_names import name_mismatch, name_out_of_range
@@ -54,17 +56,8 @@ from exchanges.models import SUCCESSFUL_STATUSES, ImportRun, ImportStatus
 from exchanges.pecgm_import import ImportBusy, after_imports, import_pecgm
 from exchanges.pecgm_reader import FileRejected, read_pecgm
 from exchanges.reaper import remove_stale_downloads
-from exchanges.runs import (
-    Direction,
-    ExchangeRun,
-    RunBusy,
-    RunStatus,
-    heartbeat,
-    interrupted_runs_over,
-    publish_progress,
-    run_lock,
-    save_fields,
-)
+from exchanges.runs import Direction, ExchangeRun, RunBusy, RunStatus, interrupted_runs_over, run_lock
+from exchanges.tracked_runs import ErrorKind, ProgressPublisher, heartbeat, save_fields
 from orientations.cgpem import CgpemError, archived_path, generate_cgpem
 from orientations.models import CgpemExport
 
@@ -127,11 +120,12 @@ def execute(run: ExchangeRun) -> ExchangeRun:
                 heartbeat_at=timezone.now(),
                 attempts=run.attempts + 1,
                 error_message="",
+                error_kind="",
             )
             logger.info("exchange run %s (%s): started, attempt %d", run.pk, run.direction, run.attempts)
-            with heartbeat(run):
+            with heartbeat(run), ProgressPublisher(run) as publisher:
                 if run.direction == Direction.FETCH:
-                    _fetch(run)
+                    _fetch(run, publisher)
                 else:
                     _deposit(run)
     except RunBusy:
@@ -161,13 +155,12 @@ def execute(run: ExchangeRun) -> ExchangeRun:
             run,
             _("Durée maximale dépassée (%(seconds)s s, EXCHANGE_TASK_TIME_LIMIT_SECONDS) : échange arrêté.")
             % {"seconds": settings.EXCHANGE_TASK_TIME_LIMIT_SECONDS},
+            kind=ErrorKind.CRASH,
         )
     except OSError as exc:
         if not is_disk_full(exc):
             logger.exception("exchange run %s: unexpected error", run.pk)
-            fail(
-                run, _("Erreur inattendue : voir le journal du serveur (échange n° %(id)s).") % {"id": run.pk}
-            )
+            fail(run, _unexpected_error(run), kind=ErrorKind.CRASH)
         else:
             # A full disk is no fault of the file nor of the server: come back once there is room.
             message = _("Interrompu : %(cause)s") % {"cause": infrastructure_cause(exc)}
@@ -176,13 +169,20 @@ def execute(run: ExchangeRun) -> ExchangeRun:
             raise RetryLater(message, infrastructure=True) from None
     except Exception:
         logger.exception("exchange run %s: unexpected error", run.pk)
-        fail(run, _("Erreur inattendue : voir le journal du serveur (échange n° %(id)s).") % {"id": run.pk})
+        fail(run, _unexpected_error(run), kind=ErrorKind.CRASH)
     logger.info("exchange run %s: %s", run.pk, run.status)
     return run
 
 
-def fail(run: ExchangeRun, message: str) -> None:
-    save_fields(run, status=RunStatus.FAILED, error_message=message, finished_at=timezone.now())
+def _unexpected_error(run: ExchangeRun) -> str:
+    return _("Erreur inattendue : voir le journal du serveur (échange n° %(id)s).") % {"id": run.pk}
+
+
+def fail(run: ExchangeRun, message: str, *, kind: str = ErrorKind.REJECTION) -> None:
+    """End the run « échoué »: by default refused (the server's answer, a file, the settings)."""
+    save_fields(
+        run, status=RunStatus.FAILED, error_message=message, error_kind=kind, finished_at=timezone.now()
+    )
 
     notify_failure(run)
 
@@ -195,14 +195,19 @@ def give_up(run: ExchangeRun, exc: RetryLater) -> None:
     elif exc.infrastructure:
         interrupt(run, str(exc))
     else:
-        fail(run, str(exc))
+        # The server unreachable or answering 5xx all along: « échoué », though another try may succeed.
+        fail(run, str(exc), kind=ErrorKind.CRASH)
 
 
 def interrupt(run: ExchangeRun, message: str, *, notify: bool = True) -> None:
     """End the run « interrompu »: a fault of ours stopped it, a fresh run takes the work again."""
     durably(
         lambda: save_fields(
-            run, status=RunStatus.INTERRUPTED, error_message=message, finished_at=timezone.now()
+            run,
+            status=RunStatus.INTERRUPTED,
+            error_message=message,
+            error_kind=ErrorKind.CRASH,
+            finished_at=timezone.now(),
         ),
         f"exchange run {run.pk}",
     )
@@ -210,17 +215,14 @@ def interrupt(run: ExchangeRun, message: str, *, notify: bool = True) -> None:
         notify_failure(run)
 
 
-def _succeed(run: ExchangeRun, error_message: str = "") -> None:
-    status = RunStatus.FAILED if error_message else RunStatus.SUCCEEDED
-    save_fields(run, status=status, error_message=error_message, finished_at=timezone.now())
-    if error_message:
-        notify_failure(run)
+def _succeed(run: ExchangeRun) -> None:
+    save_fields(run, status=RunStatus.SUCCEEDED, error_message="", error_kind="", finished_at=timezone.now())
 
 
 # --- Fetch ----------------------------------------------------------------------------
 
 
-def _fetch(run: ExchangeRun) -> None:
+def _fetch(run: ExchangeRun, publisher: ProgressPublisher) -> None:
     client = ExchangeClient(ExchangeConfig.from_settings())
     # Under the fetch's lock: a partial download there was left by a dead fetch (every NIR in it).
     remove_stale_downloads()
@@ -276,9 +278,8 @@ def _fetch(run: ExchangeRun) -> None:
             entry = {"name": download.name, "sha256": download.sha256, "size": download.size}
             # The last verdict on these bytes; an interrupted attempt is none (not the file's fault).
             earlier = (
-                ImportRun.objects.filter(
-                    sha256=download.sha256, status__in=[*SUCCESSFUL_STATUSES, ImportStatus.REJECTED]
-                )
+                ImportRun.objects.filter(sha256=download.sha256)
+                .filter(Q(status__in=SUCCESSFUL_STATUSES) | Q(error_kind=ErrorKind.REJECTION))
                 .order_by("-id")
                 .first()
             )
@@ -301,7 +302,7 @@ def _fetch(run: ExchangeRun) -> None:
                         started_by=_import_started_by(run),
                         user=run.user,
                         file_name=download.name,
-                        progress=_file_progress(run, position, len(todo)),
+                        progress=_file_progress(publisher, position, len(todo)),
                         counts_computed_next=True,  # below, once for all the files
                     )
                 except ImportBusy as exc:
@@ -312,7 +313,7 @@ def _fetch(run: ExchangeRun) -> None:
                     counts["imported"] += 1
                 elif result.status == ImportStatus.DUPLICATE:
                     counts["duplicates"] += 1
-                else:
+                else:  # rejected (an interrupted import raises)
                     entry["message"] = result.error_message
                     counts["rejected"] += 1
                     rejected.append(download.name)
@@ -331,7 +332,12 @@ def _fetch(run: ExchangeRun) -> None:
         counts["deferred"] = len(deferred)
         save_fields(run, files=files, counts=counts)
     if rejected:
-        _succeed(run, _("Fichier(s) rejeté(s) à l'import : %(names)s.") % {"names": ", ".join(rejected)})
+        message = ngettext(
+            "Fichier rejeté à l'import : %(names)s.",
+            "Fichiers rejetés à l'import : %(names)s.",
+            len(rejected),
+        )
+        fail(run, message % {"names": ", ".join(rejected)})
     else:
         _succeed(run)
     if counts["imported"]:
@@ -343,16 +349,13 @@ def _import_started_by(run: ExchangeRun) -> str:
     return "beat" if run.started_by == "beat" else f"exchange:{run.pk}"
 
 
-def _file_progress(run: ExchangeRun, position: int, count: int):
+def _file_progress(publisher: ProgressPublisher, position: int, count: int):
     """The import's (records done, total) mapped on the run's progress bar: files, then records."""
 
     def report(processed: int, total: int) -> None:
         share = processed / total if total else 0
-        publish_progress(
-            run,
-            progress_done=int((position + share) * PROGRESS_SCALE),
-            progress_total=count * PROGRESS_SCALE,
-            heartbeat_at=timezone.now(),
+        publisher.publish(
+            progress_done=int((position + share) * PROGRESS_SCALE), progress_total=count * PROGRESS_SCALE
         )
 
     return report
@@ -376,7 +379,8 @@ def _within_dates(remote: list) -> tuple[list, list[dict]]:
 def _rejected_sizes(names: list[str]) -> dict[str, dict]:
     """{name: {size: the ImportRun that rejected it}}: files already judged, by name and size."""
     known: dict[str, dict] = {}
-    for earlier in ImportRun.objects.filter(file_name__in=names, status=ImportStatus.REJECTED).order_by("id"):
+    rejected = ImportRun.objects.filter(file_name__in=names, error_kind=ErrorKind.REJECTION)
+    for earlier in rejected.order_by("id"):
         known.setdefault(earlier.file_name, {})[earlier.size] = earlier
     return known
 
@@ -459,7 +463,11 @@ def _deposit(run: ExchangeRun) -> None:
             return
     path = archived_path(export)
     if path is None or not path.is_file():
-        fail(run, _("Le fichier archivé %(name)s est introuvable.") % {"name": export.file_name})
+        fail(
+            run,
+            _("Le fichier archivé %(name)s est introuvable.") % {"name": export.file_name},
+            kind=ErrorKind.CRASH,
+        )
         return
     # Recorded before the PUT: if the worker dies after the server stored the
     # file, the redelivered run recognises the 409 as its own deposit.

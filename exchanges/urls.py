@@ -1,11 +1,17 @@
 from django.urls import path
 
-from exchanges import tracking_views, views
+from exchanges import run_views, tracking_views, views
+from exchanges.models import ImportRun
 
 urlpatterns = [
     path("imports/", views.import_run_list, name="import_run_list"),
     path("imports/<int:pk>/", views.import_run_detail, name="import_run_detail"),
-    path("imports/<int:pk>/progression/", views.import_run_progress, name="import_run_progress"),
+    path(
+        "imports/<int:pk>/progression/",
+        run_views.run_progress,
+        {"model": ImportRun},
+        name="import_run_progress",
+    ),
     path("imports/<int:pk>/rejets.csv", views.import_run_rejects_csv, name="import_run_rejects_csv"),
     path("suivi-france-travail.csv", views.followup_export, name="followup_export"),
     path("rapprochements/", views.review_list, name="review_list"),

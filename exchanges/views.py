@@ -65,13 +65,6 @@ def import_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @requires(Capability.MANAGE_EXCHANGES)
-def import_run_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The progress fragment, polled by htmx while the run is going."""
-    run = get_object_or_404(ImportRun, pk=pk)
-    return render(request, "exchanges/_run_progress.html", {"run": run})
-
-
-@requires(Capability.MANAGE_EXCHANGES)
 def import_run_rejects_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     run = get_object_or_404(ImportRun, pk=pk)
     # Rejected values are personal data (names, dates): the download is audited.

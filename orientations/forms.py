@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -120,6 +123,38 @@ class DecisionForm(BootstrapMixin, forms.Form):
                 self.fields["correspondent"].queryset = Correspondent.objects.filter(
                     is_active=True
                 ) | Correspondent.objects.filter(pk=instance.correspondent_id)
+        self._offer_correspondents_of(self._chosen_body(instance))
+        # With JavaScript, choosing a body reloads the correspondents offered (views.correspondents).
+        self.fields["referent_body"].widget.attrs.update(
+            {
+                "hx-get": reverse_lazy("orientation_correspondents"),
+                "hx-trigger": "change",
+                "hx-target": f"#{self.auto_id % self.add_prefix('correspondent')}" if self.auto_id else "",
+                "hx-swap": "innerHTML",
+            }
+        )
+
+    def _chosen_body(self, instance) -> str:
+        if self.is_bound:
+            value = self.data.get(self.add_prefix("referent_body"), "")
+        else:
+            value = self.initial.get("referent_body") or (instance.referent_body_id if instance else "")
+        value = str(getattr(value, "pk", value) or "")
+        return value if value.isdigit() else ""
+
+    def _offer_correspondents_of(self, body: str) -> None:
+        """Offer only the chosen body's correspondents; check against all of them.
+
+        The list stays whole for validation, so that a correspondent of another body gets the
+        error that says so (clean()) rather than « not in the list ». Only the widget's choices
+        are narrowed: a shallow copy of the field shares its widget, and a copy's queryset sets
+        the widget's choices (ModelChoiceField._set_queryset).
+        """
+        if not body:
+            return
+        field = self.fields["correspondent"]
+        offered = copy.copy(field)
+        offered.queryset = field.queryset.filter(referent_body_id=int(body))
 
     def clean_decision_date(self):
         value = self.cleaned_data["decision_date"]
@@ -184,6 +219,8 @@ class BulkSelection(forms.Form):
     """
 
     SELECTED, ALL = "selected", "all"
+    # The error summary's link for the boxes, which the list's template draws itself.
+    error_anchors = {"beneficiaries": "choix-personnes"}
 
     scope = forms.ChoiceField(
         label=_("Pour qui"),

@@ -20,6 +20,7 @@ urlpatterns = [
     ),
     path("correspondants/<int:pk>/modifier/", views.correspondent_edit, name="correspondent_edit"),
     path("correspondants/<int:pk>/activation/", views.correspondent_toggle, name="correspondent_toggle"),
+    path("correspondants/", views.correspondents, name="orientation_correspondents"),
     path("non-transmises/", views.untransmitted, name="orientation_untransmitted"),
     path("prochain-cgpem/", views.cgpem_preview, name="cgpem_preview"),
     path("cgpem/", views.cgpem_exports, name="cgpem_exports"),

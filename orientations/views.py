@@ -42,6 +42,13 @@ BULK_RESULT_KEY = "orientation_bulk_result"
 
 
 @requires(Capability.RECORD_ORIENTATION)
+def correspondents(request: HttpRequest) -> HttpResponse:
+    """The correspondent list's options for the body chosen (htmx, on the decision forms)."""
+    form = DecisionForm(initial={"referent_body": request.GET.get("referent_body", "")})
+    return render(request, "orientations/_correspondent_options.html", {"field": form["correspondent"]})
+
+
+@requires(Capability.RECORD_ORIENTATION)
 def record(request: HttpRequest, pk: int) -> HttpResponse:
     beneficiary = get_visible_beneficiary_or_404(request, pk)
     form = DecisionForm(request.POST or None)
@@ -164,7 +171,7 @@ def bulk_record(request: HttpRequest) -> HttpResponse:
         total = people.count()
         if form.cleaned_data["confirmed_count"] != total:
             # First the count, and a second click: then the same filters, if the count still holds.
-            return _confirm_all(request, form, total)
+            return _confirm_all(request, form, total, people[:BULK_LIMIT])
         chosen = list(people[:BULK_LIMIT])
     else:
         chosen = form.cleaned_data["beneficiaries"]
@@ -220,7 +227,7 @@ def _with_query(url: str, query: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-def _confirm_all(request: HttpRequest, form: BulkDecisionForm, total: int) -> HttpResponse:
+def _confirm_all(request: HttpRequest, form: BulkDecisionForm, total: int, people) -> HttpResponse:
     cleaned = form.cleaned_data
     correspondent = cleaned.get("correspondent")
     if correspondent is None and cleaned.get("new_last_name"):
@@ -246,6 +253,8 @@ def _confirm_all(request: HttpRequest, form: BulkDecisionForm, total: int) -> Ht
             ],
             "carried": form.carried_values(),
             "filter_query": queue_context["filter_query"],
+            # Who it is for, by name: a count alone hides a filter that caught the wrong people.
+            "people": list(people),
         },
     )
 
@@ -269,9 +278,17 @@ def _queue(request: HttpRequest) -> dict:
     }
 
 
+CHECK_PAGE = "cocher"
+
+
 def _render_queue(request: HttpRequest, form: BulkDecisionForm, status: int = 200) -> HttpResponse:
     context = _queue(request)
     page = Paginator(context.pop("people"), PAGE_SIZE).get_page(request.GET.get("page"))
+    # Ticked before a refused submission: ticked again. « Tout cocher sur la page » without
+    # JavaScript is a link to the same page with every box ticked (`cocher=page`).
+    ticked = {value for value in request.POST.getlist("beneficiaries") if value.isdigit()}
+    if request.method == "GET" and request.GET.get(CHECK_PAGE) == "page":
+        ticked |= {str(beneficiary.pk) for beneficiary in page}
     return render(
         request,
         "orientations/queue.html",
@@ -279,8 +296,7 @@ def _render_queue(request: HttpRequest, form: BulkDecisionForm, status: int = 20
             **context,
             "page": page,
             "form": form,
-            # Ticked before a refused submission: ticked again.
-            "ticked": {value for value in request.POST.getlist("beneficiaries") if value.isdigit()},
+            "ticked": ticked,
             "communes": queue.queue_communes(visible_beneficiaries(request.user)),
         },
         status=status,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -122,9 +123,10 @@ def bulk_assign(request: HttpRequest) -> HttpResponse:
     if form.cleaned_data["scope"] == BulkAssignForm.ALL:
         _form, people = list_queryset(request, liste)
         total = people.count()
+        chosen = people.order_by("birth_name_key", "first_name_key", "id")[:BULK_LIMIT]
         if form.cleaned_data["confirmed_count"] != total:
-            return _confirm_all(request, form, total, back)
-        chosen = list(people.order_by("birth_name_key", "first_name_key", "id")[:BULK_LIMIT])
+            return _confirm_all(request, form, total, back, chosen)
+        chosen = list(chosen)
     else:
         chosen = list(form.cleaned_data["beneficiaries"])
     cleaned = form.cleaned_data
@@ -161,7 +163,9 @@ def bulk_assign(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('caseload_bulk_result')}?{query}")
 
 
-def _confirm_all(request: HttpRequest, form: BulkAssignForm, total: int, back: str) -> HttpResponse:
+def _confirm_all(
+    request: HttpRequest, form: BulkAssignForm, total: int, back: str, people: QuerySet
+) -> HttpResponse:
     cleaned = form.cleaned_data
     return render(
         request,
@@ -180,6 +184,8 @@ def _confirm_all(request: HttpRequest, form: BulkAssignForm, total: int, back: s
             "carried": form.carried_values(),
             "action": f"{reverse('caseload_bulk_assign')}?{request.GET.urlencode()}",
             "back": back,
+            # Who it is for, by name: a count alone hides a filter that caught the wrong people.
+            "people": list(people),
         },
     )
 

@@ -65,8 +65,8 @@ def positive_exit_q() -> Q:
     return Q(followup__cessation_motive__in=POSITIVE_CESSATION_CODES) | (unknown & words)
 
 
-def data_month(today: date | None = None) -> tuple[date, date]:
-    """First and last day of the month of the newest data (see the module docstring)."""
+def newest_data_date() -> date | None:
+    """The reference date of the newest imported France Travail file; None before the first."""
     # Read once per data version: every cohort and dashboard page asks.
     newest = per_data_version(
         "newest-data",
@@ -78,7 +78,18 @@ def data_month(today: date | None = None) -> tuple[date, date]:
         ),
         WITHOUT_DECISIONS,
     )
-    day = newest or today or timezone.localdate()
+    return newest or None  # kept as "" by the cache when None
+
+
+def france_travail_data_received() -> bool:
+    """Whether any PECGM file was imported: before the first, the pages say « Aucune donnée France
+    Travail reçue » rather than count the lists and the dashboard from today's month."""
+    return newest_data_date() is not None
+
+
+def data_month(today: date | None = None) -> tuple[date, date]:
+    """First and last day of the month of the newest data (see the module docstring)."""
+    day = newest_data_date() or today or timezone.localdate()
     return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 

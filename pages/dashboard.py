@@ -20,6 +20,8 @@ from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import beneficiaries_in
+from caseloads.models import Handling
+from caseloads.worklists import handled_count
 from contract.layouts import CATEGORIES, ORIENTATION_NATURES
 from exchanges.models import (
     EventKind,
@@ -27,8 +29,8 @@ from exchanges.models import (
     StatusEvent,
 )
 from orientations.models import OrientationDecision
-from pages.cohorts import cohorts
-from pages.versioned_cache import EVERYTHING, WITHOUT_DECISIONS, cached
+from pages.cohorts import cohorts, current_month
+from pages.versioned_cache import EVERYTHING, WITHOUT_DECISIONS, WORK, cached
 
 MONTHS = 24
 NO_FOLLOWUP = "aucune"
@@ -44,10 +46,13 @@ SERIES_OF_EVENTS = {
 
 
 def cohort_counts(communes: Collection[str] | None) -> dict[str, int]:
-    """The cohorts' counts of the people of `communes` (None: the whole Département).
+    """The cohorts' counts of the people of `communes` (None: the whole Département), net of the
+    lines handled this month: the count a list shows is the length of its default view.
 
     Those that read no decision come from the counts by commune (`_ft_counts`); the one that does
-    is counted for the scope, since a decision recorded during the day changes it.
+    is counted for the scope, since a decision recorded during the day changes it. The handled
+    lines are few (a caseworker marks them one by one): counted apart, they follow the worklists
+    (WORK) without recomputing the rest.
     """
     beneficiaries = beneficiaries_in(communes)
 
@@ -58,12 +63,23 @@ def cohort_counts(communes: Collection[str] | None) -> dict[str, int]:
     def reading_the_decisions() -> dict[str, int]:
         return {c.slug: c.queryset(beneficiaries).count() for c in _cohorts(reads_decisions=True)}
 
+    def handled_lines() -> dict[str, int]:
+        month = current_month()
+        handled = set(Handling.objects.filter(month=month).values_list("cohort", flat=True).distinct())
+        return {
+            c.slug: handled_count(c.queryset(beneficiaries), c.slug, month)
+            for c in cohorts()
+            if c.slug in handled
+        }
+
     counts = cached(
         "cohorts", beneficiaries, from_the_counts_by_commune, WITHOUT_DECISIONS, stale_while_computing=True
     )
-    return counts | cached(
+    counts = counts | cached(
         "cohorts-decisions", beneficiaries, reading_the_decisions, EVERYTHING, stale_while_computing=True
     )
+    handled = cached("cohorts-handled", beneficiaries, handled_lines, (*EVERYTHING, WORK))
+    return {slug: count - handled.get(slug, 0) for slug, count in counts.items()}
 
 
 def _cohorts(*, reads_decisions: bool) -> list:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit
+from beneficiaries.communes import commune_name
 from beneficiaries.models import Beneficiary
 from exchanges.spreadsheet import spreadsheet_safe
 from pages.cohorts import is_positive_exit
@@ -59,6 +60,7 @@ def columns() -> list[tuple[str, callable]]:
         (_("n° CAF"), lambda b: b.caf_number),
         (_("n° MSA"), lambda b: b.msa_number),
         (_("commune"), lambda b: b.commune_code),
+        (_("nom de la commune"), lambda b: commune_name(b.commune_code)),
         (
             _("situation France Travail"),
             lambda b: b.followup.get_status_display() if _has_followup(b) else "",

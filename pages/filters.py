@@ -9,6 +9,7 @@ about (no follow-up row): for a caseworker both mean "we do not know".
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django import forms
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Territory
 from accounts.territories import all_territory_choices
+from beneficiaries.communes import code_of, departement_communes
 from beneficiaries.scoping import user_territories
 from beneficiaries.search import apply_search
 from contract.layouts import CATEGORIES, ORIENTATION_NATURES, SUPPORT_MODES, WORK_AXES
@@ -118,6 +120,29 @@ class SharedChoiceField(forms.ChoiceField):
         return result
 
 
+INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+
+
+class CommuneField(forms.CharField):
+    """A commune by its INSEE code, or by its name when the Département's file knows it
+    (beneficiaries.communes); the control suggests the names (`suggestions`, a <datalist>)."""
+
+    def clean(self, value):
+        value = (super().clean(value) or "").strip()
+        if not value or INSEE_CODE.match(value.upper()):
+            return value.upper()
+        code = code_of(value)
+        if code is None:
+            raise forms.ValidationError(
+                _("Commune inconnue : saisissez son code INSEE (5 caractères) ou son nom."), code="invalid"
+            )
+        return code
+
+    @staticmethod
+    def suggestions() -> dict[str, str]:
+        return departement_communes()
+
+
 class BeneficiaryFilterForm(forms.Form):
     q = forms.CharField(
         label=_("Rechercher"),
@@ -143,9 +168,7 @@ class BeneficiaryFilterForm(forms.Form):
         choices=ANY + [("aucune", _("Aucune orientation"))] + _coded(ORIENTATION_NATURES)[1:],
     )
     territoire = SharedChoiceField(label=_("Territoire"), required=False, choices=ANY)
-    commune = forms.RegexField(
-        label=_("Commune (code INSEE)"), required=False, regex=r"^(\d{5}|2[ABab]\d{3})$", max_length=5
-    )
+    commune = CommuneField(label=_("Commune (nom ou code INSEE)"), required=False, max_length=60)
     absent = forms.BooleanField(label=_("Absent du dernier fichier"), required=False)
     illisible = forms.BooleanField(label=_("Reçu, illisible"), required=False)
     a_verifier = forms.BooleanField(label=_("Rapprochement à vérifier"), required=False)

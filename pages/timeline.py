@@ -21,13 +21,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import repeat
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from beneficiaries.communes import commune_label
 from beneficiaries.models import Beneficiary
 from beneficiaries.nir import mask_nir
 from contract.layouts import EMPTY_CATEGORY, PECGM, PECGM_TITLES
-from exchanges.models import EventKind, FollowUp, FollowUpStatus, JobSeekerSnapshot, StatusEvent
+from exchanges.models import (
+    SUCCESSFUL_STATUSES,
+    EventKind,
+    FollowUp,
+    FollowUpStatus,
+    ImportRun,
+    JobSeekerSnapshot,
+    StatusEvent,
+)
 from orientations.models import OrientationDecision
 from pages.cohorts import is_positive_exit
 from pages.dashboard import month_starts
@@ -113,6 +122,8 @@ def snapshot_changes(previous: Sequence | None, current: Sequence) -> list[Chang
             continue
         if attr == "nir":  # masked here as everywhere on screen
             before, after = mask_nir(before), mask_nir(after)
+        if attr == "commune_code":  # « Montauban (82121) », a code of elsewhere as it is
+            before, after = commune_label(before), commune_label(after)
         changes.append(Change(label, describe(before, codes) if previous else "", describe(after, codes)))
     return changes
 
@@ -125,14 +136,14 @@ def build_timeline(beneficiary: Beneficiary, since: date | None = None) -> tuple
     snapshots = (
         JobSeekerSnapshot.objects.filter(beneficiary=beneficiary)
         .order_by("-reference_date", "-run_id", "-record_number")
-        .values_list("reference_date", "record_number", "run__file_name", *COMPARED_ATTRS)
+        .values_list("reference_date", "record_number", "run__file_name", "run_id", *COMPARED_ATTRS)
     )
     events = StatusEvent.objects.filter(beneficiary=beneficiary)
     decisions = OrientationDecision.objects.filter(beneficiary=beneficiary)
     # The last snapshot before the window: what its first month is compared with (not shown).
     before = None
     if since is not None:
-        before = snapshots.filter(reference_date__lt=since).values_list(*COMPARED_ATTRS).first()
+        before = snapshots.filter(reference_date__lt=since).first()
         snapshots = snapshots.filter(reference_date__gte=since)
         events = events.filter(date__gte=since)
         decisions = decisions.filter(decision_date__gte=since)
@@ -144,8 +155,16 @@ def build_timeline(beneficiary: Beneficiary, since: date | None = None) -> tuple
     snapshot_source = str(_("fichier %(file)s, enregistrement n° %(record)s"))
     event_source = str(_("fichier %(file)s"))
     motive_word = str(_("motif"))
-    previous = list(before) if before is not None else None
-    for reference_date, record_number, file_name, *values in rows:
+    stocks, late_runs = _monthly_stocks()
+    confirmed = (
+        FollowUp.objects.filter(beneficiary=beneficiary).values_list("reference_date", flat=True).first()
+    )
+    months = _Months(stocks, since, confirmed)
+    previous = list(before[4:]) if before is not None else None
+    if before is not None:
+        months.set_by(before[0], snapshot_source % {"file": before[2], "record": before[1]})
+    for reference_date, record_number, file_name, run_id, *values in rows:
+        source = snapshot_source % {"file": file_name, "record": record_number}
         # Most months repeat the previous one: one comparison of the rows says so.
         changes = [] if values == previous else snapshot_changes(previous, values)
         if previous is None or changes:
@@ -154,15 +173,24 @@ def build_timeline(beneficiary: Beneficiary, since: date | None = None) -> tuple
                     reference_date,
                     "snapshot",
                     first_title if previous is None else changed_title,
-                    snapshot_source % {"file": file_name, "record": record_number},
+                    source,
                     changes,
                 )
             )
+        if run_id in late_runs:
+            months.late(reference_date)  # delivered late: its own month only, not the months after it
+            continue
+        if previous is None or changes:
+            months.set_by(reference_date, source)
+        else:
+            months.confirm(reference_date)  # a record that repeats the previous one (stored whole)
         previous = values
     events = events.values_list(
         "date", "kind", "motive", "motive_label", "previous_value", "new_value", "run__file_name"
     )
     for day, kind, motive, motive_label, previous_value, new_value, file_name in events:
+        if kind == EventKind.LEFT_STOCK:
+            months.left(day)
         detail = ""
         if motive or motive_label:
             detail = f"{motive_word} : {motive} {motive_label}".strip()
@@ -201,7 +229,8 @@ def build_timeline(beneficiary: Beneficiary, since: date | None = None) -> tuple
                 detail=f"{decision.referent_body.name}{correspondent}",
             )
         )
-    order = {"decision": 0, "event": 1, "snapshot": 2}
+    entries.extend(months.entries())
+    order = {"decision": 0, "event": 1, "snapshot": 2, "unchanged": 3}
     entries.sort(key=lambda entry: (entry.day, -order[entry.kind]), reverse=True)
     older = since is not None and (
         before is not None
@@ -209,3 +238,99 @@ def build_timeline(beneficiary: Beneficiary, since: date | None = None) -> tuple
         or OrientationDecision.objects.filter(beneficiary=beneficiary, decision_date__lt=since).exists()
     )
     return entries, older
+
+
+def _monthly_stocks() -> tuple[list[date], set[int]]:
+    """The dates of the monthly stocks imported, and the runs of those imported late (after a newer
+    one: such a month enters the history only, and never set the months after it)."""
+    dates, late, newest = set(), set(), None
+    runs = (
+        ImportRun.objects.filter(status__in=SUCCESSFUL_STATUSES, periodicity="M")
+        .order_by("id")
+        .values_list("id", "reference_date")
+    )
+    for run_id, day in runs:
+        if day is None:
+            continue
+        dates.add(day)
+        if newest is not None and day < newest:
+            late.add(run_id)
+        newest = max(newest or day, day)
+    return sorted(dates), late
+
+
+class _Months:
+    """The monthly stocks that sent a person's values unchanged, by the record that set them.
+
+    The history stores what changed (docs/import-pecgm.md): a stock that repeats a
+    person's values writes no record. The person was in every monthly stock from the
+    record that set their values to the next record, or to their follow-up's date for the
+    newest (the last file that confirmed them), unless a "left the stock" event came
+    between. Such months are shown together, « inchangée depuis » the record that set them.
+    """
+
+    def __init__(self, stocks: list[date], since: date | None, confirmed: date | None):
+        self.stocks = [day for day in stocks if since is None or day >= since]
+        self.confirmed = confirmed
+        self.setters: list[tuple[date, str]] = []  # (day, source), in order
+        self.repeats: list[date] = []  # old records that repeat the values before them
+        self.gone: list[date] = []  # "left the stock" events
+        self.delivered_late: set[date] = set()  # months whose own (late) record is shown
+
+    def set_by(self, day: date, source: str) -> None:
+        self.setters.append((day, source))
+
+    def confirm(self, day: date) -> None:
+        self.repeats.append(day)
+
+    def late(self, day: date) -> None:
+        self.delivered_late.add(day)
+
+    def left(self, day: date) -> None:
+        self.gone.append(day)
+
+    def entries(self) -> list[Entry]:
+        if not self.setters:
+            return []
+        since_source = str(_("inchangée depuis le %(source)s"))
+        received = sorted([*self.repeats, *(day for day, _source in self.setters)])
+        # Out of the stock from a "left" event to the next record received (their return).
+        away = [(gone, min((day for day in received if day > gone), default=date.max)) for gone in self.gone]
+        entries = []
+        ends = [day for day, _source in self.setters[1:]] + [None]
+        for (start, source), end in zip(self.setters, ends, strict=True):
+            # The newest record's values hold until the last file that confirmed them.
+            last = end if end is not None else self.confirmed
+            if last is None:
+                continue
+
+            def sent(day: date, start=start, end=end, last=last) -> bool:
+                in_turn = start < day < end if end is not None else start < day <= last
+                return (
+                    in_turn
+                    and day not in self.delivered_late
+                    and not any(gone <= day < back for gone, back in away)
+                )
+
+            months = sorted({day for day in (*self.stocks, *self.repeats) if sent(day)})
+            if months:
+                entries.append(
+                    Entry(
+                        months[-1],
+                        "unchanged",
+                        ngettext(
+                            "Situation France Travail inchangée dans %(count)s stock mensuel, "
+                            "du %(first)s au %(last)s",
+                            "Situation France Travail inchangée dans %(count)s stocks mensuels, "
+                            "du %(first)s au %(last)s",
+                            len(months),
+                        )
+                        % {
+                            "count": len(months),
+                            "first": months[0].strftime("%d/%m/%Y"),
+                            "last": months[-1].strftime("%d/%m/%Y"),
+                        },
+                        since_source % {"source": source},
+                    )
+                )
+        return entries

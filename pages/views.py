@@ -38,7 +38,15 @@ from caseloads.notes import notes_of
 from caseloads.worklists import handled_count, handlings_for, without_handled
 from exchanges.models import FollowUp
 from pages import exports
-from pages.cohorts import Cohort, cohorts, current_month, data_month, get_cohort, newest_stock
+from pages.cohorts import (
+    Cohort,
+    cohorts,
+    current_month,
+    data_month,
+    france_travail_data_received,
+    get_cohort,
+    newest_stock,
+)
 from pages.dashboard import bar_chart, cohort_counts, dashboard_data, line_chart
 from pages.filters import (
     BeneficiaryFilterForm,
@@ -180,6 +188,8 @@ def _list(
             value for key, value in request.GET.items() if key not in ("page", "tri", SHOW_HANDLED)
         ),
     }
+    if cohort is not None and not france_travail_data_received():
+        return render(request, "beneficiaries/list.html", context | {"no_ft_data": True})
     if cohort is not None and cohort.slug in ("radies-du-mois", "cessations-du-mois"):
         context["month"] = data_month()[0]
     if cohort is not None:
@@ -263,6 +273,9 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires(Capability.VIEW_FOLLOWUP)
 def cohort_index(request: HttpRequest) -> HttpResponse:
+    if not france_travail_data_received():
+        # Counted from today's month, the lists would say « 0 radié » of a month nobody sent.
+        return render(request, "beneficiaries/cohorts.html", {"rows": [], "month": None})
     counts = cohort_counts(territory_communes(request.user))
     rows = [(cohort, counts.get(cohort.slug, 0)) for cohort in cohorts()]
     return render(request, "beneficiaries/cohorts.html", {"rows": rows, "month": data_month()[0]})
@@ -284,6 +297,8 @@ def cohort_detail(request: HttpRequest, cohort: str) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     # Counted by commune for a user limited to territories: the scope is its communes, from which
     # visible_beneficiaries() makes its queryset too (scoping.beneficiaries_in).
+    if not france_travail_data_received():
+        return render(request, "beneficiaries/dashboard.html", {"no_ft_data": True})
     communes = territory_communes(request.user)
     today = data_month()[1]
     data = dashboard_data(communes, today)

@@ -44,7 +44,7 @@ from pathlib import Path
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 import audit
@@ -179,13 +179,26 @@ HISTORY_BATCH = 5000
 
 
 def old_history(cutoff_day: date) -> QuerySet | None:
-    """Linked records older than `cutoff_day` that are nobody's current situation."""
+    """Linked records older than `cutoff_day` that are nobody's current situation, nor in force at it.
+
+    The history stores changes (docs/import-pecgm.md): a person's newest record before
+    `cutoff_day` still gives their values for the months after it, until their next
+    record, and those months are kept. Only the records a later one of the same person,
+    also older than `cutoff_day`, replaced are deleted.
+    """
     model = _model("exchanges.JobSeekerSnapshot")
     if model is None:
         return None
     current = _model("exchanges.FollowUp").objects.exclude(source_snapshot=None).values("source_snapshot_id")
-    return model.objects.filter(beneficiary__isnull=False, reference_date__lt=cutoff_day).exclude(
-        pk__in=current
+    replaced = model.objects.filter(
+        beneficiary_id=OuterRef("beneficiary_id"),
+        reference_date__lt=cutoff_day,
+        reference_date__gt=OuterRef("reference_date"),
+    )
+    return (
+        model.objects.filter(beneficiary__isnull=False, reference_date__lt=cutoff_day)
+        .filter(Exists(replaced))
+        .exclude(pk__in=current)
     )
 
 
@@ -210,6 +223,9 @@ def inactive_beneficiaries(cutoff: datetime) -> QuerySet[Beneficiary]:
         people = people.annotate(last_file=Max("snapshots__reference_date")).filter(
             Q(last_file__isnull=True) | Q(last_file__lt=cutoff_day)
         )
+        # A stock that repeats someone's values stores no record (change-based history): the
+        # follow-up's date is that of the newest file that sent them.
+        people = people.exclude(followup__reference_date__gte=cutoff_day)
     decisions = _model("orientations.OrientationDecision")
     if decisions is not None:
         recent = decisions.objects.filter(Q(decision_date__gte=cutoff_day) | Q(recorded_at__gte=cutoff))

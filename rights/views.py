@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import requires
@@ -90,7 +90,13 @@ def rectify_person(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         changed = rectify(request, form)
         if changed:
-            messages.success(request, _("Identité rectifiée (%(n)s champ(s)).") % {"n": len(changed)})
+            messages.success(
+                request,
+                ngettext(
+                    "Identité rectifiée (%(n)s champ).", "Identité rectifiée (%(n)s champs).", len(changed)
+                )
+                % {"n": len(changed)},
+            )
         else:
             messages.info(request, _("Aucune valeur n'a changé : rien n'est enregistré."))
         return redirect("beneficiary_detail", beneficiary.pk)

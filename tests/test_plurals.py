@@ -57,3 +57,48 @@ def test_an_empty_list_says_0_beneficiaire(client, orientation_officer):
     assert (
         '<p id="result-count" class="mb-0" aria-live="polite">0 bénéficiaire</p>' in response.content.decode()
     )
+
+
+def app_python_files() -> list[Path]:
+    """The apps' modules (and config), where every user-facing string is written: not the tests."""
+    base = Path(settings.BASE_DIR)
+    packages = [path.parent for path in base.glob("*/apps.py")] + [base / "config"]
+    return sorted(path for package in packages for path in package.rglob("*.py"))
+
+
+# « décision(s) », « Fichier(s) »: a word with an « (s) » glued to it (not a "%(s)s" placeholder).
+S_IN_BRACKETS = re.compile(r"\w\(s\)")
+
+
+def test_no_app_string_writes_an_s_in_brackets():
+    import ast
+
+    files = app_python_files()
+    assert len(files) > 100 and any(path.parts[-2:] == ("exchanges", "runs.py") for path in files)
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and S_IN_BRACKETS.search(node.value)
+            ):
+                found.append(f"{path.relative_to(settings.BASE_DIR)}:{node.lineno}")
+    assert found == [], "write both forms with ngettext (locale/plural_catalogue.py)"
+
+
+@pytest.mark.parametrize("module", ["exchanges/runs.py", "exchanges/transfers.py", "accounts/admin.py"])
+def test_every_ngettext_of_the_apps_is_in_the_catalogue(module):
+    import ast
+
+    source = (Path(settings.BASE_DIR) / module).read_text(encoding="utf-8")
+    pairs = [
+        (call.args[0].value, call.args[1].value)
+        for call in ast.walk(ast.parse(source))
+        if isinstance(call, ast.Call)
+        and getattr(call.func, "id", None) == "ngettext"
+        and all(isinstance(arg, ast.Constant) for arg in call.args[:2])
+    ]
+    assert pairs
+    with translation.override("fr"):
+        assert [one for one, many in pairs if translation.ngettext(one, many, 0) != one] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from html import escape as html_escape
 from urllib.parse import quote
 
@@ -11,8 +12,9 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from beneficiaries.communes import commune_label
 from beneficiaries.scoping import territory_communes
-from pages.cohorts import cohorts
+from pages.cohorts import cohorts, france_travail_data_received
 from pages.dashboard import cohort_counts
 
 register = template.Library()
@@ -50,6 +52,12 @@ def sort_header(context, key: str, label: str):
     )
 
 
+@register.simple_tag
+def france_travail_received() -> bool:
+    """Whether a PECGM file was ever imported (cohorts.france_travail_data_received)."""
+    return france_travail_data_received()
+
+
 @register.simple_tag(takes_context=True)
 def home_cohorts(context) -> list:
     """(cohort, count) for the user's visible beneficiaries, cached (see dashboard.cohort_counts)."""
@@ -79,10 +87,27 @@ def _control(field) -> str:
     kind = "date" if isinstance(form_field, forms.DateField) else "text"
     length = f' maxlength="{form_field.max_length}"' if getattr(form_field, "max_length", None) else ""
     current = "" if value is None else _esc(value)
+    suggest, datalist = "", ""
+    if hasattr(form_field, "suggestions"):  # the communes' names (filters.CommuneField)
+        suggest = f' list="{ident}-noms" autocomplete="off"'
+        datalist = _datalist(f"{ident}-noms", tuple(form_field.suggestions().items()))
     return (
         f'<input type="{kind}" class="form-control" name="{name}" id="{ident}" value="{current}"'
-        f"{length}{invalid}>"
+        f"{length}{suggest}{invalid}>{datalist}"
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _datalist(ident: str, options: tuple[tuple[str, str], ...]) -> str:
+    """Built once: the Département's communes are a few hundred options on every list page."""
+    items = "".join(f'<option value="{_esc(value)}">{_esc(label)}</option>' for value, label in options)
+    return f'<datalist id="{_esc(ident)}">{items}</datalist>'
+
+
+@register.filter
+def commune(code: str | None) -> str:
+    """« Montauban (82121) »; the code alone when the Département's file does not name it."""
+    return commune_label(code) or "—"
 
 
 @register.simple_tag
@@ -192,7 +217,7 @@ def list_rows(context, page, select: bool = False, cohort=None) -> str:
             f"{anonymised if row.anonymised else ''}</td>"
             f"<td>{_esc(row.birth_date)}</td>"
             f'<td><span class="font-monospace">{_cell(row.masked_nir)}</span></td>'
-            f"<td>{_cell(row.commune_code)}</td><td>{status}</td><td>{_cell(row.reference_date)}</td>"
+            f"<td>{_cell(commune_label(row.commune_code))}</td><td>{status}</td><td>{_cell(row.reference_date)}</td>"
             f"<td>{_cell(row.category)}</td><td>{_cell(row.structure)}</td><td>{_cell(row.last_contact)}</td>"
             f"<td>{orientation}</td>{last}</tr>"
         )

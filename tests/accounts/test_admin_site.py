@@ -151,7 +151,7 @@ def test_a_territory_in_use_cannot_be_deleted(client, admin_user):
     client.login(username=admin_user.username, password=TEST_PASSWORD)
 
     page = client.get(reverse("admin:accounts_territory_change", args=[used.pk])).content.decode()
-    assert "retirez-le de leurs comptes" in page
+    assert "attribué à 1 utilisateur : retirez-le de son compte" in page
     delete = reverse("admin:accounts_territory_delete", args=[used.pk])
     assert client.get(delete).status_code == 403
     assert client.post(delete, {"post": "yes"}).status_code == 403

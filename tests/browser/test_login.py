@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible
 from tests.factories import BeneficiaryFactory
@@ -46,4 +47,8 @@ def test_wrong_password_message(page, live_server, social_worker):
     page.get_by_label("Identifiant").fill(social_worker.username)
     page.get_by_label("Mot de passe").fill("ce-n-est-pas-le-bon")
     page.get_by_role("button", name="Se connecter").click()
-    assert page.get_by_role("alert").inner_text() == "Identifiant ou mot de passe incorrect."
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()  # read first; the field's autofocus is gone
+    expect(summary.get_by_role("link")).to_have_text("Identifiant ou mot de passe incorrect.")
+    summary.get_by_role("link").press("Enter")
+    expect(page.get_by_label("Identifiant")).to_be_focused()

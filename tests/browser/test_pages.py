@@ -100,9 +100,9 @@ def test_an_invalid_filter_brings_the_whole_form_back(page, login, orientation_o
     login(orientation_officer)
     page.get_by_role("link", name="Bénéficiaires", exact=True).first.click()
     page.get_by_text("Filtres", exact=True).click()
-    page.get_by_label("Commune (code INSEE)").fill("8212")
+    page.get_by_label("Commune (nom ou code INSEE)").fill("8212")
     page.get_by_role("button", name="Appliquer les filtres").click()
-    expect(page.get_by_role("alert")).to_contain_text("Commune (code INSEE)")
+    expect(page.get_by_role("alert")).to_contain_text("Commune (nom ou code INSEE)")
     expect(page.locator("#filters")).to_have_count(1)
     expect(page.locator("#result-count")).to_have_text("3 bénéficiaires")  # the filter ignored
     expect(page.locator("#annonce")).to_have_text("3 bénéficiaires")
@@ -176,18 +176,18 @@ def test_a_runs_end_is_read_out_not_each_percentage(page, login, admin_user, liv
         file_name="PECGM_082_20250131_M.xml",
         sha256="0" * 64,
         status=ImportStatus.RUNNING,
-        progress_processed=10,
+        progress_done=10,
         progress_total=100,
     )
     login(admin_user)
     page.goto(live_server.url + reverse("import_run_detail", args=[run.pk]))
-    expect(page.locator("#run-progress progress")).to_have_count(1)
-    ImportRun.objects.filter(pk=run.pk).update(progress_processed=50)
+    expect(page.locator(".run-progress progress")).to_have_count(1)
+    ImportRun.objects.filter(pk=run.pk).update(progress_done=50)
     page.wait_for_timeout(2500)  # one poll: the percentage changed, nothing is read out
     expect(page.locator("#annonce")).to_have_text("")
-    ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.IMPORTED, progress_processed=100)
+    ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.IMPORTED, progress_done=100)
     expect(page.locator("#annonce")).to_have_text("Import : importé", timeout=6000)
-    expect(page.locator("#run-progress progress")).to_have_count(0)
+    expect(page.locator(".run-progress progress")).to_have_count(0)
 
 
 def test_next_cgpem_untransmitted_and_the_deposit_confirmation_are_accessible(

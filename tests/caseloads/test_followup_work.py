@@ -151,6 +151,27 @@ def test_a_handled_line_leaves_the_list_for_the_month_and_the_toggle_shows_it(wo
     assert waiting.pk
 
 
+def test_the_counts_of_the_lists_leave_out_the_handled_lines_like_their_default_view(
+    worker_client, social_worker
+):
+    handled, _waiting = _ceased_this_month("Aubert"), _ceased_this_month("Barbier")
+
+    def counts() -> tuple[int, int, int]:
+        home = dict((c.slug, n) for c, n in worker_client.get(reverse("home")).context["rows"])
+        index = dict((c.slug, n) for c, n in worker_client.get(reverse("cohort_index")).context["rows"])
+        listing = worker_client.get(reverse("cohort_detail", args=["cessations-du-mois"]))
+        return home["cessations-du-mois"], index["cessations-du-mois"], listing.context["page"].count
+
+    assert counts() == (2, 2, 2)
+    outcome = Outcome.objects.get(label="Rendez-vous fixé")
+    mark_handled(handled, "cessations-du-mois", date(2025, 1, 1), outcome, "", social_worker)
+    assert counts() == (1, 1, 1)
+    # Handled for another list, or last month: this list's count is not concerned.
+    mark_handled(_waiting, "sans-contact", date(2025, 1, 1), outcome, "", social_worker)
+    mark_handled(_waiting, "cessations-du-mois", date(2024, 12, 1), outcome, "", social_worker)
+    assert counts() == (1, 1, 1)
+
+
 def test_an_outcome_is_required(worker_client):
     person = _ceased_this_month("Aubert")
     response = worker_client.post(reverse("caseload_handle", args=["cessations-du-mois", person.pk]), {})

@@ -49,7 +49,7 @@ def _publish_big_file(server, tmp_path, count: int) -> None:
 def _wait_until_the_import_is_going(count: int) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if ImportRun.objects.filter(status="running", progress_processed__gt=count // 5).exists():
+        if ImportRun.objects.filter(status="running", progress_done__gt=count // 5).exists():
             return
         time.sleep(0.05)
     raise AssertionError("the import never got going")

@@ -127,13 +127,30 @@ def test_two_candidates_wait_for_an_admin(tmp_path):
     assert set(case.candidates.all()) == {person, twin}
 
 
-def test_every_record_is_kept_as_a_dated_snapshot(tmp_path):
+def test_every_change_is_kept_as_a_dated_snapshot_and_a_repeat_confirms_it(tmp_path):
     person = BeneficiaryFactory()
     record = record_for(person, rome_code="G1603", work_axis="04", ppae_signature_date=date(2024, 4, 1))
     import_pecgm(pecgm_file(tmp_path, [record], JAN))
-    import_pecgm(pecgm_file(tmp_path, [record], FEB))
+    february = import_pecgm(pecgm_file(tmp_path, [record], FEB))
+    # February repeats January: no second snapshot, the follow-up says February confirmed it.
     snapshots = JobSeekerSnapshot.objects.filter(beneficiary=person).order_by("reference_date")
-    assert [s.reference_date for s in snapshots] == [JAN, FEB]
+    assert [s.reference_date for s in snapshots] == [JAN]
+    followup = FollowUp.objects.get(beneficiary=person)
+    assert (followup.reference_date, followup.source_snapshot_id, followup.absent_from_last_stock) == (
+        FEB,
+        snapshots[0].pk,
+        False,
+    )
+    assert (followup.confirmed_run_id, followup.confirmed_record_number) == (february.pk, 1)
+    march = import_pecgm(pecgm_file(tmp_path, [{**record, "work_axis": "03"}], MAR))
+    snapshots = JobSeekerSnapshot.objects.filter(beneficiary=person).order_by("reference_date")
+    assert [s.reference_date for s in snapshots] == [JAN, MAR]
+    followup = FollowUp.objects.get(beneficiary=person)
+    assert (followup.source_snapshot_id, followup.confirmed_run_id, followup.work_axis) == (
+        snapshots[1].pk,
+        march.pk,
+        "03",
+    )
     first = snapshots[0]
     assert (first.record_number, first.rome_code, first.work_axis, first.ppae_signature_date) == (
         1,
@@ -433,7 +450,10 @@ def test_realistic_stock_then_next_month(tmp_path):
     february = list(next_month(january, seed=9, reference_date=FEB))
     second = import_pecgm(pecgm_file(tmp_path, february, FEB))
     assert second.matched + second.created == second.imported
-    present = set(JobSeekerSnapshot.objects.filter(run=second).values_list("beneficiary_id", flat=True))
+    stored = set(JobSeekerSnapshot.objects.filter(run=second).values_list("beneficiary_id", flat=True))
+    # Everyone in February's stock: stored again when changed, confirmed otherwise.
+    present = set(FollowUp.objects.filter(confirmed_run=second).values_list("beneficiary_id", flat=True))
+    assert stored < present and len(present) == second.imported - (second.review - second.created)
     absent = set(
         FollowUp.objects.filter(absent_from_last_stock=True).values_list("beneficiary_id", flat=True)
     )
@@ -594,3 +614,104 @@ def test_a_small_stock_in_a_dry_run_is_reported_as_refused(tmp_path):
     run = import_pecgm(pecgm_file(tmp_path, [], FEB), dry_run=True)
     assert run.status == ImportStatus.REJECTED and "--force-small-stock" in run.error_message
     assert ImportRun.objects.count() == 1
+
+
+def test_change_based_history_through_the_imports_and_the_parcours(tmp_path):
+    """Six monthly stocks: only what changed is stored; the parcours still accounts for each month."""
+    from pages.timeline import build_timeline
+
+    person, other = BeneficiaryFactory(), BeneficiaryFactory()
+    record, others = record_for(person), record_for(other)
+    days = [date(2025, month, 28) for month in range(1, 7)]
+    # January; February and March repeat it; April changes the work axis; May leaves the
+    # person out of the stock; June brings them back, unchanged.
+    stocks = [[record, others], [record, others], [record, others], [{**record, "work_axis": "03"}, others]]
+    stocks += [[others], [{**record, "work_axis": "03"}, others]]
+    runs = [import_pecgm(pecgm_file(tmp_path, stock, day)) for stock, day in zip(stocks, days, strict=True)]
+    stored = list(
+        JobSeekerSnapshot.objects.filter(beneficiary=person)
+        .order_by("reference_date")
+        .values_list("reference_date", flat=True)
+    )
+    # January, April's change, June's return (a return is always stored).
+    assert stored == [days[0], days[3], days[5]]
+    assert JobSeekerSnapshot.objects.filter(beneficiary=other).count() == 1  # never changed
+    followup = FollowUp.objects.get(beneficiary=other)
+    assert (followup.reference_date, followup.confirmed_run_id) == (days[5], runs[5].pk)
+    assert followup.source_snapshot.run_id == runs[0].pk
+    # The re-delivery of a confirming file changes nothing.
+    again = import_pecgm(pecgm_file(tmp_path, stocks[5], days[5]))
+    assert again.status == ImportStatus.DUPLICATE and JobSeekerSnapshot.objects.count() == 4
+
+    timeline, _older = build_timeline(person)
+    unchanged = [entry for entry in timeline if entry.kind == "unchanged"]
+    # February and March as January; June (back after May, away) as April.
+    assert [(entry.day, entry.source) for entry in unchanged] == [
+        (days[5], f"inchangée depuis le fichier {runs[3].file_name}, enregistrement n° 1"),
+        (days[2], f"inchangée depuis le fichier {runs[0].file_name}, enregistrement n° 1"),
+    ]
+    assert unchanged[0].title.startswith("Situation France Travail inchangée dans 1 stock mensuel, du 28/06")
+    assert unchanged[1].title.startswith(
+        "Situation France Travail inchangée dans 2 stocks mensuels, du 28/02"
+    )
+    [left] = [entry for entry in timeline if entry.kind == "event" and entry.day == days[4]]
+    timeline, _older = build_timeline(other)
+    [unchanged] = [entry for entry in timeline if entry.kind == "unchanged"]
+    assert unchanged.title == (
+        "Situation France Travail inchangée dans 5 stocks mensuels, du 28/02/2025 au 28/06/2025"
+    )
+
+
+def test_a_merge_keeps_the_newest_confirmation_of_the_created_person(tmp_path):
+    """Someone known only from France Travail in three stocks (stored once, confirmed twice), then
+    linked by an admin to the beneficiary they are: the follow-up stays that of the third stock."""
+    from exchanges import review
+
+    stranger = record_for(None, nir="1991282121123")
+    days = [date(2025, month, 28) for month in (1, 2, 3)]
+    runs = [import_pecgm(pecgm_file(tmp_path, [stranger], day)) for day in days]
+    case = ReviewCase.objects.get(reason=ReviewReason.CREATED_FROM_FT)
+    assert JobSeekerSnapshot.objects.count() == 1
+    local = BeneficiaryFactory(birth_name="Local")
+    review.link(case, local, user=None)
+    followup = FollowUp.objects.get(beneficiary=local)
+    assert (followup.reference_date, followup.absent_from_last_stock, followup.confirmed_run_id) == (
+        days[2],
+        False,
+        runs[2].pk,
+    )
+    assert followup.source_snapshot.beneficiary_id == local.pk
+
+
+def test_a_month_delivered_late_is_kept_whole_and_sets_only_its_own_month(tmp_path):
+    from pages.timeline import build_timeline
+
+    person = BeneficiaryFactory()
+    record = record_for(person, work_axis="05")
+    jan, feb, mar, apr = (date(2025, month, 28) for month in (1, 2, 3, 4))
+    first = import_pecgm(pecgm_file(tmp_path, [record], jan))
+    for day in (feb, apr):
+        import_pecgm(pecgm_file(tmp_path, [record], day))
+    late = import_pecgm(pecgm_file(tmp_path, [{**record, "work_axis": "03"}], mar))
+    assert late.status == ImportStatus.IMPORTED
+    followup = FollowUp.objects.get(beneficiary=person)
+    # April's situation stays: an older file never overwrites a newer one.
+    assert (followup.reference_date, followup.work_axis, followup.source_snapshot.run_id) == (
+        apr,
+        "05",
+        first.pk,
+    )
+    assert list(
+        JobSeekerSnapshot.objects.order_by("reference_date").values_list("reference_date", flat=True)
+    ) == [
+        jan,
+        mar,
+    ]
+    timeline, _older = build_timeline(person)
+    march = [entry for entry in timeline if entry.kind == "snapshot" and entry.day == mar]
+    assert march and march[0].source.startswith(f"fichier {late.file_name}")
+    [unchanged] = [entry for entry in timeline if entry.kind == "unchanged"]
+    # February and April repeat January; March is shown with its own record.
+    assert unchanged.title == (
+        "Situation France Travail inchangée dans 2 stocks mensuels, du 28/02/2025 au 28/04/2025"
+    )

@@ -9,15 +9,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from exchanges.models import ImportRun
 from exchanges.reaper import reap
-from exchanges.runs import _ADVISORY_KEYS, Direction, ExchangeRun, RunStatus
+from exchanges.runs import LOCKS, Direction, ExchangeRun, RunStatus
 from exchanges.tasks import fetch_pecgm, reap_exchanges
 from exchanges.transfers import incoming_dir
 from tests.exchanges.import_files import pecgm_file, record_for
+from tests.exchanges.locks import held_elsewhere
 from tests.factories import BeneficiaryFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,30 +62,23 @@ def test_a_running_fetch_with_a_recent_heartbeat_is_left_alone(exchange_settings
     assert ExchangeRun.objects.count() == 1
 
 
-@pytest.mark.postgres
 def test_a_silent_run_whose_lock_is_held_is_alive(exchange_settings, one_monthly_file):
-    """Its worker holds the direction's lock: slow, not dead (PostgreSQL's advisory lock)."""
+    """Its worker holds the direction's lock: slow, not dead (advisory lock, or SQLite's file lock)."""
     late = ExchangeRun.objects.create(
         direction=Direction.FETCH, status=RunStatus.RUNNING, heartbeat_at=_silent_for(60)
     )
-    holder = connections.create_connection("default")
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_KEYS[Direction.FETCH]])
+    with held_elsewhere(LOCKS[Direction.FETCH]):
         assert reap(at_worker_start=True) == []
-    finally:
-        holder.close()
     late.refresh_from_db()
     assert late.status == RunStatus.RUNNING
     # Once its holder is gone, it is dead.
     assert reap() == [late.pk]
 
 
-@pytest.mark.postgres
 def test_at_a_workers_start_every_running_run_is_dead_and_one_fresh_run_per_kind_is_sent(
     exchange_settings, one_monthly_file
 ):
-    """At a worker's start, a free advisory lock tells a dead run, however recent its heartbeat."""
+    """At a worker's start, a free lock tells a dead run, however recent its heartbeat."""
     first = ExchangeRun.objects.create(
         direction=Direction.FETCH, status=RunStatus.RUNNING, heartbeat_at=timezone.now()
     )

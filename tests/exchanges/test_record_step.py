@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime
 
-from exchanges.followup import Situation, clean_values
+from exchanges.followup import Situation, clean_values, values_digest
 from exchanges.matching import MatchResult, ft_key
 from exchanges.models import EventKind, FollowUpStatus, MatchRule, RejectLevel, ReviewReason, ReviewStatus
 from exchanges.pecgm_reader import RecordIssue
@@ -182,3 +182,75 @@ def test_a_change_of_site_does_not_replace_the_new_registration_of_the_same_file
     assert step(other, MatchResult(42, MatchRule.FT_IDENTIFIER), new).followup.status == FollowUpStatus.CEASED
     earlier = registered(JAN, ft=("82", "2222222B"))
     assert step(old_registration, MatchResult(42, MatchRule.NIR), earlier).followup is not None
+
+
+# --- Change-based history: a monthly record that repeats the current values ----------------
+
+
+def stored(record: dict, day=JAN, *, source=55, absent=False) -> Situation:
+    """The situation of a person whose follow-up holds `record`'s values, set by snapshot `source`."""
+    values = values_of(record)
+    rows = step(record, MatchResult(42, MatchRule.NIR), day=day)
+    digest = values_digest(values)
+    assert rows.followup.values_digest == digest  # what the import writes on the follow-up
+    return rows.situation._replace(reference_date=day, absent=absent, digest=digest, source=source)
+
+
+def test_a_stock_that_repeats_the_values_confirms_them_without_a_snapshot():
+    record = record_for(None)
+    rows = step(record, MatchResult(42, MatchRule.NIR), stored(record))
+    assert rows.snapshot is None and rows.events == [] and rows.review is None
+    followup = rows.followup
+    # Same values and source; February's file and record confirmed them.
+    assert (followup.source_snapshot_id, followup.reference_date, followup.absent_from_last_stock) == (
+        55,
+        FEB,
+        False,
+    )
+    assert (followup.confirmed_run_id, followup.confirmed_record_number) == (7, 3)
+    assert rows.situation.reference_date == FEB and rows.situation.source == 55
+    assert rows.counters == ("matched_nir",)
+
+
+def test_any_changed_value_is_stored_again():
+    record = record_for(None)
+    # A value no event looks at (the counsellor's name): still a new snapshot.
+    rows = step({**record, "ft_counsellor": "ROUX CLAIRE"}, MatchResult(42, MatchRule.NIR), stored(record))
+    assert rows.snapshot is not None and rows.followup.source_snapshot_id == rows.snapshot.id == 100
+    assert rows.situation.source == 100 and rows.situation.digest == rows.followup.values_digest
+    assert (rows.followup.confirmed_run_id, rows.followup.confirmed_record_number) == (7, 3)
+
+
+def test_what_is_always_stored_even_when_nothing_changed():
+    record = record_for(None)
+    old = stored(record)
+    match = MatchResult(42, MatchRule.NIR)
+    # A flux, a stock imported late or older than the newest one: each record is kept.
+    assert step(record, match, old, periodicity="Q", stock=False).snapshot is not None
+    assert step(record, match, old, day=date(2025, 1, 31), is_late=True).snapshot is not None
+    assert step(record, match, old, absent=True).snapshot is not None
+    # Back after an absence (the return is an event and a record of its own).
+    assert step(record, match, stored(record, absent=True)).snapshot is not None
+    # A follow-up whose record is gone (purged, or never kept: no source), or without a digest.
+    assert step(record, match, old._replace(source=None)).snapshot is not None
+    assert step(record, match, old._replace(digest="")).snapshot is not None
+    # The same file again (two records of one person): the later one is stored.
+    assert step(record, match, old._replace(reference_date=FEB)).snapshot is not None
+    # Unknown codes on a warned record: kept for the anomalies sent back to France Travail.
+    odd = {**record, "work_axis": "99"}
+    assert step(odd, match, stored(odd), warned=True).snapshot is not None
+    assert step(odd, match, stored(odd)).snapshot is None
+
+
+def test_the_digest_is_the_same_for_a_record_as_read_and_as_stored():
+    record = record_for(None, ppae_signature_date=date(2024, 4, 1))
+    read = values_of(record)  # None for what is missing
+    kept = clean_values(record)  # '' for a missing text, as the columns hold it
+    assert None in read.values() and "" in kept.values()
+    assert values_digest(read) == values_digest(kept)
+    assert values_digest({**read, "rome_code": "G1603"}) != values_digest(read)
+    # Values that would join into the same text apart still differ.
+    first, second = dict(read), dict(read)
+    first["birth_name"], first["usage_name"] = "AB", "C"
+    second["birth_name"], second["usage_name"] = "A", "BC"
+    assert values_digest(first) != values_digest(second)

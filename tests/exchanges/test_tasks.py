@@ -19,15 +19,15 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, connections
 from django.utils import timezone
 
 from exchanges.models import FollowUp, ImportRun, ImportStatus
-from exchanges.runs import _ADVISORY_KEYS, Direction, ExchangeRun, RunStatus
+from exchanges.runs import LOCKS, Direction, ExchangeRun, RunStatus
 from exchanges.simulator import free_port
 from exchanges.tasks import fetch_pecgm
 from tests.exchanges.conftest import USER
 from tests.exchanges.import_files import pecgm_file, record_for
+from tests.exchanges.locks import held_elsewhere
 from tests.factories import BeneficiaryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -202,18 +202,9 @@ def test_a_running_fetch_blocks_another_without_failure_nor_alert(exchange_setti
     other = ExchangeRun.objects.create(
         direction=Direction.FETCH, status=RunStatus.RUNNING, heartbeat_at=timezone.now()
     )
-    holder = None
-    if connection.vendor == "postgresql":
-        # The lock of a live run is its worker's advisory lock: hold it from another session.
-        holder = connections.create_connection("default")
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_KEYS[Direction.FETCH]])
-            assert cursor.fetchone()[0]
-    try:
+    # The lock of a live run is its worker's (PostgreSQL: advisory lock; SQLite: file lock).
+    with held_elsewhere(LOCKS[Direction.FETCH]):
         summary = fetch_pecgm.delay(started_by="beat").get()
-    finally:
-        if holder is not None:
-            holder.close()
     # Not a failure: the run already going does the work; nobody is alerted.
     assert summary["status"] == "interrupted"
     assert "déjà en cours" in summary["error"]

@@ -84,7 +84,7 @@ def test_running_run_is_polled(admin_client):
         file_name="x.xml",
         sha256="a" * 64,
         status=ImportStatus.RUNNING,
-        progress_processed=50,
+        progress_done=50,
         progress_total=200,
     )
     response = admin_client.get(reverse("import_run_progress", args=[run.pk]))

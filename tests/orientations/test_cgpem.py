@@ -382,10 +382,11 @@ def test_france_travail_identifier_and_institution_code_come_from_the_followup()
 )
 def test_an_invalid_nir_is_not_sent_but_the_decision_is_with_a_warning(nir, reason):
     """NIR is optional in the layout and cgpem.xsd: names, birth date and FT identifier still identify."""
-    person = BeneficiaryFactory(nir=nir)
+    # Names set apart: the records are told by their birth name, and Faker's can coincide.
+    person = BeneficiaryFactory(nir=nir, birth_name="Invalide")
     decision = DecisionFactory(beneficiary=person)
     FollowUp.objects.create(beneficiary=person, ft_identifier="1234567A", ft_institution_code="076")
-    valid = DecisionFactory()
+    valid = DecisionFactory(beneficiary__birth_name="Valide")
     export = generate_cgpem("M", date(2025, 1, 31))
 
     assert export.records == 2

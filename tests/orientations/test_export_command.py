@@ -60,7 +60,7 @@ def test_export_cgpem_text_summary(tmp_path):
         str(tmp_path / "f.xml"),
         stdout=out,
     )
-    assert "0 décisions écrites" in out.getvalue()  # the decision was not changed that day
+    assert "0 décision écrite, 0 écartée" in out.getvalue()  # the decision was not changed that day
     out = StringIO()
     call_command(
         "export_cgpem",
@@ -72,7 +72,7 @@ def test_export_cgpem_text_summary(tmp_path):
         str(tmp_path / "f.xml"),
         stdout=out,
     )
-    assert "1 décisions écrites" in out.getvalue()
+    assert "1 décision écrite, 0 écartée" in out.getvalue()
     assert "PRENOM : Ł → L" in out.getvalue()
 
 

@@ -379,7 +379,7 @@ def test_parcours_lists_a_month_only_when_something_changed(officer_client):
     assert [entry.day for entry in snapshots] == [date(2025, 3, 28), date(2025, 1, 28)]
     march = {change.label: (change.before, change.after) for change in snapshots[0].changes}
     assert march == {
-        "Commune de résidence (code INSEE)": ("—", "82033"),
+        "Commune de résidence (code INSEE)": ("—", "Castelsarrasin (82033)"),
         "Axe de travail principal": (
             "05 — Elaboration du projet professionnel",  # the annexe's words, verbatim
             "03 — Stratégie de recherche d'emploi",
@@ -423,7 +423,19 @@ def test_parcours_shows_the_last_two_years_and_all_of_it_on_request(officer_clie
     # January 2023 is compared with December 2022 (not shown): no "first situation" in the window.
     snapshots = [entry for entry in timeline if entry.kind == "snapshot"]
     assert [entry.day for entry in snapshots] == [date(2023, 6, 28)]
-    assert [entry.kind for entry in timeline if entry.kind != "snapshot"] == ["event"]
+    assert [entry.kind for entry in timeline if entry.kind != "snapshot"] == [
+        "unchanged",
+        "event",
+        "unchanged",
+    ]
+    # The months that repeat the values before them, together, with the record that set them.
+    newest, oldest = (entry for entry in timeline if entry.kind == "unchanged")
+    assert (newest.day, newest.title, newest.source) == (
+        date(2024, 12, 28),
+        "Situation France Travail inchangée dans 18 stocks mensuels, du 28/07/2023 au 28/12/2024",
+        f"inchangée depuis le fichier {runs[11].file_name}, enregistrement n° 12",
+    )
+    assert oldest.title.startswith("Situation France Travail inchangée dans 5 stocks mensuels, du 28/01/2023")
     body = response.content.decode()
     assert "Depuis le 01/01/2023." in body
     assert '<a href="?parcours=complet#timeline-title">Afficher tout le parcours</a>' in body
@@ -437,7 +449,7 @@ def test_parcours_shows_the_last_two_years_and_all_of_it_on_request(officer_clie
     ]
     first = [entry for entry in timeline if entry.kind == "snapshot"][-1]
     assert first.title == "Première situation reçue de France Travail"
-    assert {entry.kind for entry in timeline} == {"snapshot", "event", "decision"}
+    assert {entry.kind for entry in timeline} == {"snapshot", "event", "decision", "unchanged"}
     assert "Afficher tout le parcours" not in complete.content.decode()
 
 
@@ -523,6 +535,7 @@ def test_cohorts(officer_client, settings):
 
 
 def test_home_counts_are_refreshed_after_invalidation(officer_client):
+    ImportRunFactory()
     assert officer_client.get(reverse("cohort_index")).context["rows"][5][1] == 0  # sortis-du-fichier
     followup(BeneficiaryFactory(), absent=True, **registered())
     invalidate_dashboard()
@@ -530,6 +543,31 @@ def test_home_counts_are_refreshed_after_invalidation(officer_client):
         (cohort.slug, count) for cohort, count in officer_client.get(reverse("cohort_index")).context["rows"]
     )
     assert rows["sortis-du-fichier"] == 1
+
+
+def test_before_any_pecgm_the_pages_say_no_france_travail_data_was_received(officer_client):
+    person = BeneficiaryFactory(birth_name="Attente")
+    DecisionFactory(beneficiary=person, nature="05", decision_date=timezone.localdate() - timedelta(days=400))
+    said = "Aucune donnée France Travail reçue."
+    pages = {
+        "home": reverse("home"),
+        "cohorts": reverse("cohort_index"),
+        "list": reverse("cohort_detail", args=["orientes-non-inscrits"]),
+        "dashboard": reverse("dashboard"),
+    }
+    # A rejected file is no data.
+    ImportRunFactory(reference_date=date(2025, 1, 31), status="rejected")
+    for name, url in pages.items():
+        body = officer_client.get(url).content.decode()
+        assert said in body, name
+        assert 'id="cohorts"' not in body and 'id="result-count"' not in body, name
+        assert "<svg" not in body, name
+    # The first import: the lists count the month of its data.
+    ImportRunFactory(reference_date=date(2025, 1, 31))
+    invalidate_dashboard()
+    for name, url in pages.items():
+        assert said not in officer_client.get(url).content.decode(), name
+    assert names(officer_client.get(pages["list"])) == ["Attente"]
 
 
 # --- Dashboard ------------------------------------------------------------------------

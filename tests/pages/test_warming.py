@@ -66,6 +66,12 @@ def test_the_territories_follow_ups_are_counted_once_for_them_all(orientation_of
 def test_a_social_worker_without_territory_has_no_events_counted(client):
     social_worker = UserFactory(username="sans-territoire", role="social_worker")
     client.force_login(social_worker)
+    ImportRun.objects.create(
+        file_name="PECGM_082_20250131_M.xml",
+        sha256="0" * 64,
+        reference_date=date(2025, 1, 31),
+        status=ImportStatus.IMPORTED,
+    )
     with CaptureQueriesContext(connection) as queries:
         data = client.get(reverse("dashboard")).context["data"]
     assert data["total"] == 0 and not any(data["series"]["registrations"])

@@ -75,7 +75,8 @@ def test_dry_run_counts_and_changes_nothing(world):
     result = json.loads(out.getvalue())
     assert result["applied"] is False
     tables = result["tables"]
-    assert tables["exchanges.jobseekersnapshot"] == JobSeekerSnapshot.objects.count() == 6
+    # Four records kept: February repeats the two strangers' January records (confirmed, not stored).
+    assert tables["exchanges.jobseekersnapshot"] == JobSeekerSnapshot.objects.count() == 4
     assert tables["beneficiaries.beneficiary (supprimés)"] == 1
     assert tables["beneficiaries.beneficiary (anonymisés)"] == 1
     assert tables["fichiers"] == 2  # the PECGM archived, the CGPEM produced
@@ -89,7 +90,7 @@ def test_apply_needs_the_phrase_and_an_admin(world, admin_user):
         call_command(
             "end_convention", "--apply", "--confirm", end_convention.CONFIRMATION, "--by", "personne"
         )
-    assert JobSeekerSnapshot.objects.count() == 6 and world["archive"].exists()
+    assert JobSeekerSnapshot.objects.count() == 4 and world["archive"].exists()
 
 
 def test_apply_destroys_and_certifies(world, admin_user, tmp_path, settings):
@@ -133,7 +134,7 @@ def test_apply_destroys_and_certifies(world, admin_user, tmp_path, settings):
         certificate["commande"] == end_convention.version() and "liaison-rsa 0.1.0" in certificate["commande"]
     )
     assert {entry["file"]: entry["sha256"] for entry in certificate["fichiers"]} == digests
-    assert certificate["tables"]["exchanges.jobseekersnapshot"] == 6
+    assert certificate["tables"]["exchanges.jobseekersnapshot"] == 4
     text = output.read_text()
     assert [value for value in personal(people) if value in text] == []
 

@@ -17,7 +17,7 @@ from audit.models import AuditEntry
 from beneficiaries.models import Beneficiary
 from exchanges.models import FollowUp, ImportReject, ImportRun, JobSeekerSnapshot, ReviewCase, StatusEvent
 from orientations.models import OrientationDecision
-from rights.retention import ANONYMOUS_NAME, purge
+from rights.retention import ANONYMOUS_NAME, inactive_beneficiaries, purge
 from tests.factories import BeneficiaryFactory
 from tests.orientations.factories import DecisionFactory
 
@@ -344,22 +344,46 @@ def test_france_travail_history_is_bounded_even_for_active_people(settings):
     current = snapshot(today, 3)
     FollowUp.objects.create(beneficiary=person, source_snapshot=current, status="inscrit")
     StatusEvent.objects.create(beneficiary=person, run=run, date=date(2019, 2, 28), kind="radiation")
-    case = ReviewCase.objects.create(reason="identifier_mismatch", status="linked", snapshot=old)
+    case = ReviewCase.objects.create(reason="identifier_mismatch", status="linked", snapshot=oldest)
 
+    # The history stores changes: `old`, the newest record before the cutoff, still gives the
+    # values of the months after it until `current`, and stays; `oldest`, replaced by it, goes.
     items = {item.category: item for item in purge()}
-    assert items["ft_history"].count == 2
+    assert items["ft_history"].count == 1
     assert JobSeekerSnapshot.objects.count() == 3  # a dry run
 
     purge(apply=True)
-    assert list(JobSeekerSnapshot.objects.values_list("pk", flat=True)) == [current.pk]
+    assert sorted(JobSeekerSnapshot.objects.values_list("pk", flat=True)) == [old.pk, current.pk]
     assert StatusEvent.objects.filter(beneficiary=person).count() == 1
     assert FollowUp.objects.get(beneficiary=person).source_snapshot_id == current.pk
     case.refresh_from_db()
     assert case.snapshot is None and case.status == "linked"
-    assert not JobSeekerSnapshot.objects.filter(pk__in=[oldest.pk, old.pk]).exists()
+    assert not JobSeekerSnapshot.objects.filter(pk=oldest.pk).exists()
     entry = AuditEntry.objects.get(action="purge", object_type="ft_history")
-    assert entry.extra["count"] == 2
+    assert entry.extra["count"] == 1
 
-    # Someone whose newest record is itself old (out of the files for years): it stays.
+    # Someone whose newest record is itself old (out of the files for years): it stays, and
+    # only the records it replaced go.
     JobSeekerSnapshot.objects.filter(pk=current.pk).update(reference_date=date(2019, 3, 31))
-    assert {item.category: item.count for item in purge()}["ft_history"] == 0
+    assert {item.category: item.count for item in purge()}["ft_history"] == 1
+    purge(apply=True)
+    assert list(JobSeekerSnapshot.objects.values_list("pk", flat=True)) == [current.pk]
+
+
+@pytest.mark.django_db
+def test_someone_whose_values_recent_stocks_confirmed_is_active(settings):
+    """Change-based history: a person in every stock whose values never changed has one old
+    record, and a follow-up the newest stock confirmed. They are in a PECGM file: not inactive."""
+    run = ImportRun.objects.create(file_name="a", sha256="h")
+    today = timezone.localdate()
+    confirmed, gone = BeneficiaryFactory(birth_name="Confirme"), BeneficiaryFactory(birth_name="Parti")
+    age(Beneficiary.objects.all(), created_at=LONG_AGO, updated_at=LONG_AGO)
+    for person, last_file in ((confirmed, today), (gone, date(2020, 1, 31))):
+        record = JobSeekerSnapshot.objects.create(
+            beneficiary=person, run=run, record_number=1, reference_date=date(2020, 1, 31), periodicity="M"
+        )
+        FollowUp.objects.create(
+            beneficiary=person, source_snapshot=record, reference_date=last_file, status="inscrit"
+        )
+    cutoff = timezone.now() - timedelta(days=round(settings.RETENTION_INACTIVE_MONTHS * 30.44))
+    assert list(inactive_beneficiaries(cutoff)) == [gone]

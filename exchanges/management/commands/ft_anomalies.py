@@ -1,6 +1,8 @@
 from datetime import date
 from pathlib import Path
 
+from django.utils.translation import ngettext
+
 import audit
 from exchanges import tracking
 from exchanges.management.commands.monthly_report import MonthlySpreadsheetCommand
@@ -20,4 +22,9 @@ class Command(MonthlySpreadsheetCommand):
     def written(self, month: date, output: Path, sheets: list[tracking.Sheet]) -> str:
         rows = len(sheets[0].rows)
         audit.log(None, audit.Action.EXPORTED, object_type="ft_anomalies", rows=rows, origin="commande")
-        return f"{rows} anomalie(s) de {month:%Y-%m} écrite(s) dans {output}."
+        message = ngettext(
+            "%(n)s anomalie de %(month)s écrite dans %(output)s.",
+            "%(n)s anomalies de %(month)s écrites dans %(output)s.",
+            rows,
+        )
+        return message % {"n": rows, "month": f"{month:%Y-%m}", "output": output}

@@ -3,6 +3,7 @@ from datetime import date
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from orientations.cgpem import CgpemError, generate_cgpem
 
@@ -52,10 +53,23 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(summary, ensure_ascii=False))
             return
-        self.stdout.write(
-            f"{export.file_name} : {export.records} décisions écrites, {len(export.excluded)} écartées, "
-            f"{len(export.transliterations)} translittérations, {len(export.warnings)} avertissements."
-        )
+        counts = {
+            "written": export.records,
+            "excluded": len(export.excluded),
+            "transliterations": len(export.transliterations),
+            "warnings": len(export.warnings),
+        }
+        parts = [
+            ngettext("%(written)s décision écrite", "%(written)s décisions écrites", counts["written"]),
+            ngettext("%(excluded)s écartée", "%(excluded)s écartées", counts["excluded"]),
+            ngettext(
+                "%(transliterations)s translittération",
+                "%(transliterations)s translittérations",
+                counts["transliterations"],
+            ),
+            ngettext("%(warnings)s avertissement", "%(warnings)s avertissements", counts["warnings"]),
+        ]
+        self.stdout.write(f"{export.file_name} : " + ", ".join(part % counts for part in parts) + ".")
         for item in export.excluded:
             self.stdout.write(f"  écartée : décision {item['decision']} : " + " ; ".join(item["reasons"]))
         for item in export.transliterations:

@@ -1,6 +1,7 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from rights import erasure
 from rights.person_export import find_people, find_unlinked
@@ -33,7 +34,14 @@ class Command(BaseCommand):
             if result.applied
             else "Simulation (rien n'est effacé, --apply pour effacer)"
         )
-        self.stdout.write(f"{title} — fiche(s) n° {', '.join(map(str, result.people)) or 'aucune'}")
+        numbers = ", ".join(map(str, result.people))
+        files = (
+            ngettext("fiche n° %(numbers)s", "fiches n° %(numbers)s", len(result.people))
+            % {"numbers": numbers}
+            if result.people
+            else "aucune fiche"
+        )
+        self.stdout.write(f"{title} — {files}")
         self.stdout.write("Supprimé :")
         for line in result.removed:
             self.stdout.write(f"  {line.what} : {line.count}")

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import ngettext
 
 import audit
 from config.private_files import OutputExists, create_private_text
@@ -42,7 +43,8 @@ class Command(BaseCommand):
             for obj in objects:
                 audit.log(None, audit.Action.EXPORT_PERSON, obj)
         received = sum(len(objects) for objects in unlinked.values())
-        self.stdout.write(
-            f"{len(people)} dossier(s) et {received} donnée(s) reçue(s) non rattachée(s) "
-            f"exporté(s) dans {output}."
-        )
+        files = ngettext("%(n)s dossier", "%(n)s dossiers", len(people)) % {"n": len(people)}
+        unlinked_data = ngettext(
+            "%(n)s donnée reçue non rattachée", "%(n)s données reçues non rattachées", received
+        ) % {"n": received}
+        self.stdout.write(f"Export écrit dans {output} : {files}, {unlinked_data}.")

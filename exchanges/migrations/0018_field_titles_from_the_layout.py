@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchanges', '0015_stuck_alerts_and_workers_seen'),
+        ('exchanges', '0017_followup_confirmation'),
     ]
 
     operations = [
