@@ -273,16 +273,19 @@ def build_database(people: int, months: int) -> None:
 
     started = time.perf_counter()
     follow_columns = [c for c in columns if c != "match_rule"]
+    # A full snapshot a month, as a database upgraded to the change-based history holds it:
+    # follow-ups without a values digest yet (exchanges 0017); the next stock stores each once.
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO exchanges_followup
                 (beneficiary_id, status, reference_date, periodicity, source_snapshot_id,
-                 absent_from_last_stock, has_unknown_codes, updated_at, {", ".join(follow_columns)})
+                 absent_from_last_stock, has_unknown_codes, values_digest, updated_at,
+                 {", ".join(follow_columns)})
             SELECT DISTINCT ON (s.beneficiary_id) s.beneficiary_id,
                 CASE WHEN s.radiation_date IS NOT NULL THEN 'radie'
                      WHEN s.cessation_date IS NOT NULL THEN 'cessation' ELSE 'inscrit' END,
-                s.reference_date, 'M', s.id, s.reference_date < %s, false, now(),
+                s.reference_date, 'M', s.id, s.reference_date < %s, false, '', now(),
                 {", ".join("s." + c for c in follow_columns)}
             FROM exchanges_jobseekersnapshot s
             ORDER BY s.beneficiary_id, s.reference_date DESC
