@@ -472,6 +472,16 @@ def dump(folder: Path) -> dict:
     return result
 
 
+def purge_and_dump(args, last_day: date) -> None:
+    result = purge(last_day, args.history_months)
+    print(f"\n  retention purge: {result['seconds']:.1f} s, {result['items']}")
+    vacuum()
+    print(f"  database after the purge: {mb(sizes()['total'])}")
+    args.folder.mkdir(parents=True, exist_ok=True)
+    result = dump(args.folder)
+    print(f"  pg_dump -Fc: {result['seconds']:.1f} s, {mb(result['bytes'])}")
+
+
 # --- Together ------------------------------------------------------------------------------
 
 
@@ -505,6 +515,11 @@ def main() -> None:
         type=int,
         help="RETENTION_FT_HISTORY_MONTHS for the purge (a short history at a small scale has nothing older)",
     )
+    parser.add_argument(
+        "--purge-only",
+        action="store_true",
+        help="only the retention purge and pg_dump, on a database this bench built with the same --months",
+    )
     parser.add_argument("--import-files", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.import_files:
@@ -517,6 +532,10 @@ def main() -> None:
         print(f"Pages on {connection.settings_dict['NAME']} ({args.people} beneficiaries)", flush=True)
         for kind, value in pages(args, args.people).items():
             print(f"  {kind:<10} p95 {value:6.1f} ms")
+        return
+    if args.purge_only:
+        logging.disable(logging.INFO)
+        purge_and_dump(args, month_ends(args.months)[-1])
         return
     if args.months < 4 or args.real_months < 2 or args.flux_months > args.real_months:
         raise SystemExit("--months 4 at least, --real-months 2 at least, --flux-months at most --real-months")
@@ -623,12 +642,7 @@ def main() -> None:
         for kind, value in second.get("pages", {}).items():
             after = final["pages"].get(kind, 0)
             print(f"  {kind:<10} p95 {value:6.1f} → {after:6.1f} ms ({after / value:.2f}×)")
-    result = purge(days[-1], args.history_months)
-    print(f"\n  retention purge: {result['seconds']:.1f} s, {result['items']}")
-    vacuum()
-    print(f"  database after the purge: {mb(sizes()['total'])}")
-    result = dump(args.folder)
-    print(f"  pg_dump -Fc: {result['seconds']:.1f} s, {mb(result['bytes'])}")
+    purge_and_dump(args, days[-1])
     print(f"\nWhole bench: {(time.perf_counter() - began) / 60:.1f} min")
 
 

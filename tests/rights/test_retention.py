@@ -387,3 +387,19 @@ def test_someone_whose_values_recent_stocks_confirmed_is_active(settings):
         )
     cutoff = timezone.now() - timedelta(days=round(settings.RETENTION_INACTIVE_MONTHS * 30.44))
     assert list(inactive_beneficiaries(cutoff)) == [gone]
+
+
+def test_purge_queries_use_anti_joins_not_not_in():
+    """A regression guard from the 150 000 × 60 months bench (docs/performance.md).
+
+    PostgreSQL hashes a ``NOT IN (subquery)`` only while the subquery fits in work_mem;
+    past that it reruns the subquery for every row, and the purge of the history did not
+    end in 30 minutes. ``NOT EXISTS`` plans as an anti-join whatever the size.
+    """
+    from rights.retention import old_history, unlinked_snapshots
+
+    cutoff = timezone.now() - timedelta(days=365)
+    for queryset in (old_history(cutoff.date()), unlinked_snapshots(cutoff), inactive_beneficiaries(cutoff)):
+        sql = str(queryset.query).upper()
+        assert "NOT (EXISTS(SELECT" in sql
+        assert " IN (SELECT" not in sql
