@@ -69,6 +69,20 @@ def clean_values(values: Mapping) -> dict:
 
 DATE_ATTRS = frozenset(attr for _path, item, attr in PECGM.detail.flat_fields() if item.is_date)
 _ALL_VALUES = operator.itemgetter(*PECGM_ATTRS)
+_DATE_POSITIONS = tuple(position for position, attr in enumerate(PECGM_ATTRS) if attr in DATE_ATTRS)
+# Dates as ISO text (`str(day)`): a file holds a few thousand distinct ones at most.
+_DATE_TEXTS: dict[date, str] = {}
+_DATE_TEXTS_MAX = 100_000
+
+
+def date_text(day: date) -> str:
+    """`day.isoformat()`, formatted once per distinct date (an import formats millions)."""
+    text = _DATE_TEXTS.get(day)
+    if text is None:
+        text = day.isoformat()
+        if len(_DATE_TEXTS) < _DATE_TEXTS_MAX:
+            _DATE_TEXTS[day] = text
+    return text
 
 
 def values_digest(values: Mapping) -> str:
@@ -79,7 +93,18 @@ def values_digest(values: Mapping) -> str:
     writes no snapshot (exchanges.pecgm_step). A character no XML value can hold
     separates the values, so two different records cannot join into the same text.
     """
-    text = "\x1f".join([str(value) if value else "" for value in _ALL_VALUES(values)])
+    # The text is `str(value)` of each value, '' for a missing one. Texts are taken as
+    # they are and only the date columns formatted (the import computes this for every
+    # record): a value of another type falls back to `str()` value by value.
+    row = [value or "" for value in _ALL_VALUES(values)]
+    for position in _DATE_POSITIONS:
+        day = row[position]
+        if day.__class__ is date:
+            row[position] = date_text(day)
+    try:
+        text = "\x1f".join(row)
+    except TypeError:
+        text = "\x1f".join([str(value) if value else "" for value in row])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
