@@ -85,6 +85,33 @@ def date_text(day: date) -> str:
     return text
 
 
+# The last record's texts (`value_texts`): the import asks for them twice, digest and COPY.
+# One tuple, replaced whole: a thread never sees one record's values with another's texts.
+_last_texts: tuple[Mapping | None, list[str]] = (None, [])
+
+
+def value_texts(values: Mapping) -> list[str]:
+    """The record's PECGM values as texts, in PECGM_ATTRS order: `str(value)`, '' when missing.
+
+    What `values_digest` joins, and what the COPY sink writes (exchanges.pecgm_sinks): the
+    import makes them once per record (the last record's are kept). Texts are taken as they
+    are and only the date columns formatted.
+    The list returned is shared: not to be changed. (A value of another type than text or
+    date, which neither the reader nor a column gives, is left as it is.)
+    """
+    global _last_texts
+    last = _last_texts
+    if last[0] is values:
+        return last[1]
+    row = [value or "" for value in _ALL_VALUES(values)]
+    for position in _DATE_POSITIONS:
+        day = row[position]
+        if day.__class__ is date:
+            row[position] = date_text(day)
+    _last_texts = (values, row)
+    return row
+
+
 def values_digest(values: Mapping) -> str:
     """A record's PECGM values in 32 characters: equal digests, equal values.
 
@@ -93,17 +120,10 @@ def values_digest(values: Mapping) -> str:
     writes no snapshot (exchanges.pecgm_step). A character no XML value can hold
     separates the values, so two different records cannot join into the same text.
     """
-    # The text is `str(value)` of each value, '' for a missing one. Texts are taken as
-    # they are and only the date columns formatted (the import computes this for every
-    # record): a value of another type falls back to `str()` value by value.
-    row = [value or "" for value in _ALL_VALUES(values)]
-    for position in _DATE_POSITIONS:
-        day = row[position]
-        if day.__class__ is date:
-            row[position] = date_text(day)
+    row = value_texts(values)
     try:
         text = "\x1f".join(row)
-    except TypeError:
+    except TypeError:  # a value neither text nor date
         text = "\x1f".join([str(value) if value else "" for value in row])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
