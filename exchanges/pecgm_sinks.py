@@ -43,6 +43,7 @@ SNAPSHOT_COLUMNS = (*SnapshotRow._fields[:-1], *PECGM_ATTRS)
 FOLLOWUP_COLUMNS = (*FollowUpRow._fields[:-1], *PECGM_ATTRS)
 REVIEW_COLUMNS = ReviewRow._fields
 REJECT_COLUMNS = WarningRow._fields
+assert REJECT_COLUMNS == ("run_id", "level", "record_number", "field", "value", "message")
 # Every column of the model: a field added later is written too, not silently left out.
 BENEFICIARY_COLUMNS = tuple(field.attname for field in Beneficiary._meta.concrete_fields)
 CANDIDATE_COLUMNS = ("reviewcase_id", "beneficiary_id")
@@ -405,6 +406,16 @@ class CopySink(_Sink):
 
     def _line(self, row: tuple) -> str:
         return _copy_line(row)
+
+    def add_warnings(self, rows: Iterable[WarningRow]) -> None:
+        # A third of a month's records may carry one or two: each line made in one step.
+        lines = self.batch.rows["warnings"]
+        for run_id, level, record, field, value, message in rows:
+            lines.append(
+                f"{run_id}\t{_copy_value(level)}\t{NULL if record is None else record}\t"
+                f"{field.translate(_COPY_ESCAPES)}\t{value.translate(_COPY_ESCAPES)}\t"
+                f"{message.translate(_COPY_ESCAPES)}\n"
+            )
 
     def _timestamp(self, moment: datetime) -> str:
         # One import stamps every row with the same moment: formatted once.
