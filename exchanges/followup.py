@@ -104,10 +104,11 @@ def value_texts(values: Mapping) -> list[str]:
     if last[0] is values:
         return last[1]
     row = [value or "" for value in _ALL_VALUES(values)]
+    texts = _DATE_TEXTS
     for position in _DATE_POSITIONS:
         day = row[position]
         if day.__class__ is date:
-            row[position] = date_text(day)
+            row[position] = texts.get(day) or date_text(day)
     _last_texts = (values, row)
     return row
 
