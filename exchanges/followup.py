@@ -69,6 +69,48 @@ def clean_values(values: Mapping) -> dict:
 
 DATE_ATTRS = frozenset(attr for _path, item, attr in PECGM.detail.flat_fields() if item.is_date)
 _ALL_VALUES = operator.itemgetter(*PECGM_ATTRS)
+_DATE_POSITIONS = tuple(position for position, attr in enumerate(PECGM_ATTRS) if attr in DATE_ATTRS)
+# Dates as ISO text (`str(day)`): a file holds a few thousand distinct ones at most.
+_DATE_TEXTS: dict[date, str] = {}
+_DATE_TEXTS_MAX = 100_000
+
+
+def date_text(day: date) -> str:
+    """`day.isoformat()`, formatted once per distinct date (an import formats millions)."""
+    text = _DATE_TEXTS.get(day)
+    if text is None:
+        text = day.isoformat()
+        if len(_DATE_TEXTS) < _DATE_TEXTS_MAX:
+            _DATE_TEXTS[day] = text
+    return text
+
+
+# The last record's texts (`value_texts`): the import asks for them twice, digest and COPY.
+# One tuple, replaced whole: a thread never sees one record's values with another's texts.
+_last_texts: tuple[Mapping | None, list[str]] = (None, [])
+
+
+def value_texts(values: Mapping) -> list[str]:
+    """The record's PECGM values as texts, in PECGM_ATTRS order: `str(value)`, '' when missing.
+
+    What `values_digest` joins, and what the COPY sink writes (exchanges.pecgm_sinks): the
+    import makes them once per record (the last record's are kept). Texts are taken as they
+    are and only the date columns formatted.
+    The list returned is shared: not to be changed. (A value of another type than text or
+    date, which neither the reader nor a column gives, is left as it is.)
+    """
+    global _last_texts
+    last = _last_texts
+    if last[0] is values:
+        return last[1]
+    row = [value or "" for value in _ALL_VALUES(values)]
+    texts = _DATE_TEXTS
+    for position in _DATE_POSITIONS:
+        day = row[position]
+        if day.__class__ is date:
+            row[position] = texts.get(day) or date_text(day)
+    _last_texts = (values, row)
+    return row
 
 
 def values_digest(values: Mapping) -> str:
@@ -79,7 +121,11 @@ def values_digest(values: Mapping) -> str:
     writes no snapshot (exchanges.pecgm_step). A character no XML value can hold
     separates the values, so two different records cannot join into the same text.
     """
-    text = "\x1f".join([str(value) if value else "" for value in _ALL_VALUES(values)])
+    row = value_texts(values)
+    try:
+        text = "\x1f".join(row)
+    except TypeError:  # a value neither text nor date
+        text = "\x1f".join([str(value) if value else "" for value in row])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -165,6 +165,11 @@ def parse_date(text: str) -> date | None:
 
 
 _PLAIN_KIND, _DATE_KIND, _OTHER_KIND, _DESCRIPTIVE_KIND = 1, 2, 3, 4
+# Values of a field the slow path (`_check`) found fine, remembered so as not to check
+# them again (codes, communes, postcodes: a few hundred distinct values in a file).
+_FINE_MAX = 4096
+# Non-ASCII texts found well encoded, remembered likewise (labels, accented names).
+_WELL_ENCODED_MAX = 20_000
 # Only ASCII padding is trimmed: str.strip() would also eat U+0085 (a C1 control
 # that betrays a mis-encoded file) and no-break spaces.
 _PADDING = " \t\r\n"
@@ -188,7 +193,20 @@ BAD_SHAPE = "n'a pas la forme attendue ({shape})"
 class _Leaf:
     """A layout field compiled for fast checking, its policy (`Field.role`) included."""
 
-    __slots__ = ("path", "attr", "field", "digits", "letters", "kind", "length", "role", "shape", "pattern")
+    __slots__ = (
+        "path",
+        "attr",
+        "field",
+        "digits",
+        "letters",
+        "kind",
+        "length",
+        "role",
+        "shape",
+        "pattern",
+        "quick",
+        "fine",
+    )
 
     def __init__(self, path: str, attr: str, item: Field):
         self.path = path
@@ -215,6 +233,30 @@ class _Leaf:
             self.kind = _PLAIN_KIND
         else:
             self.kind = _OTHER_KIND
+        # The slow path's shortcuts (see `_read`): `quick(text)` true only for a value the
+        # slow path takes as it is, without an issue; else `fine`, the values it took so.
+        self.quick = self._quick() if self.kind == _OTHER_KIND else None
+        self.fine: set[str] | None = set() if self.kind == _OTHER_KIND and self.quick is None else None
+
+    def _quick(self) -> Callable[[str], bool] | None:
+        """For an identifying or optional value of a shape (a NIR, a name, an identifier):
+        within the table's length and of its shape, `_check_by_role` has nothing to say.
+
+        Only for fields without codes or digits, whose other checks then cannot apply.
+        """
+        item, shape = self.field, self.shape
+        if item.role is None or shape is None or item.codes is not None or self.digits:
+            return None
+        limit = min(self.length, shape.max_length)
+        check = shape.check
+        match = self.pattern.fullmatch if self.pattern is not None else None
+        if match is None and check is None:
+            return lambda text: len(text) <= limit
+        if check is None:
+            return lambda text: len(text) <= limit and match(text) is not None
+        if match is None:
+            return lambda text: len(text) <= limit and check(text)
+        return lambda text: len(text) <= limit and match(text) is not None and check(text)
 
 
 class _RecordPlan:
@@ -269,6 +311,7 @@ class PecgmReader:
         self._header_plan = _RecordPlan(layout.header)
         self._detail_plan = _RecordPlan(layout.detail)
         self._footer_plan = _RecordPlan(layout.footer)
+        self._well_encoded: set[str] = set()
         self._pending: tuple[Any, Iterator, etree._Element] | None = None
         self._pending = self._open()
         self.header: Header = self._first_header
@@ -526,14 +569,17 @@ class PecgmReader:
                 else:
                     pairs.append((leaf, grandchild.text))
         dates = _DATES
+        well_encoded = self._well_encoded
         for leaf, raw in pairs:
             if not raw:
                 continue
             text = raw.strip(_PADDING)
             if not text:
                 continue
-            if not text.isascii():
+            if not text.isascii() and text not in well_encoded:
                 self._check_encoding(leaf, text, number)
+                if len(well_encoded) < _WELL_ENCODED_MAX:
+                    well_encoded.add(text)
             kind = leaf.kind
             if kind == _DESCRIPTIVE_KIND:
                 values[leaf.attr] = text
@@ -566,7 +612,19 @@ class PecgmReader:
                         )
                     )
             else:
+                quick = leaf.quick
+                if quick is not None:
+                    if quick(text):
+                        values[leaf.attr] = text
+                        continue
+                elif text in leaf.fine:
+                    values[leaf.attr] = text
+                    continue
+                issues = len(errors) + len(warnings)
                 self._check(leaf, text, number, values, errors, warnings)
+                fine = leaf.fine
+                if fine is not None and len(errors) + len(warnings) == issues and len(fine) < _FINE_MAX:
+                    fine.add(text)  # taken as it is: the same text is taken so again
         for leaf in plan.required:
             if values[leaf.attr] is None and not any(issue.field == leaf.path for issue in errors):
                 errors.append(RecordIssue(number, leaf.path, "", "champ obligatoire absent ou vide"))

@@ -15,7 +15,6 @@ ids back.
 from __future__ import annotations
 
 import json
-import operator
 import queue
 import threading
 from collections.abc import Callable, Iterable
@@ -26,7 +25,7 @@ from typing import NamedTuple
 from django.db import connection
 
 from beneficiaries.models import Beneficiary
-from exchanges.followup import DATE_ATTRS, PECGM_ATTRS, clean_values
+from exchanges.followup import DATE_ATTRS, PECGM_ATTRS, clean_values, date_text, value_texts
 from exchanges.models import FollowUp, ImportReject, JobSeekerSnapshot, ReviewCase, StatusEvent
 from exchanges.pecgm_step import FollowUpRow, RecordRows, ReviewRow, SnapshotRow, WarningRow
 from exchanges.pecgm_stock import EVENT_COLUMNS
@@ -44,27 +43,15 @@ SNAPSHOT_COLUMNS = (*SnapshotRow._fields[:-1], *PECGM_ATTRS)
 FOLLOWUP_COLUMNS = (*FollowUpRow._fields[:-1], *PECGM_ATTRS)
 REVIEW_COLUMNS = ReviewRow._fields
 REJECT_COLUMNS = WarningRow._fields
+assert REJECT_COLUMNS == ("run_id", "level", "record_number", "field", "value", "message")
 # Every column of the model: a field added later is written too, not silently left out.
 BENEFICIARY_COLUMNS = tuple(field.attname for field in Beneficiary._meta.concrete_fields)
 CANDIDATE_COLUMNS = ("reviewcase_id", "beneficiary_id")
 
 # COPY's text format: a tab between columns, \N for NULL, and these escaped.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_PECGM_VALUES = operator.itemgetter(*PECGM_ATTRS)
 _DATE_POSITIONS = tuple(position for position, attr in enumerate(PECGM_ATTRS) if attr in DATE_ATTRS)
 _TABS = len(PECGM_ATTRS) - 1
-# Dates as COPY writes them: a file holds a few thousand distinct ones at most.
-_ISO_DATES: dict[date, str] = {}
-_ISO_DATES_MAX = 100_000
-
-
-def _iso_date(day: date) -> str:
-    text = _ISO_DATES.get(day)
-    if text is None:
-        text = day.isoformat()
-        if len(_ISO_DATES) < _ISO_DATES_MAX:
-            _ISO_DATES[day] = text
-    return text
 
 
 def _copy_value(value) -> str:
@@ -89,13 +76,13 @@ def _pecgm_copy_text(values: dict) -> str:
     """The PECGM columns of one record in COPY text, built once for its snapshot and its follow-up."""
     # A missing text is '' and a missing date NULL (as `clean_values` does): every
     # missing value first made '', then the dates put right, by position.
-    row = [value or "" for value in _PECGM_VALUES(values)]
+    # (`value_texts` made them for the record's digest already: dates as text, '' when missing.)
+    row = texts = value_texts(values)
     nulls = 0
     for position in _DATE_POSITIONS:
-        day = row[position]
-        if day:
-            row[position] = _iso_date(day)
-        else:
+        if not texts[position]:
+            if row is texts:
+                row = texts.copy()  # shared: not to be changed
             row[position] = NULL
             nulls += 1
     text = "\t".join(row)
@@ -132,6 +119,9 @@ class _Batch:
     def __init__(self):
         self.rows: dict[str, list] = {name: [] for name in _TABLES if name != "followups"}
         self.followups: dict[int, object] = {}
+        # PostgreSQL: follow-ups whose values a record confirmed (`pecgm_step.confirms`),
+        # updated in place rather than replaced; keyed likewise, never a key of `followups`.
+        self.confirmed: dict[int, str] = {}
 
     def __len__(self) -> int:
         return len(self.rows["snapshots"])
@@ -143,8 +133,51 @@ def _copy_sql(model, columns: tuple[str, ...]) -> str:
     return f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN"
 
 
-def _write_batch_copy(cursor, batch: _Batch, copy_sql: dict[str, str]) -> None:
-    """PostgreSQL: each table's rows in one COPY; the follow-ups replaced whole."""
+# A confirmation (a monthly record repeating the person's values: `pecgm_step.confirms`)
+# changes its follow-up's own columns, never its PECGM values (equal digests, equal values):
+# those columns go by COPY into a temporary table, then one UPDATE per batch sets them,
+# and the columns the follow-up's COPY leaves out (`unreadable_on`) back to NULL, as a
+# follow-up replaced whole would have them. Far less to write than the whole row.
+CONFIRMED_COLUMNS = FollowUpRow._fields[:-1]
+_CONFIRMED_TABLE = "pecgm_import_confirmed"
+
+
+def _confirmed_sql() -> tuple[str, ...]:
+    """The statements of a batch's confirmations: make the temporary table (once in a
+    transaction: it goes at its end) and empty it, COPY into it, UPDATE from it."""
+    quote = connection.ops.quote_name
+    table = quote(FollowUp._meta.db_table)
+    columns = [quote(FollowUp._meta.get_field(name).column) for name in CONFIRMED_COLUMNS]
+    key, *changed = columns
+    left_out = [field for field in FollowUp._meta.concrete_fields if field.attname not in FOLLOWUP_COLUMNS]
+    assert all(field.null for field in left_out), "a column COPY leaves out must take NULL"
+    assignments = [f"{column} = c.{column}" for column in changed]
+    assignments += [f"{quote(field.column)} = NULL" for field in left_out]
+    create = (
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_CONFIRMED_TABLE} ON COMMIT DROP AS "  # noqa: S608
+        f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+    )
+    empty = f"TRUNCATE {_CONFIRMED_TABLE}"
+    copy = f"COPY {_CONFIRMED_TABLE} ({', '.join(columns)}) FROM STDIN"
+    update = (
+        f"UPDATE {table} AS f SET {', '.join(assignments)} "  # noqa: S608
+        f"FROM {_CONFIRMED_TABLE} AS c WHERE f.{key} = c.{key}"
+    )
+    return create, empty, copy, update
+
+
+def _write_batch_copy(
+    cursor, batch: _Batch, copy_sql: dict[str, str], confirmed_sql: tuple[str, ...]
+) -> None:
+    """PostgreSQL: each table's rows in one COPY; the follow-ups replaced whole, or updated
+    when a record confirmed them."""
+    if batch.confirmed:
+        create, empty, copy_confirmed, update = confirmed_sql
+        cursor.execute(create)
+        cursor.execute(empty)
+        with cursor.copy(copy_confirmed) as copy:
+            copy.write("".join(batch.confirmed.values()))
+        cursor.execute(update)
     for name in _TABLES:
         if name == "followups":
             if not batch.followups:
@@ -209,6 +242,7 @@ class _BackgroundWriter:
     def __init__(self):
         self.raw = connection.connection  # the psycopg connection, inside the transaction
         self.copy_sql = {name: _copy_sql(model, columns) for name, (model, columns) in _TABLES.items()}
+        self.confirmed_sql = _confirmed_sql()
         self.cancelled = False
         self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
@@ -224,7 +258,7 @@ class _BackgroundWriter:
                     if item.__class__ is _Query:
                         item.future.set_result(item.job(cursor))
                     else:
-                        _write_batch_copy(cursor, item, self.copy_sql)
+                        _write_batch_copy(cursor, item, self.copy_sql, self.confirmed_sql)
             except BaseException as error:  # handed to the import's thread
                 if self.error is None and not self.cancelled:
                     self.error = error
@@ -373,6 +407,16 @@ class CopySink(_Sink):
     def _line(self, row: tuple) -> str:
         return _copy_line(row)
 
+    def add_warnings(self, rows: Iterable[WarningRow]) -> None:
+        # A third of a month's records may carry one or two: each line made in one step.
+        lines = self.batch.rows["warnings"]
+        for run_id, level, record, field, value, message in rows:
+            lines.append(
+                f"{run_id}\t{_copy_value(level)}\t{NULL if record is None else record}\t"
+                f"{field.translate(_COPY_ESCAPES)}\t{value.translate(_COPY_ESCAPES)}\t"
+                f"{message.translate(_COPY_ESCAPES)}\n"
+            )
+
     def _timestamp(self, moment: datetime) -> str:
         # One import stamps every row with the same moment: formatted once.
         if self._times[0] is not moment:
@@ -381,11 +425,10 @@ class CopySink(_Sink):
 
     def add(self, rows: RecordRows) -> None:
         snapshot, followup = rows.snapshot, rows.followup
-        # The PECGM columns, built once for the snapshot and the follow-up (a record that
-        # confirms the person's values has no snapshot: pecgm_step.confirms).
-        data = _pecgm_copy_text((snapshot or followup).values)
         if snapshot is not None:
-            day = _iso_date(snapshot.reference_date)
+            # The PECGM columns, built once for the snapshot and the follow-up.
+            data = _pecgm_copy_text(snapshot.values)
+            day = date_text(snapshot.reference_date)
             self.batch.rows["snapshots"].append(
                 f"{snapshot.id}\t{snapshot.beneficiary_id or NULL}\t{snapshot.run_id}\t"
                 f"{snapshot.record_number}\t{day}\t{snapshot.periodicity}\t{snapshot.match_rule}\t{data}\n"
@@ -393,17 +436,25 @@ class CopySink(_Sink):
         if rows.review is not None:
             self._add_review(rows)
         if followup is not None:
-            day = _iso_date(followup.reference_date)
+            day = date_text(followup.reference_date)
             beneficiary_id = followup.beneficiary_id
-            followups = self.batch.followups
-            followups.pop(beneficiary_id, None)  # the later record of a person wins
+            batch = self.batch
+            # The later record of a person wins.
+            batch.followups.pop(beneficiary_id, None)
+            batch.confirmed.pop(beneficiary_id, None)
             absent, unknown = followup.absent_from_last_stock, followup.has_unknown_codes
-            followups[beneficiary_id] = (
+            line = (
                 f"{beneficiary_id}\t{followup.status}\t{day}\t{followup.periodicity}\t"
                 f"{followup.source_snapshot_id}\t{'t' if absent else 'f'}\t{'t' if unknown else 'f'}\t"
                 f"{self._timestamp(followup.updated_at)}\t{followup.values_digest}\t"
-                f"{followup.confirmed_run_id}\t{followup.confirmed_record_number}\t{data}\n"
+                f"{followup.confirmed_run_id}\t{followup.confirmed_record_number}"
             )
+            if snapshot is None:
+                # A record that confirms the person's values (pecgm_step.confirms): its follow-up
+                # keeps its PECGM columns, only its own are set (CONFIRMED_COLUMNS).
+                batch.confirmed[beneficiary_id] = line + "\n"
+            else:
+                batch.followups[beneficiary_id] = f"{line}\t{data}\n"
         if rows.events:
             self.batch.rows["events"].extend(_copy_line(event) for event in rows.events)
 

@@ -257,7 +257,8 @@ def _confirm(
         number,
         values,
     )
-    return followup, old._replace(reference_date=ctx.day)
+    # (`old._replace(reference_date=ctx.day)`, without its cost: most records of a month take this way.)
+    return followup, Situation(ctx.day, *old[1:])
 
 
 def _follow(

@@ -283,6 +283,48 @@ def test_a_nir_with_its_key_is_a_nir(tmp_path):
     assert parsed[1].values["nir"] == with_key
 
 
+@pytest.mark.parametrize(
+    ("attr", "usual", "odd", "kind"),
+    [
+        ("work_axis", "03", "99", "warnings"),  # a code: the fine ones are remembered
+        ("main_structure_postcode", "82000", "82 00", "warnings"),  # digits, remembered likewise
+        ("commune_code", "82121", "8212", "warnings"),  # an optional shape
+        ("ft_identifier", "1234567A", "1234567", "errors"),  # an identifier's quick shape test
+        ("nir", "1850782186822", "9850782186822", "errors"),
+        ("birth_name", "DUPONT", "W" * 26, "warnings"),  # a name longer than the table
+        ("record_type", "D", "X", "errors"),  # a constant
+    ],
+)
+def test_each_value_is_checked_whatever_the_records_before_held(tmp_path, attr, usual, odd, kind):
+    """The reader remembers values it found fine, per field: an odd value is still caught
+    in every record, before and after the same value read fine or not."""
+    rows = plain(records(5))
+    for row, value in zip(rows, (usual, odd, usual, odd, usual), strict=True):
+        row[attr] = value
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(rows)))
+    flagged = [bool(getattr(record, kind)) for record in parsed]
+    assert flagged == [False, True, False, True, False]
+    assert [len(record.errors) + len(record.warnings) for record in parsed] == [0, 1, 0, 1, 0]
+
+
+def test_a_value_fine_in_one_field_is_checked_again_in_another(tmp_path):
+    rows = plain(records(2))
+    rows[0]["cessation_motive"] = "99"  # unknown, a warning
+    rows[1]["work_axis"], rows[1]["cessation_motive"] = "03", "46"
+    rows[1]["training_level"] = "03"  # a work axis, not a training level
+    _, parsed = read_all(write(tmp_path, pecgm_bytes(rows)))
+    assert [w.field for w in parsed[1].warnings] == ["NIVEAU_FORMATION"]
+
+
+def test_mis_encoded_text_is_refused_even_after_the_same_text_well_encoded(tmp_path):
+    rows = plain(records(3))
+    rows[0]["birth_name"] = rows[1]["birth_name"] = "JOSÉ"
+    rows[2]["birth_name"] = "JOSÃ©"
+    with pytest.raises(FileRejected) as caught:
+        read_all(write(tmp_path, pecgm_bytes(rows)))
+    assert caught.value.record == 3 and caught.value.field == "NOM_NAISSANCE"
+
+
 def test_every_warning_of_a_field_and_kind_has_the_same_message(tmp_path):
     """What lets the run's page group them: the length found is in the value, not the message."""
     rows = plain(records(3))
