@@ -291,6 +291,7 @@ def _follow(
         ft,
         digest,
         snapshot_id,
+        values["ppae_signature_date"],
     )
     followup = FollowUpRow(
         beneficiary_id,
