@@ -59,8 +59,9 @@ def test_the_import_writes_it_once_from_the_flux_and_not_for_a_first_record(tmp_
 def test_it_is_news_and_in_the_parcours(tmp_path, client, social_worker):
     person = BeneficiaryFactory(birth_name="Aubert", first_name="Jeanne", usage_name="")
     assign(person, social_worker)
-    import_pecgm(pecgm_file(tmp_path, [record_for(person)], JAN))
-    import_pecgm(pecgm_file(tmp_path, [record_for(person, ppae_signature_date=SIGNED)], FEB))
+    january = record_for(person)
+    import_pecgm(pecgm_file(tmp_path, [january], JAN))
+    import_pecgm(pecgm_file(tmp_path, [{**january, "ppae_signature_date": SIGNED}], FEB))
     [item] = news.news(social_worker)
     assert (item.kind, item.label, item.day, item.beneficiary_id) == (
         EventKind.PPAE_SIGNED,
