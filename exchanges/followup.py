@@ -130,8 +130,9 @@ def events_between(old: Situation | None, new: Situation, values: Mapping, *, st
     A person seen for the first time is a new registration when registered;
     a person who was absent from the previous stock and is back "returned".
     A PPAE signature date the previous situation did not hold (none, or another one) is a
-    PPAE signed, dated by the signature; not for a person seen for the first time: their
-    first record says nothing of when their PPAE was signed.
+    PPAE signed, dated by the signature; not for a person's first readable record (no
+    situation, or one without a record: « reçu, illisible »): it says nothing of when their
+    PPAE was signed.
     """
     events: list[dict] = []
     day = new.reference_date
@@ -169,7 +170,8 @@ def events_between(old: Situation | None, new: Situation, values: Mapping, *, st
             and old_status == new.status == FollowUpStatus.REGISTERED
         ):
             add(EventKind.CATEGORY_CHANGE, day, previous_value=old.category, new_value=new.category)
-        if new.ppae is not None and new.ppae != old.ppae:
+        # A situation without a date holds no record yet (« reçu, illisible »: exchanges.pecgm_stock).
+        if new.ppae is not None and new.ppae != old.ppae and old.reference_date is not None:
             add(EventKind.PPAE_SIGNED, new.ppae)
     return events
 

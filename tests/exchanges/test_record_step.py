@@ -277,6 +277,9 @@ def test_a_first_record_says_nothing_of_when_its_ppae_was_signed():
     assert [event.kind for event in step(record, MatchResult()).events] == [EventKind.NEW_REGISTRATION]
     # The first file ever imported sets the scene.
     assert step(record, MATCH, registered(), has_history=False).events == []
+    # Known only from an unreadable record (a follow-up « reçu, illisible », without a date).
+    unreadable = Situation(None, FollowUpStatus.UNKNOWN, "", "", False)
+    assert [event.kind for event in step(record, MATCH, unreadable).events] == [EventKind.NEW_REGISTRATION]
 
 
 def test_a_new_signature_date_is_a_ppae_signed_dated_by_the_signature():
