@@ -398,6 +398,36 @@ def pages(args, people: int) -> dict:
     return p95
 
 
+def copy_database(suffix: str) -> str:
+    """A copy of the bench database as it stands (CREATE DATABASE … TEMPLATE), for `--pages-only`.
+
+    The pages' figures are the part of this bench a busy machine spoils most: with `--copies`,
+    the build can run beside other work and the pages be measured later, on a quiet machine,
+    on the very databases month 2 and the last month left.
+    """
+    import psycopg
+    from psycopg import sql
+
+    settings = connection.settings_dict
+    name = f"{settings['NAME']}_{suffix}"
+    connection.close()  # a template database must have no other session
+    with psycopg.connect(
+        dbname="postgres",
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+        autocommit=True,
+    ) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(settings["NAME"])
+            )
+        )
+    return name
+
+
 # --- Purge and backup ------------------------------------------------------------------
 
 
@@ -460,6 +490,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--no-pages", action="store_true", help="skip the pages' load")
     parser.add_argument(
+        "--copies",
+        action="store_true",
+        help="copy the database at month 2 and the last month instead of loading the pages then "
+        "(measure them later with --pages-only on each copy)",
+    )
+    parser.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="only the pages' load, on the database as it is (a copy left by --copies)",
+    )
+    parser.add_argument(
         "--history-months",
         type=int,
         help="RETENTION_FT_HISTORY_MONTHS for the purge (a short history at a small scale has nothing older)",
@@ -471,6 +512,12 @@ def main() -> None:
         return
     if connection.vendor != "postgresql":
         raise SystemExit("bench/history.py needs PostgreSQL: set DATABASE_URL")
+    if args.pages_only:
+        logging.disable(logging.INFO)
+        print(f"Pages on {connection.settings_dict['NAME']} ({args.people} beneficiaries)", flush=True)
+        for kind, value in pages(args, args.people).items():
+            print(f"  {kind:<10} p95 {value:6.1f} ms")
+        return
     if args.months < 4 or args.real_months < 2 or args.flux_months > args.real_months:
         raise SystemExit("--months 4 at least, --real-months 2 at least, --flux-months at most --real-months")
     logging.disable(logging.INFO)
@@ -550,7 +597,9 @@ def main() -> None:
             show_sizes(f"month {index + 1}", measured, raw_bytes, person_months, index + 1)
             if index == 1:
                 first_sizes = (measured, raw_bytes + flux_bytes, person_months)
-            if not args.no_pages:
+            if args.copies:
+                print(f"  copied to {copy_database(f'month{index + 1}')} for --pages-only")
+            elif not args.no_pages:
                 imports[index]["pages"] = pages(args, args.people)
             print(flush=True)
     last = args.months - 1
@@ -570,7 +619,7 @@ def main() -> None:
         f"  database growth per monthly stock after month 2: {mb(growth)} for {mb(raw_growth)} of raw PECGM "
         f"(stocks, and {mb(flux_bytes)} of daily flux in all): {growth / raw_growth:.3f} × (goal ≤ 0.25)"
     )
-    if not args.no_pages:
+    if not args.no_pages and not args.copies:
         for kind, value in second.get("pages", {}).items():
             after = final["pages"].get(kind, 0)
             print(f"  {kind:<10} p95 {value:6.1f} → {after:6.1f} ms ({after / value:.2f}×)")
