@@ -10,7 +10,8 @@
 1. Builds a synthetic database (PostgreSQL only): N beneficiaries written with
    COPY, then, inside PostgreSQL (INSERT … SELECT over generate_series, no
    row crosses the wire), one job-seeker snapshot per person per month over
-   `--months` months, the current follow-ups, the status events and an
+   `--months` months, the current follow-ups, the status events (« PPAE
+   signé » by the import's rule over the snapshots, exchanges 0019) and an
    orientation decision for 70 % of them. `--reuse` keeps a database that
    already has the people (build it once, outside the bench lock).
 2. Starts gunicorn on 127.0.0.1 (an ephemeral port), logs `--clients` users in
@@ -56,6 +57,7 @@ import threading
 import time
 from collections import defaultdict
 from datetime import date, timedelta
+from importlib import import_module
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
@@ -189,7 +191,10 @@ def snapshot_columns(model) -> tuple[list[str], list[str]]:
         "main_structure_post_office": "'MONTAUBAN'",
         "delegated_structure_name": "CASE WHEN b.id % 10 = 0 THEN 'CAP EMPLOI 82' ELSE '' END",
         "ft_counsellor": f"(ARRAY{COUNSELLORS!r})[b.id % {len(COUNSELLORS)} + 1]",
-        "ppae_signature_date": "CASE WHEN b.id % 10 <> 1 THEN date '2022-02-01' + (b.id % 700)::int END",
+        # Signed a month after the registration, 90 %; in the records from the first stock after it
+        # (before it: none). Some 44 % of the people sign within the 24 months: a « PPAE signé » each.
+        "ppae_signature_date": "CASE WHEN b.id % 10 <> 1 AND date '2022-02-01' + (b.id % 700)::int "
+        "<= r.reference_date THEN date '2022-02-01' + (b.id % 700)::int END",
         "work_axis": "'0' || ((b.id % 7) + 1)::text",
         "support_mode": "(ARRAY['GUI','REN','GLO','SUI','APR'])[(b.id + r.m / 4) % 5 + 1]",
         "last_contact_date": "r.reference_date - ((b.id + r.m) % 150)::int",
@@ -311,6 +316,12 @@ def build_database(people: int, months: int) -> None:
             """,
             [first_run, last_run, last_run],
         )
+        # « PPAE signé »: as the imports would have written them, by the statement of the migration
+        # that writes those of an existing history (the import's rule, over the snapshots).
+        ppae = import_module("exchanges.migrations.0019_ppae_signed_event")
+        tables = (model._meta.db_table for model in (StatusEvent, JobSeekerSnapshot, ImportRun))
+        cursor.execute(ppae.backfill_sql(*tables), [ppae.PPAE_SIGNED, *ppae.SUCCESSFUL])
+        ppae_events = cursor.rowcount
     body = ReferentBody.objects.create(
         name="CCAS DE MONTAUBAN", address="12 RUE DES PRAIRIES 82000 MONTAUBAN"
     )
@@ -326,7 +337,10 @@ def build_database(people: int, months: int) -> None:
             [body.pk],
         )
         cursor.execute("ANALYZE")
-    print(f"  follow-ups, events, decisions: {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"  follow-ups, events ({ppae_events} PPAE signed), decisions: {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
 
 
 # --- 2. The load --------------------------------------------------------------------------

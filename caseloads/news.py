@@ -1,10 +1,12 @@
 """« Nouveautés »: what changed for the user's caseload since they last marked the news seen.
 
-Events come from four sources, each dated by when it reached this application (not by the
-date France Travail gives it): an import's end for what a PECGM file brought (radiation,
-cessation with its motive, return to the stock, absence from the stock, new category, a PPAE
-signed), the recording of an orientation decision, the resolution of a review case. Newest
-first, each with the person it concerns, for a link to the parcours.
+Events come from three sources, each dated by when it reached this application (not by the
+date France Travail gives it): an import's end for the status events a PECGM file brought
+(radiation, cessation with its motive, return to the stock, absence from the stock, new
+category, a PPAE signed: exchanges.followup.events_between), the recording of an orientation
+decision, the resolution of a review case. Newest first, each with the person it concerns, for
+a link to the parcours. Only rows written once are read, never the history of the records: the
+page is on every caseworker's morning path (docs/performance.md, "Twelfth pass").
 
 Before the first « marquer comme vu », the last DEFAULT_DAYS are shown.
 """
@@ -15,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +29,6 @@ from caseloads.models import Preferences
 from exchanges.models import (
     SUCCESSFUL_STATUSES,
     EventKind,
-    JobSeekerSnapshot,
     ReviewCase,
     ReviewStatus,
     StatusEvent,
@@ -43,8 +44,9 @@ EVENT_KINDS = (
     EventKind.RETURNED,
     EventKind.LEFT_STOCK,
     EventKind.CATEGORY_CHANGE,
+    EventKind.PPAE_SIGNED,
 )
-PPAE, ORIENTATION, REVIEW = "ppae", "orientation", "review"
+ORIENTATION, REVIEW = "orientation", "review"
 # Labels of the kinds, for the lists and the digest's counts.
 KIND_LABELS = {
     EventKind.RADIATION: gettext_lazy("Radiation"),
@@ -52,7 +54,7 @@ KIND_LABELS = {
     EventKind.RETURNED: gettext_lazy("Retour dans le fichier"),
     EventKind.LEFT_STOCK: gettext_lazy("Absent du dernier fichier"),
     EventKind.CATEGORY_CHANGE: gettext_lazy("Nouvelle catégorie"),
-    PPAE: gettext_lazy("PPAE signé"),
+    EventKind.PPAE_SIGNED: gettext_lazy("PPAE signé"),
     ORIENTATION: gettext_lazy("Orientation décidée"),
     REVIEW: gettext_lazy("Rapprochement traité"),
 }
@@ -114,27 +116,6 @@ def news(user, since: datetime | None = None, limit: int = MAX_ITEMS) -> list[Ne
         else:
             detail = new_value if kind == EventKind.CATEGORY_CHANGE else ""
         items.append(NewsItem(when, day, kind, person, people[person], detail))
-    # A PPAE date no earlier record of the person carried, where there is an earlier record: newly
-    # signed (a person's first record says nothing of when its PPAE was signed).
-    earlier = JobSeekerSnapshot.objects.filter(
-        beneficiary_id=OuterRef("beneficiary_id"), reference_date__lt=OuterRef("reference_date")
-    )
-    signed = (
-        JobSeekerSnapshot.objects.filter(
-            beneficiary_id__in=ids, ppae_signature_date__isnull=False, run__status__in=SUCCESSFUL_STATUSES
-        )
-        .annotate(arrived=arrived)
-        .filter(arrived__gt=since)
-        .filter(Exists(earlier))
-        .filter(~Exists(earlier.filter(ppae_signature_date=OuterRef("ppae_signature_date"))))
-        .order_by("-arrived")
-        .values_list("arrived", "ppae_signature_date", "beneficiary_id")[:limit]
-    )
-    seen_ppae = set()
-    for when, day, person in signed:
-        if (person, day) not in seen_ppae:
-            seen_ppae.add((person, day))
-            items.append(NewsItem(when, day, PPAE, person, people[person]))
     decisions = (
         OrientationDecision.objects.filter(beneficiary_id__in=ids, recorded_at__gt=since)
         .order_by("-recorded_at")

@@ -147,6 +147,8 @@ class Situation(NamedTuple):
     # a monthly record with the same digest confirms them instead of being stored again.
     digest: str = ""
     source: int | None = None
+    # The PPAE signature date it holds: a record with another one signed a PPAE (`events_between`).
+    ppae: date | None = None
 
     @classmethod
     def of(cls, values: Mapping, reference_date: date | None, absent: bool = False) -> Situation:
@@ -156,14 +158,16 @@ class Situation(NamedTuple):
             values.get("category") or "",
             values.get("main_structure_name") or "",
             absent,
+            ppae=values.get("ppae_signature_date"),
         )
 
 
 # The follow-up's columns a `Situation` is read from, in the order of its fields (the
 # PECGM import's matcher reads them with each person: exchanges.matching.FOLLOWUP_FIELDS).
 SITUATION_COLUMNS = ("reference_date", "status", "category", "main_structure_name", "absent_from_last_stock")
-# Read with them, after the identifier: what says whether a record changes anything (`digest`, `source`).
-CHANGE_COLUMNS = ("values_digest", "source_snapshot")
+# Read with them, after the identifier: what says whether a record changes anything (`digest`,
+# `source`), and the PPAE date a new record's is compared with (`ppae`).
+CHANGE_COLUMNS = ("values_digest", "source_snapshot", "ppae_signature_date")
 
 
 def events_between(old: Situation | None, new: Situation, values: Mapping, *, stock: bool) -> list[dict]:
@@ -171,6 +175,10 @@ def events_between(old: Situation | None, new: Situation, values: Mapping, *, st
 
     A person seen for the first time is a new registration when registered;
     a person who was absent from the previous stock and is back "returned".
+    A PPAE signature date the previous situation did not hold (none, or another one) is a
+    PPAE signed, dated by the signature; not for a person's first readable record (no
+    situation, or one without a record: « reçu, illisible »): it says nothing of when their
+    PPAE was signed.
     """
     events: list[dict] = []
     day = new.reference_date
@@ -208,6 +216,9 @@ def events_between(old: Situation | None, new: Situation, values: Mapping, *, st
             and old_status == new.status == FollowUpStatus.REGISTERED
         ):
             add(EventKind.CATEGORY_CHANGE, day, previous_value=old.category, new_value=new.category)
+        # A situation without a date holds no record yet (« reçu, illisible »: exchanges.pecgm_stock).
+        if new.ppae is not None and new.ppae != old.ppae and old.reference_date is not None:
+            add(EventKind.PPAE_SIGNED, new.ppae)
     return events
 
 

@@ -411,6 +411,8 @@ class EventKind(models.TextChoices):
     RETURNED = "returned", _("retour dans le fichier")
     STRUCTURE_CHANGE = "structure_change", _("changement de structure de suivi")
     CATEGORY_CHANGE = "category_change", _("changement de catégorie")
+    # A PPAE signature date the person's previous situation did not have (exchanges.followup).
+    PPAE_SIGNED = "ppae_signed", _("PPAE signé")
 
 
 class StatusEvent(models.Model):

@@ -292,6 +292,7 @@ def _follow(
         ft,
         digest,
         snapshot_id,
+        values["ppae_signature_date"],
     )
     followup = FollowUpRow(
         beneficiary_id,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import repeat
 
+from django.utils.text import capfirst
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -200,7 +201,8 @@ def build_timeline(beneficiary: Beneficiary, since: date | None = None) -> tuple
             Entry(
                 day,
                 "event",
-                str(EVENT_KINDS.get(kind, kind)).capitalize(),
+                # capfirst, not str.capitalize: « PPAE signé » keeps its capitals.
+                capfirst(str(EVENT_KINDS.get(kind, kind))),
                 event_source % {"file": file_name},
                 detail=detail,
                 positive=kind == "cessation" and is_positive_exit(motive, motive_label),

@@ -27,7 +27,8 @@
 - France Travail history of people still active: records (snapshots) whose reference
   date is older than RETENTION_FT_HISTORY_MONTHS are deleted; what they meant stays in the
   status events their imports produced (registrations, cessations, radiations, changes of
-  structure or category), in the follow-up's current values, and in the import runs' counts.
+  structure or category, PPAE signed), in the follow-up's current values, and in the import
+  runs' counts.
   A record that is still someone's current situation (FollowUp.source_snapshot) stays;
 - audit entries and login records older than AUDIT_RETENTION_MONTHS: deleted.
 

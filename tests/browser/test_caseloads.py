@@ -11,8 +11,10 @@ from playwright.sync_api import expect
 from caseloads.assignments import assign
 from caseloads.models import Assignment, Handling, Note, Outcome
 from exchanges.models import ImportRun
+from exchanges.pecgm_import import import_pecgm
 from tests.beneficiaries.factories import ImportRunFactory, StatusEventFactory, followup, registered
 from tests.browser.conftest import assert_accessible
+from tests.exchanges.import_files import pecgm_file, record_for
 from tests.factories import BeneficiaryFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -90,6 +92,26 @@ def test_a_social_worker_morning_news_radiation_note_handled(
     page.goto(f"{live_server.url}/")
     page.get_by_role("button", name="Marquer comme vu").click()
     expect(page.locator("#news-empty")).to_be_visible()
+
+
+def test_a_ppae_signed_in_a_monthly_file_is_news_that_leads_to_the_parcours(
+    page, login, social_worker, live_server, tmp_path
+):
+    person = BeneficiaryFactory(birth_name="Aubert", first_name="Jeanne", usage_name="")
+    assign(person, social_worker)
+    january = record_for(person)
+    import_pecgm(pecgm_file(tmp_path, [january], date(2025, 1, 31)))
+    february = {**january, "ppae_signature_date": date(2025, 2, 10)}
+    import_pecgm(pecgm_file(tmp_path, [february], date(2025, 2, 28)))
+    login(social_worker)
+    news = page.locator("#nouveautes")
+    expect(news).to_contain_text("AUBERT Jeanne — PPAE signé le 10/02/2025")
+    news.get_by_role("link", name="AUBERT Jeanne").click()
+    page.wait_for_url(f"**/beneficiaires/{person.pk}/")
+    entry = page.locator("#timeline li").filter(has_text="PPAE signé")
+    expect(entry).to_have_count(1)
+    expect(entry).to_contain_text("PECGM_082_20250228_M.xml")
+    assert_accessible(page)
 
 
 def test_an_officer_assigns_a_caseload_in_bulk(page, login, orientation_officer, social_worker, live_server):

@@ -16,7 +16,7 @@ from caseloads.models import Handling, Note, Outcome, Preferences
 from caseloads.worklists import mark_handled
 from rights.person_export import export_person
 from rights.retention import anonymise
-from tests.beneficiaries.factories import ImportRunFactory, StatusEventFactory, followup, registered, snapshot
+from tests.beneficiaries.factories import ImportRunFactory, StatusEventFactory, followup, registered
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory, UserFactory
 from tests.orientations.factories import DecisionFactory
 
@@ -191,6 +191,9 @@ def test_news_of_my_caseload_newest_first_then_marked_seen(worker_client, social
     type(run).objects.filter(pk=old_run.pk).update(finished_at=timezone.now() - timedelta(days=2))
     type(run).objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(hours=1))
     StatusEventFactory(beneficiary=mine, run=old_run, date=date(2024, 12, 10), kind="left_stock")
+    # Written by the import (tests/exchanges/test_ppae_signed.py), dated by the signature; before
+    # the radiation here: one run's events come newest first.
+    StatusEventFactory(beneficiary=mine, run=run, date=date(2025, 1, 12), kind="ppae_signed")
     StatusEventFactory(
         beneficiary=mine,
         run=run,
@@ -200,15 +203,9 @@ def test_news_of_my_caseload_newest_first_then_marked_seen(worker_client, social
         motive_label="DEFAUT",
     )
     StatusEventFactory(beneficiary=other, run=run, date=date(2025, 1, 15), kind="radiation")
-    snapshot(mine, run=old_run, **registered(ppae_signature_date=None))
-    followup(mine, run=run, **registered(ppae_signature_date=date(2025, 1, 12)))
-    # A first record's PPAE is not news: nothing says when it was signed.
-    first_only = BeneficiaryFactory(birth_name="Collin")
-    assign(first_only, social_worker)
-    followup(first_only, run=run, **registered(ppae_signature_date=date(2025, 1, 12)))
     DecisionFactory(beneficiary=mine, decision_date=date(2025, 1, 5))
     items = news.news(social_worker)
-    assert [item.kind for item in items] == ["orientation", "radiation", "ppae", "left_stock"]
+    assert [item.kind for item in items] == ["orientation", "radiation", "ppae_signed", "left_stock"]
     assert all(item.beneficiary_id == mine.pk for item in items)
     assert items[1].detail == "motif : 43 DEFAUT"
     home = worker_client.get(reverse("home")).content.decode()

@@ -254,3 +254,83 @@ def test_the_digest_is_the_same_for_a_record_as_read_and_as_stored():
     first["birth_name"], first["usage_name"] = "AB", "C"
     second["birth_name"], second["usage_name"] = "A", "BC"
     assert values_digest(first) != values_digest(second)
+
+
+# --- « PPAE signé »: a signature date the person's previous situation did not hold ---------
+
+SIGNED, SIGNED_AGAIN = date(2025, 2, 12), date(2025, 2, 20)
+MATCH = MatchResult(42, MatchRule.NIR)
+
+
+def ppae_events(rows) -> list[tuple]:
+    return [
+        (event.kind, event.date, event.beneficiary_id, event.run_id)
+        for event in rows.events
+        if event.kind == EventKind.PPAE_SIGNED
+    ]
+
+
+def test_a_first_record_says_nothing_of_when_its_ppae_was_signed():
+    record = record_for(None, ppae_signature_date=SIGNED)
+    # Known without a situation yet, or unknown and created from the record: no PPAE event.
+    assert [event.kind for event in step(record, MATCH).events] == [EventKind.NEW_REGISTRATION]
+    assert [event.kind for event in step(record, MatchResult()).events] == [EventKind.NEW_REGISTRATION]
+    # The first file ever imported sets the scene.
+    assert step(record, MATCH, registered(), has_history=False).events == []
+    # Known only from an unreadable record (a follow-up « reçu, illisible », without a date).
+    unreadable = Situation(None, FollowUpStatus.UNKNOWN, "", "", False)
+    assert [event.kind for event in step(record, MATCH, unreadable).events] == [EventKind.NEW_REGISTRATION]
+
+
+def test_a_new_signature_date_is_a_ppae_signed_dated_by_the_signature():
+    rows = step(record_for(None, ppae_signature_date=SIGNED), MATCH, registered())
+    assert ppae_events(rows) == [(EventKind.PPAE_SIGNED, SIGNED, 42, 7)]
+    assert rows.events[0].motive == rows.events[0].previous_value == rows.events[0].new_value == ""
+    assert rows.situation.ppae == SIGNED  # what the next record of the same import is compared with
+
+
+def test_the_same_signature_date_again_is_no_news():
+    record = record_for(None, ppae_signature_date=SIGNED)
+    old = stored(record)
+    assert old.ppae == SIGNED
+    # Another value changed (a new snapshot), the signature did not.
+    rows = step({**record, "ft_counsellor": "ROUX CLAIRE"}, MATCH, old)
+    assert rows.snapshot is not None and rows.events == []
+    # Nothing changed: the stock confirms the values.
+    assert step(record, MATCH, old).events == []
+
+
+def test_a_changed_signature_date_is_a_new_ppae_and_a_removed_one_is_none():
+    old = stored(record_for(None, ppae_signature_date=SIGNED))
+    rows = step(record_for(None, ppae_signature_date=SIGNED_AGAIN), MATCH, old)
+    assert ppae_events(rows) == [(EventKind.PPAE_SIGNED, SIGNED_AGAIN, 42, 7)]
+    assert step(record_for(None), MATCH, old).events == []
+
+
+def test_a_file_delivered_again_writes_it_once():
+    record = record_for(None, ppae_signature_date=SIGNED)
+    first = step(record, MATCH, registered())
+    assert len(ppae_events(first)) == 1
+    # The same file's record again: the situation it set is the one compared with.
+    assert step(record, MATCH, first.situation, run_id=8).events == []
+
+
+def test_an_older_file_writes_none():
+    record = record_for(None, ppae_signature_date=SIGNED)
+    # A situation newer than the file: the record enters the history only.
+    rows = step(record, MATCH, registered(date(2025, 3, 15)))
+    assert rows.followup is None and rows.events == []
+    # A stock imported late (older than the newest stock).
+    assert step(record, MATCH, registered(), is_late=True, absent=True).events == []
+
+
+def test_the_daily_flux_writes_it_and_the_monthly_stock_does_not_again():
+    record = record_for(None, ppae_signature_date=SIGNED)
+    flux = step(record, MATCH, stored(record_for(None)), day=SIGNED, periodicity="Q", stock=False)
+    assert ppae_events(flux) == [(EventKind.PPAE_SIGNED, SIGNED, 42, 7)]
+    # The month's stock repeats the flux's record: it confirms it, no event.
+    stock = step(record, MATCH, flux.situation, run_id=8)
+    assert stock.snapshot is None and stock.events == []
+    # The stock changes something else: stored again, still no second PPAE.
+    changed = step({**record, "ft_counsellor": "ROUX CLAIRE"}, MATCH, flux.situation, run_id=8)
+    assert changed.snapshot is not None and changed.events == []

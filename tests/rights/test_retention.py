@@ -73,6 +73,7 @@ def world(settings, tmp_path):
     )
     FollowUp.objects.create(beneficiary=inactive, source_snapshot=old_snapshot, status="radie")
     StatusEvent.objects.create(beneficiary=inactive, run=old_run, date=date(2020, 1, 31), kind="radiation")
+    StatusEvent.objects.create(beneficiary=inactive, run=old_run, date=date(2019, 11, 4), kind="ppae_signed")
 
     identity = {"birth_name": "Oublie", "first_name": "Jeanne"}
 
@@ -171,7 +172,7 @@ def test_apply_purges_and_audits(world):
     assert "oublie" not in inactive.search_text.lower()
     assert not JobSeekerSnapshot.objects.filter(beneficiary=inactive).exists()
     assert not FollowUp.objects.filter(beneficiary=inactive).exists()
-    assert StatusEvent.objects.filter(beneficiary=inactive).count() == 1  # statistics kept
+    assert StatusEvent.objects.filter(beneficiary=inactive).count() == 2  # statistics kept, PPAE too
     older = Beneficiary.objects.get(pk=world["inactive_with_old_decision"].pk)
     assert older.birth_name == ANONYMOUS_NAME
     assert OrientationDecision.objects.filter(beneficiary=older).count() == 1
@@ -344,6 +345,7 @@ def test_france_travail_history_is_bounded_even_for_active_people(settings):
     current = snapshot(today, 3)
     FollowUp.objects.create(beneficiary=person, source_snapshot=current, status="inscrit")
     StatusEvent.objects.create(beneficiary=person, run=run, date=date(2019, 2, 28), kind="radiation")
+    StatusEvent.objects.create(beneficiary=person, run=run, date=date(2019, 1, 14), kind="ppae_signed")
     case = ReviewCase.objects.create(reason="identifier_mismatch", status="linked", snapshot=oldest)
 
     # The history stores changes: `old`, the newest record before the cutoff, still gives the
@@ -354,7 +356,7 @@ def test_france_travail_history_is_bounded_even_for_active_people(settings):
 
     purge(apply=True)
     assert sorted(JobSeekerSnapshot.objects.values_list("pk", flat=True)) == [old.pk, current.pk]
-    assert StatusEvent.objects.filter(beneficiary=person).count() == 1
+    assert StatusEvent.objects.filter(beneficiary=person).count() == 2  # a PPAE signed like the others
     assert FollowUp.objects.get(beneficiary=person).source_snapshot_id == current.pk
     case.refresh_from_db()
     assert case.snapshot is None and case.status == "linked"
