@@ -24,7 +24,7 @@ from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_benefi
 from caseloads import assignments, news, notes, worklists
 from caseloads.assignments import AssignmentRefused
 from caseloads.forms import AssignForm, BeneficiaryCSVForm, BulkAssignForm, DigestForm, HandlingForm, NoteForm
-from caseloads.models import AssignmentSource, Note
+from caseloads.models import Assignment, AssignmentSource, Note
 from intake.beneficiary_csv import CSVFileError, import_beneficiaries_data
 from pages.cohorts import current_month, get_cohort
 from pages.versioned_cache import work_changed
@@ -44,6 +44,18 @@ def _back(request: HttpRequest, default: str) -> str:
 
 
 # --- Référent of one person -----------------------------------------------------------
+
+
+def _log_assignment(request: HttpRequest, beneficiary, assignment: Assignment, **extra) -> None:
+    """The audit entry of a référent assigned, to one person or in bulk (`bulk=True`)."""
+    audit.log(
+        request,
+        audit.Action.ASSIGNED_REFERENT,
+        beneficiary,
+        referent=assignment.referent_id,
+        assignment=assignment.pk,
+        **extra,
+    )
 
 
 @requires(Capability.ASSIGN_REFERENT)
@@ -67,13 +79,7 @@ def referent(request: HttpRequest, pk: int) -> HttpResponse:
             if result.assignment is None:
                 messages.info(request, _("Aucune modification : ce référent suit déjà la personne."))
             else:
-                audit.log(
-                    request,
-                    audit.Action.ASSIGNED_REFERENT,
-                    beneficiary,
-                    referent=result.assignment.referent_id,
-                    assignment=result.assignment.pk,
-                )
+                _log_assignment(request, beneficiary, result.assignment)
                 messages.success(request, _("Le référent est enregistré."))
             return redirect("beneficiary_detail", pk=beneficiary.pk)
     audit.log(request, audit.Action.VIEWED_BENEFICIARY, beneficiary, page="referent")
@@ -148,14 +154,7 @@ def bulk_assign(request: HttpRequest) -> HttpResponse:
         if result.assignment is None:
             results.append((beneficiary.pk, True, _("Déjà suivie par ce référent.")))
         else:
-            audit.log(
-                request,
-                audit.Action.ASSIGNED_REFERENT,
-                beneficiary,
-                referent=result.assignment.referent_id,
-                assignment=result.assignment.pk,
-                bulk=True,
-            )
+            _log_assignment(request, beneficiary, result.assignment, bulk=True)
             results.append((beneficiary.pk, True, ""))
     work_changed()
     request.session[BULK_RESULT_KEY] = results
