@@ -193,10 +193,13 @@ def _confirm_all(
 def bulk_result(request: HttpRequest) -> HttpResponse:
     stored = request.session.get(BULK_RESULT_KEY) or []
     people = visible_beneficiaries(request.user).in_bulk([pk for pk, _ok, _message in stored])
+    # (person, done, message, flagged): the rows of includes/bulk_results.html, none flagged here.
     results = [
-        (people[pk], ok, message or _("Référent enregistré.")) for pk, ok, message in stored if pk in people
+        (people[pk], ok, message or _("Référent enregistré."), False)
+        for pk, ok, message in stored
+        if pk in people
     ]
-    assigned = sum(1 for _b, ok, _m in results if ok)
+    assigned = sum(1 for _b, ok, _m, _f in results if ok)
     return render(
         request,
         "caseloads/bulk_result.html",
