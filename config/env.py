@@ -10,12 +10,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
+Number = TypeVar("Number", int, float)
 _FALSE = {"0", "false", "no", "off"}
 
 
@@ -53,30 +55,31 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    value = _raw(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
-    if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name}={number} is below the minimum {minimum}")
-    if maximum is not None and number > maximum:
-        raise ImproperlyConfigured(f"{name}={number} is above the maximum {maximum}")
-    return number
+    return _env_number(name, default, int, "a whole number", minimum, maximum)
 
 
 def env_float(
     name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
 ) -> float:
+    return _env_number(name, default, float, "a number", minimum, maximum)
+
+
+def _env_number(
+    name: str,
+    default: Number,
+    parse: Callable[[str], Number],
+    kind: str,
+    minimum: Number | None,
+    maximum: Number | None,
+) -> Number:
+    """`parse` of the variable (default when unset), within the bounds; else a message naming it."""
     value = _raw(name)
     if value is None:
         return default
     try:
-        number = float(value)
+        number = parse(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+        raise ImproperlyConfigured(f"{name}={value!r} is not {kind}") from None
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name}={number} is below the minimum {minimum}")
     if maximum is not None and number > maximum:

@@ -1,4 +1,5 @@
-"""Django admin: read-only windows on the runs, for support.
+"""Django admin: read-only windows on the runs, for support (a run is where the data came
+from: deleting it would erase that).
 
 Only the runs: the records they carry (snapshots, follow-ups, events, rejected
 values, review cases) are personal data, read through the application's pages,
@@ -8,19 +9,8 @@ which limit them to the user's territories and audit who read them
 
 from django.contrib import admin
 
+from audit.admin import ReadOnlyAdmin
 from exchanges.models import ExchangeRun, ImportRun
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    # A run is where the data came from: deleting it would erase that.
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ImportRun)

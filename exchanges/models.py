@@ -104,15 +104,6 @@ class ImportRun(TrackedRun):
     size = models.BigIntegerField(_("taille (octets)"), default=0)
     reference_date = models.DateField(_("date de référence"), null=True, blank=True)
     periodicity = models.CharField(_("périodicité"), max_length=1, choices=PERIODICITY_CHOICES, blank=True)
-    started_by = models.CharField(_("lancé par"), max_length=50, default="command")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("utilisateur"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
     # An import starts as it is recorded (TrackedRun's may be queued first).
     started_at = models.DateTimeField(_("début"), auto_now_add=True)
     status = models.CharField(

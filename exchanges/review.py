@@ -90,13 +90,18 @@ def link(case: ReviewCase, beneficiary: Beneficiary, *, user, note: str = "") ->
                 "rattachement impossible."
             ) from None
     elif case.snapshot_id:
-        JobSeekerSnapshot.objects.filter(pk=case.snapshot_id).update(
-            beneficiary=beneficiary, match_rule=MatchRule.CONFIRMED
-        )
-        case.beneficiary = beneficiary
+        _confirm(case, case.snapshot_id, beneficiary)
     _close(case, ReviewStatus.LINKED, user, note)
     refresh_followup(beneficiary.pk)
     return moved
+
+
+def _confirm(case: ReviewCase, snapshot_id: int, beneficiary: Beneficiary) -> None:
+    """The case's received record is this person's, as an admin confirmed (`MatchRule.CONFIRMED`)."""
+    JobSeekerSnapshot.objects.filter(pk=snapshot_id).update(
+        beneficiary=beneficiary, match_rule=MatchRule.CONFIRMED
+    )
+    case.beneficiary = beneficiary
 
 
 def _move_decisions(created_id: int, beneficiary: Beneficiary) -> int:
@@ -135,10 +140,7 @@ def create(case: ReviewCase, *, user, note: str = "") -> Beneficiary:
             source=Source.FRANCE_TRAVAIL, **{name: getattr(snapshot, name) for name in BENEFICIARY_FIELDS}
         )
         beneficiary.save()
-        JobSeekerSnapshot.objects.filter(pk=snapshot.pk).update(
-            beneficiary=beneficiary, match_rule=MatchRule.CONFIRMED
-        )
-        case.beneficiary = beneficiary
+        _confirm(case, snapshot.pk, beneficiary)
     _close(case, ReviewStatus.CREATED, user, note)
     refresh_followup(beneficiary.pk)
     return beneficiary

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -74,15 +73,6 @@ class ExchangeRun(TrackedRun):
     # Fetch: the periodicities to fetch ("M", "QH"; empty = all). Deposit: the one periodicity.
     periodicities = models.CharField(_("périodicités"), max_length=3, blank=True)
     period_end = models.DateField(_("fin de période"), null=True, blank=True)
-    started_by = models.CharField(_("lancé par"), max_length=50, default="command")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("utilisateur"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
     # The Celery task id: a redelivered message finds its run instead of making another.
     task_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     attempts = models.PositiveIntegerField(_("tentatives"), default=0)

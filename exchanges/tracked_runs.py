@@ -61,6 +61,16 @@ class TrackedRun(models.Model):
     """
 
     status = models.CharField(_("statut"), max_length=25, default=RUNNING)
+    # Who started it ("command", "beat", "reaper", a login, "exchange:<run>"), and the user if a person did.
+    started_by = models.CharField(_("lancé par"), max_length=50, default="command")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("utilisateur"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     started_at = models.DateTimeField(_("début"), null=True, blank=True)
     finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
     # Written while the run works (`heartbeat`, `ProgressPublisher`): the reaper tells a

@@ -19,7 +19,7 @@ person's history threaded again (orientations.decisions.add_imported_decisions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from django.utils import timezone
 from beneficiaries.models import Beneficiary
 from exchanges.matching import Matcher, MatchResult
 from exchanges.models import ReviewReason
-from intake.beneficiary_csv import RowError, control_character, excerpt, parse_date, read_rows
+from intake.beneficiary_csv import CSVSummary, RowError, control_character, excerpt, parse_date, read_rows
 from orientations.decisions import RSA_START, add_imported_decisions
 from orientations.models import NATURE_CHOICES, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import (
@@ -76,24 +76,9 @@ class RowRejected(ValueError):
 
 
 @dataclass
-class ImportSummary:
-    rows: int = 0
-    created: int = 0
-    unchanged: int = 0
+class ImportSummary(CSVSummary):
     referent_bodies_created: int = 0
     correspondents_created: int = 0
-    errors: list[RowError] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {
-            "rows": self.rows,
-            "created": self.created,
-            "unchanged": self.unchanged,
-            "rejected": len(self.errors),
-            "referent_bodies_created": self.referent_bodies_created,
-            "correspondents_created": self.correspondents_created,
-            "errors": [error.as_dict() for error in self.errors],
-        }
 
 
 def _identity(row: dict) -> dict:

@@ -11,7 +11,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from contract.latin1 import NotLatin1, is_name, to_latin1
+from contract.latin1 import Fitted, NotLatin1, is_name, to_latin1
 from contract.layouts import CGPEM
 
 REFERENT_BODY_MAX = CGPEM.detail.field("ORGANISME_REFERENT").length
@@ -33,23 +33,20 @@ def validate_phone(value: str) -> None:
 
 def validate_name(value: str) -> None:
     """Letters (accented ones too), space, hyphen, apostrophe: the file's `A` format."""
-    try:
-        fitted = to_latin1(value)
-    except NotLatin1 as exc:
-        raise ValidationError(
-            _("Le caractère « %(char)s » ne peut pas être transmis à France Travail."),
-            params={"char": exc.character},
-            code="latin1",
-        ) from None
-    if not is_name(fitted.text):
+    if not is_name(_fitted_latin1(value).text):
         raise ValidationError(
             _("Seuls les lettres, espaces, tirets et apostrophes sont acceptés."), code="name"
         )
 
 
 def validate_latin1(value: str) -> None:
+    _fitted_latin1(value)
+
+
+def _fitted_latin1(value: str) -> Fitted:
+    """The value as the CGPEM file carries it, or the French error naming the character it cannot."""
     try:
-        to_latin1(value)
+        return to_latin1(value)
     except NotLatin1 as exc:
         raise ValidationError(
             _("Le caractère « %(char)s » ne peut pas être transmis à France Travail."),

@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.forms import ModelForm
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -355,6 +356,28 @@ def referent_bodies(request: HttpRequest) -> HttpResponse:
     return render(request, "orientations/referent_bodies.html", {"bodies": bodies})
 
 
+def _saved_reference_data(request: HttpRequest, form: ModelForm) -> bool:
+    """Save a valid posted referent body or correspondent form, audited as created or edited."""
+    if request.method != "POST" or not form.is_valid():
+        return False
+    change = "edited" if form.instance.pk else "created"
+    form.save()
+    audit.log(request, audit.Action.CHANGED_REFERENCE_DATA, form.instance, change=change)
+    return True
+
+
+def _toggled_active(request: HttpRequest, item: ReferentBody | Correspondent) -> bool:
+    """Deactivate (or reactivate) a referent body or a correspondent, audited; True if now active.
+
+    Decisions name them: they are switched off, never deleted.
+    """
+    item.is_active = not item.is_active
+    item.save(update_fields=["is_active"])
+    change = "reactivated" if item.is_active else "deactivated"
+    audit.log(request, audit.Action.CHANGED_REFERENCE_DATA, item, change=change)
+    return item.is_active
+
+
 @requires(Capability.MANAGE_REFERENCE_DATA)
 def referent_body_create(request: HttpRequest) -> HttpResponse:
     return _edit_body(request, ReferentBody())
@@ -367,10 +390,7 @@ def referent_body_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _edit_body(request: HttpRequest, body: ReferentBody) -> HttpResponse:
     form = ReferentBodyForm(request.POST or None, instance=body)
-    if request.method == "POST" and form.is_valid():
-        change = "edited" if body.pk else "created"
-        form.save()
-        audit.log(request, audit.Action.CHANGED_REFERENCE_DATA, body, change=change)
+    if _saved_reference_data(request, form):
         messages.success(request, _("L'organisme référent est enregistré."))
         return redirect("referent_bodies")
     return render(request, "orientations/referent_body_form.html", {"form": form, "body": body})
@@ -381,11 +401,7 @@ def _edit_body(request: HttpRequest, body: ReferentBody) -> HttpResponse:
 def referent_body_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     """Deactivate (or reactivate): a body named by decisions is never deleted."""
     body = get_object_or_404(ReferentBody, pk=pk)
-    body.is_active = not body.is_active
-    body.save(update_fields=["is_active"])
-    change = "reactivated" if body.is_active else "deactivated"
-    audit.log(request, audit.Action.CHANGED_REFERENCE_DATA, body, change=change)
-    if body.is_active:
+    if _toggled_active(request, body):
         messages.success(request, _("L'organisme « %(name)s » est réactivé.") % {"name": body.name})
     else:
         messages.success(request, _("L'organisme « %(name)s » est désactivé.") % {"name": body.name})
@@ -405,10 +421,7 @@ def correspondent_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _edit_correspondent(request: HttpRequest, correspondent: Correspondent) -> HttpResponse:
     form = CorrespondentForm(request.POST or None, instance=correspondent)
-    if request.method == "POST" and form.is_valid():
-        change = "edited" if correspondent.pk else "created"
-        form.save()
-        audit.log(request, audit.Action.CHANGED_REFERENCE_DATA, correspondent, change=change)
+    if _saved_reference_data(request, form):
         messages.success(request, _("Le correspondant est enregistré."))
         return redirect("referent_bodies")
     return render(
@@ -422,11 +435,7 @@ def _edit_correspondent(request: HttpRequest, correspondent: Correspondent) -> H
 @require_POST
 def correspondent_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     correspondent = get_object_or_404(Correspondent, pk=pk)
-    correspondent.is_active = not correspondent.is_active
-    correspondent.save(update_fields=["is_active"])
-    change = "reactivated" if correspondent.is_active else "deactivated"
-    audit.log(request, audit.Action.CHANGED_REFERENCE_DATA, correspondent, change=change)
-    if correspondent.is_active:
+    if _toggled_active(request, correspondent):
         messages.success(request, _("Le correspondant est réactivé."))
     else:
         messages.success(request, _("Le correspondant est désactivé."))

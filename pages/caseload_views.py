@@ -6,6 +6,7 @@ person is reached through `get_visible_beneficiary_or_404` or `visible_beneficia
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -20,13 +21,14 @@ from django.views.decorators.http import require_POST
 import audit
 from accounts.decorators import requires
 from accounts.roles import Capability
+from beneficiaries.models import Beneficiary
 from beneficiaries.scoping import get_visible_beneficiary_or_404, visible_beneficiaries
 from caseloads import assignments, news, notes, worklists
 from caseloads.assignments import AssignmentRefused
 from caseloads.forms import AssignForm, BeneficiaryCSVForm, BulkAssignForm, DigestForm, HandlingForm, NoteForm
-from caseloads.models import AssignmentSource, Note
+from caseloads.models import Assignment, AssignmentSource, Handling, Note
 from intake.beneficiary_csv import CSVFileError, import_beneficiaries_data
-from pages.cohorts import current_month, get_cohort
+from pages.cohorts import Cohort, current_month, get_cohort
 from pages.versioned_cache import work_changed
 from pages.views import MINE, list_queryset, list_url
 
@@ -44,6 +46,18 @@ def _back(request: HttpRequest, default: str) -> str:
 
 
 # --- Référent of one person -----------------------------------------------------------
+
+
+def _log_assignment(request: HttpRequest, beneficiary: Beneficiary, assignment: Assignment, **extra) -> None:
+    """The audit entry of a référent assigned, to one person or in bulk (`bulk=True`)."""
+    audit.log(
+        request,
+        audit.Action.ASSIGNED_REFERENT,
+        beneficiary,
+        referent=assignment.referent_id,
+        assignment=assignment.pk,
+        **extra,
+    )
 
 
 @requires(Capability.ASSIGN_REFERENT)
@@ -67,13 +81,7 @@ def referent(request: HttpRequest, pk: int) -> HttpResponse:
             if result.assignment is None:
                 messages.info(request, _("Aucune modification : ce référent suit déjà la personne."))
             else:
-                audit.log(
-                    request,
-                    audit.Action.ASSIGNED_REFERENT,
-                    beneficiary,
-                    referent=result.assignment.referent_id,
-                    assignment=result.assignment.pk,
-                )
+                _log_assignment(request, beneficiary, result.assignment)
                 messages.success(request, _("Le référent est enregistré."))
             return redirect("beneficiary_detail", pk=beneficiary.pk)
     audit.log(request, audit.Action.VIEWED_BENEFICIARY, beneficiary, page="referent")
@@ -148,14 +156,7 @@ def bulk_assign(request: HttpRequest) -> HttpResponse:
         if result.assignment is None:
             results.append((beneficiary.pk, True, _("Déjà suivie par ce référent.")))
         else:
-            audit.log(
-                request,
-                audit.Action.ASSIGNED_REFERENT,
-                beneficiary,
-                referent=result.assignment.referent_id,
-                assignment=result.assignment.pk,
-                bulk=True,
-            )
+            _log_assignment(request, beneficiary, result.assignment, bulk=True)
             results.append((beneficiary.pk, True, ""))
     work_changed()
     request.session[BULK_RESULT_KEY] = results
@@ -194,10 +195,13 @@ def _confirm_all(
 def bulk_result(request: HttpRequest) -> HttpResponse:
     stored = request.session.get(BULK_RESULT_KEY) or []
     people = visible_beneficiaries(request.user).in_bulk([pk for pk, _ok, _message in stored])
+    # (person, done, message, flagged): the rows of includes/bulk_results.html, none flagged here.
     results = [
-        (people[pk], ok, message or _("Référent enregistré.")) for pk, ok, message in stored if pk in people
+        (people[pk], ok, message or _("Référent enregistré."), False)
+        for pk, ok, message in stored
+        if pk in people
     ]
-    assigned = sum(1 for _b, ok, _m in results if ok)
+    assigned = sum(1 for _b, ok, _m, _f in results if ok)
     return render(
         request,
         "caseloads/bulk_result.html",
@@ -258,14 +262,19 @@ def note_edit(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Handled lines of the « Listes à traiter » -----------------------------------------------
 
 
-@requires(Capability.VIEW_FOLLOWUP)
-def handle(request: HttpRequest, cohort: str, pk: int) -> HttpResponse:
+def _line(request: HttpRequest, cohort: str, pk: int) -> tuple[Cohort, Beneficiary, date, Handling | None]:
+    """This month's line of a visible person in a list: the list, the person, the month, its mark."""
     found = get_cohort(cohort)
     if found is None:
         raise Http404("No such cohort")
     beneficiary = get_visible_beneficiary_or_404(request, pk)
     month = current_month()
-    existing = worklists.find(beneficiary.pk, found.slug, month)
+    return found, beneficiary, month, worklists.find(beneficiary.pk, found.slug, month)
+
+
+@requires(Capability.VIEW_FOLLOWUP)
+def handle(request: HttpRequest, cohort: str, pk: int) -> HttpResponse:
+    found, beneficiary, month, existing = _line(request, cohort, pk)
     initial = {"outcome": existing.outcome_id, "note": existing.note} if existing else {}
     form = HandlingForm(request.POST if request.method == "POST" else None, initial=initial)
     back = _back(request, reverse("cohort_detail", args=[found.slug]))
@@ -307,12 +316,7 @@ def handle(request: HttpRequest, cohort: str, pk: int) -> HttpResponse:
 @requires(Capability.VIEW_FOLLOWUP)
 @require_POST
 def unhandle(request: HttpRequest, cohort: str, pk: int) -> HttpResponse:
-    found = get_cohort(cohort)
-    if found is None:
-        raise Http404("No such cohort")
-    beneficiary = get_visible_beneficiary_or_404(request, pk)
-    month = current_month()
-    existing = worklists.find(beneficiary.pk, found.slug, month)
+    found, beneficiary, month, existing = _line(request, cohort, pk)
     if existing is not None:
         worklists.unmark(existing)
         audit.log(

@@ -75,16 +75,10 @@ def invalidate_dashboard(*, computed_next: bool = False) -> None:
     asked for the dashboard a moment before the import's worker did used to compute it too (3.8 s
     at 200 000 people), and with the worker's own computing that took both cores for seconds.
     """
-    global _version
     if computed_next:
         # Before the new version is visible: no page may see it without the flag.
         cache.set(_AFTER_IMPORT_KEY, 1, _COMPUTING_SECONDS)
-    try:
-        cache.incr(_COUNTER_KEY)
-    except ValueError:
-        cache.set(_COUNTER_KEY, 1, None)
-    cache.delete(_SHARED_KEY)
-    _version = (0.0, {})
+    _bump(_COUNTER_KEY)
     _recent.clear()
 
 
@@ -94,11 +88,16 @@ def work_changed() -> None:
     The shared reading is dropped too, so that the page the user is sent to next (the list
     without the line just handled) sees the change at once, not up to _FINGERPRINT_TTL later.
     """
+    _bump(_WORK_KEY)
+
+
+def _bump(counter_key: str) -> None:
+    """Move one counter of the data version on, and drop the readings of it: the shared one and ours."""
     global _version
     try:
-        cache.incr(_WORK_KEY)
+        cache.incr(counter_key)
     except ValueError:
-        cache.set(_WORK_KEY, 1, None)
+        cache.set(counter_key, 1, None)
     cache.delete(_SHARED_KEY)
     _version = (0.0, {})
 

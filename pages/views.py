@@ -189,7 +189,7 @@ def _list(
         ),
     }
     if cohort is not None and not france_travail_data_received():
-        return render(request, "beneficiaries/list.html", context | {"no_ft_data": True})
+        return render(request, "pages/list.html", context | {"no_ft_data": True})
     if cohort is not None and cohort.slug in ("radies-du-mois", "cessations-du-mois"):
         context["month"] = data_month()[0]
     if cohort is not None:
@@ -206,8 +206,8 @@ def _list(
     if fragment and not form.errors:
         # The form stays as the user left it: rendering its 22 filters and the page around them
         # again for nothing was ~15 % of a search's time (docs/performance.md, "Pages").
-        return render(request, "beneficiaries/_results.html", context | {"fragment": True})
-    response = render(request, "beneficiaries/list.html", context)
+        return render(request, "pages/_results.html", context | {"fragment": True})
+    response = render(request, "pages/list.html", context)
     if fragment:
         # An invalid filter: the whole content, so that the form shows what was ignored and why.
         response["HX-Retarget"] = response["HX-Reselect"] = "#contenu"
@@ -268,17 +268,17 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
         context["accesses"], context["access_count"] = person_accesses(beneficiary)
     if has_capability(request.user, Capability.HANDLE_RIGHTS):
         context["rights"] = person_panel(beneficiary)
-    return render(request, "beneficiaries/detail.html", context)
+    return render(request, "pages/detail.html", context)
 
 
 @requires(Capability.VIEW_FOLLOWUP)
 def cohort_index(request: HttpRequest) -> HttpResponse:
     if not france_travail_data_received():
         # Counted from today's month, the lists would say « 0 radié » of a month nobody sent.
-        return render(request, "beneficiaries/cohorts.html", {"rows": [], "month": None})
+        return render(request, "pages/cohorts.html", {"rows": [], "month": None})
     counts = cohort_counts(territory_communes(request.user))
     rows = [(cohort, counts.get(cohort.slug, 0)) for cohort in cohorts()]
-    return render(request, "beneficiaries/cohorts.html", {"rows": rows, "month": data_month()[0]})
+    return render(request, "pages/cohorts.html", {"rows": rows, "month": data_month()[0]})
 
 
 def _cohort_or_404(slug: str) -> Cohort:
@@ -298,7 +298,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     # Counted by commune for a user limited to territories: the scope is its communes, from which
     # visible_beneficiaries() makes its queryset too (scoping.beneficiaries_in).
     if not france_travail_data_received():
-        return render(request, "beneficiaries/dashboard.html", {"no_ft_data": True})
+        return render(request, "pages/dashboard.html", {"no_ft_data": True})
     communes = territory_communes(request.user)
     today = data_month()[1]
     data = dashboard_data(communes, today)
@@ -315,7 +315,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             for i, month in enumerate(data["months"])
         ],
     }
-    return render(request, "beneficiaries/dashboard.html", context)
+    return render(request, "pages/dashboard.html", context)
 
 
 def _export(request: HttpRequest, cohort: Cohort | None = None, mine: bool = False) -> StreamingHttpResponse:

@@ -277,19 +277,17 @@ def purge(*, apply: bool = False, now: datetime | None = None) -> list[PurgeItem
                 None, audit.Action.PURGE, object_type=category, count=count, cutoff=cutoff.date().isoformat()
             )
 
+    def files_done(category: str, label: str, cutoff: datetime, files: list[Path]) -> None:
+        if apply:
+            for path in files:
+                path.unlink(missing_ok=True)
+        done(category, label, cutoff, len(files))
+
     cutoff = now - timedelta(days=settings.RETENTION_RAW_FILES_DAYS)
-    files = old_raw_files(cutoff)
-    if apply:
-        for path in files:
-            path.unlink(missing_ok=True)
-    done("raw_files", "fichiers d'échange bruts", cutoff, len(files))
+    files_done("raw_files", "fichiers d'échange bruts", cutoff, old_raw_files(cutoff))
 
     cutoff = months_ago(now, settings.RETENTION_CGPEM_ARCHIVE_MONTHS)
-    files = old_cgpem_archives(cutoff)
-    if apply:
-        for path in files:
-            path.unlink(missing_ok=True)
-    done("cgpem_archives", "fichiers CGPEM transmis (archive)", cutoff, len(files))
+    files_done("cgpem_archives", "fichiers CGPEM transmis (archive)", cutoff, old_cgpem_archives(cutoff))
 
     cutoff = months_ago(now, settings.RETENTION_REJECTS_MONTHS)
     rejects = old_rejects(cutoff)

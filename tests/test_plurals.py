@@ -1,11 +1,13 @@
 """French plurals: « 0 bénéficiaire », never the English rule nor « (s) ».
 
 The catalogue (locale/fr/LC_MESSAGES/django.po, compiled at install) must hold every plural
-string of the templates: one missing falls back to Django's English rule (n != 1).
+string of the templates and of the code (`ngettext`): one missing falls back to Django's
+English rule (n != 1).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -29,6 +31,29 @@ def template_plurals() -> list[tuple[str, str]]:
         for match in BLOCK.finditer(path.read_text(encoding="utf-8")):
             one, many = (VARIABLE.sub(r"%(\1)s", match.group(name)) for name in ("one", "many"))
             found.append((one, many))
+    return found
+
+
+APPS = ("accounts", "audit", "beneficiaries", "caseloads", "contract", "exchanges", "intake")
+APPS += ("orientations", "pages", "rights", "config")
+
+
+def code_plurals() -> list[tuple[str, str]]:
+    """The literal (singular, plural) pairs of every `ngettext` call of the apps."""
+    found = []
+    for app in APPS:
+        for path in sorted((Path(settings.BASE_DIR) / app).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call) or len(node.args) < 2:
+                    continue
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                one, many = node.args[:2]
+                if (
+                    name.startswith("ngettext")
+                    and isinstance(one, ast.Constant)
+                    and isinstance(many, ast.Constant)
+                ):
+                    found.append((one.value, many.value))
     return found
 
 
@@ -102,3 +127,11 @@ def test_every_ngettext_of_the_apps_is_in_the_catalogue(module):
     assert pairs
     with translation.override("fr"):
         assert [one for one, many in pairs if translation.ngettext(one, many, 0) != one] == []
+
+
+def test_every_code_plural_follows_the_french_rule():
+    plurals = code_plurals()
+    assert len(plurals) > 15
+    with translation.override("fr"):
+        wrong = [one for one, many in plurals if translation.ngettext(one, many, 0) != one]
+        assert wrong == [], "missing from locale/fr (see locale/plural_catalogue.py)"

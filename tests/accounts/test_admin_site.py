@@ -6,6 +6,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from audit.models import AuditEntry
 from beneficiaries.models import Beneficiary
 from exchanges.models import ImportRun
 from orientations.models import CgpemExport
@@ -69,6 +70,19 @@ def test_runs_and_cgpem_exports_cannot_be_deleted(client, admin_user):
         assert client.post(url, {"post": "yes"}).status_code == 403, url
     assert ImportRun.objects.filter(pk=run.pk).exists()
     assert CgpemExport.objects.filter(pk=export.pk).exists()
+
+
+def test_the_audit_trail_is_read_only_on_the_admin_site(client, admin_user):
+    entry = AuditEntry.objects.create(username="agent", action="viewed_beneficiary")
+    client.login(username=admin_user.username, password=TEST_PASSWORD)
+    assert client.get(reverse("admin:audit_auditentry_changelist")).status_code == 200
+    assert client.get(reverse("admin:audit_auditentry_add")).status_code == 403
+    delete = reverse("admin:audit_auditentry_delete", args=[entry.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    change = reverse("admin:audit_auditentry_change", args=[entry.pk])
+    assert client.post(change, {"username": "someone else"}).status_code == 403
+    entry.refresh_from_db()
+    assert entry.username == "agent"
 
 
 def _change(client, user: User, **changes):

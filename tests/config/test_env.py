@@ -35,6 +35,17 @@ def test_env_int_bounds(monkeypatch):
         env.env_int("SOME_NUMBER", 5)
 
 
+def test_env_float_bounds(monkeypatch):
+    assert env.env_float("SOME_NUMBER", 5.0) == 5.0
+    monkeypatch.setenv("SOME_NUMBER", "2.5")
+    assert env.env_float("SOME_NUMBER", 5.0, minimum=0.0, maximum=3.0) == 2.5
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER=2.5 is above the maximum 2.0"):
+        env.env_float("SOME_NUMBER", 5.0, maximum=2.0)
+    monkeypatch.setenv("SOME_NUMBER", "2,5")
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER='2,5' is not a number"):
+        env.env_float("SOME_NUMBER", 5.0)
+
+
 @pytest.mark.parametrize(
     "value, expected", [("82", "82"), ("082", "82"), ("2A", "2A"), ("02b", "2B"), ("971", "971")]
 )

@@ -15,6 +15,7 @@ from exchanges.models import (
     ImportRun,
     ImportStatus,
     JobSeekerSnapshot,
+    MatchRule,
     ReviewCase,
     ReviewReason,
     ReviewStatus,
@@ -195,6 +196,8 @@ def test_create_from_a_doubtful_record(admin_client, conflict):
     assert case.status == ReviewStatus.CREATED and created != person
     assert created.source == Source.FRANCE_TRAVAIL and created.birth_date == date(1970, 1, 1)
     assert created.followup.status == FollowUpStatus.REGISTERED
+    # The received record is the new person's, remembered as an admin's confirmation.
+    assert (case.snapshot.beneficiary, case.snapshot.match_rule) == (created, MatchRule.CONFIRMED)
 
 
 def test_dismiss_needs_a_reason(admin_client, conflict):

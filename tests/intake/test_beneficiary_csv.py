@@ -171,6 +171,16 @@ def test_command_json_and_dry_run(tmp_path):
     call_command("import_beneficiaries", str(SAMPLE), "--json", "--dry-run", stdout=out)
     summary = json.loads(out.getvalue())
     assert summary["created"] == 25 and summary["rejected"] == 0
+    assert set(summary) == {
+        "file",
+        "rows",
+        "created",
+        "updated",
+        "unchanged",
+        "referents",
+        "rejected",
+        "errors",
+    }
     assert Beneficiary.objects.count() == 0
     # In words, a simulation says so before its figures.
     out = io.StringIO()

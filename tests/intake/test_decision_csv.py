@@ -134,6 +134,16 @@ def test_command_json_and_dry_run(tmp_path, people):
     call_command("import_orientations", str(path), "--json", "--dry-run", stdout=out)
     report = json.loads(out.getvalue())
     assert report["created"] == 2 and report["rejected"] == 0
+    assert set(report) == {
+        "file",
+        "rows",
+        "created",
+        "unchanged",
+        "referent_bodies_created",
+        "correspondents_created",
+        "rejected",
+        "errors",
+    }
     assert OrientationDecision.objects.count() == 0
     out = StringIO()
     call_command("import_orientations", str(path), stdout=out)

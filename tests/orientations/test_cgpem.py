@@ -499,16 +499,26 @@ def _next_month_end(day: date) -> date:
     return (first_of_next + timedelta(days=31)).replace(day=1) - timedelta(days=1)
 
 
+def _tomorrow(day: date) -> date:
+    return day + timedelta(days=1)
+
+
+# The period end is computed from today when the test runs, not when pytest collects it: a
+# suite that crosses midnight (Europe/Paris) would otherwise send "tomorrow" as today.
 @pytest.mark.parametrize(
-    ("periodicity", "period_end"),
+    ("periodicity", "period_end_from_today"),
     [
-        ("M", date(2099, 1, 31)),
-        ("M", _next_month_end(timezone.localdate())),  # a month end, but not reached yet
-        ("H", timezone.localdate() + timedelta(days=1)),
-        ("Q", timezone.localdate() + timedelta(days=1)),
+        ("M", lambda today: date(2099, 1, 31)),
+        ("M", _next_month_end),  # a month end, but not reached yet
+        ("H", _tomorrow),
+        ("Q", _tomorrow),
     ],
+    ids=["M-2099", "M-next-month-end", "H-tomorrow", "Q-tomorrow"],
 )
-def test_a_period_end_in_the_future_is_refused_and_nothing_is_written(settings, periodicity, period_end):
+def test_a_period_end_in_the_future_is_refused_and_nothing_is_written(
+    settings, periodicity, period_end_from_today
+):
+    period_end = period_end_from_today(timezone.localdate())
     DecisionFactory(decision_date=date(2025, 1, 15))
     with pytest.raises(CgpemError, match="dans le futur"):
         generate_cgpem(periodicity, period_end)

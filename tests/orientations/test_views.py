@@ -380,6 +380,12 @@ def test_admin_manages_correspondents(admin_client_):
     admin_client_.post(reverse("correspondent_toggle", args=[correspondent.pk]))
     correspondent.refresh_from_db()
     assert not correspondent.is_active
+    changes = AuditEntry.objects.filter(
+        action="changed_reference_data",
+        object_type="orientations.correspondent",
+        object_id=str(correspondent.pk),
+    )
+    assert [entry.extra["change"] for entry in changes.order_by("id")] == ["created", "deactivated"]
     response = admin_client_.post(
         reverse("correspondent_edit", args=[correspondent.pk]),
         {"last_name": "Roux2", "first_name": "Léa", "phone": "", "email": "", "service": ""},
