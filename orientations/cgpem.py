@@ -42,7 +42,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
@@ -54,7 +54,7 @@ from contract.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
 from contract.layouts import AN, CGPEM, DATE, VERSION, A, N
 from contract.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
 from contract.xml_writer import part_schemas, schema_for, write_file
-from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
+from orientations.models import CarriedDecision, CgpemExport, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import referent_body_text
 
 ENCODING = "ISO-8859-1"
@@ -559,14 +559,22 @@ def _archive(temp: Path, directory: Path, file_name: str) -> Path:
         return path
 
 
-# Ids per UPDATE: within SQLite's limit on query parameters.
-_CHUNK = 500
-
-
 def _mark_carried(ids: list[int], export: CgpemExport) -> None:
-    """Each decision written remembers the file that carried it (the pages show it)."""
-    for start in range(0, len(ids), _CHUNK):
-        OrientationDecision.objects.filter(pk__in=ids[start : start + _CHUNK]).update(last_export=export)
+    """Each decision written remembers the file that carried it (the pages show it).
+
+    One upsert of narrow rows (CarriedDecision): on PostgreSQL one statement whose one
+    parameter is the ids as an array (150 000 ids as placeholders cost more to send than to
+    write), elsewhere one statement per id through the driver's executemany.
+    """
+    upsert = (
+        f"INSERT INTO {CarriedDecision._meta.db_table} (decision_id, export_id) {{rows}} "
+        "ON CONFLICT (decision_id) DO UPDATE SET export_id = excluded.export_id"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(upsert.format(rows="SELECT unnest(%s::bigint[]), %s"), [ids, export.pk])
+        else:
+            cursor.executemany(upsert.format(rows="VALUES (%s, %s)"), [(pk, export.pk) for pk in ids])
 
 
 def generate_cgpem(
