@@ -585,22 +585,29 @@ def _archive(temp: Path, directory: Path, file_name: str) -> Path:
         return path
 
 
+# Ids per statement: what a statement's parameters cost in memory stays the same whatever the
+# number of decisions.
+_CARRIED_CHUNK = 20_000
+
+
 def _mark_carried(ids: list[int], export: CgpemExport) -> None:
     """Each decision written remembers the file that carried it (the pages show it).
 
-    One upsert of narrow rows (CarriedDecision): on PostgreSQL one statement whose one
-    parameter is the ids as an array (150 000 ids as placeholders cost more to send than to
-    write), elsewhere one statement per id through the driver's executemany.
+    An upsert of narrow rows (CarriedDecision), a bounded number of ids per statement. On
+    PostgreSQL the ids go as one array parameter: 20 000 placeholders would cost more to
+    send than the rows to write. Elsewhere, the driver's executemany.
     """
     upsert = (
         f"INSERT INTO {CarriedDecision._meta.db_table} (decision_id, export_id) {{rows}} "
         "ON CONFLICT (decision_id) DO UPDATE SET export_id = excluded.export_id"
     )
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(upsert.format(rows="SELECT unnest(%s::bigint[]), %s"), [ids, export.pk])
-        else:
-            cursor.executemany(upsert.format(rows="VALUES (%s, %s)"), [(pk, export.pk) for pk in ids])
+        for start in range(0, len(ids), _CARRIED_CHUNK):
+            chunk = ids[start : start + _CARRIED_CHUNK]
+            if connection.vendor == "postgresql":
+                cursor.execute(upsert.format(rows="SELECT unnest(%s::bigint[]), %s"), [chunk, export.pk])
+            else:
+                cursor.executemany(upsert.format(rows="VALUES (%s, %s)"), [(pk, export.pk) for pk in chunk])
 
 
 def generate_cgpem(

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exchanges.runs import ExchangeRun
-from orientations import transmission
+from orientations import cgpem, transmission
 from orientations.cgpem import NOTHING_IDENTIFYING, generate_cgpem
 from orientations.models import CarriedDecision, CgpemExport, OrientationDecision
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory
@@ -56,8 +56,10 @@ def test_history_shows_the_file_that_carried_the_decision_and_when_it_was_deposi
     assert "Transmise le 01/02/2025 dans CGPEM_082_20250131_M.xml." in page
 
 
-def test_each_file_becomes_the_last_of_the_decisions_it_carries_and_only_of_those():
+@pytest.mark.parametrize("chunk", [1, 20_000])
+def test_each_file_becomes_the_last_of_the_decisions_it_carries_and_only_of_those(monkeypatch, chunk):
     """The second file takes over the decisions it carries; one it leaves out keeps the first."""
+    monkeypatch.setattr(cgpem, "_CARRIED_CHUNK", chunk)  # one statement per id, or all in one
     kept, dropped = DecisionFactory.create_batch(2, decision_date=date(2025, 1, 15))
     untouched = DecisionFactory(decision_date=date(2025, 3, 1))  # after both periods
     first = generate_cgpem("M", date(2025, 1, 31))
