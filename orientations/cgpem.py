@@ -42,7 +42,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
@@ -54,7 +54,7 @@ from contract.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
 from contract.layouts import AN, CGPEM, DATE, VERSION, A, N
 from contract.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
 from contract.xml_writer import part_schemas, schema_for, write_file
-from orientations.models import CgpemExport, Correspondent, OrientationDecision, ReferentBody
+from orientations.models import CarriedDecision, CgpemExport, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import referent_body_text
 
 ENCODING = "ISO-8859-1"
@@ -459,17 +459,29 @@ def validate_file(path: Path) -> None:
     closed = False
     identity: tuple[str, str] | None = None  # the header's DEPARTEMENT and DATE_REFERENCE
     announced: str | None = None
+    last = None  # the root's child checked last, kept (emptied) until the next one is checked
     try:
+        # Events for the root and its three kinds of children only: a record's fields (16 of
+        # every 17 elements) are checked with their record, without a Python step each.
+        # Anything else among the root's children is found as a sibling that should not be
+        # there (below).
         for _event, element in etree.iterparse(
-            str(path), events=("end",), resolve_entities=False, no_network=True, load_dtd=False
+            str(path),
+            events=("end",),
+            tag=(CGPEM.name, header, detail, footer),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
         ):
             parent = element.getparent()
             if parent is None:
+                _check_siblings(element, element[-1] if len(element) else None, last, CGPEM.name)
                 closed = element.tag == CGPEM.name
                 continue
             if parent.getparent() is not None:
-                continue  # a field: checked with its record
+                continue  # inside a record (or an unexpected element): checked with it
             tag = element.tag
+            _check_siblings(parent, element.getprevious(), last, tag)
             if tag == detail and identity and announced is None:
                 count += 1
             elif tag == header and identity is None:
@@ -483,8 +495,6 @@ def validate_file(path: Path) -> None:
                     )
             else:
                 raise CgpemError(f"contrôle de structure : élément {tag} inattendu à cette place")
-            if (element.tail or "").strip() or (parent.text or "").strip():
-                raise CgpemError(f"contrôle de structure : texte hors enregistrement près de {tag}")
             schema = parts[tag]
             if not schema.validate(element):
                 # lxml's message quotes the faulty value (personal data): name the element only.
@@ -495,6 +505,7 @@ def validate_file(path: Path) -> None:
             element.clear(keep_tail=True)
             while element.getprevious() is not None:
                 del parent[0]
+            last = element
     except etree.XMLSyntaxError as exc:
         raise CgpemError(f"contrôle de complétude : XML tronqué ou mal formé, ligne {exc.lineno}") from None
     if not closed:
@@ -508,6 +519,21 @@ def validate_file(path: Path) -> None:
             f"contrôle du nombre d'enregistrements : {footer} annonce {announced}, "
             f"le fichier en contient {count}"
         )
+
+
+def _check_siblings(root: etree._Element, previous, last, tag: str) -> None:
+    """Between the child checked last and the next one (`tag`, or the root's end), nothing but blanks.
+
+    The root keeps only the child checked last (validate_file drops the others): any other
+    `previous` node is one iterparse gave no event for (an element of another name, a
+    comment, a processing instruction).
+    """
+    if previous is not last:
+        name = previous.tag if isinstance(previous.tag, str) else "commentaire ou instruction"
+        raise CgpemError(f"contrôle de structure : élément {name} inattendu à cette place")
+    text = root.text if last is None else last.tail
+    if (text or "").strip():
+        raise CgpemError(f"contrôle de structure : texte hors enregistrement près de {tag}")
 
 
 def _identity(element: etree._Element) -> tuple[str, str]:
@@ -559,14 +585,29 @@ def _archive(temp: Path, directory: Path, file_name: str) -> Path:
         return path
 
 
-# Ids per UPDATE: within SQLite's limit on query parameters.
-_CHUNK = 500
+# Ids per statement: what a statement's parameters cost in memory stays the same whatever the
+# number of decisions.
+_CARRIED_CHUNK = 20_000
 
 
 def _mark_carried(ids: list[int], export: CgpemExport) -> None:
-    """Each decision written remembers the file that carried it (the pages show it)."""
-    for start in range(0, len(ids), _CHUNK):
-        OrientationDecision.objects.filter(pk__in=ids[start : start + _CHUNK]).update(last_export=export)
+    """Each decision written remembers the file that carried it (the pages show it).
+
+    An upsert of narrow rows (CarriedDecision), a bounded number of ids per statement. On
+    PostgreSQL the ids go as one array parameter: 20 000 placeholders would cost more to
+    send than the rows to write. Elsewhere, the driver's executemany.
+    """
+    upsert = (
+        f"INSERT INTO {CarriedDecision._meta.db_table} (decision_id, export_id) {{rows}} "
+        "ON CONFLICT (decision_id) DO UPDATE SET export_id = excluded.export_id"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), _CARRIED_CHUNK):
+            chunk = ids[start : start + _CARRIED_CHUNK]
+            if connection.vendor == "postgresql":
+                cursor.execute(upsert.format(rows="SELECT unnest(%s::bigint[]), %s"), [chunk, export.pk])
+            else:
+                cursor.executemany(upsert.format(rows="VALUES (%s, %s)"), [(pk, export.pk) for pk in chunk])
 
 
 def generate_cgpem(

@@ -140,17 +140,6 @@ class OrientationDecision(models.Model):
     ended_on = models.DateField(_("fin de validité"), null=True, blank=True, editable=False)
     # "app" (recorded on a page), "import" (import_orientations)
     source = models.CharField(_("origine"), max_length=20, default="app", editable=False)
-    # The last CGPEM file that carried the decision (orientations.cgpem sets it): what the
-    # person's pages show as its transmission (orientations.transmission).
-    last_export = models.ForeignKey(
-        "CgpemExport",
-        verbose_name=_("dernier fichier CGPEM"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-    )
 
     class Meta:
         verbose_name = _("décision d'orientation")
@@ -171,6 +160,14 @@ class OrientationDecision(models.Model):
     @property
     def is_current(self) -> bool:
         return self.ended_on is None
+
+    @property
+    def last_export(self) -> CgpemExport | None:
+        """The last CGPEM file that carried the decision (select_related("carried__export"))."""
+        try:
+            return self.carried.export
+        except CarriedDecision.DoesNotExist:
+            return None
 
     @property
     def referent_body_label(self) -> str:
@@ -246,3 +243,34 @@ class CgpemExport(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class CarriedDecision(models.Model):
+    """The last CGPEM file that carried a decision: what the person's pages show as its
+    transmission (orientations.transmission); orientations.cgpem sets it.
+
+    A table of its own, not a column of OrientationDecision: the monthly stock carries every
+    decision in force, so each export rewrites one row per decision. Here a row is two ids
+    with one index, instead of a wide row whose every new version goes into nine indexes
+    (3/4 of a 150 000-decision export's time, docs/performance.md "CGPEM").
+    """
+
+    decision = models.OneToOneField(
+        OrientationDecision, on_delete=models.CASCADE, primary_key=True, related_name="carried"
+    )
+    # No index: it would be rewritten at every export; only deleting an export (never done by
+    # the application) looks rows up by it.
+    export = models.ForeignKey(
+        CgpemExport,
+        verbose_name=_("dernier fichier CGPEM"),
+        on_delete=models.CASCADE,
+        db_index=False,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("dernier fichier CGPEM d'une décision")
+        verbose_name_plural = _("derniers fichiers CGPEM des décisions")
+
+    def __str__(self) -> str:
+        return f"{self.decision_id} → {self.export_id}"

@@ -97,7 +97,7 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
     beneficiary = get_visible_beneficiary_or_404(request, pk)
     decisions = list(
         OrientationDecision.objects.filter(beneficiary=beneficiary)
-        .select_related("referent_body", "correspondent", "recorded_by", "last_export", "beneficiary")
+        .select_related("referent_body", "correspondent", "recorded_by", "carried__export", "beneficiary")
         .prefetch_related("changes__changed_by")
         .order_by("-decision_date", "-id")
     )

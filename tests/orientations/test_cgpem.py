@@ -786,6 +786,13 @@ def test_a_footer_of_another_file_fails_the_validation(tmp_path):
         (b"</FIN>", b"</FIN><FIN/>", "élément FIN inattendu"),
         (b"<ENTETE>", b"<ORIENTATION/><ENTETE>", "élément ORIENTATION inattendu"),
         (b"</ENTETE>", b"</ENTETE>texte", "texte hors enregistrement"),
+        (b"</FIN>", b"</FIN>texte", "texte hors enregistrement près de CGPEM"),
+        # Names validate_file asks iterparse no event for: found as siblings out of place.
+        (b"</ENTETE>", b"</ENTETE><AUTRE/>", "élément AUTRE inattendu"),
+        (b"</ENTETE>", b"</ENTETE><AUTRE><ORIENTATION/></AUTRE>", "élément AUTRE inattendu"),
+        (b"</FIN>", b"</FIN><AUTRE>x</AUTRE>", "élément AUTRE inattendu"),
+        (b"</ENTETE>", b"</ENTETE><!-- note -->", "élément commentaire ou instruction inattendu"),
+        (b"</FIN>", b"</FIN><?pi x?>", "élément commentaire ou instruction inattendu"),
     ],
 )
 def test_elements_out_of_place_fail_the_validation(tmp_path, old, new, message):

@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exchanges.runs import ExchangeRun
-from orientations import transmission
+from orientations import cgpem, transmission
 from orientations.cgpem import NOTHING_IDENTIFYING, generate_cgpem
-from orientations.models import CgpemExport, OrientationDecision
+from orientations.models import CarriedDecision, CgpemExport, OrientationDecision
 from tests.factories import TEST_PASSWORD, BeneficiaryFactory
 from tests.orientations.factories import DecisionFactory, ReferentBodyFactory
 
@@ -54,6 +54,23 @@ def test_history_shows_the_file_that_carried_the_decision_and_when_it_was_deposi
     CgpemExport.objects.filter(pk=export.pk).update(deposited_at=at(date(2025, 2, 1), 7))
     page = officer_client.get(url).content.decode()
     assert "Transmise le 01/02/2025 dans CGPEM_082_20250131_M.xml." in page
+
+
+@pytest.mark.parametrize("chunk", [1, 20_000])
+def test_each_file_becomes_the_last_of_the_decisions_it_carries_and_only_of_those(monkeypatch, chunk):
+    """The second file takes over the decisions it carries; one it leaves out keeps the first."""
+    monkeypatch.setattr(cgpem, "_CARRIED_CHUNK", chunk)  # one statement per id, or all in one
+    kept, dropped = DecisionFactory.create_batch(2, decision_date=date(2025, 1, 15))
+    untouched = DecisionFactory(decision_date=date(2025, 3, 1))  # after both periods
+    first = generate_cgpem("M", date(2025, 1, 31))
+    dropped.beneficiary.nir, dropped.beneficiary.birth_name = "", "12"  # nothing identifying left
+    dropped.beneficiary.save()
+    second = generate_cgpem("M", date(2025, 2, 28))
+    assert second.records == 1 and [item["decision"] for item in second.excluded] == [dropped.pk]
+    carried = dict(CarriedDecision.objects.values_list("decision_id", "export_id"))
+    assert carried == {kept.pk: second.pk, dropped.pk: first.pk}
+    last = {d.pk: d.last_export for d in OrientationDecision.objects.select_related("carried__export")}
+    assert last == {kept.pk: second, dropped.pk: first, untouched.pk: None}
 
 
 def test_history_says_when_a_waiting_decision_will_leave(officer_client, settings):
@@ -170,7 +187,7 @@ def test_next_cgpem_preview_counts_and_lists_without_writing(officer_client, set
     assert f"CGPEM_082_{timezone.localdate():%Y%m%d}_Q.xml" in page
     assert "2 décisions parmi les personnes" in page
     assert not CgpemExport.objects.exists()
-    assert not OrientationDecision.objects.filter(last_export__isnull=False).exists()
+    assert not CarriedDecision.objects.exists()
 
 
 def test_next_cgpem_period_follows_the_deposit_schedule(settings):
@@ -195,7 +212,7 @@ def test_the_preview_is_the_file(settings):
     assert preview.count == export.records == 3
     assert preview.report.excluded == export.excluded
     assert set(preview.decisions.values_list("pk", flat=True)) == set(
-        OrientationDecision.objects.filter(last_export=export).values_list("pk", flat=True)
+        CarriedDecision.objects.filter(export=export).values_list("decision_id", flat=True)
     )
 
 
