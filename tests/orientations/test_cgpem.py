@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from lxml import etree
 
-from contract.layouts import CGPEM
+from contract.layouts import CGPEM, DATE
 from exchanges.models import FollowUp
 from exchanges.pecgm_reader import PecgmReader
 from orientations import cgpem
@@ -634,6 +634,46 @@ def test_the_fast_path_only_vouches_for_values_fit_value_would_write_unchanged(t
         accepted += 1
         assert cgpem.fit_value(tag, item, attr, value) == (value, {}, None), value
     assert accepted  # each element's check lets its ordinary values through
+
+
+FIT_VALUES = [None, *SAMPLES, date(1985, 7, 13), date(202, 1, 1), 5]
+
+
+@pytest.mark.parametrize("plan", [cgpem._PLAN, cgpem._PERSON_PLAN, cgpem._REFERENT_PLAN])
+def test_the_compiled_fit_makes_the_same_steps_as_fit_fields(plan):
+    """compile_fit is fit_fields without the loop: same values written, same findings, in order."""
+
+    def fitted(fit, values):
+        out = {}
+        try:
+            findings = fit(values, out)
+        except (AttributeError, TypeError) as exc:  # a date where a text is due, or the reverse
+            return type(exc)
+        return out, findings.reasons, findings.replaced, findings.warnings, findings is cgpem.NOTHING
+
+    compiled = cgpem.compile_fit(plan)
+    compared = 0
+    for number, (_tag, _item, attr, _fast) in enumerate(plan):
+        for value in FIT_VALUES:
+            # One element varies; the others hold a value of their kind, to be fitted too.
+            values = {
+                other: date(1990, 2, 3) if item.format == DATE else SAMPLES[(number + shift) % len(SAMPLES)]
+                for shift, (_t, item, other, _f) in enumerate(plan)
+            }
+            values[attr] = value
+            assert fitted(compiled, values) == fitted(lambda v, o: cgpem.fit_fields(plan, v, o), values), (
+                attr,
+                value,
+            )
+            compared += 1
+    assert compared == len(plan) * len(FIT_VALUES)
+
+
+def test_a_decision_with_nothing_identifying_is_left_out_whichever_identifying_element_is_there():
+    for attr in cgpem.IDENTIFYING:
+        assert cgpem._identifies({attr: "X"}.get)
+    assert not cgpem._identifies({attr: "" for attr in cgpem.IDENTIFYING}.get)
+    assert not cgpem._identifies({"first_name": "Jean", "birth_date": date(1985, 7, 13)}.get)
 
 
 def test_shared_referent_values_are_fitted_once_but_reported_for_each_decision():
