@@ -53,7 +53,7 @@ from contract.departement import departement_on_three
 from contract.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
 from contract.layouts import AN, CGPEM, DATE, VERSION, A, N
 from contract.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
-from contract.xml_writer import part_schemas, schema_for, write_file
+from contract.xml_writer import FRAGMENT, Fragment, part_schemas, schema_for, write_file
 from orientations.models import CarriedDecision, CgpemExport, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import referent_body_text
 
@@ -220,9 +220,9 @@ class _Referents:
             pk: dict(zip(_CORRESPONDENT_ATTRS, values, strict=True))
             for pk, *values in _values(Correspondent, "last_name", "first_name", "phone", "email", "service")
         }
-        self.fitted: dict[tuple[int, int | None], tuple[dict, _Findings]] = {}
+        self.fitted: dict[tuple[int, int | None], tuple[Fragment, _Findings]] = {}
 
-    def __getitem__(self, key: tuple[int, int | None]) -> tuple[dict, _Findings]:
+    def __getitem__(self, key: tuple[int, int | None]) -> tuple[Fragment, _Findings]:
         """(fitted values, findings) of a (referent body id, correspondent id) pair."""
         fitted = self.fitted.get(key)
         if fitted is None:
@@ -230,7 +230,7 @@ class _Referents:
             values = {"referent_body": self.bodies.get(body)}
             if correspondent is not None:
                 values |= self.correspondents.get(correspondent, {})
-            out: dict = {}
+            out = Fragment()  # the writer renders it once for all the pair's decisions
             fitted = self.fitted[key] = (out, fit_fields(_REFERENT_PLAN, values, out))
         return fitted
 
@@ -342,6 +342,10 @@ def _fast_check(item) -> Callable[[str], object] | None:
 _PLAN = [(tag, item, attr, _fast_check(item)) for tag, item, attr in _LEAVES]
 _PERSON_PLAN = [step for step in _PLAN if step[2] not in SHARED]
 _REFERENT_PLAN = [step for step in _PLAN if step[2] in SHARED]
+# The writer takes a fragment's elements as the record's last ones: SHARED must be those.
+if [step[2] for step in _PLAN[-len(_REFERENT_PLAN) :]] != [step[2] for step in _REFERENT_PLAN]:
+    raise ImportError("CGPEM: the referent's elements (SHARED) are no longer the record's last")
+REFERENT_START = _REFERENT_PLAN[0][2]
 
 
 @dataclass
@@ -457,6 +461,9 @@ def fit_records(
 ) -> Iterator[dict]:
     """The records that fit, ready for the writer; the others land in report.excluded.
 
+    A record holds the person's values, and its referent's (SHARED) as one `Fragment` under
+    FRAGMENT, the same object for every decision of a (body, correspondent) pair: the writer
+    renders it once (write_file's `fragment=REFERENT_START`).
     `written`, when given, receives the id of each decision yielded.
     """
     referents = _Referents()
@@ -484,7 +491,7 @@ def fit_records(
                 report.transliterations.append({"decision": pk, "field": tag, "replaced": dict(replaced)})
             for message in person.warnings + referent.warnings:
                 report.warnings.append({"decision": pk, "beneficiary": beneficiary_id, "message": message})
-        record.update(referent_values)
+        record[FRAGMENT] = referent_values
         if written is not None:
             written.append(pk)
         yield record
@@ -701,7 +708,7 @@ def generate_cgpem(
     try:
         carried: list[int] = []
         records = fit_decisions(select_decisions(periodicity, period_start, period_end), report, carried)
-        written = write_file(CGPEM, header, records, temp, encoding=ENCODING)
+        written = write_file(CGPEM, header, records, temp, encoding=ENCODING, fragment=REFERENT_START)
         validate_file(temp)
         sha256 = file_sha256(temp)
         final = _archive(temp, directory, file_name)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from lxml import etree
 
 from contract.layouts import CGPEM, DATE
+from contract.xml_writer import FRAGMENT, Fragment
 from exchanges.models import FollowUp
 from exchanges.pecgm_reader import PecgmReader
 from orientations import cgpem
@@ -420,20 +421,34 @@ def test_the_archive_has_the_contract_name_its_sha256_and_never_overwrites(setti
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").glob("*.tmp")) == []
 
 
-def test_an_invalid_file_is_never_archived_and_the_error_quotes_no_value(monkeypatch, settings):
+@pytest.mark.parametrize(
+    ("slipped", "field", "value"),
+    [
+        (lambda record: {**record, "first_name": "Jean2"}, "PRENOM", "Jean2"),
+        # In the referent's fragment, rendered once for all its decisions: checked all the same.
+        (
+            lambda record: {**record, FRAGMENT: Fragment(record[FRAGMENT], correspondent_phone="05630000AB")},
+            "TEL_CORRESPONDANT",
+            "05630000AB",
+        ),
+    ],
+)
+def test_an_invalid_file_is_never_archived_and_the_error_quotes_no_value(
+    monkeypatch, settings, slipped, field, value
+):
     DecisionFactory()
     real_write = cgpem.write_file
 
-    def broken_writer(layout, header, records, destination, *, encoding):
+    def broken_writer(layout, header, records, destination, **options):
         # A value the fitting would have refused, slipped past it.
-        records = [{**record, "first_name": "Jean2"} for record in records]
-        return real_write(layout, header, records, destination, encoding=encoding)
+        records = [slipped(record) for record in records]
+        return real_write(layout, header, records, destination, **options)
 
     monkeypatch.setattr(cgpem, "write_file", broken_writer)
     with pytest.raises(CgpemError) as error:
         generate_cgpem("M", date(2025, 1, 31))
-    assert "contrôle cgpem.xsd : ORIENTATION n° 1 non conforme, champ PRENOM" in str(error.value)
-    assert "Jean2" not in str(error.value)
+    assert f"contrôle cgpem.xsd : ORIENTATION n° 1 non conforme, champ {field}" in str(error.value)
+    assert value not in str(error.value)
     assert CgpemExport.objects.count() == 0
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
 
