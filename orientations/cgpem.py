@@ -36,13 +36,14 @@ import calendar
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
@@ -657,24 +658,67 @@ def _archive(temp: Path, directory: Path, file_name: str) -> Path:
 _CARRIED_CHUNK = 20_000
 
 
-def _mark_carried(ids: list[int], export: CgpemExport) -> None:
+def _mark_carried(ids: list[int], export: CgpemExport, db=connection) -> None:
     """Each decision written remembers the file that carried it (the pages show it).
 
     An upsert of narrow rows (CarriedDecision), a bounded number of ids per statement. On
     PostgreSQL the ids go as one array parameter: 20 000 placeholders would cost more to
-    send than the rows to write. Elsewhere, the driver's executemany.
+    send than the rows to write. Elsewhere, the driver's executemany. `db`: the connection
+    (generate_cgpem runs this in a thread, on its own transaction's connection).
     """
     upsert = (
         f"INSERT INTO {CarriedDecision._meta.db_table} (decision_id, export_id) {{rows}} "
         "ON CONFLICT (decision_id) DO UPDATE SET export_id = excluded.export_id"
     )
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
+        postgresql = db.vendor == "postgresql"
+        if postgresql:
+            # The foreign keys' checks (one per row) with each statement rather than at the
+            # commit: generate_cgpem runs this beside the validation, and the commit then has
+            # nothing left to check (it was a second of a 150 000-decision export).
+            constraints = ", ".join(
+                db.ops.quote_name(name)
+                for name, details in db.introspection.get_constraints(
+                    cursor, CarriedDecision._meta.db_table
+                ).items()
+                if details["foreign_key"]
+            )
+            cursor.execute(f"SET CONSTRAINTS {constraints} IMMEDIATE")
         for start in range(0, len(ids), _CARRIED_CHUNK):
             chunk = ids[start : start + _CARRIED_CHUNK]
-            if connection.vendor == "postgresql":
+            if postgresql:
                 cursor.execute(upsert.format(rows="SELECT unnest(%s::bigint[]), %s"), [chunk, export.pk])
             else:
                 cursor.executemany(upsert.format(rows="VALUES (%s, %s)"), [(pk, export.pk) for pk in chunk])
+        if postgresql:
+            cursor.execute(f"SET CONSTRAINTS {constraints} DEFERRED")  # as Django declares them
+
+
+class _Beside(threading.Thread):
+    """A function run in a thread on this thread's database connection; its error kept in `error`.
+
+    For database work (the server's, on the other core) while this thread works in Python:
+    the caller must not use the connection until join().
+    """
+
+    def __init__(self, function: Callable, *args):
+        super().__init__(daemon=True)
+        self.db = connections[DEFAULT_DB_ALIAS]  # this thread's, not the new thread's own
+        self.function, self.args, self.error = function, args, None
+
+    def start(self) -> None:
+        self.db.inc_thread_sharing()
+        super().start()
+
+    def run(self) -> None:
+        try:
+            self.function(*self.args, db=self.db)
+        except BaseException as error:  # re-raised by join()
+            self.error = error
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        self.db.dec_thread_sharing()
 
 
 def generate_cgpem(
@@ -709,15 +753,13 @@ def generate_cgpem(
         carried: list[int] = []
         records = fit_decisions(select_decisions(periodicity, period_start, period_end), report, carried)
         written = write_file(CGPEM, header, records, temp, encoding=ENCODING, fragment=REFERENT_START)
-        validate_file(temp)
-        sha256 = file_sha256(temp)
-        final = _archive(temp, directory, file_name)
+        final: Path | None = None
         try:
             with transaction.atomic():
                 export = CgpemExport.objects.create(
                     file_name=file_name,
-                    path=str(final),
-                    sha256=sha256,
+                    path="",  # set below, once validated and archived (nobody sees it before)
+                    sha256="",
                     periodicity=periodicity,
                     period_start=period_start,
                     period_end=period_end,
@@ -728,9 +770,23 @@ def generate_cgpem(
                     created_by=created_by,
                     user=user,
                 )
-                _mark_carried(carried, export)
+                # The decisions' rows are the database server's work: done while this process
+                # validates the file. A failure of either rolls both back.
+                marking = _Beside(_mark_carried, carried, export)
+                marking.start()
+                try:
+                    validate_file(temp)
+                    sha256 = file_sha256(temp)
+                finally:
+                    marking.join()
+                if marking.error is not None:  # after the validation's own error, if any
+                    raise marking.error
+                final = _archive(temp, directory, file_name)
+                export.path, export.sha256 = str(final), sha256
+                export.save(update_fields=["path", "sha256"])
         except BaseException:
-            final.unlink(missing_ok=True)  # no archive without its record
+            if final is not None:
+                final.unlink(missing_ok=True)  # no archive without its record
             raise
     finally:
         temp.unlink(missing_ok=True)

@@ -1,5 +1,6 @@
 """The CGPEM file: contents, fitting rules, XSD validation, archive and reports."""
 
+import hashlib
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from exchanges.pecgm_reader import PecgmReader
 from orientations import cgpem
 from orientations.cgpem import CgpemError, generate_cgpem, period_bounds
 from orientations.decisions import DecisionData, correct_decision, record_decision
-from orientations.models import CgpemExport, OrientationDecision
+from orientations.models import CarriedDecision, CgpemExport, OrientationDecision
 from tests.factories import BeneficiaryFactory
 from tests.orientations.factories import CorrespondentFactory, DecisionFactory, ReferentBodyFactory
 
@@ -450,6 +451,7 @@ def test_an_invalid_file_is_never_archived_and_the_error_quotes_no_value(
     assert f"contrôle cgpem.xsd : ORIENTATION n° 1 non conforme, champ {field}" in str(error.value)
     assert value not in str(error.value)
     assert CgpemExport.objects.count() == 0
+    assert CarriedDecision.objects.count() == 0  # written beside the validation, rolled back
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
 
 
@@ -463,6 +465,39 @@ def test_no_archive_is_left_without_its_record(monkeypatch, settings):
     with pytest.raises(RuntimeError):
         generate_cgpem("M", date(2025, 1, 31))
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
+
+
+def test_a_failure_beside_the_validation_leaves_neither_file_nor_record_nor_carried_rows(
+    monkeypatch, settings
+):
+    """The decisions' rows are written in a thread while the file is validated: its failure
+    fails the export like any other, after the validation, and rolls everything back."""
+    first = DecisionFactory()
+    previous = generate_cgpem("M", date(2025, 1, 31))
+    DecisionFactory()
+    real_mark = cgpem._mark_carried
+
+    def failing_mark(ids, export, db):
+        real_mark(ids, export, db=db)  # written, then the connection fails
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(cgpem, "_mark_carried", failing_mark)
+    with pytest.raises(RuntimeError, match="database down"):
+        generate_cgpem("M", date(2025, 1, 31))
+    assert list(CgpemExport.objects.all()) == [previous]
+    assert list(CarriedDecision.objects.values_list("decision_id", "export_id")) == [(first.pk, previous.pk)]
+    assert sorted(path.name for path in (settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == [
+        Path(previous.path).name
+    ]
+
+
+def test_the_record_holds_the_archived_file_and_its_sha256():
+    DecisionFactory()
+    export = generate_cgpem("M", date(2025, 1, 31))
+    export.refresh_from_db()
+    path = Path(export.path)
+    assert path.name == export.file_name
+    assert path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == export.sha256
 
 
 def test_round_trip_of_every_written_value():
