@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.db.models import Max
 from django.utils import timezone
 from lxml import etree
 
@@ -489,6 +490,24 @@ def test_a_failure_beside_the_validation_leaves_neither_file_nor_record_nor_carr
     assert sorted(path.name for path in (settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == [
         Path(previous.path).name
     ]
+
+
+@pytest.mark.postgres
+def test_the_carried_rows_foreign_keys_are_checked_with_each_statement_then_deferred_again():
+    """_mark_carried checks its foreign keys at once (beside the validation, not at the commit),
+    still checks them, and leaves them deferred as Django declares them."""
+    from django.db import IntegrityError, transaction
+
+    decision = DecisionFactory()
+    ghost = CgpemExport(pk=CgpemExport.objects.aggregate(top=Max("pk", default=0))["top"] + 1000)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        cgpem._mark_carried([decision.pk], ghost)  # refused by the statement itself
+    # Deferred again afterwards: a row pointing ahead of its export passes until the commit.
+    with transaction.atomic():
+        export = generate_cgpem("M", date(2025, 1, 31))
+        CarriedDecision.objects.update(export_id=export.pk + 1000)
+        CarriedDecision.objects.update(export_id=export.pk)
+    assert CarriedDecision.objects.get().export_id == export.pk
 
 
 def test_the_record_holds_the_archived_file_and_its_sha256():
