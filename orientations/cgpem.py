@@ -345,7 +345,7 @@ _PERSON_PLAN = [step for step in _PLAN if step[2] not in SHARED]
 _REFERENT_PLAN = [step for step in _PLAN if step[2] in SHARED]
 # The writer takes a fragment's elements as the record's last ones: SHARED must be those.
 if [step[2] for step in _PLAN[-len(_REFERENT_PLAN) :]] != [step[2] for step in _REFERENT_PLAN]:
-    raise ImportError("CGPEM: the referent's elements (SHARED) are no longer the record's last")
+    raise RuntimeError("CGPEM: the referent's elements (SHARED) are no longer the record's last")
 REFERENT_START = _REFERENT_PLAN[0][2]
 
 
