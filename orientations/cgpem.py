@@ -36,13 +36,14 @@ import calendar
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from lxml import etree
@@ -53,7 +54,7 @@ from contract.departement import departement_on_three
 from contract.latin1 import NAME_CHARACTERS, NotLatin1, to_latin1, to_name
 from contract.layouts import AN, CGPEM, DATE, VERSION, A, N
 from contract.nir import InvalidNIR, clean_nir, is_nir_key, nir_key
-from contract.xml_writer import part_schemas, schema_for, write_file
+from contract.xml_writer import FRAGMENT, Fragment, part_schemas, schema_for, write_file
 from orientations.models import CarriedDecision, CgpemExport, Correspondent, OrientationDecision, ReferentBody
 from orientations.validators import referent_body_text
 
@@ -220,9 +221,9 @@ class _Referents:
             pk: dict(zip(_CORRESPONDENT_ATTRS, values, strict=True))
             for pk, *values in _values(Correspondent, "last_name", "first_name", "phone", "email", "service")
         }
-        self.fitted: dict[tuple[int, int | None], tuple[dict, _Findings]] = {}
+        self.fitted: dict[tuple[int, int | None], tuple[Fragment, _Findings]] = {}
 
-    def __getitem__(self, key: tuple[int, int | None]) -> tuple[dict, _Findings]:
+    def __getitem__(self, key: tuple[int, int | None]) -> tuple[Fragment, _Findings]:
         """(fitted values, findings) of a (referent body id, correspondent id) pair."""
         fitted = self.fitted.get(key)
         if fitted is None:
@@ -230,7 +231,7 @@ class _Referents:
             values = {"referent_body": self.bodies.get(body)}
             if correspondent is not None:
                 values |= self.correspondents.get(correspondent, {})
-            out: dict = {}
+            out = Fragment()  # the writer renders it once for all the pair's decisions
             fitted = self.fitted[key] = (out, fit_fields(_REFERENT_PLAN, values, out))
         return fitted
 
@@ -342,6 +343,10 @@ def _fast_check(item) -> Callable[[str], object] | None:
 _PLAN = [(tag, item, attr, _fast_check(item)) for tag, item, attr in _LEAVES]
 _PERSON_PLAN = [step for step in _PLAN if step[2] not in SHARED]
 _REFERENT_PLAN = [step for step in _PLAN if step[2] in SHARED]
+# The writer takes a fragment's elements as the record's last ones: SHARED must be those.
+if [step[2] for step in _PLAN[-len(_REFERENT_PLAN) :]] != [step[2] for step in _REFERENT_PLAN]:
+    raise RuntimeError("CGPEM: the referent's elements (SHARED) are no longer the record's last")
+REFERENT_START = _REFERENT_PLAN[0][2]
 
 
 @dataclass
@@ -357,33 +362,91 @@ NOTHING = _Findings()
 
 
 def fit_fields(plan, values: dict, out: dict) -> _Findings:
-    """Fit `values` (attr → raw value) element by element into `out`; NOTHING if all went as is."""
+    """Fit `values` (attr → raw value) element by element into `out`; NOTHING if all went as is.
+
+    The reference: `compile_fit` makes the same steps per decision without the loop.
+    """
     findings = NOTHING
-    for tag, item, attr, fast in plan:
+    for step in plan:
+        tag, item, attr, fast = step
         value = values.get(attr)
         if value is None or value == "":
             if item.required:
-                if findings is NOTHING:
-                    findings = _Findings()
-                findings.reasons.append(f"{tag} : valeur obligatoire absente")
+                findings = _missing(findings, tag)
             continue
         if (fast is None and _writable_date(value)) or (value.__class__ is str and fast(value)):
             out[attr] = value
             continue
-        if findings is NOTHING:
-            findings = _Findings()
-        try:
-            text, replaced, warning = fit_value(tag, item, attr, value)
-        except Excluded as exc:
-            findings.reasons.append(str(exc))
-            continue
-        if text is not None:
-            out[attr] = text
-        if replaced:
-            findings.replaced.append((tag, replaced))
-        if warning:
-            findings.warnings.append(warning)
+        findings = _fit_slowly(findings, step, value, out)
     return findings
+
+
+def _missing(findings: _Findings, tag: str) -> _Findings:
+    if findings is NOTHING:
+        findings = _Findings()
+    findings.reasons.append(f"{tag} : valeur obligatoire absente")
+    return findings
+
+
+def _fit_slowly(findings: _Findings, step, value, out: dict) -> _Findings:
+    """What the fast check did not vouch for: fit_value decides."""
+    tag, item, attr, _fast = step
+    if findings is NOTHING:
+        findings = _Findings()
+    try:
+        text, replaced, warning = fit_value(tag, item, attr, value)
+    except Excluded as exc:
+        findings.reasons.append(str(exc))
+        return findings
+    if text is not None:
+        out[attr] = text
+    if replaced:
+        findings.replaced.append((tag, replaced))
+    if warning:
+        findings.warnings.append(warning)
+    return findings
+
+
+def compile_fit(plan) -> Callable[[dict, dict], _Findings]:
+    """`fit_fields` for one plan, generated once as straight-line code: fit(values, out).
+
+    It runs for every decision: the loop, its tuple unpacking and its tests per element cost
+    as much as the fitting itself. Same steps, same order (a test compares it with
+    fit_fields on every sample value of every element).
+    """
+    lines = ["def fit(values, out):", "    get = values.get", "    findings = NOTHING"]
+    namespace: dict = {
+        "NOTHING": NOTHING,
+        "_missing": _missing,
+        "_fit_slowly": _fit_slowly,
+        "_writable_date": _writable_date,
+    }
+    for number, step in enumerate(plan):
+        tag, item, attr, fast = step
+        namespace[f"_step{number}"], namespace[f"_fast{number}"] = step, fast
+        lines += [
+            f"    value = get({attr!r})",
+            '    if value is None or value == "":',
+            f"        {f'findings = _missing(findings, {tag!r})' if item.required else 'pass'}",
+        ]
+        if fast is None:
+            lines.append("    elif _writable_date(value):")
+        else:
+            lines.append(f"    elif value.__class__ is str and _fast{number}(value):")
+        lines += [
+            f"        out[{attr!r}] = value",
+            "    else:",
+            f"        findings = _fit_slowly(findings, _step{number}, value, out)",
+        ]
+    lines.append("    return findings")
+    exec("\n".join(lines), namespace)  # noqa: S102 - code generated from the layout's own fields
+    return namespace["fit"]
+
+
+_fit_person = compile_fit(_PERSON_PLAN)
+# Whether a fitted record holds one of the IDENTIFYING values: get(a) or get(b) or get(c), one
+# call per decision instead of a generator.
+_identifies = eval("lambda get: " + " or ".join(f"get({attr!r})" for attr in IDENTIFYING))  # noqa: S307
 
 
 def fit_decisions(decisions, report: Report, written: list[int] | None = None) -> Iterator[dict]:
@@ -399,17 +462,22 @@ def fit_records(
 ) -> Iterator[dict]:
     """The records that fit, ready for the writer; the others land in report.excluded.
 
+    A record holds the person's values, and its referent's (SHARED) as one `Fragment` under
+    FRAGMENT, the same object for every decision of a (body, correspondent) pair: the writer
+    renders it once (write_file's `fragment=REFERENT_START`).
     `written`, when given, receives the id of each decision yielded.
     """
     referents = _Referents()
+    fitted_referents = referents.fitted
     for pk, beneficiary_id, values, referent_key in rows:
         record: dict = {}
-        person = fit_fields(_PERSON_PLAN, values, record)
-        if not any(record.get(attr) for attr in IDENTIFYING):
+        person = _fit_person(values, record)
+        if not _identifies(record.get):
             if person is NOTHING:
                 person = _Findings()
             person.reasons.append(NOTHING_IDENTIFYING)
-        referent_values, referent = referents[referent_key]
+        pair = fitted_referents.get(referent_key)
+        referent_values, referent = pair if pair is not None else referents[referent_key]
         if person is not NOTHING or referent is not NOTHING:
             if person.reasons or referent.reasons:
                 report.excluded.append(
@@ -424,7 +492,7 @@ def fit_records(
                 report.transliterations.append({"decision": pk, "field": tag, "replaced": dict(replaced)})
             for message in person.warnings + referent.warnings:
                 report.warnings.append({"decision": pk, "beneficiary": beneficiary_id, "message": message})
-        record.update(referent_values)
+        record[FRAGMENT] = referent_values
         if written is not None:
             written.append(pk)
         yield record
@@ -590,24 +658,67 @@ def _archive(temp: Path, directory: Path, file_name: str) -> Path:
 _CARRIED_CHUNK = 20_000
 
 
-def _mark_carried(ids: list[int], export: CgpemExport) -> None:
+def _mark_carried(ids: list[int], export: CgpemExport, db=connection) -> None:
     """Each decision written remembers the file that carried it (the pages show it).
 
     An upsert of narrow rows (CarriedDecision), a bounded number of ids per statement. On
     PostgreSQL the ids go as one array parameter: 20 000 placeholders would cost more to
-    send than the rows to write. Elsewhere, the driver's executemany.
+    send than the rows to write. Elsewhere, the driver's executemany. `db`: the connection
+    (generate_cgpem runs this in a thread, on its own transaction's connection).
     """
     upsert = (
         f"INSERT INTO {CarriedDecision._meta.db_table} (decision_id, export_id) {{rows}} "
         "ON CONFLICT (decision_id) DO UPDATE SET export_id = excluded.export_id"
     )
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
+        postgresql = db.vendor == "postgresql"
+        if postgresql:
+            # The foreign keys' checks (one per row) with each statement rather than at the
+            # commit: generate_cgpem runs this beside the validation, and the commit then has
+            # nothing left to check (it was a second of a 150 000-decision export).
+            constraints = ", ".join(
+                db.ops.quote_name(name)
+                for name, details in db.introspection.get_constraints(
+                    cursor, CarriedDecision._meta.db_table
+                ).items()
+                if details["foreign_key"]
+            )
+            cursor.execute(f"SET CONSTRAINTS {constraints} IMMEDIATE")
         for start in range(0, len(ids), _CARRIED_CHUNK):
             chunk = ids[start : start + _CARRIED_CHUNK]
-            if connection.vendor == "postgresql":
+            if postgresql:
                 cursor.execute(upsert.format(rows="SELECT unnest(%s::bigint[]), %s"), [chunk, export.pk])
             else:
                 cursor.executemany(upsert.format(rows="VALUES (%s, %s)"), [(pk, export.pk) for pk in chunk])
+        if postgresql:
+            cursor.execute(f"SET CONSTRAINTS {constraints} DEFERRED")  # as Django declares them
+
+
+class _Beside(threading.Thread):
+    """A function run in a thread on this thread's database connection; its error kept in `error`.
+
+    For database work (the server's, on the other core) while this thread works in Python:
+    the caller must not use the connection until join().
+    """
+
+    def __init__(self, function: Callable, *args):
+        super().__init__(daemon=True)
+        self.db = connections[DEFAULT_DB_ALIAS]  # this thread's, not the new thread's own
+        self.function, self.args, self.error = function, args, None
+
+    def start(self) -> None:
+        self.db.inc_thread_sharing()
+        super().start()
+
+    def run(self) -> None:
+        try:
+            self.function(*self.args, db=self.db)
+        except BaseException as error:  # re-raised by join()
+            self.error = error
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        self.db.dec_thread_sharing()
 
 
 def generate_cgpem(
@@ -641,16 +752,14 @@ def generate_cgpem(
     try:
         carried: list[int] = []
         records = fit_decisions(select_decisions(periodicity, period_start, period_end), report, carried)
-        written = write_file(CGPEM, header, records, temp, encoding=ENCODING)
-        validate_file(temp)
-        sha256 = file_sha256(temp)
-        final = _archive(temp, directory, file_name)
+        written = write_file(CGPEM, header, records, temp, encoding=ENCODING, fragment=REFERENT_START)
+        final: Path | None = None
         try:
             with transaction.atomic():
                 export = CgpemExport.objects.create(
                     file_name=file_name,
-                    path=str(final),
-                    sha256=sha256,
+                    path="",  # set below, once validated and archived (nobody sees it before)
+                    sha256="",
                     periodicity=periodicity,
                     period_start=period_start,
                     period_end=period_end,
@@ -661,9 +770,23 @@ def generate_cgpem(
                     created_by=created_by,
                     user=user,
                 )
-                _mark_carried(carried, export)
+                # The decisions' rows are the database server's work: done while this process
+                # validates the file. A failure of either rolls both back.
+                marking = _Beside(_mark_carried, carried, export)
+                marking.start()
+                try:
+                    validate_file(temp)
+                    sha256 = file_sha256(temp)
+                finally:
+                    marking.join()
+                if marking.error is not None:  # after the validation's own error, if any
+                    raise marking.error
+                final = _archive(temp, directory, file_name)
+                export.path, export.sha256 = str(final), sha256
+                export.save(update_fields=["path", "sha256"])
         except BaseException:
-            final.unlink(missing_ok=True)  # no archive without its record
+            if final is not None:
+                final.unlink(missing_ok=True)  # no archive without its record
             raise
     finally:
         temp.unlink(missing_ok=True)

@@ -11,7 +11,9 @@ from lxml import etree
 from contract.departement import departement_on_three
 from contract.layouts import CGPEM, PECGM
 from contract.xml_writer import (
+    FRAGMENT,
     ForbiddenCharacter,
+    Fragment,
     UnencodableValue,
     format_value,
     schema_for,
@@ -261,3 +263,57 @@ def test_an_unencodable_character_in_the_header_names_it():
     with pytest.raises(UnencodableValue) as caught:
         written(PECGM, [], version="0€1")
     assert (caught.value.record, caught.value.field) == (None, "VERSION")
+
+
+# A CGPEM record's person, and its referent's elements given as one shared Fragment.
+PERSON = {
+    "nir": "1850782186822",
+    "birth_name": "D'Arc-Müller",
+    "first_name": "Zoé",
+    "birth_date": date(1985, 7, 13),
+    "nature": "05",
+    "decision_date": date(2025, 1, 15),
+}
+REFERENT = {
+    "referent_body": AWKWARD[:90],
+    "correspondent_last_name": "Martin",
+    "correspondent_phone": "",  # optional and empty: left out
+    "correspondent_email": "a&b@example.fr",
+    "correspondent_service": "Service\rRSA",
+}
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "UTF-8"])
+def test_records_sharing_a_fragment_are_written_as_if_each_held_its_values(encoding):
+    shared, other = Fragment(REFERENT), Fragment(correspondent_first_name="Éloïse")
+    rows = [
+        PERSON | {FRAGMENT: shared},
+        PERSON | {"birth_name": "Durand", FRAGMENT: other},
+        PERSON | {FRAGMENT: shared},
+        PERSON | REFERENT,  # no fragment: its own values
+        PERSON | {FRAGMENT: Fragment()},  # nothing shared: no referent element
+    ]
+    expected = [{**{k: v for k, v in row.items() if k != FRAGMENT}, **row.get(FRAGMENT, {})} for row in rows]
+    header = HEADER | {"production_date": date(2025, 2, 3)}
+    buffer = io.BytesIO()
+    write_file(CGPEM, header, rows, buffer, encoding=encoding, fragment="referent_body")
+    assert buffer.getvalue() == lxml_reference(CGPEM, header, expected, encoding)
+    assert shared.text is not None and other.text is not None  # rendered once, kept
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "character"),
+    [("Kowalczył", UnencodableValue, "\u0142"), ("Service\x07RSA", ForbiddenCharacter, "\x07")],
+)
+def test_a_value_of_a_fragment_that_cannot_be_written_is_refused_naming_record_and_field(
+    value, error, character
+):
+    shared = Fragment(REFERENT | {"correspondent_service": value})
+    rows = [PERSON | {FRAGMENT: Fragment(REFERENT)}, PERSON | {FRAGMENT: shared}, PERSON | {FRAGMENT: shared}]
+    with pytest.raises(error) as caught:
+        write_file(CGPEM, HEADER, rows, io.BytesIO(), fragment="referent_body")
+    assert (caught.value.record, caught.value.field, caught.value.character) == (
+        2,
+        "SERVICE_CORRESPONDANT",
+        character,
+    )

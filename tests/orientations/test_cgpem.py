@@ -1,19 +1,22 @@
 """The CGPEM file: contents, fitting rules, XSD validation, archive and reports."""
 
+import hashlib
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.db.models import Max
 from django.utils import timezone
 from lxml import etree
 
-from contract.layouts import CGPEM
+from contract.layouts import CGPEM, DATE
+from contract.xml_writer import FRAGMENT, Fragment
 from exchanges.models import FollowUp
 from exchanges.pecgm_reader import PecgmReader
 from orientations import cgpem
 from orientations.cgpem import CgpemError, generate_cgpem, period_bounds
 from orientations.decisions import DecisionData, correct_decision, record_decision
-from orientations.models import CgpemExport, OrientationDecision
+from orientations.models import CarriedDecision, CgpemExport, OrientationDecision
 from tests.factories import BeneficiaryFactory
 from tests.orientations.factories import CorrespondentFactory, DecisionFactory, ReferentBodyFactory
 
@@ -420,21 +423,36 @@ def test_the_archive_has_the_contract_name_its_sha256_and_never_overwrites(setti
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").glob("*.tmp")) == []
 
 
-def test_an_invalid_file_is_never_archived_and_the_error_quotes_no_value(monkeypatch, settings):
+@pytest.mark.parametrize(
+    ("slipped", "field", "value"),
+    [
+        (lambda record: {**record, "first_name": "Jean2"}, "PRENOM", "Jean2"),
+        # In the referent's fragment, rendered once for all its decisions: checked all the same.
+        (
+            lambda record: {**record, FRAGMENT: Fragment(record[FRAGMENT], correspondent_phone="05630000AB")},
+            "TEL_CORRESPONDANT",
+            "05630000AB",
+        ),
+    ],
+)
+def test_an_invalid_file_is_never_archived_and_the_error_quotes_no_value(
+    monkeypatch, settings, slipped, field, value
+):
     DecisionFactory()
     real_write = cgpem.write_file
 
-    def broken_writer(layout, header, records, destination, *, encoding):
+    def broken_writer(layout, header, records, destination, **options):
         # A value the fitting would have refused, slipped past it.
-        records = [{**record, "first_name": "Jean2"} for record in records]
-        return real_write(layout, header, records, destination, encoding=encoding)
+        records = [slipped(record) for record in records]
+        return real_write(layout, header, records, destination, **options)
 
     monkeypatch.setattr(cgpem, "write_file", broken_writer)
     with pytest.raises(CgpemError) as error:
         generate_cgpem("M", date(2025, 1, 31))
-    assert "contrôle cgpem.xsd : ORIENTATION n° 1 non conforme, champ PRENOM" in str(error.value)
-    assert "Jean2" not in str(error.value)
+    assert f"contrôle cgpem.xsd : ORIENTATION n° 1 non conforme, champ {field}" in str(error.value)
+    assert value not in str(error.value)
     assert CgpemExport.objects.count() == 0
+    assert CarriedDecision.objects.count() == 0  # written beside the validation, rolled back
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
 
 
@@ -448,6 +466,57 @@ def test_no_archive_is_left_without_its_record(monkeypatch, settings):
     with pytest.raises(RuntimeError):
         generate_cgpem("M", date(2025, 1, 31))
     assert list((settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == []
+
+
+def test_a_failure_beside_the_validation_leaves_neither_file_nor_record_nor_carried_rows(
+    monkeypatch, settings
+):
+    """The decisions' rows are written in a thread while the file is validated: its failure
+    fails the export like any other, after the validation, and rolls everything back."""
+    first = DecisionFactory()
+    previous = generate_cgpem("M", date(2025, 1, 31))
+    DecisionFactory()
+    real_mark = cgpem._mark_carried
+
+    def failing_mark(ids, export, db):
+        real_mark(ids, export, db=db)  # written, then the connection fails
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(cgpem, "_mark_carried", failing_mark)
+    with pytest.raises(RuntimeError, match="database down"):
+        generate_cgpem("M", date(2025, 1, 31))
+    assert list(CgpemExport.objects.all()) == [previous]
+    assert list(CarriedDecision.objects.values_list("decision_id", "export_id")) == [(first.pk, previous.pk)]
+    assert sorted(path.name for path in (settings.EXCHANGE_FILES_DIR / "cgpem").iterdir()) == [
+        Path(previous.path).name
+    ]
+
+
+@pytest.mark.postgres
+def test_the_carried_rows_foreign_keys_are_checked_with_each_statement_then_deferred_again():
+    """_mark_carried checks its foreign keys at once (beside the validation, not at the commit),
+    still checks them, and leaves them deferred as Django declares them."""
+    from django.db import IntegrityError, transaction
+
+    decision = DecisionFactory()
+    ghost = CgpemExport(pk=CgpemExport.objects.aggregate(top=Max("pk", default=0))["top"] + 1000)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        cgpem._mark_carried([decision.pk], ghost)  # refused by the statement itself
+    # Deferred again afterwards: a row pointing ahead of its export passes until the commit.
+    with transaction.atomic():
+        export = generate_cgpem("M", date(2025, 1, 31))
+        CarriedDecision.objects.update(export_id=export.pk + 1000)
+        CarriedDecision.objects.update(export_id=export.pk)
+    assert CarriedDecision.objects.get().export_id == export.pk
+
+
+def test_the_record_holds_the_archived_file_and_its_sha256():
+    DecisionFactory()
+    export = generate_cgpem("M", date(2025, 1, 31))
+    export.refresh_from_db()
+    path = Path(export.path)
+    assert path.name == export.file_name
+    assert path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == export.sha256
 
 
 def test_round_trip_of_every_written_value():
@@ -634,6 +703,46 @@ def test_the_fast_path_only_vouches_for_values_fit_value_would_write_unchanged(t
         accepted += 1
         assert cgpem.fit_value(tag, item, attr, value) == (value, {}, None), value
     assert accepted  # each element's check lets its ordinary values through
+
+
+FIT_VALUES = [None, *SAMPLES, date(1985, 7, 13), date(202, 1, 1), 5]
+
+
+@pytest.mark.parametrize("plan", [cgpem._PLAN, cgpem._PERSON_PLAN, cgpem._REFERENT_PLAN])
+def test_the_compiled_fit_makes_the_same_steps_as_fit_fields(plan):
+    """compile_fit is fit_fields without the loop: same values written, same findings, in order."""
+
+    def fitted(fit, values):
+        out = {}
+        try:
+            findings = fit(values, out)
+        except (AttributeError, TypeError) as exc:  # a date where a text is due, or the reverse
+            return type(exc)
+        return out, findings.reasons, findings.replaced, findings.warnings, findings is cgpem.NOTHING
+
+    compiled = cgpem.compile_fit(plan)
+    compared = 0
+    for number, (_tag, _item, attr, _fast) in enumerate(plan):
+        for value in FIT_VALUES:
+            # One element varies; the others hold a value of their kind, to be fitted too.
+            values = {
+                other: date(1990, 2, 3) if item.format == DATE else SAMPLES[(number + shift) % len(SAMPLES)]
+                for shift, (_t, item, other, _f) in enumerate(plan)
+            }
+            values[attr] = value
+            assert fitted(compiled, values) == fitted(lambda v, o: cgpem.fit_fields(plan, v, o), values), (
+                attr,
+                value,
+            )
+            compared += 1
+    assert compared == len(plan) * len(FIT_VALUES)
+
+
+def test_a_decision_with_nothing_identifying_is_left_out_whichever_identifying_element_is_there():
+    for attr in cgpem.IDENTIFYING:
+        assert cgpem._identifies({attr: "X"}.get)
+    assert not cgpem._identifies({attr: "" for attr in cgpem.IDENTIFYING}.get)
+    assert not cgpem._identifies({"first_name": "Jean", "birth_date": date(1985, 7, 13)}.get)
 
 
 def test_shared_referent_values_are_fitted_once_but_reported_for_each_decision():
