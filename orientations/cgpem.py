@@ -444,9 +444,11 @@ def compile_fit(plan) -> Callable[[dict, dict], _Findings]:
 
 
 _fit_person = compile_fit(_PERSON_PLAN)
-# Whether a fitted record holds one of the IDENTIFYING values: get(a) or get(b) or get(c), one
-# call per decision instead of a generator.
-_identifies = eval("lambda get: " + " or ".join(f"get({attr!r})" for attr in IDENTIFYING))  # noqa: S307
+
+
+def _identifies(get: Callable[[str], object]) -> bool:
+    """Whether a fitted record holds one of the IDENTIFYING values."""
+    return any(get(attr) for attr in IDENTIFYING)
 
 
 def fit_decisions(decisions, report: Report, written: list[int] | None = None) -> Iterator[dict]:
